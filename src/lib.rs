@@ -1,0 +1,11 @@
+//! `audience` keeps an audience list in your own HTTP API in step with a SQL model in your data
+//! warehouse (a "Custom Audience" reverse-ETL destination).
+//!
+//! Request bodies are templates in an allowlisted subset of JSONata, checked with precise
+//! diagnostics, compiled to bytecode and rendered for whole batches of records by a VM whose
+//! output is byte-identical to the reference JSONata.
+
+pub mod template;
+
+#[cfg(feature = "cli")]
+pub mod cli;

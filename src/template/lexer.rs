@@ -1,0 +1,1 @@
+//! The JSONata lexer. (Being written.)

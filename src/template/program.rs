@@ -1,0 +1,3 @@
+//! The compiled program. (Being written.)
+#[derive(Clone, Debug, Default)]
+pub struct Program {}

@@ -1,0 +1,1 @@
+//! Diagnostics rendered for people and programs. (Being written.)
