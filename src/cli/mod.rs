@@ -1,4 +1,74 @@
-//! The command-line interface. (Being written.)
+//! The command-line interface: argument parsing and one module per command. Commands print
+//! results on stdout and diagnostics on stderr; `--format json` prints one JSON document on
+//! stdout instead.
+
+mod check;
+mod demo;
+mod render;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+
+/// Keeps an audience list in your own HTTP API in step with a SQL model in your warehouse.
+///
+/// Request bodies are templates in an allowlisted subset of JSONata: `check` finds every problem
+/// in one, `render` evaluates an expression over JSON, and `demo` shows the engine at work.
+#[derive(Parser, Debug)]
+#[command(name = "audience", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Check(check::Args),
+    Render(render::Args),
+    Demo(demo::Args),
+}
+
+/// Output format of a command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people (diagnostics as annotated source on stderr).
+    #[default]
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Exit codes of the public interface.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INVALID: i32 = 1;
+    pub const USAGE: i32 = 2;
+}
+
+/// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// Whether diagnostics on stderr may use colour: a terminal, and `NO_COLOR` unset or empty.
+pub(crate) fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Prints a JSON document and a newline on stdout.
+pub(crate) fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot serialise the output: {e}"),
+    }
 }

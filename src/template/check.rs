@@ -1,12 +1,732 @@
-//! The subset and template-profile checker. (Being written.)
-use super::TemplateField;
-use super::ast::Expr;
-use super::diagnostic::Diagnostic;
+//! The two checks applied to a parsed tree (template-language.md §1 and §2).
+//!
+//! * [`check_subset`] applies the allowlist: literals, object constructors with string-literal
+//!   keys, array constructors, paths that start with `$$` or a field name and go on with names
+//!   and `.{ ... }` steps, `$$`, and `$number(x)`. Everything else gets one error with its own
+//!   code at the construct itself (an operator's token, a call's `$name(`, a filter's `[...]`),
+//!   and the walk goes on into its children, so independent violations are each reported once.
+//! * [`check_profile`] applies the request-body rules to a tree that passed the subset, and
+//!   extracts the template fields.
+//!
+//! Both walks recurse over the tree; the parser bounds its height by `MAX_DEPTH`.
 
-pub fn check_subset(_expr: &Expr, _diags: &mut Vec<Diagnostic>) {
-    unimplemented!()
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use super::TemplateField;
+use super::ast::{BinOp, Expr, ExprKind, Pair};
+use super::diagnostic::{Code, Diagnostic};
+use super::span::Span;
+
+/// Applies the expression subset, appending one error per construct outside it.
+pub fn check_subset(expr: &Expr, diags: &mut Vec<Diagnostic>) {
+    Subset { diags }.expr(expr);
 }
 
-pub fn check_profile(_expr: &Expr, _diags: &mut Vec<Diagnostic>) -> Vec<TemplateField> {
-    unimplemented!()
+/// Applies the template profile to a tree that passed [`check_subset`], and returns the
+/// template fields: the distinct first names of the relative paths inside the records block,
+/// in order of first appearance, each with the span of its first use.
+///
+/// When `diags` already holds an error (a tree the parser had to patch), rules that judge what
+/// is *missing* from the template are skipped: the missing part may be the broken one.
+pub fn check_profile(expr: &Expr, diags: &mut Vec<Diagnostic>) -> Vec<TemplateField> {
+    let partial = diags.iter().any(Diagnostic::is_error);
+    let mut profile = Profile { diags, fields: Vec::new(), saw_records: false };
+    profile.top(expr);
+    if !profile.saw_records && !partial {
+        // The opening `{` or `[` (ASCII) of a body; any other top level is X0201 and shown whole.
+        let at = match expr.kind {
+            ExprKind::Object(_) | ExprKind::Array(_) => Span { start: expr.span.start, end: expr.span.start + 1 },
+            _ => expr.span,
+        };
+        let message = "this template never iterates `$$.records`, so every request body is the same";
+        let hint = "send one item per record with `[$$.records.{ ... }]`";
+        profile.diags.push(Diagnostic::warning(Code::NoRecords, at, message).with_hint(hint));
+    }
+    profile.fields
+}
+
+// ---------------------------------------------------------------------------------------------
+// The expression subset
+// ---------------------------------------------------------------------------------------------
+
+/// How a message names a construct that stands where it may not (a path start or a step).
+fn describe(e: &Expr) -> &'static str {
+    match &e.kind {
+        ExprKind::String(_) => "a string literal",
+        ExprKind::Number(_) => "a number",
+        ExprKind::Bool(_) | ExprKind::Null => "a literal value",
+        ExprKind::Name { .. } => "a field name",
+        ExprKind::Variable(v) if v == "$" => "`$$`",
+        ExprKind::Variable(_) => "a variable",
+        ExprKind::Object(_) => "an object constructor",
+        ExprKind::Array(_) => "an array constructor",
+        ExprKind::Call { .. } => "a function call",
+        ExprKind::Block(_) => "a parenthesised expression",
+        _ => "this expression",
+    }
+}
+
+/// The code and the name of a binary operator outside the subset.
+fn binary_code(op: BinOp) -> (Code, &'static str) {
+    match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => (Code::Arithmetic, "arithmetic"),
+        BinOp::Concat => (Code::Concatenation, "string concatenation"),
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => (Code::Comparison, "comparison"),
+        BinOp::In => (Code::Membership, "membership test"),
+        BinOp::And | BinOp::Or => (Code::Boolean, "boolean operator"),
+        BinOp::Range => (Code::Range, "range"),
+        BinOp::Apply => (Code::Chain, "function chain"),
+        BinOp::Elvis | BinOp::Coalesce => (Code::DefaultOperator, "default operator"),
+    }
+}
+
+fn binary_hint(op: BinOp) -> Option<&'static str> {
+    match op {
+        BinOp::Elvis | BinOp::Coalesce => Some("a field that is missing is left out of the object anyway"),
+        BinOp::Concat => Some("send the parts as separate fields"),
+        _ => None,
+    }
+}
+
+/// The span of a call's `$name(`.
+fn call_head(callee: &Expr, paren: Span) -> Span {
+    callee.span.to(paren)
+}
+
+struct Subset<'d> {
+    diags: &'d mut Vec<Diagnostic>,
+}
+
+impl Subset<'_> {
+    fn error(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(code, span, message));
+        let last = self.diags.len() - 1;
+        &mut self.diags[last]
+    }
+
+    fn not_allowed(&mut self, code: Code, span: Span, what: &str) -> &mut Diagnostic {
+        self.error(code, span, format!("{what} is not allowed in templates"))
+    }
+
+    /// An expression in value position.
+    fn expr(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::String(_) | ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Null => {}
+            ExprKind::Name { .. } | ExprKind::Placeholder => {}
+            ExprKind::Variable(name) => self.variable(name, e.span),
+            ExprKind::Object(pairs) => self.pairs(pairs),
+            ExprKind::Array(items) => items.iter().for_each(|item| self.expr(item)),
+            ExprKind::Path(steps) => self.path(steps),
+            ExprKind::Call { callee, args, paren } => self.call(callee, args, *paren),
+            _ => self.disallowed(e, Self::expr),
+        }
+    }
+
+    /// A construct that is never allowed: its diagnostic, then its children. `inner` checks
+    /// the expression a postfix construct applies to (as a value, or as a path step).
+    fn disallowed(&mut self, e: &Expr, inner: fn(&mut Self, &Expr)) {
+        match &e.kind {
+            ExprKind::Binary { op, op_span, lhs, rhs } => {
+                let (code, what) = binary_code(*op);
+                let d = self.not_allowed(code, *op_span, &format!("{what} `{}`", op.as_str()));
+                if let Some(hint) = binary_hint(*op) {
+                    d.hint = Some(hint.to_string());
+                }
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::Negate(operand) => {
+                let minus = Span { start: e.span.start, end: e.span.start + 1 };
+                let d = self.not_allowed(Code::Arithmetic, minus, "negation `-`");
+                d.hint = Some("only a number literal may carry a minus sign (`-1`)".into());
+                self.expr(operand);
+            }
+            ExprKind::Condition { cond, then, otherwise, question } => {
+                self.not_allowed(Code::Conditional, *question, "the conditional `? :`");
+                self.expr(cond);
+                self.expr(then);
+                otherwise.iter().for_each(|o| self.expr(o));
+            }
+            ExprKind::Bind { value, op_span, .. } => {
+                self.not_allowed(Code::Binding, *op_span, "variable binding `:=`");
+                self.expr(value);
+            }
+            ExprKind::Wildcard => {
+                self.not_allowed(Code::Wildcard, e.span, "the wildcard `*`").hint = Some("name each field".into());
+            }
+            ExprKind::Descendants => {
+                self.not_allowed(Code::Descendants, e.span, "the descendants operator `**`").hint =
+                    Some("write the whole path to the field".into());
+            }
+            ExprKind::Parent => {
+                self.not_allowed(Code::Parent, e.span, "the parent operator `%`");
+            }
+            ExprKind::Group { expr, pairs, brace } => {
+                self.not_allowed(Code::Grouping, *brace, "grouping `path{...}`").hint =
+                    Some("write `path.{...}` to build one object per item".into());
+                inner(self, expr);
+                self.pairs(pairs);
+            }
+            ExprKind::Filter { expr, predicate, bracket } => {
+                self.not_allowed(Code::Predicate, *bracket, "a predicate `[...]`");
+                inner(self, expr);
+                self.expr(predicate);
+            }
+            ExprKind::KeepArray { expr, bracket } => {
+                self.not_allowed(Code::KeepArray, *bracket, "keep-array `[]`");
+                inner(self, expr);
+            }
+            ExprKind::Sort { expr, terms, caret } => {
+                self.not_allowed(Code::Sort, *caret, "sorting `^(...)`");
+                inner(self, expr);
+                terms.iter().for_each(|t| self.expr(&t.expr));
+            }
+            ExprKind::Focus { expr, at, .. } => {
+                self.not_allowed(Code::Focus, *at, "a focus binding `@$var`");
+                inner(self, expr);
+            }
+            ExprKind::Index { expr, hash, .. } => {
+                self.not_allowed(Code::Index, *hash, "an index binding `#$var`");
+                inner(self, expr);
+            }
+            ExprKind::Block(items) => {
+                self.not_allowed(Code::Block, e.span, "parentheses `( ... )`");
+                items.iter().for_each(|item| self.expr(item));
+            }
+            ExprKind::Transform { pattern, update, delete } => {
+                self.not_allowed(Code::Transform, e.span, "a transform `| ... | ... |`");
+                self.expr(pattern);
+                self.expr(update);
+                delete.iter().for_each(|d| self.expr(d));
+            }
+            ExprKind::Lambda { body, .. } => {
+                // The head `function($x){`: the whole definition may be long.
+                let head = Span { start: e.span.start, end: body.span.start.max(e.span.start) };
+                self.not_allowed(Code::Lambda, head, "a function definition");
+                self.expr(body);
+            }
+            ExprKind::Regex { .. } => {
+                self.not_allowed(Code::Regex, e.span, "a regular expression `/.../`");
+            }
+            // Allowed constructs are never passed here; checked as values they report nothing
+            // or their own problems.
+            _ => self.expr(e),
+        }
+    }
+
+    fn variable(&mut self, name: &str, span: Span) {
+        match name {
+            "$" => {}
+            "" => {
+                self.not_allowed(Code::Context, span, "the context variable `$`").hint =
+                    Some("write the field name (`email`) or a `$$.` path".into());
+            }
+            _ => {
+                self.not_allowed(Code::Variable, span, &format!("the variable `${name}`")).hint =
+                    Some("read the input with `$$.` paths, and record fields by name".into());
+            }
+        }
+    }
+
+    /// The pairs of an object constructor (or of a `.{}` step or a grouping): string-literal
+    /// keys, each at most once.
+    fn pairs(&mut self, pairs: &[Pair]) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for pair in pairs {
+            match &pair.key.kind {
+                ExprKind::String(key) => match seen.entry(key) {
+                    Entry::Vacant(slot) => {
+                        slot.insert(pair.key.span);
+                    }
+                    Entry::Occupied(first) => self.duplicate(key, pair.key.span, *first.get()),
+                },
+                _ => self.computed_key(&pair.key),
+            }
+            self.expr(&pair.value);
+        }
+    }
+
+    fn duplicate(&mut self, key: &str, span: Span, first: Span) {
+        let message = format!("the key {key:?} is defined twice in one object");
+        let d = self.error(Code::DuplicateKey, span, message);
+        d.labels.push(super::diagnostic::Label { span: first, message: "first defined here".into() });
+    }
+
+    fn computed_key(&mut self, key: &Expr) {
+        let hint = match &key.kind {
+            ExprKind::Name { name, .. } => {
+                format!("write {name:?} for the key itself; unquoted, `{name}` is the value of the field `{name}`")
+            }
+            _ => "write the key as a string literal, such as \"email\"".to_string(),
+        };
+        self.error(Code::ComputedKey, key.span, "object keys must be string literals in templates").hint = Some(hint);
+        self.expr(key);
+    }
+
+    fn path(&mut self, steps: &[Expr]) {
+        let Some((first, rest)) = steps.split_first() else { return };
+        self.first_step(first);
+        for step in rest {
+            self.step(step);
+        }
+    }
+
+    /// The first step: `$$` or a field name. An allowed construct that cannot start a path
+    /// gets X0131; a construct that is never allowed reports itself.
+    fn first_step(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Name { .. } => {}
+            ExprKind::Variable(v) if v == "$" => {}
+            ExprKind::Call { callee, .. } if !is_number_function(callee) => self.expr(e),
+            ExprKind::Object(_) | ExprKind::Array(_) | ExprKind::String(_) | ExprKind::Call { .. } => {
+                let message = format!("a path must start with `$$` or a field name, not {}", describe(e));
+                self.error(Code::PathStart, e.span, message);
+                self.expr(e);
+            }
+            _ => self.disallowed(e, Self::first_step),
+        }
+    }
+
+    /// A later step: a field name or `.{ ... }`.
+    fn step(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Name { .. } => {}
+            ExprKind::Object(pairs) => self.pairs(pairs),
+            ExprKind::Array(items) => {
+                let d = self.not_allowed(Code::ArrayStep, e.span, "an array constructor as a path step `.[...]`");
+                d.hint = Some(
+                    "its shape changes with the number of items (`[1,2]` for one, `[[1,2],[3,4]]` for two); \
+                     put the array around the path instead"
+                        .into(),
+                );
+                items.iter().for_each(|item| self.expr(item));
+            }
+            ExprKind::Variable(v) if v == "$" => self.bad_step(e, e.span),
+            ExprKind::Call { callee, args, paren } if is_number_function(callee) => {
+                self.bad_step(e, call_head(callee, *paren));
+                args.iter().for_each(|arg| self.expr(arg));
+            }
+            ExprKind::Block(items) => {
+                self.bad_step(e, e.span);
+                items.iter().for_each(|item| self.expr(item));
+            }
+            ExprKind::String(_) | ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Null => self.bad_step(e, e.span),
+            ExprKind::Path(steps) => steps.iter().for_each(|s| self.step(s)),
+            ExprKind::Variable(_) | ExprKind::Call { .. } | ExprKind::Placeholder => self.expr(e),
+            _ => self.disallowed(e, Self::step),
+        }
+    }
+
+    fn bad_step(&mut self, e: &Expr, span: Span) {
+        let message = format!("{} is not allowed as a path step", describe(e));
+        self.error(Code::StepKind, span, message).hint = Some("a step is a field name or `.{ ... }`".into());
+    }
+
+    /// A call: `$number(x)` only.
+    fn call(&mut self, callee: &Expr, args: &[Expr], paren: Span) {
+        let head = call_head(callee, paren);
+        match &callee.kind {
+            ExprKind::Variable(name) if name == "number" => {
+                if !args.iter().any(|a| matches!(a.kind, ExprKind::Placeholder)) && args.len() != 1 {
+                    let message = format!("`$number` takes exactly one argument, not {}", args.len());
+                    self.error(Code::NumberArity, head, message);
+                }
+            }
+            ExprKind::Variable(name) if !name.is_empty() && name != "$" => {
+                let message = format!("the function `${name}` is not allowed in templates; only `$number` is");
+                self.error(Code::Function, head, message);
+            }
+            _ => {
+                let message = format!("only a function named `$name` can be called, not {}", describe(callee));
+                self.error(Code::Call, head, message);
+                self.expr(callee);
+            }
+        }
+        if let Some(q) = args.iter().find(|a| matches!(a.kind, ExprKind::Placeholder)) {
+            self.not_allowed(Code::Partial, q.span, "partial application `?`");
+        }
+        args.iter().for_each(|arg| self.expr(arg));
+    }
+}
+
+fn is_number_function(callee: &Expr) -> bool {
+    matches!(&callee.kind, ExprKind::Variable(name) if name == "number")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The template profile
+// ---------------------------------------------------------------------------------------------
+
+/// How a relative field path is treated where it stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Relative {
+    /// Outside the records block: an error (X0203).
+    Report,
+    /// Inside the block: a template field.
+    Collect,
+    /// Inside a `.{}` step of some other path, where a name is relative to that step's items
+    /// (already reported with the path).
+    Ignore,
+}
+
+/// Where the walk is.
+#[derive(Clone, Copy, Debug)]
+struct Context {
+    in_block: bool,
+    relative: Relative,
+}
+
+const OUTSIDE: Context = Context { in_block: false, relative: Relative::Report };
+const BLOCK: Context = Context { in_block: true, relative: Relative::Collect };
+
+/// What a path's first steps make of it.
+enum Root {
+    /// `$$.records...`
+    Records,
+    /// `$$.connection...`
+    Connection,
+    /// `$$.anything-else...`
+    Other,
+    /// A field of the context (`email`, `addr.city`).
+    Relative,
+}
+
+fn name_of(e: &Expr) -> Option<&str> {
+    match &e.kind {
+        ExprKind::Name { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
+fn root(steps: &[Expr]) -> Root {
+    match steps {
+        [first, second, ..] if first.is_root() => match name_of(second) {
+            Some("records") => Root::Records,
+            Some("connection") => Root::Connection,
+            _ => Root::Other,
+        },
+        _ => Root::Relative,
+    }
+}
+
+/// The object of a well-formed records block `$$.records.{ ... }` (the path alone).
+fn records_block(e: &Expr) -> Option<&[Pair]> {
+    let ExprKind::Path(steps) = &e.kind else { return None };
+    match steps.as_slice() {
+        [_, _, Expr { kind: ExprKind::Object(pairs), .. }] if matches!(root(steps), Root::Records) => Some(pairs),
+        _ => None,
+    }
+}
+
+/// The span of `$$.records`, `$$.connection`, ... : the first two steps.
+fn head_span(steps: &[Expr]) -> Span {
+    match steps {
+        [first, second, ..] => first.span.to(second.span),
+        [only] => only.span,
+        [] => Span::default(),
+    }
+}
+
+/// The pairs of every `.{}` step of a path.
+fn object_steps(steps: &[Expr]) -> impl Iterator<Item = (&Expr, &[Pair])> {
+    steps.iter().filter_map(|s| match &s.kind {
+        ExprKind::Object(pairs) => Some((s, pairs.as_slice())),
+        _ => None,
+    })
+}
+
+struct Profile<'d> {
+    diags: &'d mut Vec<Diagnostic>,
+    fields: Vec<TemplateField>,
+    /// Whether `$$.records` appears anywhere (well used or not).
+    saw_records: bool,
+}
+
+impl Profile<'_> {
+    fn error(&mut self, code: Code, span: Span, message: impl Into<String>, hint: &str) {
+        self.diags.push(Diagnostic::error(code, span, message).with_hint(hint));
+    }
+
+    fn top(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Object(_) | ExprKind::Array(_) => self.walk(e, OUTSIDE),
+            _ => {
+                let message = "the top level of a request body must be an object or an array constructor";
+                let hint = "a body is never empty: wrap it in `{ ... }` or `[ ... ]`";
+                self.error(Code::TopLevel, e.span, message, hint);
+                // The rest is checked as if the body were wrapped in `[ ]`, the fix the hint gives.
+                match records_block(e) {
+                    Some(pairs) => self.block(pairs),
+                    None => self.walk(e, OUTSIDE),
+                }
+            }
+        }
+    }
+
+    fn block(&mut self, pairs: &[Pair]) {
+        self.saw_records = true;
+        self.pairs(pairs, BLOCK);
+    }
+
+    fn pairs(&mut self, pairs: &[Pair], ctx: Context) {
+        pairs.iter().for_each(|p| self.walk(&p.value, ctx));
+    }
+
+    fn walk(&mut self, e: &Expr, ctx: Context) {
+        match &e.kind {
+            ExprKind::Array(items) => self.array(items, ctx),
+            ExprKind::Object(pairs) => self.pairs(pairs, ctx),
+            ExprKind::Path(steps) => self.path(steps, ctx),
+            ExprKind::Name { name, .. } => self.relative(name, e.span, ctx),
+            ExprKind::Variable(v) if v == "$" => self.bare_root(e.span),
+            ExprKind::Call { args, .. } => args.iter().for_each(|a| self.walk(a, ctx)),
+            // Literals; nothing else passes the subset.
+            _ => {}
+        }
+    }
+
+    fn array(&mut self, items: &[Expr], ctx: Context) {
+        if let [only] = items
+            && let Some(pairs) = records_block(only)
+        {
+            if ctx.in_block {
+                self.saw_records = true;
+                self.nested_iteration(only);
+                self.pairs(pairs, Context { in_block: true, relative: Relative::Ignore });
+            } else {
+                self.block(pairs);
+            }
+            return;
+        }
+        items.iter().for_each(|item| self.walk(item, ctx));
+    }
+
+    fn nested_iteration(&mut self, e: &Expr) {
+        let span = match &e.kind {
+            ExprKind::Path(steps) => iteration_head(steps),
+            _ => e.span,
+        };
+        let message = "iteration inside the records block is not allowed";
+        let hint = "inside `[$$.records.{ ... }]` each record is the context: read its fields by name";
+        self.error(Code::NestedIteration, span, message, hint);
+    }
+
+    fn relative(&mut self, name: &str, span: Span, ctx: Context) {
+        match ctx.relative {
+            Relative::Report => {
+                let message = format!("the field `{name}` is read outside the records block");
+                let hint = "record fields are read inside `[$$.records.{ ... }]`; the connection is `$$.connection`";
+                self.error(Code::FieldOutsideBlock, span, message, hint);
+            }
+            Relative::Collect => {
+                if !self.fields.iter().any(|f| f.name == name) {
+                    self.fields.push(TemplateField { name: name.to_string(), span });
+                }
+            }
+            Relative::Ignore => {}
+        }
+    }
+
+    fn bare_root(&mut self, span: Span) {
+        let message = "`$$` must be followed by `.records` or `.connection`";
+        self.error(Code::RootPath, span, message, "the input has `records` and `connection`");
+    }
+
+    fn path(&mut self, steps: &[Expr], ctx: Context) {
+        let inner = Context { in_block: ctx.in_block, relative: Relative::Ignore };
+        match root(steps) {
+            Root::Records => {
+                self.saw_records = true;
+                if ctx.in_block {
+                    self.nested_iteration_path(steps);
+                    object_steps(steps).for_each(|(_, pairs)| self.pairs(pairs, inner));
+                } else {
+                    self.records_misuse(steps);
+                    // Inside, the records are the context, as in a block: no second error there.
+                    object_steps(steps).for_each(|(_, pairs)| self.pairs(pairs, BLOCK));
+                }
+                return;
+            }
+            Root::Connection => self.connection(steps),
+            Root::Other => {
+                let message = match steps.get(1).and_then(name_of) {
+                    Some(key) => format!("`$$.{key}` is not part of the input; only `$$.records` and `$$.connection` are"),
+                    None => "`$$` must be followed by `.records` or `.connection`".to_string(),
+                };
+                self.error(Code::RootPath, head_span(steps), message, "the input has `records` and `connection`");
+            }
+            Root::Relative => self.relative_path(steps, ctx),
+        }
+        object_steps(steps).for_each(|(_, pairs)| self.pairs(pairs, inner));
+    }
+
+    fn nested_iteration_path(&mut self, steps: &[Expr]) {
+        let message = "iteration inside the records block is not allowed";
+        let hint = "inside `[$$.records.{ ... }]` each record is the context: read its fields by name";
+        self.error(Code::NestedIteration, iteration_head(steps), message, hint);
+    }
+
+    fn records_misuse(&mut self, steps: &[Expr]) {
+        let message = "`$$.records` may only be used as `[$$.records.{ ... }]`";
+        let hint = if matches!(steps, [_, _, Expr { kind: ExprKind::Object(_), .. }]) {
+            "make it the only item of an array constructor, so that one record still gives an array"
+        } else {
+            "iterate with `[$$.records.{ ... }]` and read record fields by name inside it"
+        };
+        self.error(Code::RecordsUsage, head_span(steps), message, hint);
+    }
+
+    fn connection(&mut self, steps: &[Expr]) {
+        let ok = matches!(steps, [_, _, key] if matches!(name_of(key), Some("audienceId" | "audienceName")));
+        if !ok {
+            let message = "`$$.connection` must be followed by exactly one of `.audienceId` and `.audienceName`";
+            let span = steps.first().map_or(Span::default(), |f| f.span.to(steps[steps.len() - 1].span));
+            self.error(Code::ConnectionKey, span, message, "the connection has `audienceId` and `audienceName`");
+        }
+    }
+
+    /// A relative path: its first name is the field; a `.{}` step on it iterates.
+    fn relative_path(&mut self, steps: &[Expr], ctx: Context) {
+        let Some(first) = steps.first() else { return };
+        let Some(name) = name_of(first) else { return };
+        if ctx.relative == Relative::Report {
+            let message = format!("the field path `{name}...` is read outside the records block");
+            let hint = "record fields are read inside `[$$.records.{ ... }]`; the connection is `$$.connection`";
+            let span = first.span.to(steps[steps.len() - 1].span);
+            self.error(Code::FieldOutsideBlock, span, message, hint);
+            return;
+        }
+        self.relative(name, first.span, ctx);
+        if ctx.relative == Relative::Collect && object_steps(steps).next().is_some() {
+            self.nested_iteration_path(steps);
+        }
+    }
+}
+
+/// The span of a path up to and including the `{` of its first `.{}` step (or the whole path).
+fn iteration_head(steps: &[Expr]) -> Span {
+    let Some(first) = steps.first() else { return Span::default() };
+    match object_steps(steps).next() {
+        Some((step, _)) => Span { start: first.span.start, end: step.span.start + 1 },
+        None => first.span.to(steps[steps.len() - 1].span),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parser::parse;
+    use super::*;
+
+    fn subset(src: &str) -> Vec<String> {
+        let parsed = parse(src);
+        assert!(parsed.diagnostics.is_empty(), "{src}: {:?}", parsed.diagnostics);
+        let mut diags = Vec::new();
+        check_subset(&parsed.expr.unwrap(), &mut diags);
+        diags.iter().map(|d| format!("{}@{}", d.code, &src[d.span.range()])).collect()
+    }
+
+    fn profile(src: &str) -> (Vec<String>, Vec<String>) {
+        let parsed = parse(src);
+        let expr = parsed.expr.unwrap();
+        let mut diags = Vec::new();
+        check_subset(&expr, &mut diags);
+        assert!(diags.is_empty(), "{src}: {diags:?}");
+        let fields = check_profile(&expr, &mut diags);
+        let diags = diags.iter().map(|d| format!("{}@{}", d.code, &src[d.span.range()])).collect();
+        (diags, fields.into_iter().map(|f| format!("{}@{}", f.name, &src[f.span.range()])).collect())
+    }
+
+    #[test]
+    fn the_subset_is_accepted() {
+        for src in [
+            "\"a\"",
+            "-1.5e3",
+            "true",
+            "null",
+            "{ \"a\": 1, 'b': x }",
+            "[1, [2, 3], x]",
+            "$$.connection.audienceId",
+            "addr.city",
+            "`first name`",
+            "\"email\".x",
+            "a.\"b c\".`d`",
+            "$$.records.{ \"e\": email }",
+            "$number($$.connection.audienceId)",
+            "$$",
+            "blah.{}",
+        ] {
+            assert_eq!(subset(src), Vec::<String>::new(), "{src}");
+        }
+    }
+
+    #[test]
+    fn each_construct_is_named_at_itself() {
+        assert_eq!(subset("a + 1"), ["X0101@+"]);
+        assert_eq!(subset("-a"), ["X0101@-"]);
+        assert_eq!(subset("first & \" \" & last"), ["X0102@&", "X0102@&"]);
+        assert_eq!(subset("a.b[0].c"), ["X0114@[0]"]);
+        assert_eq!(subset("$string(a)"), ["X0125@$string("]);
+        assert_eq!(subset("$number()"), ["X0126@$number("]);
+        assert_eq!(subset("$number(a, b)"), ["X0126@$number("]);
+        assert_eq!(subset("$number(?)"), ["X0132@?"]);
+        assert_eq!(subset("a{\"k\": b}"), ["X0127@{\"k\": b}"]);
+        assert_eq!(subset("a.[b]"), ["X0128@[b]"]);
+        assert_eq!(subset("{ key: 1 }"), ["X0129@key"]);
+        assert_eq!(subset("a.$number(b)"), ["X0130@$number("]);
+        assert_eq!(subset("a.(b)"), ["X0130@(b)"]);
+        assert_eq!(subset("a.$$"), ["X0130@$$"]);
+        assert_eq!(subset("[1].a"), ["X0131@[1]"]);
+        assert_eq!(subset("$x.a"), ["X0123@$x"]);
+        assert_eq!(subset("$.a"), ["X0124@$"]);
+        assert_eq!(subset("(a)(b)"), ["X0134@(a)(", "X0119@(a)"]);
+        assert_eq!(subset("function($x){ $x }"), ["X0121@function($x){ "]);
+    }
+
+    #[test]
+    fn independent_violations_are_each_reported_once() {
+        assert_eq!(subset("{\"a\": x & y, \"b\": $string(z = 1)}"), ["X0102@&", "X0125@$string(", "X0103@="]);
+        assert_eq!(subset("$x[$y]"), ["X0114@[$y]", "X0123@$x", "X0123@$y"]);
+        assert_eq!(subset("a.b@$o.c"), ["X0117@@$o"]);
+    }
+
+    #[test]
+    fn duplicate_keys_point_at_the_first() {
+        let parsed = parse("{\"a\": 1, 'b': 2, \"\\u0061\": 3}");
+        let mut diags = Vec::new();
+        check_subset(&parsed.expr.unwrap(), &mut diags);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, Code::DuplicateKey);
+        assert_eq!(diags[0].span, Span::new(17, 25));
+        assert_eq!(diags[0].labels[0].span, Span::new(1, 4));
+    }
+
+    #[test]
+    fn the_profile_extracts_fields_in_order() {
+        let src = "{\"id\": $$.connection.audienceId, \"users\": [$$.records.{\"e\": email, \"a\": addr.city, \
+                   \"n\": $number(age), \"x\": [email, `first name`]}]}";
+        let (diags, fields) = profile(src);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(fields, ["email@email", "addr@addr", "age@age", "first name@`first name`"]);
+    }
+
+    #[test]
+    fn profile_rules() {
+        assert_eq!(profile("$$.connection.audienceId").0, ["X0201@$$.connection.audienceId", "X0207@$$.connection.audienceId"]);
+        assert_eq!(profile("$$.records.{\"e\": email}").0, ["X0201@$$.records.{\"e\": email}"]);
+        assert_eq!(profile("{\"u\": $$.records.{\"e\": email}}").0, ["X0202@$$.records"]);
+        assert_eq!(profile("[$$.records.{\"e\": email}, 1]").0, ["X0202@$$.records"]);
+        assert_eq!(profile("[$$.records.email]").0, ["X0202@$$.records"]);
+        assert_eq!(profile("{\"e\": email}").0, ["X0203@email", "X0207@{"]);
+        assert_eq!(
+            profile("[$$.records.{\"x\": [$$.records.{\"e\": email}]}]").0,
+            ["X0204@$$.records.{"]
+        );
+        assert_eq!(profile("[$$.records.{\"x\": addr.{\"c\": city}}]").0, ["X0204@addr.{"]);
+        assert_eq!(profile("[$$.records.{\"x\": $$.other}]").0, ["X0205@$$.other"]);
+        assert_eq!(profile("[$$.records.{\"x\": $$}]").0, ["X0205@$$"]);
+        assert_eq!(profile("[$$.records.{\"x\": $$.connection.id}]").0, ["X0206@$$.connection.id"]);
+        assert_eq!(profile("[$$.records.{\"x\": $$.connection}]").0, ["X0206@$$.connection"]);
+        assert_eq!(profile("{\"a\": 1}").0, ["X0207@{"]);
+    }
 }

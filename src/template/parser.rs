@@ -1,6 +1,35 @@
-//! The JSONata parser. (Being written.)
-use super::ast::Expr;
-use super::diagnostic::Diagnostic;
+//! The JSONata parser: recursive descent with precedence climbing (a Pratt loop) over the whole
+//! language, with the reference's binding powers (jsonata-js `parser.js`, `operators`).
+//!
+//! It builds [`Expr`] trees as the reference's `processAST` shapes them: `a.b.c` is one
+//! [`ExprKind::Path`]; a string literal used as a path step is a quoted name; a number, `true`,
+//! `false` or `null` as a step is S0213; a unary minus on a number literal is folded into the
+//! literal (`--1` is `1`).
+//!
+//! # Errors and recovery
+//!
+//! Every parse function returns `Err(Stop)` after it has reported its error (or found that an
+//! earlier diagnostic already explains it). Object and array constructors, call arguments,
+//! blocks, predicates, sort terms and function bodies catch a `Stop` from one item, skip to the
+//! next separator or to the closing bracket at the same nesting depth, and go on. A broken item
+//! is replaced by a `null` literal with an empty span, so the tree keeps its shape (the number of
+//! items and arguments) and the checker neither repeats nor invents an error; such a tree is never
+//! compiled, because the parse reported an error. Once an error has been explained by the input
+//! ending early, no enclosing construct reports its missing closer again.
+//!
+//! # Limits
+//!
+//! A source over [`MAX_SOURCE_BYTES`] gets one X0301 and no further work. No construct may be
+//! nested more than [`MAX_DEPTH`] levels deep (X0302, which stops the parse). The parser counts
+//! both the recursion it is in (so that no input can overflow the stack, whatever its shape) and
+//! the height of every node it builds (so that `1+1+1+...`, built by a loop rather than by
+//! recursion, cannot make a tree that later passes would overflow the stack walking or dropping).
+
+use super::ast::{BinOp, Expr, ExprKind, Pair, SortTerm};
+use super::diagnostic::{Code, Diagnostic};
+use super::lexer::{Expect, Lexer, Op, Token, TokenKind};
+use super::span::Span;
+use super::{MAX_DEPTH, MAX_SOURCE_BYTES};
 
 /// The parse result: the tree when one could be built, and every diagnostic found.
 #[derive(Clone, Debug)]
@@ -9,6 +38,1145 @@ pub struct Parsed {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-pub fn parse(_src: &str) -> Parsed {
-    unimplemented!()
+/// Parses a whole JSONata expression. Never panics and never overflows the stack, whatever the
+/// input; diagnostics come out in source order.
+pub fn parse(src: &str) -> Parsed {
+    if src.len() > MAX_SOURCE_BYTES {
+        let message = format!("the template is {} bytes long; at most {MAX_SOURCE_BYTES} bytes are allowed", src.len());
+        let diagnostic = Diagnostic::error(Code::TooLarge, Span::new(0, 0), message);
+        return Parsed { expr: None, diagnostics: vec![diagnostic] };
+    }
+    let mut parser = Parser::new(src);
+    let expr = parser.top();
+    parser.finish(expr)
+}
+
+/// Binding power of a token in operator position (the reference's `operators` table). `None`
+/// for every token that ends an expression (closers, separators, `..`, `|`, ...).
+fn infix_bp(kind: &TokenKind) -> Option<u8> {
+    let TokenKind::Op(op) = kind else { return None };
+    Some(match op {
+        Op::LBracket | Op::LParen | Op::At | Op::Hash => 80,
+        Op::Dot => 75,
+        Op::LBrace => 70,
+        Op::Star | Op::Slash | Op::Percent => 60,
+        Op::Plus | Op::Minus | Op::Amp => 50,
+        Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In => 40,
+        Op::Caret | Op::Apply | Op::Elvis | Op::Coalesce => 40,
+        Op::And => 30,
+        Op::Or => 25,
+        Op::Question => 20,
+        Op::Bind => 10,
+        _ => return None,
+    })
+}
+
+/// The binary operator an infix token stands for.
+fn bin_op(op: Op) -> Option<BinOp> {
+    Some(match op {
+        Op::Plus => BinOp::Add,
+        Op::Minus => BinOp::Sub,
+        Op::Star => BinOp::Mul,
+        Op::Slash => BinOp::Div,
+        Op::Percent => BinOp::Mod,
+        Op::Amp => BinOp::Concat,
+        Op::Eq => BinOp::Eq,
+        Op::Ne => BinOp::Ne,
+        Op::Lt => BinOp::Lt,
+        Op::Le => BinOp::Le,
+        Op::Gt => BinOp::Gt,
+        Op::Ge => BinOp::Ge,
+        Op::In => BinOp::In,
+        Op::And => BinOp::And,
+        Op::Or => BinOp::Or,
+        Op::Apply => BinOp::Apply,
+        Op::Elvis => BinOp::Elvis,
+        Op::Coalesce => BinOp::Coalesce,
+        _ => return None,
+    })
+}
+
+/// The tree of a token that is an operand by itself.
+fn leaf_kind(kind: &TokenKind) -> Option<ExprKind> {
+    Some(match kind {
+        TokenKind::Name { name, backtick } => ExprKind::Name { name: name.clone(), quoted: *backtick },
+        TokenKind::Variable(name) => ExprKind::Variable(name.clone()),
+        TokenKind::String(s) => ExprKind::String(s.clone()),
+        TokenKind::Number(n) => ExprKind::Number(*n),
+        TokenKind::Bool(b) => ExprKind::Bool(*b),
+        TokenKind::Null => ExprKind::Null,
+        TokenKind::Regex { pattern, flags } => ExprKind::Regex { pattern: pattern.clone(), flags: flags.clone() },
+        // Keyword operators in operand position are field names (`$$.and`, `[or]`).
+        TokenKind::Op(op @ (Op::And | Op::Or | Op::In)) => {
+            ExprKind::Name { name: op.as_str().to_string(), quoted: false }
+        }
+        TokenKind::Op(Op::Star) => ExprKind::Wildcard,
+        TokenKind::Op(Op::StarStar) => ExprKind::Descendants,
+        TokenKind::Op(Op::Percent) => ExprKind::Parent,
+        _ => return None,
+    })
+}
+
+/// The stand-in for an item that failed to parse: a `null` with an empty span (a real `null`
+/// is four bytes long), so the tree keeps its shape.
+fn placeholder(at: u32) -> Expr {
+    Expr::new(ExprKind::Null, Span { start: at, end: at })
+}
+
+fn is_placeholder(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::Null) && e.span.is_empty()
+}
+
+/// The source text of a token as a message shows it: its first line, at most 24 characters.
+fn shorten(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("");
+    let mut out: String = line.chars().take(24).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Marks a parse function that failed. Its error has been reported, or is explained by an
+/// earlier diagnostic (a token the lexer rejected, an input that ended early, X0302).
+#[derive(Debug)]
+struct Stop;
+
+type PResult<T> = Result<T, Stop>;
+
+/// What an item parser of a bracketed list returns: the item and its height, or on failure an
+/// optional stand-in to keep in its place.
+type ItemResult<T> = Result<(T, usize), Option<T>>;
+
+/// A parsed expression and its height: 0 for a leaf, 1 + the tallest child for anything else.
+#[derive(Debug)]
+struct Node {
+    expr: Expr,
+    height: usize,
+}
+
+impl Node {
+    fn leaf(kind: ExprKind, span: Span) -> Node {
+        Node { expr: Expr::new(kind, span), height: 0 }
+    }
+}
+
+/// How a bracketed list is delimited.
+#[derive(Clone, Copy, Debug)]
+struct Delims {
+    close: Op,
+    /// The separator between items; `None` for exactly one item.
+    sep: Option<Op>,
+    /// Whether a separator may come right before the closer (blocks: `(a; b;)`).
+    trailing_sep: bool,
+    /// Whether the list may be empty (`[]`, `{}`, `()`, `f()`).
+    allow_empty: bool,
+}
+
+const ARRAY: Delims = Delims { close: Op::RBracket, sep: Some(Op::Comma), trailing_sep: false, allow_empty: true };
+const OBJECT: Delims = Delims { close: Op::RBrace, sep: Some(Op::Comma), trailing_sep: false, allow_empty: true };
+const ARGS: Delims = Delims { close: Op::RParen, sep: Some(Op::Comma), trailing_sep: false, allow_empty: true };
+const BLOCK: Delims = Delims { close: Op::RParen, sep: Some(Op::Semicolon), trailing_sep: true, allow_empty: true };
+const SORT: Delims = Delims { close: Op::RParen, sep: Some(Op::Comma), trailing_sep: false, allow_empty: false };
+const PREDICATE: Delims = Delims { close: Op::RBracket, sep: None, trailing_sep: false, allow_empty: false };
+const BODY: Delims = Delims { close: Op::RBrace, sep: None, trailing_sep: false, allow_empty: false };
+
+struct Parser<'s> {
+    src: &'s str,
+    lexer: Lexer<'s>,
+    /// The current token (one token of lookahead).
+    tok: Token,
+    /// The operator of the previous token, for hints ("remove the trailing `,`").
+    prev_op: Option<Op>,
+    /// Where the previous token ended: a missing token is reported there.
+    prev_end: u32,
+    diagnostics: Vec<Diagnostic>,
+    /// How many constructs enclose the expression being parsed.
+    depth: usize,
+    /// An error has been reported at, or has skipped to, the end of the input: constructs left
+    /// open there are not reported again.
+    eof_reported: bool,
+    /// X0302 was reported: the parse stops and reports nothing more.
+    fatal: bool,
+}
+
+impl<'s> Parser<'s> {
+    fn new(src: &'s str) -> Parser<'s> {
+        let mut lexer = Lexer::new(src);
+        let tok = lexer.next_token(Expect::Operand);
+        Parser {
+            src,
+            lexer,
+            tok,
+            prev_op: None,
+            prev_end: 0,
+            diagnostics: Vec::new(),
+            depth: 0,
+            eof_reported: false,
+            fatal: false,
+        }
+    }
+
+    fn finish(mut self, expr: Option<Expr>) -> Parsed {
+        let mut diagnostics = self.lexer.take_diagnostics();
+        diagnostics.append(&mut self.diagnostics);
+        diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+        Parsed { expr: if self.fatal { None } else { expr }, diagnostics }
+    }
+
+    /// The whole input: one expression and the end.
+    fn top(&mut self) -> Option<Expr> {
+        let node = self.expr(0).ok()?;
+        if self.tok.kind != TokenKind::Eof {
+            self.trailing();
+        }
+        Some(node.expr)
+    }
+
+    // ---- tokens ----
+
+    /// Moves to the next token, returning the current one. `next` says whether the token after
+    /// the current one is an operand (decides `/`: regex or division).
+    fn bump(&mut self, next: Expect) -> Token {
+        self.prev_end = self.tok.span.end;
+        self.prev_op = match self.tok.kind {
+            TokenKind::Op(op) => Some(op),
+            _ => None,
+        };
+        let token = self.lexer.next_token(next);
+        std::mem::replace(&mut self.tok, token)
+    }
+
+    fn at(&self, op: Op) -> bool {
+        matches!(self.tok.kind, TokenKind::Op(o) if o == op)
+    }
+
+    /// Consumes `op` or reports what was expected instead.
+    fn expect(&mut self, op: Op, what: &str, opener: Option<Span>, next: Expect) -> PResult<Span> {
+        if self.at(op) {
+            return Ok(self.bump(next).span);
+        }
+        Err(self.expected(what, opener))
+    }
+
+    // ---- diagnostics ----
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        if !self.fatal {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    fn eof_explained(&self) -> bool {
+        self.eof_reported || self.lexer.ran_off_end()
+    }
+
+    /// How a message names the current token.
+    fn found(&self) -> String {
+        match self.tok.kind {
+            TokenKind::Eof => "the end of the input".to_string(),
+            _ => format!("`{}`", shorten(&self.src[self.tok.span.range()])),
+        }
+    }
+
+    /// An empty span where the previous token ended (for something missing at the end).
+    fn after_prev(&self) -> Span {
+        Span { start: self.prev_end, end: self.prev_end }
+    }
+
+    /// Reports that `what` was expected at the current token: S0203 at the end of the input,
+    /// S0202 elsewhere, nothing for a token the lexer rejected. `opener` is labelled as the
+    /// construct left open.
+    fn expected(&mut self, what: &str, opener: Option<Span>) -> Stop {
+        match self.tok.kind {
+            TokenKind::Unknown(_) => {}
+            TokenKind::Eof => {
+                if !self.eof_explained() {
+                    let message = format!("expected {what}, found the end of the input");
+                    let mut d = Diagnostic::error(Code::UnexpectedEnd, self.after_prev(), message);
+                    if let Some(open) = opener {
+                        let text = &self.src[open.range()];
+                        d = d.with_label(open, format!("this `{text}` is not closed"));
+                    }
+                    self.report(d);
+                }
+                self.eof_reported = true;
+            }
+            _ => {
+                let message = format!("expected {what}, found {}", self.found());
+                let mut d = Diagnostic::error(Code::ExpectedToken, self.tok.span, message);
+                if let Some(open) = opener {
+                    let text = &self.src[open.range()];
+                    d = d.with_label(open, format!("the `{text}` opened here"));
+                }
+                self.report(d);
+            }
+        }
+        Stop
+    }
+
+    /// Reports that an expression was expected at the current token (S0207 at the end of the
+    /// input, S0211 for a token that cannot start one).
+    fn missing_operand(&mut self) -> Stop {
+        match self.tok.kind {
+            TokenKind::Unknown(_) => {}
+            TokenKind::Eof => {
+                if !self.eof_explained() {
+                    let message = "expected an expression, found the end of the input";
+                    let d = Diagnostic::error(Code::MissingExpression, self.after_prev(), message);
+                    self.report(d);
+                }
+                self.eof_reported = true;
+            }
+            TokenKind::Op(op) => {
+                let message = format!("expected an expression, found {}", self.found());
+                let mut d = Diagnostic::error(Code::InvalidUnary, self.tok.span, message);
+                if let Some(hint) = self.missing_operand_hint(op) {
+                    d = d.with_hint(hint);
+                }
+                self.report(d);
+            }
+            _ => {} // every other token starts an expression
+        }
+        Stop
+    }
+
+    fn missing_operand_hint(&self, found: Op) -> Option<&'static str> {
+        match found {
+            _ if found.is_closer() && self.prev_op == Some(Op::Comma) => Some("remove the trailing `,`"),
+            Op::Plus => Some("a number has no `+` sign"),
+            Op::Dot => Some("a number starts with a digit: `0.5`, not `.5`"),
+            _ => None,
+        }
+    }
+
+    /// S0201: a token after a complete expression at the top level.
+    fn trailing(&mut self) {
+        if let TokenKind::Unknown(_) = self.tok.kind {
+            return;
+        }
+        let message = format!("expected the end of the input, found {}", self.found());
+        let mut d = Diagnostic::error(Code::UnexpectedToken, self.tok.span, message);
+        if matches!(self.tok.kind, TokenKind::Op(op) if op.is_closer()) {
+            d = d.with_hint("this closes nothing that is open");
+        }
+        self.report(d);
+    }
+
+    fn too_deep(&mut self, anchor: Span) -> Stop {
+        let message = format!("constructs are nested more than {MAX_DEPTH} levels deep here");
+        let d = Diagnostic::error(Code::TooDeep, anchor, message).with_hint("flatten the template");
+        self.report(d);
+        self.fatal = true;
+        Stop
+    }
+
+    // ---- depth ----
+
+    /// Checks that a construct starting at the current depth may have children.
+    fn enter(&mut self, anchor: Span) -> PResult<()> {
+        if self.depth + 1 > MAX_DEPTH {
+            return Err(self.too_deep(anchor));
+        }
+        Ok(())
+    }
+
+    /// Parses a child of the construct at the current depth.
+    fn child<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
+    /// A node with children, checked against the depth limit.
+    fn composite(&mut self, kind: ExprKind, span: Span, height: usize, anchor: Span) -> PResult<Node> {
+        if self.depth + height > MAX_DEPTH {
+            return Err(self.too_deep(anchor));
+        }
+        Ok(Node { expr: Expr::new(kind, span), height })
+    }
+
+    // ---- expressions ----
+
+    /// Precedence climbing: an operand, then every infix operator that binds tighter than
+    /// `min_bp` (all left-associative but `:=`, whose right side is parsed at 9).
+    fn expr(&mut self, min_bp: u8) -> PResult<Node> {
+        let mut left = self.nud()?;
+        while let Some(bp) = infix_bp(&self.tok.kind) {
+            if bp <= min_bp {
+                break;
+            }
+            left = self.led(left, bp)?;
+        }
+        Ok(left)
+    }
+
+    /// An operand: a leaf token or a prefix construct.
+    fn nud(&mut self) -> PResult<Node> {
+        if let Some(kind) = leaf_kind(&self.tok.kind) {
+            let span = self.bump(Expect::Operator).span;
+            return Ok(Node::leaf(kind, span));
+        }
+        match self.tok.kind {
+            TokenKind::Op(Op::Minus) => self.negate(),
+            TokenKind::Op(Op::LBracket) => self.array(),
+            TokenKind::Op(Op::LBrace) => self.object(),
+            TokenKind::Op(Op::LParen) => self.block(),
+            TokenKind::Op(Op::Pipe) => self.transform(),
+            _ => Err(self.missing_operand()),
+        }
+    }
+
+    /// An infix construct applied to `left`; the current token is its operator.
+    fn led(&mut self, left: Node, bp: u8) -> PResult<Node> {
+        let TokenKind::Op(op) = self.tok.kind else { return Err(Stop) };
+        let op_span = self.tok.span;
+        self.enter(op_span)?;
+        match op {
+            Op::Dot => self.path(left, op_span),
+            Op::LBracket => self.filter(left, op_span),
+            Op::LBrace => self.group(left, op_span),
+            Op::LParen => self.call(left, op_span),
+            Op::At | Op::Hash => self.focus(left, op, op_span),
+            Op::Question => self.condition(left, op_span),
+            Op::Bind => self.bind(left, op_span),
+            Op::Caret => self.sort(left, op_span),
+            _ => self.binary(left, op, op_span, bp),
+        }
+    }
+
+    /// `-x`; on a number literal the minus folds into it, as the reference's `processAST` does.
+    fn negate(&mut self) -> PResult<Node> {
+        let minus = self.tok.span;
+        self.enter(minus)?;
+        self.bump(Expect::Operand);
+        let operand = self.child(|p| p.expr(70))?;
+        let span = minus.to(operand.expr.span);
+        if let ExprKind::Number(n) = operand.expr.kind {
+            return Ok(Node::leaf(ExprKind::Number(-n), span));
+        }
+        let height = operand.height + 1;
+        self.composite(ExprKind::Negate(Box::new(operand.expr)), span, height, minus)
+    }
+
+    /// `[ a, b, 1..5 ]`
+    fn array(&mut self) -> PResult<Node> {
+        let open = self.tok.span;
+        self.enter(open)?;
+        self.bump(Expect::Operand);
+        let (items, close, height) = self.list(open, ARRAY, Self::array_item)?;
+        self.composite(ExprKind::Array(items), open.to(close), height + 1, open)
+    }
+
+    /// An item of an array constructor, where a range `a..b` may stand.
+    fn array_item(&mut self) -> ItemResult<Expr> {
+        let (lhs, lhs_height) = self.item()?;
+        if !self.at(Op::DotDot) {
+            return Ok((lhs, lhs_height));
+        }
+        let op_span = self.tok.span;
+        let at = lhs.span.start;
+        let range = self.enter(op_span).and_then(|()| {
+            self.bump(Expect::Operand);
+            let rhs = self.child(|p| p.expr(0))?;
+            let span = lhs.span.to(rhs.expr.span);
+            let height = 1 + lhs_height.max(rhs.height);
+            let kind = ExprKind::Binary { op: BinOp::Range, op_span, lhs: Box::new(lhs), rhs: Box::new(rhs.expr) };
+            self.composite(kind, span, height, op_span)
+        });
+        range.map(|n| (n.expr, n.height)).map_err(|Stop| Some(placeholder(at)))
+    }
+
+    /// One expression as a list item, or a placeholder for it.
+    fn item(&mut self) -> ItemResult<Expr> {
+        let at = self.tok.span.start;
+        match self.expr(0) {
+            Ok(node) => Ok((node.expr, node.height)),
+            Err(Stop) => Err(Some(placeholder(at))),
+        }
+    }
+
+    /// `{ k: v, ... }` as an operand.
+    fn object(&mut self) -> PResult<Node> {
+        let open = self.tok.span;
+        self.enter(open)?;
+        self.bump(Expect::Operand);
+        let (pairs, close, height) = self.list(open, OBJECT, Self::pair)?;
+        self.composite(ExprKind::Object(pairs), open.to(close), height + 1, open)
+    }
+
+    /// `key: value`. A pair whose key parsed keeps it (with a placeholder value) when the rest
+    /// fails, so that duplicate keys are still found.
+    fn pair(&mut self) -> ItemResult<Pair> {
+        let key = self.expr(0).map_err(|Stop| None)?;
+        let value = self.expect(Op::Colon, "`:` after the key", None, Expect::Operand).and_then(|_| self.expr(0));
+        match value {
+            Ok(value) => {
+                let height = key.height.max(value.height);
+                Ok((Pair { key: key.expr, value: value.expr }, height))
+            }
+            Err(Stop) => {
+                let at = key.expr.span.end;
+                Err(Some(Pair { key: key.expr, value: placeholder(at) }))
+            }
+        }
+    }
+
+    /// `( a; b; ... )`, also plain parentheses and `()`.
+    fn block(&mut self) -> PResult<Node> {
+        let open = self.tok.span;
+        self.enter(open)?;
+        self.bump(Expect::Operand);
+        let (items, close, height) = self.list(open, BLOCK, Self::item)?;
+        self.composite(ExprKind::Block(items), open.to(close), height + 1, open)
+    }
+
+    /// `| pattern | update [, delete] |`
+    fn transform(&mut self) -> PResult<Node> {
+        let open = self.tok.span;
+        self.enter(open)?;
+        self.bump(Expect::Operand);
+        let pattern = self.child(|p| p.expr(0))?;
+        self.expect(Op::Pipe, "`|` after the pattern of the transform", Some(open), Expect::Operand)?;
+        let update = self.child(|p| p.expr(0))?;
+        let delete = if self.at(Op::Comma) {
+            self.bump(Expect::Operand);
+            Some(self.child(|p| p.expr(0))?)
+        } else {
+            None
+        };
+        let close = self.expect(Op::Pipe, "`|` to close the transform", Some(open), Expect::Operator)?;
+        let delete_height = delete.as_ref().map_or(0, |d| d.height);
+        let height = 1 + pattern.height.max(update.height).max(delete_height);
+        let kind = ExprKind::Transform {
+            pattern: Box::new(pattern.expr),
+            update: Box::new(update.expr),
+            delete: delete.map(|d| Box::new(d.expr)),
+        };
+        self.composite(kind, open.to(close), height, open)
+    }
+
+    /// `lhs op rhs` for the plain binary operators. `?:` and `??` take everything to their
+    /// right (the reference parses their right side at binding power 0).
+    fn binary(&mut self, left: Node, op: Op, op_span: Span, bp: u8) -> PResult<Node> {
+        let Some(bin) = bin_op(op) else { return Err(Stop) };
+        self.bump(Expect::Operand);
+        let rhs_bp = if matches!(bin, BinOp::Elvis | BinOp::Coalesce) { 0 } else { bp };
+        let rhs = self.child(|p| p.expr(rhs_bp))?;
+        let span = left.expr.span.to(rhs.expr.span);
+        let height = 1 + left.height.max(rhs.height);
+        let kind = ExprKind::Binary { op: bin, op_span, lhs: Box::new(left.expr), rhs: Box::new(rhs.expr) };
+        self.composite(kind, span, height, op_span)
+    }
+
+    /// `left . step`: flattened into one path.
+    fn path(&mut self, left: Node, dot: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        let rhs = self.child(|p| p.expr(75))?;
+        let span = left.expr.span.to(rhs.expr.span);
+        let (mut steps, steps_height) = match left.expr.kind {
+            ExprKind::Path(steps) => (steps, left.height.saturating_sub(1)),
+            kind => (vec![self.step(Expr::new(kind, left.expr.span))?], left.height),
+        };
+        steps.push(self.step(rhs.expr)?);
+        let height = 1 + steps_height.max(rhs.height);
+        self.composite(ExprKind::Path(steps), span, height, dot)
+    }
+
+    /// An expression used as a path step: a string literal becomes a quoted name; a number,
+    /// `true`, `false` or `null` is an error (S0213).
+    fn step(&mut self, e: Expr) -> PResult<Expr> {
+        match e.kind {
+            ExprKind::String(name) => Ok(Expr::new(ExprKind::Name { name, quoted: true }, e.span)),
+            ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Null => {
+                let text = &self.src[e.span.range()];
+                let what = if matches!(e.kind, ExprKind::Number(_)) { "number" } else { "literal" };
+                let message = format!("the {what} `{text}` cannot be a path step");
+                let hint = format!("a field with that name is written `` `{text}` ``");
+                self.report(Diagnostic::error(Code::LiteralStep, e.span, message).with_hint(hint));
+                Err(Stop)
+            }
+            _ => Ok(e),
+        }
+    }
+
+    /// `left[predicate]`, or `left[]`.
+    fn filter(&mut self, left: Node, open: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        if self.at(Op::RBracket) {
+            let close = self.bump(Expect::Operator).span;
+            let span = left.expr.span.to(close);
+            let kind = ExprKind::KeepArray { expr: Box::new(left.expr), bracket: open.to(close) };
+            return self.composite(kind, span, left.height + 1, open);
+        }
+        let (mut predicate, close, height) = self.list(open, PREDICATE, Self::item)?;
+        let predicate = predicate.pop().unwrap_or_else(|| placeholder(close.start));
+        let bracket = open.to(close);
+        if matches!(left.expr.kind, ExprKind::Group { .. }) {
+            let message = "a predicate `[...]` cannot follow a grouping `{...}`";
+            self.report(Diagnostic::error(Code::PredicateAfterGroup, bracket, message));
+            return Err(Stop);
+        }
+        let span = left.expr.span.to(close);
+        let height = 1 + left.height.max(height);
+        let kind = ExprKind::Filter { expr: Box::new(left.expr), predicate: Box::new(predicate), bracket };
+        self.composite(kind, span, height, open)
+    }
+
+    /// `left{ k: v, ... }`: grouping.
+    fn group(&mut self, left: Node, open: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        let (pairs, close, height) = self.list(open, OBJECT, Self::pair)?;
+        let brace = open.to(close);
+        if matches!(left.expr.kind, ExprKind::Group { .. }) {
+            let message = "an expression can have only one grouping `{...}`";
+            self.report(Diagnostic::error(Code::DoubleGroup, brace, message));
+            return Err(Stop);
+        }
+        let span = left.expr.span.to(close);
+        let height = 1 + left.height.max(height);
+        self.composite(ExprKind::Group { expr: Box::new(left.expr), pairs, brace }, span, height, open)
+    }
+
+    /// `left(args)`: a call, or a lambda when `left` is the name `function` or `λ`.
+    fn call(&mut self, left: Node, paren: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        let (args, close, height) = self.list(paren, ARGS, Self::argument)?;
+        if matches!(&left.expr.kind, ExprKind::Name { name, .. } if name == "function" || name == "λ") {
+            return self.lambda(left.expr.span, &args);
+        }
+        let span = left.expr.span.to(close);
+        let height = 1 + left.height.max(height);
+        self.composite(ExprKind::Call { callee: Box::new(left.expr), args, paren }, span, height, paren)
+    }
+
+    /// A call argument: an expression, or `?` (partial application).
+    fn argument(&mut self) -> ItemResult<Expr> {
+        if self.at(Op::Question) {
+            let span = self.bump(Expect::Operator).span;
+            return Ok((Expr::new(ExprKind::Placeholder, span), 0));
+        }
+        self.item()
+    }
+
+    /// The rest of `function($a, $b)<sig>{ body }` after its parameter list.
+    fn lambda(&mut self, keyword: Span, args: &[Expr]) -> PResult<Node> {
+        let mut params = Vec::new();
+        let mut bad_param = false;
+        for arg in args {
+            match &arg.kind {
+                ExprKind::Variable(name) => params.push(name.clone()),
+                _ if is_placeholder(arg) => bad_param = true,
+                _ => {
+                    let message = "a function parameter must be a variable such as `$x`";
+                    self.report(Diagnostic::error(Code::InvalidParameter, arg.span, message));
+                    bad_param = true;
+                }
+            }
+        }
+        if self.at(Op::Lt) {
+            self.signature()?;
+        }
+        let open = self.expect(Op::LBrace, "`{` to start the function body", None, Expect::Operand)?;
+        let (mut body, close, height) = self.list(open, BODY, Self::item)?;
+        if bad_param {
+            return Err(Stop);
+        }
+        let body = body.pop().unwrap_or_else(|| placeholder(close.start));
+        let kind = ExprKind::Lambda { params, body: Box::new(body) };
+        self.composite(kind, keyword.to(close), height + 1, keyword)
+    }
+
+    /// A function signature `<...>`, skipped token by token to its matching `>` as the
+    /// reference does (templates reject every lambda, so it is not interpreted).
+    fn signature(&mut self) -> PResult<()> {
+        let open = self.bump(Expect::Operator).span;
+        let mut depth = 1usize;
+        loop {
+            match self.tok.kind {
+                TokenKind::Op(Op::Lt) => depth += 1,
+                TokenKind::Op(Op::Gt) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.bump(Expect::Operator);
+                        return Ok(());
+                    }
+                }
+                TokenKind::Op(Op::LBrace) | TokenKind::Eof => {
+                    return Err(self.expected("`>` to close the signature", Some(open)));
+                }
+                _ => {}
+            }
+            self.bump(Expect::Operator);
+        }
+    }
+
+    /// `left@$var` and `left#$var`.
+    fn focus(&mut self, left: Node, op: Op, op_span: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        let rhs = self.child(|p| p.expr(80))?;
+        let ExprKind::Variable(var) = rhs.expr.kind else {
+            let message = format!("`{}` must be followed by a variable such as `$x`", op.as_str());
+            self.report(Diagnostic::error(Code::ExpectedVariable, rhs.expr.span, message));
+            return Err(Stop);
+        };
+        let part = op_span.to(rhs.expr.span);
+        let span = left.expr.span.to(part);
+        let expr = Box::new(left.expr);
+        let kind = match op {
+            Op::At => ExprKind::Focus { expr, var, at: part },
+            _ => ExprKind::Index { expr, var, hash: part },
+        };
+        self.composite(kind, span, left.height + 1, op_span)
+    }
+
+    /// `cond ? then [: else]`
+    fn condition(&mut self, left: Node, question: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        let then = self.child(|p| p.expr(0))?;
+        let otherwise = if self.at(Op::Colon) {
+            self.bump(Expect::Operand);
+            Some(self.child(|p| p.expr(0))?)
+        } else {
+            None
+        };
+        let end = otherwise.as_ref().map_or(then.expr.span, |o| o.expr.span);
+        let span = left.expr.span.to(end);
+        let height = 1 + left.height.max(then.height).max(otherwise.as_ref().map_or(0, |o| o.height));
+        let kind = ExprKind::Condition {
+            cond: Box::new(left.expr),
+            then: Box::new(then.expr),
+            otherwise: otherwise.map(|o| Box::new(o.expr)),
+            question,
+        };
+        self.composite(kind, span, height, question)
+    }
+
+    /// `$var := value` (right-associative).
+    fn bind(&mut self, left: Node, op_span: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        let value = self.child(|p| p.expr(9))?;
+        if !matches!(left.expr.kind, ExprKind::Variable(_)) {
+            let message = "the left side of `:=` must be a variable such as `$x`";
+            self.report(Diagnostic::error(Code::InvalidBinding, left.expr.span, message));
+            return Err(Stop);
+        }
+        let span = left.expr.span.to(value.expr.span);
+        let height = 1 + left.height.max(value.height);
+        let kind = ExprKind::Bind { var: Box::new(left.expr), value: Box::new(value.expr), op_span };
+        self.composite(kind, span, height, op_span)
+    }
+
+    /// `left^( <term, >term, ... )`
+    fn sort(&mut self, left: Node, caret: Span) -> PResult<Node> {
+        self.bump(Expect::Operand);
+        let open = self.expect(Op::LParen, "`(` after `^`", None, Expect::Operand)?;
+        let (terms, close, height) = self.list(open, SORT, Self::sort_term)?;
+        let span = left.expr.span.to(close);
+        let height = 1 + left.height.max(height);
+        let kind = ExprKind::Sort { expr: Box::new(left.expr), terms, caret: caret.to(close) };
+        self.composite(kind, span, height, caret)
+    }
+
+    fn sort_term(&mut self) -> ItemResult<SortTerm> {
+        let descending = match self.tok.kind {
+            TokenKind::Op(Op::Lt) => {
+                self.bump(Expect::Operand);
+                false
+            }
+            TokenKind::Op(Op::Gt) => {
+                self.bump(Expect::Operand);
+                true
+            }
+            _ => false,
+        };
+        match self.item() {
+            Ok((expr, height)) => Ok((SortTerm { descending, expr }, height)),
+            Err(stand_in) => Err(stand_in.map(|expr| SortTerm { descending, expr })),
+        }
+    }
+
+    // ---- bracketed lists and recovery ----
+
+    /// The items of a bracketed list whose opener (`open`) has been consumed, up to and
+    /// including its closer. Returns the items, the closer's span and the tallest item.
+    ///
+    /// An item that fails is recovered from: skip to the next separator or closer at this
+    /// depth and go on. A wrong closer (`[1, 2)`) is reported unless the item before it already
+    /// was, and closes the list anyway: it is most likely a typo for the right one.
+    fn list<T>(
+        &mut self,
+        open: Span,
+        d: Delims,
+        mut item: impl FnMut(&mut Self) -> ItemResult<T>,
+    ) -> PResult<(Vec<T>, Span, usize)> {
+        let mut items = Vec::new();
+        let mut height = 0;
+        if d.allow_empty && self.at(d.close) {
+            let close = self.bump(Expect::Operator).span;
+            return Ok((items, close, height));
+        }
+        loop {
+            let mut broken = false;
+            match self.child(|p| Ok(item(p)))? {
+                Ok((x, h)) => {
+                    items.push(x);
+                    height = height.max(h);
+                }
+                Err(stand_in) => {
+                    if self.fatal {
+                        return Err(Stop);
+                    }
+                    items.extend(stand_in);
+                    broken = true;
+                    self.recover(d.sep);
+                }
+            }
+            // After an item: a separator, the closer, or an error to recover from.
+            loop {
+                match self.tok.kind {
+                    TokenKind::Op(op) if Some(op) == d.sep => {
+                        self.bump(Expect::Operand);
+                        if d.trailing_sep && self.at(d.close) {
+                            let close = self.bump(Expect::Operator).span;
+                            return Ok((items, close, height));
+                        }
+                        break;
+                    }
+                    TokenKind::Op(op) if op.is_closer() => {
+                        if op != d.close && !broken {
+                            self.expected(&format!("`{}`", d.close.as_str()), Some(open));
+                        }
+                        let close = self.bump(Expect::Operator).span;
+                        return Ok((items, close, height));
+                    }
+                    TokenKind::Eof => {
+                        if !broken {
+                            self.expected(&Self::continuation(d), Some(open));
+                        }
+                        self.eof_reported = true;
+                        return Ok((items, self.after_prev(), height));
+                    }
+                    _ => {
+                        if !broken {
+                            self.expected(&Self::continuation(d), Some(open));
+                        }
+                        broken = true;
+                        self.recover(d.sep);
+                    }
+                }
+            }
+        }
+    }
+
+    /// What may follow an item of a list: "`,` or `]`".
+    fn continuation(d: Delims) -> String {
+        match d.sep {
+            Some(sep) => format!("`{}` or `{}`", sep.as_str(), d.close.as_str()),
+            None => format!("`{}`", d.close.as_str()),
+        }
+    }
+
+    /// Skips tokens up to the list's separator or a closer at the current bracket depth, or
+    /// the end of the input. Brackets are counted, not recursed into.
+    fn recover(&mut self, sep: Option<Op>) {
+        let mut depth = 0usize;
+        loop {
+            match self.tok.kind {
+                TokenKind::Eof => {
+                    self.eof_reported = true;
+                    return;
+                }
+                TokenKind::Op(op) if op.is_opener() => depth += 1,
+                TokenKind::Op(op) if op.is_closer() => {
+                    if depth == 0 {
+                        return;
+                    }
+                    depth -= 1;
+                }
+                TokenKind::Op(op) if depth == 0 && Some(op) == sep => return,
+                _ => {}
+            }
+            let next = if self.tok.ends_operand() { Expect::Operator } else { Expect::Operand };
+            self.bump(next);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A compact rendering of a tree: `(op children...)`, names bare, quoted names in `'...'`.
+    fn sexp(e: &Expr) -> String {
+        let all = |es: &[Expr]| es.iter().map(sexp).collect::<Vec<_>>().join(" ");
+        let pairs = |ps: &[Pair]| ps.iter().map(|p| format!("{}:{}", sexp(&p.key), sexp(&p.value))).collect::<Vec<_>>().join(" ");
+        match &e.kind {
+            ExprKind::String(s) => format!("{s:?}"),
+            ExprKind::Number(n) => format!("{n}"),
+            ExprKind::Bool(b) => format!("{b}"),
+            ExprKind::Null if e.span.is_empty() => "<err>".into(),
+            ExprKind::Null => "null".into(),
+            ExprKind::Name { name, quoted: false } => name.clone(),
+            ExprKind::Name { name, quoted: true } => format!("'{name}'"),
+            ExprKind::Variable(v) => format!("${v}"),
+            ExprKind::Regex { pattern, flags } => format!("/{pattern}/{flags}"),
+            ExprKind::Object(ps) => format!("{{{}}}", pairs(ps)),
+            ExprKind::Array(items) => format!("[{}]", all(items)),
+            ExprKind::Path(steps) => format!("(. {})", all(steps)),
+            ExprKind::Group { expr, pairs: ps, .. } => format!("(group {} {{{}}})", sexp(expr), pairs(ps)),
+            ExprKind::Binary { op, lhs, rhs, .. } => format!("({} {} {})", op.as_str(), sexp(lhs), sexp(rhs)),
+            ExprKind::Negate(x) => format!("(neg {})", sexp(x)),
+            ExprKind::Condition { cond, then, otherwise, .. } => match otherwise {
+                Some(o) => format!("(? {} {} {})", sexp(cond), sexp(then), sexp(o)),
+                None => format!("(? {} {})", sexp(cond), sexp(then)),
+            },
+            ExprKind::Bind { var, value, .. } => format!("(:= {} {})", sexp(var), sexp(value)),
+            ExprKind::Wildcard => "*".into(),
+            ExprKind::Descendants => "**".into(),
+            ExprKind::Parent => "%".into(),
+            ExprKind::Filter { expr, predicate, .. } => format!("(filter {} {})", sexp(expr), sexp(predicate)),
+            ExprKind::KeepArray { expr, .. } => format!("(keep {})", sexp(expr)),
+            ExprKind::Sort { expr, terms, .. } => {
+                let terms: Vec<_> =
+                    terms.iter().map(|t| format!("{}{}", if t.descending { ">" } else { "<" }, sexp(&t.expr))).collect();
+                format!("(sort {} {})", sexp(expr), terms.join(" "))
+            }
+            ExprKind::Focus { expr, var, .. } => format!("(@ {} ${var})", sexp(expr)),
+            ExprKind::Index { expr, var, .. } => format!("(# {} ${var})", sexp(expr)),
+            ExprKind::Block(items) => format!("(block {})", all(items)),
+            ExprKind::Transform { pattern, update, delete } => match delete {
+                Some(d) => format!("(| {} {} {})", sexp(pattern), sexp(update), sexp(d)),
+                None => format!("(| {} {})", sexp(pattern), sexp(update)),
+            },
+            ExprKind::Lambda { params, body } => format!("(fn ({}) {})", params.join(" "), sexp(body)),
+            ExprKind::Call { callee, args, .. } => format!("(call {} {})", sexp(callee), all(args)),
+            ExprKind::Placeholder => "?".into(),
+        }
+    }
+
+    fn tree(src: &str) -> String {
+        let parsed = parse(src);
+        assert!(parsed.diagnostics.is_empty(), "{src}: {:?}", parsed.diagnostics);
+        sexp(&parsed.expr.expect("a tree"))
+    }
+
+    /// `code@start..end` for every diagnostic.
+    fn errors(src: &str) -> Vec<String> {
+        parse(src).diagnostics.iter().map(|d| format!("{}@{}..{}", d.code, d.span.start, d.span.end)).collect()
+    }
+
+    fn codes(src: &str) -> Vec<&'static str> {
+        parse(src).diagnostics.iter().map(|d| d.code.as_str()).collect()
+    }
+
+    #[test]
+    fn literals_and_folded_minus() {
+        assert_eq!(tree("-1"), "-1");
+        assert_eq!(tree("- /*c*/ 1.5"), "-1.5");
+        assert_eq!(tree("--1"), "1");
+        assert_eq!(tree("-(1)"), "(neg (block 1))");
+        assert_eq!(tree("-a"), "(neg a)");
+        let parsed = parse(" -1");
+        assert_eq!(parsed.expr.unwrap().span, Span::new(1, 3));
+        assert_eq!(tree("-0"), "-0");
+    }
+
+    #[test]
+    fn precedence_follows_the_reference() {
+        assert_eq!(tree("1 + 2 * 3"), "(+ 1 (* 2 3))");
+        assert_eq!(tree("1 - 2 - 3"), "(- (- 1 2) 3)");
+        assert_eq!(tree("a & b = c and d or e"), "(or (and (= (& a b) c) d) e)");
+        assert_eq!(tree("a ? b : c ? d : e"), "(? a b (? c d e))");
+        assert_eq!(tree("a ?: b + c"), "(?: a (+ b c))");
+        assert_eq!(tree("a ?? b ?? c"), "(?? a (?? b c))");
+        assert_eq!(tree("$a := $b := 1 + 2"), "(:= $a (:= $b (+ 1 2)))");
+        assert_eq!(tree("a ~> $f() ~> $g()"), "(~> (~> a (call $f )) (call $g ))");
+        assert_eq!(tree("-a.b"), "(neg (. a b))");
+        assert_eq!(tree("\"x\" in tags"), "(in \"x\" tags)");
+    }
+
+    #[test]
+    fn paths_flatten_and_quote_string_steps() {
+        assert_eq!(tree("$$.connection.audienceId"), "(. $$ connection audienceId)");
+        assert_eq!(tree("a.`b c`.\"d\".'e'"), "(. a 'b c' 'd' 'e')");
+        assert_eq!(tree("\"email\".x"), "(. 'email' x)");
+        assert_eq!(tree("$$.records.{ \"e\": email }"), "(. $$ records {\"e\":email})");
+        assert_eq!(tree("a.b[0].c"), "(. a (filter b 0) c)");
+        assert_eq!(tree("$$.and.or.in"), "(. $$ and or in)");
+        assert_eq!(tree("[and, or]"), "[and or]");
+        assert_eq!(tree("a.*.**.%"), "(. a * ** %)");
+        assert_eq!(tree("a.[b]"), "(. a [b])");
+    }
+
+    #[test]
+    fn literal_steps_are_s0213() {
+        assert_eq!(errors("$$.true"), ["S0213@3..7"]);
+        assert_eq!(errors("a.null"), ["S0213@2..6"]);
+        assert_eq!(errors("$$.5"), ["S0213@3..4"]);
+        assert_eq!(errors("true.a"), ["S0213@0..4"]);
+        assert_eq!(tree("$$.`true`"), "(. $$ 'true')");
+    }
+
+    #[test]
+    fn postfix_constructs() {
+        assert_eq!(tree("a{\"k\": b}"), "(group a {\"k\":b})");
+        assert_eq!(tree("$$.records{\"k\": b}"), "(group (. $$ records) {\"k\":b})");
+        assert_eq!(tree("a[]"), "(keep a)");
+        assert_eq!(tree("a[0][]"), "(keep (filter a 0))");
+        assert_eq!(tree("a^(<b, >c)"), "(sort a <b >c)");
+        assert_eq!(tree("a@$x.b#$i"), "(. (@ a $x) (# b $i))");
+        assert_eq!(tree("[1..5]"), "[(.. 1 5)]");
+        assert_eq!(codes("a{\"k\": 1}[0]"), ["S0209"]);
+        assert_eq!(codes("a{\"k\": 1}{\"j\": 2}"), ["S0210"]);
+        assert_eq!(codes("a@b"), ["S0214"]);
+        assert_eq!(codes("a#1"), ["S0214"]);
+    }
+
+    #[test]
+    fn blocks_transforms_lambdas_and_calls() {
+        assert_eq!(tree("(a; b;)"), "(block a b)");
+        assert_eq!(tree("()"), "(block )");
+        assert_eq!(tree("|a|{\"b\": 1}, [\"c\"]|"), "(| a {\"b\":1} [\"c\"])");
+        assert_eq!(tree("function($x, $y){ $x }"), "(fn (x y) $x)");
+        assert_eq!(tree("λ($x)<n-:n>{ $x }(1)"), "(call (fn (x) $x) 1)");
+        assert_eq!(tree("function"), "function");
+        assert_eq!(tree("$f(?, 1)"), "(call $f ? 1)");
+        assert_eq!(tree("$number(a)"), "(call $number a)");
+        assert_eq!(codes("function(x){ x }"), ["S0208"]);
+        assert_eq!(codes("function($x){ $x"), ["S0203"]);
+        assert_eq!(codes("a := 1"), ["S0212"]);
+        assert_eq!(codes("2 := 1"), ["S0212"]);
+    }
+
+    #[test]
+    fn regex_only_where_an_operand_is_expected() {
+        assert_eq!(tree("a / 2"), "(/ a 2)");
+        assert_eq!(tree("[/a+/i]"), "[/a+/i]");
+        assert_eq!(tree("a.* / 2"), "(/ (. a *) 2)");
+        assert_eq!(tree("$match(a, /x/)"), "(call $match a /x/)");
+        assert_eq!(tree("(a) / 2"), "(/ (block a) 2)");
+    }
+
+    #[test]
+    fn syntax_errors_name_what_was_expected() {
+        let messages = |src: &str| parse(src).diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>();
+        assert_eq!(errors(""), ["S0207@0..0"]);
+        assert_eq!(errors("$$."), ["S0207@3..3"]);
+        assert_eq!(errors("1 ="), ["S0207@3..3"]);
+        assert_eq!(errors("a b"), ["S0201@2..3"]);
+        assert_eq!(errors("[1 2]"), ["S0202@3..4"]);
+        assert_eq!(messages("[1 2]"), ["expected `,` or `]`, found `2`"]);
+        assert_eq!(errors("{\"a\" 1}"), ["S0202@5..6"]);
+        assert_eq!(errors("[1, 2"), ["S0203@5..5"]);
+        assert_eq!(messages("[1, 2"), ["expected `,` or `]`, found the end of the input"]);
+        assert_eq!(errors("[1,2,]"), ["S0211@5..6"]);
+        assert_eq!(errors("{\"a\":}"), ["S0211@5..6"]);
+        assert_eq!(errors("+1"), ["S0211@0..1"]);
+        assert_eq!(errors("a ! b"), ["S0204@2..3"]);
+        assert_eq!(errors("[1,2)"), ["S0202@4..5"]);
+        assert_eq!(errors("1)"), ["S0201@1..2"]);
+    }
+
+    #[test]
+    fn recovery_reports_each_independent_error_once() {
+        assert_eq!(errors("[1 2, +, 3 4]"), ["S0202@3..4", "S0211@6..7", "S0202@11..12"]);
+        assert_eq!(errors("{\"a\": , \"b\" 1, \"c\": [}, \"d\": 1}"), ["S0211@6..7", "S0202@12..13", "S0211@22..23"]);
+        assert_eq!(errors("$f(1 +, (2; 3 4), )"), ["S0211@6..7", "S0202@15..16", "S0211@18..19"]);
+        // the tree keeps the shape: one stand-in per broken item
+        assert_eq!(sexp(&parse("[1 +, 2]").expr.unwrap()), "[<err> 2]");
+        assert_eq!(sexp(&parse("{\"a\": 1 +, \"b\": 2}").expr.unwrap()), "{\"a\":<err> \"b\":2}");
+        // errors after a recovered one are still found, lexical ones too
+        assert_eq!(errors("[1 2, \"\\q\", a ! b]"), ["S0202@3..4", "S0103@7..9", "S0204@15..16"]);
+    }
+
+    #[test]
+    fn an_early_end_is_reported_once() {
+        assert_eq!(errors("{\"a\": [1, {\"b\": 2"), ["S0203@17..17"]);
+        assert_eq!(errors("{\"a\": [1 2"), ["S0202@9..10"]);
+        assert_eq!(errors("{\"a\": \"abc"), ["S0101@6..10"]);
+        assert_eq!(errors("[1, /* open"), ["S0106@4..11"]);
+        assert_eq!(errors("[1, `open"), ["S0105@4..9"]);
+        // the partial tree is still there for the checker
+        assert_eq!(sexp(&parse("{\"a\": [1, 2").expr.unwrap()), "{\"a\":[1 2]}");
+    }
+
+    #[test]
+    fn labels_point_at_the_open_construct() {
+        let d = &parse("[1, 2").diagnostics[0];
+        assert_eq!(d.labels[0].span, Span::new(0, 1));
+    }
+
+    fn nested(open: &str, inner: &str, close: &str, n: usize) -> String {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_fine_and_one_level_more_is_x0302() {
+        for (open, close) in [("[", "]"), ("(", ")"), ("{\"a\":", "}"), ("-", ""), ("$f(", ")")] {
+            assert!(parse(&nested(open, "a", close, MAX_DEPTH)).diagnostics.is_empty(), "{open}");
+            let too_deep = parse(&nested(open, "a", close, MAX_DEPTH + 1));
+            let codes: Vec<_> = too_deep.diagnostics.iter().map(|d| d.code).collect();
+            assert_eq!(codes, [Code::TooDeep], "{open}");
+            assert!(too_deep.expr.is_none());
+        }
+        // an empty array is a construct too
+        assert!(parse(&nested("[", "", "]", MAX_DEPTH)).diagnostics.is_empty());
+        assert_eq!(codes(&nested("[", "", "]", MAX_DEPTH + 1)), ["X0302"]);
+        // the innermost construct that is too deep is the one blamed
+        let d = &parse(&nested("[", "", "]", MAX_DEPTH + 1)).diagnostics[0];
+        assert_eq!(d.span, Span::new(MAX_DEPTH, MAX_DEPTH + 1));
+    }
+
+    #[test]
+    fn trees_built_by_loops_are_bounded_too() {
+        let chain = |n: usize| vec!["1"; n + 1].join("+");
+        assert!(parse(&chain(MAX_DEPTH)).diagnostics.is_empty());
+        assert_eq!(codes(&chain(MAX_DEPTH + 1)), ["X0302"]);
+        // a path is one node however long
+        assert!(parse(&vec!["a"; 1000].join(".")).diagnostics.is_empty());
+        // a deep left operand wrapped once more
+        assert_eq!(codes(&format!("{}.b", nested("[", "1", "]", MAX_DEPTH))), ["X0302"]);
+    }
+
+    #[test]
+    fn too_large_sources_are_one_x0301() {
+        let src = "[".repeat(MAX_SOURCE_BYTES + 1);
+        assert_eq!(codes(&src), ["X0301"]);
+        assert!(parse(&"1".repeat(MAX_SOURCE_BYTES)).expr.is_some());
+    }
+
+    /// Pathological inputs, in a thread with a 2 MiB stack (the size of a test thread).
+    #[test]
+    fn no_input_overflows_a_small_stack() {
+        let run = || {
+            let big = MAX_SOURCE_BYTES;
+            let inputs = [
+                "[".repeat(big),
+                "(".repeat(big),
+                "{".repeat(big),
+                "-".repeat(big),
+                "{\"a\":".repeat(big / 5),
+                "$f(".repeat(big / 3),
+                "a[".repeat(big / 2),
+                "|".repeat(big),
+                "1+".repeat(big / 2),
+                "$a:=".repeat(big / 4),
+                "a?".repeat(big / 2),
+                "[".repeat(1_000_000),
+                "-".repeat(1_000_000),
+                "(".repeat(1_000_000),
+                format!("{}1{}", "[".repeat(big / 2 - 1), "]".repeat(big / 2 - 1)),
+                format!("{}1", "-".repeat(big - 1)),
+            ];
+            for src in &inputs {
+                let parsed = parse(src);
+                assert!(!parsed.diagnostics.is_empty());
+                assert!(parsed.diagnostics.len() <= 3, "{:?}", &parsed.diagnostics);
+            }
+        };
+        let handle = std::thread::Builder::new().stack_size(2 << 20).spawn(run).unwrap();
+        handle.join().unwrap();
+    }
 }

@@ -1,10 +1,21 @@
-//! The VM. (Being written.)
-use super::batch::{Connection, RecordBatch};
-use super::diagnostic::Diagnostic;
-use super::program::Program;
+//! Runs a [`Program`], writing the result's JSON text into the caller's buffer.
+//!
+//! Constructors are *emitted*: written straight to the output, a pair or item rolled back by
+//! truncating the buffer when its value turns out undefined. Paths and `$number` are
+//! *evaluated* to a [`Val`] that borrows the input, and then written. A path that ends in a
+//! `.{ ... }` step is streamed: one object per item of the sequence before it, with nothing
+//! collected. The rules follow the reference's `evaluatePath`, `evaluateStep`, `lookup` and
+//! `evaluateGroupExpression`; the comments name the rule each piece implements.
 
+use super::batch::{Connection, RecordBatch};
+use super::diagnostic::{Code, Diagnostic};
+use super::json;
+use super::program::{NO_SLOT, Op, Program};
+use super::value::Val;
+use serde_json::Value;
+
+/// Runs one program; cheap to create per call.
 pub struct Vm<'p> {
-    #[allow(dead_code)]
     program: &'p Program,
 }
 
@@ -12,10 +23,467 @@ impl<'p> Vm<'p> {
     pub fn new(program: &'p Program) -> Vm<'p> {
         Vm { program }
     }
-    pub fn eval_json(&self, _input: Option<&serde_json::Value>, _out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
-        unimplemented!()
+
+    /// Evaluates over a JSON input (`None`: undefined), appending the result. `Ok(false)` when
+    /// the result is undefined (nothing appended). On error, `out` is left as it was.
+    pub fn eval_json(&self, input: Option<&Value>, out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
+        let root = input.map_or(Val::Undef, Val::from_json);
+        self.run(root, out)
     }
-    pub fn eval_batch(&self, _batch: &RecordBatch, _conn: &Connection, _out: &mut Vec<u8>) -> Result<(), Diagnostic> {
-        unimplemented!()
+
+    /// Renders over a batch of slot records: the input is `{"records": [...], "connection":
+    /// {...}}`. On error, `out` is left as it was.
+    pub fn eval_batch(&self, batch: &RecordBatch, conn: &Connection, out: &mut Vec<u8>) -> Result<(), Diagnostic> {
+        self.run(Val::Root(batch, conn), out).map(|_| ())
     }
+
+    fn run<'a>(&self, root: Val<'a>, out: &mut Vec<u8>) -> Result<bool, Diagnostic>
+    where
+        'p: 'a,
+    {
+        if self.program.ops.is_empty() {
+            return Ok(false);
+        }
+        // The reference wraps an array input in a one-item sequence, so that a top-level path
+        // maps over it while `$$` still yields the array itself.
+        let ctx = if root.is_array() { Val::Seq(vec![root.clone()]) } else { root.clone() };
+        let run = Run { p: self.program, root };
+        let mark = out.len();
+        let result = run.emit(0, &ctx, out);
+        if result.is_err() {
+            out.truncate(mark);
+        }
+        result
+    }
+}
+
+/// The sequence a path step runs over.
+enum Items<'a> {
+    /// Exactly one item.
+    One(Val<'a>),
+    /// The items of this array value (not collected).
+    Spread(Val<'a>),
+    /// Collected items.
+    Many(Vec<Val<'a>>),
+}
+
+impl<'a> Items<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Items::One(_) => 1,
+            Items::Spread(v) => v.array_len().unwrap_or(0),
+            Items::Many(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Val<'a> {
+        match self {
+            Items::One(v) => v.clone(),
+            Items::Spread(v) => v.item(i),
+            Items::Many(v) => v[i].clone(),
+        }
+    }
+}
+
+struct Run<'a> {
+    p: &'a Program,
+    /// `$$`.
+    root: Val<'a>,
+}
+
+impl<'a> Run<'a> {
+    fn error(&self, code: Code, pc: usize, message: String) -> Diagnostic {
+        Diagnostic::error(code, self.p.spans[pc], message)
+    }
+
+    // ---- emitting ----
+
+    /// Emits the expression at `pc`; false when it is undefined (nothing written).
+    fn emit(&self, pc: usize, ctx: &Val<'a>, out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
+        match self.p.ops[pc] {
+            Op::Const { bytes, .. } => {
+                out.extend_from_slice(self.p.bytes(bytes));
+                Ok(true)
+            }
+            Op::Object { ordered: true, pairs, .. } => {
+                let data = group_context(ctx);
+                out.push(b'{');
+                let mut pc = pc + 1;
+                for _ in 0..pairs {
+                    let Op::Pair { key, .. } = self.p.ops[pc] else { unreachable!("pair expected") };
+                    let mark = out.len();
+                    // A value never ends in `{`, so the last byte tells whether a pair precedes.
+                    if out.last() != Some(&b'{') {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(self.p.bytes(key));
+                    if !self.emit(pc + 1, &data, out)? {
+                        out.truncate(mark);
+                    }
+                    pc += 1 + self.p.ops[pc + 1].len();
+                }
+                out.push(b'}');
+                Ok(true)
+            }
+            Op::Array { items, .. } => {
+                out.push(b'[');
+                let mut pc = pc + 1;
+                for _ in 0..items {
+                    self.emit_item(pc, ctx, out)?;
+                    pc += self.p.ops[pc].len();
+                }
+                out.push(b']');
+                Ok(true)
+            }
+            // A one-step path over one item is that item's field (the hot path of templates).
+            Op::Path { steps: 1, .. } if !ctx.is_array() => {
+                let v = self.step(pc + 1, ctx)?;
+                Ok(write_val(out, &v, &self.p.fields))
+            }
+            Op::Path { steps, streams: true, .. } => {
+                let (items, last) = self.path_items(pc, steps - 1, ctx)?;
+                match items.len() {
+                    0 => Ok(false),
+                    1 => self.emit(last, &items.get(0), out),
+                    n => {
+                        out.push(b'[');
+                        for i in 0..n {
+                            if i > 0 {
+                                out.push(b',');
+                            }
+                            self.emit(last, &items.get(i), out)?;
+                        }
+                        out.push(b']');
+                        Ok(true)
+                    }
+                }
+            }
+            _ => {
+                let v = self.eval(pc, ctx)?;
+                Ok(write_val(out, &v, &self.p.fields))
+            }
+        }
+    }
+
+    /// Emits an item of an array constructor. An item that is not itself an array constructor
+    /// is spliced one level when it yields an array (the reference's `fn.append`).
+    fn emit_item(&self, pc: usize, ctx: &Val<'a>, out: &mut Vec<u8>) -> Result<(), Diagnostic> {
+        let comma = |out: &mut Vec<u8>| {
+            if out.last() != Some(&b'[') {
+                out.push(b',');
+            }
+        };
+        match self.p.ops[pc] {
+            // Constants are literals or constructors: an array constant is an array constructor,
+            // which is never spliced, and nothing else is an array.
+            Op::Const { .. } | Op::Object { .. } | Op::Array { .. } => {
+                comma(out);
+                self.emit(pc, ctx, out)?;
+            }
+            Op::Path { steps, streams: true, .. } => {
+                let (items, last) = self.path_items(pc, steps - 1, ctx)?;
+                for i in 0..items.len() {
+                    comma(out);
+                    self.emit(last, &items.get(i), out)?;
+                }
+            }
+            _ => {
+                let v = self.eval(pc, ctx)?;
+                match v.array_len() {
+                    Some(n) => {
+                        for i in 0..n {
+                            comma(out);
+                            write_val(out, &v.item(i), &self.p.fields);
+                        }
+                    }
+                    None if v.is_undef() => {}
+                    None => {
+                        comma(out);
+                        write_val(out, &v, &self.p.fields);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- evaluating ----
+
+    /// Evaluates the expression at `pc`, normalised as the reference normalises every result.
+    fn eval(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+        Ok(match self.p.ops[pc] {
+            Op::Const { value, .. } => Val::from_json(&self.p.consts[value as usize]),
+            Op::Object { .. } => self.eval_object(pc, ctx)?,
+            Op::Array { items, .. } => {
+                let mut out = Vec::new();
+                let mut pc = pc + 1;
+                for _ in 0..items {
+                    let v = self.eval(pc, ctx)?;
+                    let nested = matches!(self.p.ops[pc], Op::Array { .. })
+                        || matches!(self.p.ops[pc], Op::Const { value, .. } if self.p.consts[value as usize].is_array());
+                    match v {
+                        Val::Undef => {}
+                        v if v.is_array() && !nested => v.spread_into(&mut out),
+                        v => out.push(v),
+                    }
+                    pc += self.p.ops[pc].len();
+                }
+                Val::Arr(out)
+            }
+            Op::Path { steps, .. } => self.eval_path(pc, steps, ctx)?,
+            Op::Root => self.root.clone(),
+            Op::Number { .. } => self.number(pc, ctx)?,
+            Op::Pair { .. } | Op::Field { .. } => unreachable!("not an expression"),
+        })
+    }
+
+    /// An object constructor's value: pairs evaluated in source order, then put in key order.
+    fn eval_object(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+        let Op::Object { pairs, .. } = self.p.ops[pc] else { unreachable!("object expected") };
+        let data = group_context(ctx);
+        let mut result: Vec<(&'a str, Val<'a>)> = Vec::with_capacity(pairs as usize);
+        let mut pc = pc + 1;
+        for _ in 0..pairs {
+            let Op::Pair { name, .. } = self.p.ops[pc] else { unreachable!("pair expected") };
+            let v = self.eval(pc + 1, &data)?;
+            if !v.is_undef() {
+                result.push((self.p.str(name), v));
+            }
+            pc += 1 + self.p.ops[pc + 1].len();
+        }
+        if let Some(order) = json::js_key_order(result.iter().map(|(k, _)| *k)) {
+            let mut slots: Vec<Option<(&'a str, Val<'a>)>> = result.into_iter().map(Some).collect();
+            result = order.into_iter().map(|i| slots[i].take().expect("each position once")).collect();
+        }
+        Ok(Val::Obj(result))
+    }
+
+    /// Runs the first `upto` steps of the path at `pc` (`evaluatePath`), returning the
+    /// sequence that step `upto` would run over and that step's instruction.
+    fn path_items(&self, pc: usize, upto: u32, ctx: &Val<'a>) -> Result<(Items<'a>, usize), Diagnostic> {
+        let mut spc = pc + 1;
+        // A path that starts with a variable (`$$`) does not map over an array context.
+        let mut items = if !matches!(self.p.ops[spc], Op::Root) && ctx.is_array() {
+            Items::Spread(ctx.clone())
+        } else {
+            Items::One(ctx.clone())
+        };
+        for _ in 0..upto {
+            items = match items {
+                Items::One(item) => match self.step(spc, &item)? {
+                    Val::Undef => return Ok((Items::Many(Vec::new()), spc)),
+                    // `evaluateStep` flattens an array result into the sequence.
+                    r if r.is_array() => Items::Spread(r),
+                    r => Items::One(r),
+                },
+                items => Items::Many(self.flatten(self.step_each(spc, &items)?)),
+            };
+            if items.len() == 0 {
+                return Ok((items, spc));
+            }
+            spc += self.p.ops[spc].len();
+        }
+        Ok((items, spc))
+    }
+
+    /// A whole path's value.
+    fn eval_path(&self, pc: usize, steps: u32, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+        let (items, last) = self.path_items(pc, steps - 1, ctx)?;
+        Ok(match items {
+            // On one item, the last step's value is the path's value: a data array is kept as it
+            // is, a sequence stays a sequence, and anything else is its own one-item sequence.
+            Items::One(item) => self.step(last, &item)?,
+            items => {
+                let results = self.step_each(last, &items)?;
+                // `evaluateStep`: a lone data array from the last step is returned unflattened.
+                if results.len() == 1 && results[0].is_array() && !matches!(results[0], Val::Seq(_)) {
+                    results.into_iter().next().expect("one result")
+                } else {
+                    Val::Seq(self.flatten(results)).collapse()
+                }
+            }
+        })
+    }
+
+    /// Applies the step at `spc` to every item, keeping the defined results.
+    fn step_each(&self, spc: usize, items: &Items<'a>) -> Result<Vec<Val<'a>>, Diagnostic> {
+        let mut results = Vec::with_capacity(items.len());
+        for i in 0..items.len() {
+            match self.step(spc, &items.get(i))? {
+                Val::Undef => {}
+                r => results.push(r),
+            }
+        }
+        Ok(results)
+    }
+
+    /// `evaluateStep`'s flattening: array results are spliced one level.
+    fn flatten(&self, results: Vec<Val<'a>>) -> Vec<Val<'a>> {
+        if !results.iter().any(Val::is_array) {
+            return results;
+        }
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            if r.is_array() { r.spread_into(&mut out) } else { out.push(r) }
+        }
+        out
+    }
+
+    /// One step applied to one item, normalised.
+    fn step(&self, spc: usize, item: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+        Ok(match self.p.ops[spc] {
+            Op::Root => self.root.clone(),
+            Op::Field { name, slot } => {
+                let slot = (slot != NO_SLOT).then_some(slot);
+                item.lookup(self.p.str(name), slot, &self.p.fields).collapse()
+            }
+            Op::Object { .. } => self.eval_object(spc, item)?,
+            _ => unreachable!("not a step"),
+        })
+    }
+
+    /// `$number(arg)`.
+    fn number(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+        let arg = self.eval(pc + 1, ctx)?;
+        let n = match &arg {
+            Val::Undef => return Ok(Val::Undef),
+            Val::Num(f) => *f,
+            Val::Int(i) => *i as f64,
+            Val::UInt(u) => *u as f64,
+            Val::J(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Val::Bool(b) => f64::from(u8::from(*b)),
+            Val::Str(s) => json::parse_number(s).map_err(|_| {
+                self.error(
+                    Code::NotANumber,
+                    pc,
+                    format!("`$number` cannot cast the string {} to a number", quoted(s)),
+                )
+                .with_hint("the string must be a JSON number such as \"12\" or \"-1.5e3\", or 0x.., 0o.., 0b..")
+            })?,
+            other => {
+                return Err(self.error(
+                    Code::ArgumentType,
+                    pc,
+                    format!("`$number` cannot take {} as its argument", describe(other)),
+                )
+                .with_hint("`$number` takes a number, a string or a boolean"));
+            }
+        };
+        Ok(Val::Num(n))
+    }
+}
+
+/// The context an object constructor evaluates its values in (`evaluateGroupExpression` with
+/// string-literal keys): over an array, every pair sees all items, appended one level; an empty
+/// array gives an undefined context.
+fn group_context<'a>(ctx: &Val<'a>) -> Val<'a> {
+    match ctx.array_len() {
+        None => ctx.clone(),
+        Some(0) => Val::Undef,
+        Some(1) => ctx.item(0),
+        Some(n) => {
+            let mut data = Vec::with_capacity(n);
+            for i in 0..n {
+                match ctx.item(i) {
+                    v if v.is_array() => v.spread_into(&mut data),
+                    v => data.push(v),
+                }
+            }
+            Val::Seq(data)
+        }
+    }
+}
+
+fn quoted(s: &str) -> String {
+    let mut out = Vec::new();
+    let short: String = s.chars().take(40).collect();
+    json::write_str(&mut out, &short);
+    let mut text = String::from_utf8(out).unwrap_or_default();
+    if short.len() < s.len() {
+        text.push('…');
+    }
+    text
+}
+
+fn describe(v: &Val<'_>) -> &'static str {
+    match v {
+        Val::Null | Val::J(Value::Null) => "null",
+        v if v.is_array() => "an array",
+        _ => "an object",
+    }
+}
+
+/// Writes `v` as `JSON.stringify` would; false (nothing written) when it is undefined.
+pub(crate) fn write_val(out: &mut Vec<u8>, v: &Val<'_>, fields: &[String]) -> bool {
+    match v {
+        Val::Undef => return false,
+        Val::Null => out.extend_from_slice(b"null"),
+        Val::Bool(true) => out.extend_from_slice(b"true"),
+        Val::Bool(false) => out.extend_from_slice(b"false"),
+        Val::Num(f) => json::write_f64(out, *f),
+        Val::Int(i) => json::write_i64(out, *i),
+        Val::UInt(u) => json::write_u64(out, *u),
+        Val::Str(s) => json::write_str(out, s),
+        Val::J(j) => json::write_value(out, j),
+        Val::Seq(items) | Val::Arr(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_val(out, item, fields);
+            }
+            out.push(b']');
+        }
+        Val::Records(batch) => {
+            out.push(b'[');
+            for i in 0..batch.len() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_val(out, &Val::Record(batch, i as u32), fields);
+            }
+            out.push(b']');
+        }
+        Val::Obj(pairs) => write_pairs(out, pairs.iter().map(|(k, v)| (*k, v.clone())), fields),
+        Val::Record(batch, r) => {
+            let pairs = (0..batch.width().min(fields.len()))
+                .map(|s| (fields[s].as_str(), Val::from_field(batch.get(*r as usize, s))));
+            write_pairs_ordered(out, pairs.collect(), fields);
+        }
+        Val::Conn(c) => {
+            write_pairs(out, [("audienceId", Val::Str(&c.audience_id)), ("audienceName", Val::Str(&c.audience_name))].into_iter(), fields)
+        }
+        Val::Root(batch, conn) => {
+            write_pairs(out, [("records", Val::Records(batch)), ("connection", Val::Conn(conn))].into_iter(), fields)
+        }
+    }
+    true
+}
+
+/// Writes pairs already in key order, skipping undefined values.
+fn write_pairs<'a>(out: &mut Vec<u8>, pairs: impl Iterator<Item = (&'a str, Val<'a>)>, fields: &[String]) {
+    out.push(b'{');
+    for (k, v) in pairs {
+        if v.is_undef() {
+            continue;
+        }
+        if out.last() != Some(&b'{') {
+            out.push(b',');
+        }
+        json::write_str(out, k);
+        out.push(b':');
+        write_val(out, &v, fields);
+    }
+    out.push(b'}');
+}
+
+/// Writes pairs in JavaScript key order (array-index keys first).
+fn write_pairs_ordered<'a>(out: &mut Vec<u8>, mut pairs: Vec<(&'a str, Val<'a>)>, fields: &[String]) {
+    pairs.retain(|(_, v)| !v.is_undef());
+    if let Some(order) = json::js_key_order(pairs.iter().map(|(k, _)| *k)) {
+        let reordered: Vec<_> = order.into_iter().map(|i| pairs[i].clone()).collect();
+        pairs = reordered;
+    }
+    write_pairs(out, pairs.into_iter(), fields);
 }

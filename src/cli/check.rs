@@ -1,0 +1,69 @@
+//! `audience check PATH`: every problem of a template at once, and its fields.
+
+use super::{Format, exit, print_json, stderr_color};
+use crate::template::{self, report};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Check a request-body template (or, later, a destination config) without sending anything.
+///
+/// Reports every problem at once, each with a code, a position and a hint, and lists the
+/// template fields (the names the template reads from each record). Exits 1 when there is an
+/// error, 0 when the template is valid (warnings allowed).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A template file (a `.toml` destination config is not supported yet).
+    path: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Serialize)]
+struct Output {
+    valid: bool,
+    diagnostics: Vec<template::diagnostic::DiagnosticJson>,
+    fields: Vec<String>,
+}
+
+pub fn run(args: Args) -> i32 {
+    let name = args.path.display().to_string();
+    if args.path.extension().is_some_and(|e| e == "toml") {
+        eprintln!("error: {name}: checking destination configs is not supported yet; pass a template file");
+        return exit::INVALID;
+    }
+    let src = match std::fs::read_to_string(&args.path) {
+        Ok(src) => src,
+        Err(e) => {
+            eprintln!("error: cannot read {name}: {e}");
+            return exit::INVALID;
+        }
+    };
+    let checked = template::check_template(&src);
+    let valid = !checked.has_errors();
+    let fields: Vec<String> = checked.fields.iter().map(|f| f.name.clone()).collect();
+    match args.format {
+        Format::Json => print_json(&Output {
+            valid,
+            diagnostics: report::render_json(&src, &checked.diagnostics),
+            fields,
+        }),
+        Format::Human => {
+            if !checked.diagnostics.is_empty() {
+                eprint!("{}", report::render_human(&src, &name, &checked.diagnostics, stderr_color()));
+            }
+            let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = checked.diagnostics.len() - errors;
+            if valid {
+                let list = if fields.is_empty() { "(none)".to_string() } else { fields.join(", ") };
+                println!("{name}: valid ({warnings} warning{}); template fields: {list}", plural(warnings));
+            } else {
+                println!("{name}: {errors} error{}, {warnings} warning{}", plural(errors), plural(warnings));
+            }
+        }
+    }
+    if valid { exit::OK } else { exit::INVALID }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,167 @@
+//! `audience render`: evaluates an expression of the subset over a JSON input.
+
+use super::{Format, exit, print_json, stderr_color};
+use crate::template::{Expression, report};
+use serde::Serialize;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// Evaluate an expression of the template language over a JSON input.
+///
+/// Prints the result as compact JSON and a newline, exactly as the reference JSONata's
+/// `JSON.stringify` would; prints nothing when the result is undefined. The template profile is
+/// not applied: any expression of the subset is accepted.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["template", "expr"])))]
+pub struct Args {
+    /// A file holding the expression.
+    template: Option<PathBuf>,
+    /// The expression itself, instead of a file.
+    #[arg(short = 'e', long = "expr", value_name = "EXPR")]
+    expr: Option<String>,
+    /// The JSON input (default: stdin; `-` is stdin). An empty input is undefined.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Print the compiled program instead of evaluating it.
+    #[arg(long)]
+    disassemble: bool,
+}
+
+/// A run-time or input error in the `--format json` shape.
+#[derive(Serialize)]
+struct ErrorJson {
+    code: String,
+    message: String,
+    line: Option<u32>,
+    column: Option<u32>,
+    start: Option<u32>,
+    end: Option<u32>,
+}
+
+pub fn run(args: Args) -> i32 {
+    let (name, src) = match (&args.expr, &args.template) {
+        (Some(expr), _) => ("<expr>".to_string(), expr.clone()),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(src) => (path.display().to_string(), src),
+            Err(e) => return fail(args.format, "input", &format!("cannot read {}: {e}", path.display())),
+        },
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let expr = match Expression::compile(&src) {
+        Ok(expr) => expr,
+        Err(diags) => {
+            match args.format {
+                Format::Json => {
+                    let first = report::render_json(&src, &diags).into_iter().next();
+                    if let Some(d) = first {
+                        print_json(&ErrorJson {
+                            code: d.code.to_string(),
+                            message: d.message,
+                            line: d.line,
+                            column: d.column,
+                            start: d.start,
+                            end: d.end,
+                        });
+                    }
+                }
+                Format::Human => eprint!("{}", report::render_human(&src, &name, &diags, stderr_color())),
+            }
+            return exit::INVALID;
+        }
+    };
+    if args.disassemble {
+        print!("{}", expr.program().disassemble());
+        return exit::OK;
+    }
+    let text = match read_input(args.input.as_deref()) {
+        Ok(text) => text,
+        Err(e) => return fail(args.format, "input", &e),
+    };
+    let input = if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+        None
+    } else {
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let message = format!("the input is not JSON: {e}");
+                return match args.format {
+                    Format::Json => {
+                        print_json(&ErrorJson {
+                            code: "input".into(),
+                            message,
+                            line: Some(e.line() as u32),
+                            column: Some(e.column() as u32),
+                            start: None,
+                            end: None,
+                        });
+                        exit::INVALID
+                    }
+                    Format::Human => {
+                        eprintln!("error: {message}");
+                        exit::INVALID
+                    }
+                };
+            }
+        }
+    };
+    let mut out = Vec::new();
+    match expr.evaluate(input.as_ref(), &mut out) {
+        Ok(defined) => {
+            if defined {
+                out.push(b'\n');
+                let mut stdout = std::io::stdout().lock();
+                if stdout.write_all(&out).and_then(|_| stdout.flush()).is_err() {
+                    return exit::INVALID;
+                }
+            }
+            exit::OK
+        }
+        Err(diag) => {
+            match args.format {
+                Format::Json => {
+                    let d = diag.to_json(&src);
+                    print_json(&ErrorJson {
+                        code: d.code.to_string(),
+                        message: d.message,
+                        line: d.line,
+                        column: d.column,
+                        start: d.start,
+                        end: d.end,
+                    });
+                }
+                Format::Human => eprint!("{}", report::render_human(&src, &name, &[diag], stderr_color())),
+            }
+            exit::INVALID
+        }
+    }
+}
+
+fn read_input(path: Option<&std::path::Path>) -> Result<String, String> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        }
+        _ => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read stdin: {e}"))?;
+            Ok(text)
+        }
+    }
+}
+
+fn fail(format: Format, code: &str, message: &str) -> i32 {
+    match format {
+        Format::Json => print_json(&ErrorJson {
+            code: code.into(),
+            message: message.into(),
+            line: None,
+            column: None,
+            start: None,
+            end: None,
+        }),
+        Format::Human => eprintln!("error: {message}"),
+    }
+    exit::INVALID
+}

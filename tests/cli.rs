@@ -1,0 +1,130 @@
+//! The command line as users and scripts see it: exit codes, stdout and stderr, JSON shapes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn audience(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("audience-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn render_prints_compact_json_and_a_newline() {
+    let o = audience(&["render", "-e", r#"{"a": $$.x, "b": [1, 2.50, "é"]}"#], r#"{"x": 1e21}"#);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "{\"a\":1e+21,\"b\":[1,2.5,\"é\"]}\n");
+}
+
+#[test]
+fn render_prints_nothing_for_undefined_and_for_empty_input() {
+    let o = audience(&["render", "-e", "$$.missing"], r#"{"x": 1}"#);
+    assert_eq!((o.status.code(), stdout(&o)), (Some(0), String::new()));
+    let o = audience(&["render", "-e", "$$"], "  \n");
+    assert_eq!((o.status.code(), stdout(&o)), (Some(0), String::new()));
+    let o = audience(&["render", "-e", "[$$]"], "");
+    assert_eq!((o.status.code(), stdout(&o)), (Some(0), "[]\n".to_string()));
+}
+
+#[test]
+fn render_reads_a_template_file_and_an_input_file() {
+    let t = temp_file("t.jsonata", "{\"n\": $number($$.s)}");
+    let i = temp_file("i.json", r#"{"s": "0x1F"}"#);
+    let o = audience(&["render", t.to_str().unwrap(), "--input", i.to_str().unwrap()], "");
+    assert_eq!(stdout(&o), "{\"n\":31}\n");
+}
+
+#[test]
+fn render_runtime_error_in_json_has_a_position() {
+    let o = audience(&["render", "-e", "{\n  \"n\": $number($$.s)\n}", "--format", "json"], r#"{"s": "abc"}"#);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["code"], "D3030");
+    assert_eq!(v["line"], 2);
+    assert_eq!(v["column"], 8);
+    assert!(v["message"].as_str().unwrap().contains("abc"));
+}
+
+#[test]
+fn render_rejects_input_that_is_not_json_with_its_line_and_column() {
+    let o = audience(&["render", "-e", "$$", "--format", "json"], "{\n  \"a\": tru\n}");
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["line"], 2);
+    assert!(v["message"].as_str().unwrap().contains("not JSON"));
+}
+
+#[test]
+fn render_rejects_what_is_outside_the_subset() {
+    let o = audience(&["render", "-e", "a & b"], "{}");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("X0102"), "{err}");
+}
+
+#[test]
+fn check_reports_every_error_and_exits_1() {
+    let t = temp_file("bad.jsonata", "{\n  \"a\": x & y,\n  \"b\": $string(z)\n}");
+    let o = audience(&["check", t.to_str().unwrap(), "--format", "json"], "");
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["valid"], false);
+    let codes: Vec<&str> = v["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"X0102") && codes.contains(&"X0125"), "{codes:?}");
+    for d in v["diagnostics"].as_array().unwrap() {
+        for key in ["code", "message", "severity", "action", "key", "line", "column", "start", "end", "hint"] {
+            assert!(d.get(key).is_some(), "{key} missing in {d}");
+        }
+    }
+}
+
+#[test]
+fn check_lists_the_fields_of_a_valid_template() {
+    let t = temp_file(
+        "ok.jsonata",
+        r#"{"audienceId": $$.connection.audienceId, "users": [$$.records.{"email": email, "id": user_id, "e2": email}]}"#,
+    );
+    let o = audience(&["check", t.to_str().unwrap(), "--format", "json"], "");
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["fields"], serde_json::json!(["email", "user_id"]));
+    let o = audience(&["check", t.to_str().unwrap()], "");
+    assert!(stdout(&o).contains("email, user_id"), "{}", stdout(&o));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = audience(&["render", "--no-such-flag"], "");
+    assert_eq!(o.status.code(), Some(2));
+    let o = audience(&["frobnicate"], "");
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn demo_renders_the_seed_templates() {
+    let o = audience(&["demo", "--records", "2"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("\"idType\":\"SHA256_EMAIL\""), "{out}");
+    assert!(out.contains("\"users\":[{\"email\":"), "{out}");
+}

@@ -1,0 +1,92 @@
+//! The deliberate deviations from the reference JSONata (template-language.md §5), one test
+//! each, named after the deviation.
+
+use audience::template::{Code, Expression, Template, check_template};
+use serde_json::Value;
+
+fn render(expr: &str, input: &str) -> Result<Option<String>, Code> {
+    let e = Expression::compile(expr).unwrap_or_else(|d| panic!("{expr}: {d:?}"));
+    let input: Value = serde_json::from_str(input).unwrap();
+    let mut out = Vec::new();
+    match e.evaluate(Some(&input), &mut out) {
+        Ok(true) => Ok(Some(String::from_utf8(out).unwrap())),
+        Ok(false) => Ok(None),
+        Err(d) => Err(d.code),
+    }
+}
+
+#[test]
+fn deviation_1_input_integers_are_exact_to_64_bits() {
+    // The reference prints 9007199254740992 and 18446744073709552000.
+    assert_eq!(render("$$.id", r#"{"id": 9007199254740993}"#), Ok(Some("9007199254740993".into())));
+    assert_eq!(render("$$.id", r#"{"id": 18446744073709551615}"#), Ok(Some("18446744073709551615".into())));
+    assert_eq!(render("$$.id", r#"{"id": -9223372036854775808}"#), Ok(Some("-9223372036854775808".into())));
+    // Everything else follows the reference: `$number` results, literals, fractions, exponents,
+    // and integer tokens beyond 64 bits.
+    assert_eq!(render("$number($$.id)", r#"{"id": 9007199254740993}"#), Ok(Some("9007199254740992".into())));
+    assert_eq!(render("[9007199254740993]", "null"), Ok(Some("[9007199254740992]".into())));
+    assert_eq!(render("$$.id", r#"{"id": 9007199254740993.0}"#), Ok(Some("9007199254740992".into())));
+    assert_eq!(render("$$.id", r#"{"id": 123456789012345678901}"#), Ok(Some("123456789012345680000".into())));
+}
+
+#[test]
+fn deviation_2_number_prefix_with_trailing_characters_is_d3030() {
+    // The reference's mis-anchored pattern gives NaN (printed null) or 31 here.
+    for s in ["0x1Fzz", "0x1F ", "0b12", "0o78"] {
+        assert_eq!(render(&format!("$number({s:?})"), "null"), Err(Code::NotANumber), "{s}");
+    }
+    assert_eq!(render(r#"$number("0x1F")"#, "null"), Ok(Some("31".into())));
+}
+
+#[test]
+fn deviation_3_lone_surrogate_escape_is_rejected_when_checking() {
+    for src in [r#"{"a": "\uD800"}"#, r#"{"a": "x\uDC00y"}"#, r#"{"a": "\uD83D\u0041"}"#] {
+        let checked = check_template(src);
+        assert!(checked.diagnostics.iter().any(|d| d.code == Code::LoneSurrogate), "{src}: {:?}", checked.diagnostics);
+    }
+    // A surrogate pair written as two escapes is one character.
+    assert_eq!(render(r#""\uD83D\uDE00""#, "null"), Ok(Some("\"😀\"".into())));
+}
+
+#[test]
+fn deviation_4_input_numbers_beyond_f64_are_input_errors() {
+    // The reference's JSON.parse turns 1e400 into Infinity and prints null; we refuse the input.
+    assert!(serde_json::from_str::<Value>(r#"{"a": 1e400}"#).is_err());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(["render", "-e", "$$.a", "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(br#"{"a": 1e400}"#)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not JSON") && err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn deviation_5_literal_duplicate_keys_are_rejected_even_without_records() {
+    // The reference raises D1009 only when the object is evaluated: with zero records, never.
+    let src = r#"{"users": [$$.records.{"a": email, "a": name}]}"#;
+    let err = Template::compile(src).unwrap_err();
+    assert!(err.iter().any(|d| d.code == Code::DuplicateKey), "{err:?}");
+    // Equal after unescaping is equal.
+    let err = Template::compile(r#"{"a": 1, "\u0061": 2}"#).unwrap_err();
+    assert!(err.iter().any(|d| d.code == Code::DuplicateKey), "{err:?}");
+}
+
+#[test]
+fn deviation_6_the_first_error_in_source_order_is_reported() {
+    // The reference's concurrent evaluation reports k2's T0410 first.
+    let input = r#"{"a": {"b": {"c": {"d": {"e": "x"}}}}}"#;
+    assert_eq!(render(r#"{"k1": $number($$.a.b.c.d.e), "k2": $number(null)}"#, input), Err(Code::NotANumber));
+    assert_eq!(render(r#"[$number($$.a.b.c.d.e), $number(null)]"#, input), Err(Code::NotANumber));
+    // Also when key order puts the later pair first in the output.
+    assert_eq!(render(r#"{"k": $number($$.a.b.c.d.e), "0": $number(null)}"#, input), Err(Code::NotANumber));
+}
