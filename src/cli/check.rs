@@ -42,11 +42,9 @@ pub fn run(args: Args) -> i32 {
     let valid = !checked.has_errors();
     let fields: Vec<String> = checked.fields.iter().map(|f| f.name.clone()).collect();
     match args.format {
-        Format::Json => print_json(&Output {
-            valid,
-            diagnostics: report::render_json(&src, &checked.diagnostics),
-            fields,
-        }),
+        Format::Json => {
+            print_json(&Output { valid, diagnostics: report::render_json(&src, &checked.diagnostics), fields })
+        }
         Format::Human => {
             if !checked.diagnostics.is_empty() {
                 eprint!("{}", report::render_human(&src, &name, &checked.diagnostics, stderr_color()));

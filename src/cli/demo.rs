@@ -62,7 +62,9 @@ pub fn run(args: Args) -> i32 {
                 match *field {
                     "first_name" => batch.set_str(slot, first),
                     "last_name" => batch.set_str(slot, last),
-                    "email" => batch.set_str(slot, &format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase())),
+                    "email" => {
+                        batch.set_str(slot, &format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase()))
+                    }
                     "user_id" => batch.set_i64(slot, 1000 + i as i64),
                     "sha256_email" => batch.set_str(slot, &format!("{:064x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15)),
                     "google_aid" => batch.set_str(slot, &format!("{:08x}-0000-4000-8000-{:012x}", i + 1, i * 7919)),

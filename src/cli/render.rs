@@ -85,14 +85,16 @@ pub fn run(args: Args) -> i32 {
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(v) => Some(v),
             Err(e) => {
-                let message = format!("the input is not JSON: {e}");
+                let (line, column) = input_position(&text, e.line(), e.column());
+                let message =
+                    format!("the input is not JSON: {} at line {line} column {column}", describe_json_error(&e));
                 return match args.format {
                     Format::Json => {
                         print_json(&ErrorJson {
                             code: "input".into(),
                             message,
-                            line: Some(e.line() as u32),
-                            column: Some(e.column() as u32),
+                            line: Some(line as u32),
+                            column: Some(column as u32),
                             start: None,
                             end: None,
                         });
@@ -135,6 +137,25 @@ pub fn run(args: Args) -> i32 {
             }
             exit::INVALID
         }
+    }
+}
+
+/// serde_json's position of an error, made 1-based in characters: it reports column 0 when the
+/// offending character is a line break, which is the end of the line before.
+fn input_position(text: &str, line: usize, column: usize) -> (usize, usize) {
+    if column > 0 || line <= 1 {
+        return (line.max(1), column.max(1));
+    }
+    let previous = text.split('\n').nth(line - 2).unwrap_or("");
+    (line - 1, previous.trim_end_matches('\r').chars().count() + 1)
+}
+
+/// The error without serde_json's own "at line L column C" suffix.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 

@@ -95,11 +95,17 @@ pub enum ExprKind {
     /// A field name: unquoted (`email`), backtick (`` `first name` ``) or a string literal used
     /// as a path step (`"first name"` in `a."first name"`). `and`, `or`, `in` in operand position
     /// are names too.
-    Name { name: String, quoted: bool },
+    Name {
+        name: String,
+        quoted: bool,
+    },
     /// A variable: `$x` has name `"x"`, the context `$` has name `""`, the root `$$` has name `"$"`.
     Variable(String),
     /// `/pattern/flags`
-    Regex { pattern: String, flags: String },
+    Regex {
+        pattern: String,
+        flags: String,
+    },
     /// `{ k: v, ... }` as an operand (an object constructor).
     Object(Vec<Pair>),
     /// `[ a, b, ... ]` as an operand (an array constructor).
@@ -108,15 +114,33 @@ pub enum ExprKind {
     /// two steps).
     Path(Vec<Expr>),
     /// `expr{ k: v }`: grouping, an object constructor applied to a whole sequence (no dot).
-    Group { expr: Box<Expr>, pairs: Vec<Pair>, brace: Span },
+    Group {
+        expr: Box<Expr>,
+        pairs: Vec<Pair>,
+        brace: Span,
+    },
     /// `lhs op rhs`; `op_span` is the operator token.
-    Binary { op: BinOp, op_span: Span, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinOp,
+        op_span: Span,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// Unary minus on anything but a number literal (`-a`, `-(1)`).
     Negate(Box<Expr>),
     /// `cond ? then : else`; `question` is the `?` token.
-    Condition { cond: Box<Expr>, then: Box<Expr>, otherwise: Option<Box<Expr>>, question: Span },
+    Condition {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Option<Box<Expr>>,
+        question: Span,
+    },
     /// `$name := value`
-    Bind { var: Box<Expr>, value: Box<Expr>, op_span: Span },
+    Bind {
+        var: Box<Expr>,
+        value: Box<Expr>,
+        op_span: Span,
+    },
     /// `*`
     Wildcard,
     /// `**`
@@ -124,23 +148,53 @@ pub enum ExprKind {
     /// `%`
     Parent,
     /// `expr[predicate]`; `bracket` is the `[ ... ]` part.
-    Filter { expr: Box<Expr>, predicate: Box<Expr>, bracket: Span },
+    Filter {
+        expr: Box<Expr>,
+        predicate: Box<Expr>,
+        bracket: Span,
+    },
     /// `expr[]`; `bracket` is the `[]` part.
-    KeepArray { expr: Box<Expr>, bracket: Span },
+    KeepArray {
+        expr: Box<Expr>,
+        bracket: Span,
+    },
     /// `expr^( terms )`; `caret` is the `^( ... )` part.
-    Sort { expr: Box<Expr>, terms: Vec<SortTerm>, caret: Span },
+    Sort {
+        expr: Box<Expr>,
+        terms: Vec<SortTerm>,
+        caret: Span,
+    },
     /// `expr@$var`; `at` is the `@$var` part.
-    Focus { expr: Box<Expr>, var: String, at: Span },
+    Focus {
+        expr: Box<Expr>,
+        var: String,
+        at: Span,
+    },
     /// `expr#$var`; `hash` is the `#$var` part.
-    Index { expr: Box<Expr>, var: String, hash: Span },
+    Index {
+        expr: Box<Expr>,
+        var: String,
+        hash: Span,
+    },
     /// `( a; b; ... )`, also plain parentheses `(a)`.
     Block(Vec<Expr>),
     /// `| pattern | update [, delete] |`
-    Transform { pattern: Box<Expr>, update: Box<Expr>, delete: Option<Box<Expr>> },
+    Transform {
+        pattern: Box<Expr>,
+        update: Box<Expr>,
+        delete: Option<Box<Expr>>,
+    },
     /// `function($a, $b){ body }` or `λ(...){...}`, with an optional signature `<...>`.
-    Lambda { params: Vec<String>, body: Box<Expr> },
+    Lambda {
+        params: Vec<String>,
+        body: Box<Expr>,
+    },
     /// `callee(args)`; `callee` is usually a variable (`$number`). `paren` is the `(` token.
-    Call { callee: Box<Expr>, args: Vec<Expr>, paren: Span },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Expr>,
+        paren: Span,
+    },
     /// `?` as an argument (partial application).
     Placeholder,
 }

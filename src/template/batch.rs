@@ -24,7 +24,10 @@ pub(crate) enum Slot {
     UInt(u64),
     Float(f64),
     /// `text[start..start + len]`
-    Str { start: u32, len: u32 },
+    Str {
+        start: u32,
+        len: u32,
+    },
     /// `json[index]`: an arbitrary JSON value (a PostgreSQL json column, for example).
     Json(u32),
 }
@@ -149,10 +152,6 @@ impl RecordBatch {
     /// Field `field` of record `record`.
     pub fn get(&self, record: usize, field: usize) -> FieldValue<'_> {
         self.read(self.slots[record * self.width + field])
-    }
-
-    pub(crate) fn record(&self, record: usize) -> &[Slot] {
-        &self.slots[record * self.width..(record + 1) * self.width]
     }
 
     pub(crate) fn read(&self, slot: Slot) -> FieldValue<'_> {

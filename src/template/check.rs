@@ -20,7 +20,7 @@ use super::span::Span;
 
 /// Applies the expression subset, appending one error per construct outside it.
 pub fn check_subset(expr: &Expr, diags: &mut Vec<Diagnostic>) {
-    Subset { diags }.expr(expr);
+    Subset { diags, bound: Vec::new() }.expr(expr);
 }
 
 /// Applies the template profile to a tree that passed [`check_subset`], and returns the
@@ -96,6 +96,9 @@ fn call_head(callee: &Expr, paren: Span) -> Span {
 
 struct Subset<'d> {
     diags: &'d mut Vec<Diagnostic>,
+    /// Variables bound where the walk is (lambda parameters, `:=`, `@$v`, `#$v`). Their uses
+    /// belong to the binding construct, which is reported; they are not reported again.
+    bound: Vec<String>,
 }
 
 impl Subset<'_> {
@@ -109,6 +112,17 @@ impl Subset<'_> {
         self.error(code, span, format!("{what} is not allowed in templates"))
     }
 
+    /// Runs `f` in a scope: variables bound inside it are forgotten after it.
+    fn scoped(&mut self, f: impl FnOnce(&mut Self)) {
+        let outer = self.bound.len();
+        f(self);
+        self.bound.truncate(outer);
+    }
+
+    fn is_bound(&self, name: &str) -> bool {
+        self.bound.iter().any(|b| b == name)
+    }
+
     /// An expression in value position.
     fn expr(&mut self, e: &Expr) {
         match &e.kind {
@@ -117,8 +131,8 @@ impl Subset<'_> {
             ExprKind::Variable(name) => self.variable(name, e.span),
             ExprKind::Object(pairs) => self.pairs(pairs),
             ExprKind::Array(items) => items.iter().for_each(|item| self.expr(item)),
-            ExprKind::Path(steps) => self.path(steps),
-            ExprKind::Call { callee, args, paren } => self.call(callee, args, *paren),
+            ExprKind::Path(steps) => self.scoped(|s| s.path(steps)),
+            ExprKind::Call { callee, args, paren } => self.call(callee, args, *paren, 0),
             _ => self.disallowed(e, Self::expr),
         }
     }
@@ -134,7 +148,11 @@ impl Subset<'_> {
                     d.hint = Some(hint.to_string());
                 }
                 self.expr(lhs);
-                self.expr(rhs);
+                match &rhs.kind {
+                    // `a ~> $f(b)` calls `$f(a, b)`.
+                    ExprKind::Call { callee, args, paren } if *op == BinOp::Apply => self.call(callee, args, *paren, 1),
+                    _ => self.expr(rhs),
+                }
             }
             ExprKind::Negate(operand) => {
                 let minus = Span { start: e.span.start, end: e.span.start + 1 };
@@ -148,9 +166,12 @@ impl Subset<'_> {
                 self.expr(then);
                 otherwise.iter().for_each(|o| self.expr(o));
             }
-            ExprKind::Bind { value, op_span, .. } => {
+            ExprKind::Bind { var, value, op_span } => {
                 self.not_allowed(Code::Binding, *op_span, "variable binding `:=`");
                 self.expr(value);
+                if let ExprKind::Variable(name) = &var.kind {
+                    self.bound.push(name.clone());
+                }
             }
             ExprKind::Wildcard => {
                 self.not_allowed(Code::Wildcard, e.span, "the wildcard `*`").hint = Some("name each field".into());
@@ -182,17 +203,19 @@ impl Subset<'_> {
                 inner(self, expr);
                 terms.iter().for_each(|t| self.expr(&t.expr));
             }
-            ExprKind::Focus { expr, at, .. } => {
+            ExprKind::Focus { expr, at, var } => {
                 self.not_allowed(Code::Focus, *at, "a focus binding `@$var`");
                 inner(self, expr);
+                self.bound.push(var.clone());
             }
-            ExprKind::Index { expr, hash, .. } => {
+            ExprKind::Index { expr, hash, var } => {
                 self.not_allowed(Code::Index, *hash, "an index binding `#$var`");
                 inner(self, expr);
+                self.bound.push(var.clone());
             }
             ExprKind::Block(items) => {
                 self.not_allowed(Code::Block, e.span, "parentheses `( ... )`");
-                items.iter().for_each(|item| self.expr(item));
+                self.scoped(|s| items.iter().for_each(|item| s.expr(item)));
             }
             ExprKind::Transform { pattern, update, delete } => {
                 self.not_allowed(Code::Transform, e.span, "a transform `| ... | ... |`");
@@ -200,11 +223,14 @@ impl Subset<'_> {
                 self.expr(update);
                 delete.iter().for_each(|d| self.expr(d));
             }
-            ExprKind::Lambda { body, .. } => {
+            ExprKind::Lambda { params, body } => {
                 // The head `function($x){`: the whole definition may be long.
                 let head = Span { start: e.span.start, end: body.span.start.max(e.span.start) };
                 self.not_allowed(Code::Lambda, head, "a function definition");
-                self.expr(body);
+                self.scoped(|s| {
+                    s.bound.extend(params.iter().cloned());
+                    s.expr(body);
+                });
             }
             ExprKind::Regex { .. } => {
                 self.not_allowed(Code::Regex, e.span, "a regular expression `/.../`");
@@ -218,6 +244,7 @@ impl Subset<'_> {
     fn variable(&mut self, name: &str, span: Span) {
         match name {
             "$" => {}
+            _ if self.is_bound(name) => {}
             "" => {
                 self.not_allowed(Code::Context, span, "the context variable `$`").hint =
                     Some("write the field name (`email`) or a `$$.` path".into());
@@ -323,16 +350,19 @@ impl Subset<'_> {
         self.error(Code::StepKind, span, message).hint = Some("a step is a field name or `.{ ... }`".into());
     }
 
-    /// A call: `$number(x)` only.
-    fn call(&mut self, callee: &Expr, args: &[Expr], paren: Span) {
+    /// A call: `$number(x)` only. `implicit` counts arguments passed by a chain `~>`.
+    fn call(&mut self, callee: &Expr, args: &[Expr], paren: Span, implicit: usize) {
         let head = call_head(callee, paren);
+        let count = args.len() + implicit;
         match &callee.kind {
             ExprKind::Variable(name) if name == "number" => {
-                if !args.iter().any(|a| matches!(a.kind, ExprKind::Placeholder)) && args.len() != 1 {
-                    let message = format!("`$number` takes exactly one argument, not {}", args.len());
+                if !args.iter().any(|a| matches!(a.kind, ExprKind::Placeholder)) && count != 1 {
+                    let message = format!("`$number` takes exactly one argument, not {count}");
                     self.error(Code::NumberArity, head, message);
                 }
             }
+            // A function bound in the template: its definition is what gets reported.
+            ExprKind::Variable(name) if self.is_bound(name) => {}
             ExprKind::Variable(name) if !name.is_empty() && name != "$" => {
                 let message = format!("the function `${name}` is not allowed in templates; only `$number` is");
                 self.error(Code::Function, head, message);
@@ -551,7 +581,9 @@ impl Profile<'_> {
             Root::Connection => self.connection(steps),
             Root::Other => {
                 let message = match steps.get(1).and_then(name_of) {
-                    Some(key) => format!("`$$.{key}` is not part of the input; only `$$.records` and `$$.connection` are"),
+                    Some(key) => {
+                        format!("`$$.{key}` is not part of the input; only `$$.records` and `$$.connection` are")
+                    }
                     None => "`$$` must be followed by `.records` or `.connection`".to_string(),
                 };
                 self.error(Code::RootPath, head_span(steps), message, "the input has `records` and `connection`");
@@ -670,6 +702,8 @@ mod tests {
         assert_eq!(subset("$number()"), ["X0126@$number("]);
         assert_eq!(subset("$number(a, b)"), ["X0126@$number("]);
         assert_eq!(subset("$number(?)"), ["X0132@?"]);
+        assert_eq!(subset("a ~> $number()"), ["X0109@~>"]);
+        assert_eq!(subset("a ~> $number(b)"), ["X0109@~>", "X0126@$number("]);
         assert_eq!(subset("a{\"k\": b}"), ["X0127@{\"k\": b}"]);
         assert_eq!(subset("a.[b]"), ["X0128@[b]"]);
         assert_eq!(subset("{ key: 1 }"), ["X0129@key"]);
@@ -688,6 +722,13 @@ mod tests {
         assert_eq!(subset("{\"a\": x & y, \"b\": $string(z = 1)}"), ["X0102@&", "X0125@$string(", "X0103@="]);
         assert_eq!(subset("$x[$y]"), ["X0114@[$y]", "X0123@$x", "X0123@$y"]);
         assert_eq!(subset("a.b@$o.c"), ["X0117@@$o"]);
+        // uses of a bound variable belong to its binding
+        assert_eq!(subset("a@$o.{\"x\": $o.y}"), ["X0117@@$o"]);
+        assert_eq!(
+            subset("($f := function($x){ $x }; $f(1))"),
+            ["X0119@($f := function($x){ $x }; $f(1))", "X0108@:=", "X0121@function($x){ "]
+        );
+        assert_eq!(subset("($a := 1; $a) & $a"), ["X0102@&", "X0119@($a := 1; $a)", "X0108@:=", "X0123@$a"]);
     }
 
     #[test]
@@ -712,16 +753,16 @@ mod tests {
 
     #[test]
     fn profile_rules() {
-        assert_eq!(profile("$$.connection.audienceId").0, ["X0201@$$.connection.audienceId", "X0207@$$.connection.audienceId"]);
+        assert_eq!(
+            profile("$$.connection.audienceId").0,
+            ["X0201@$$.connection.audienceId", "X0207@$$.connection.audienceId"]
+        );
         assert_eq!(profile("$$.records.{\"e\": email}").0, ["X0201@$$.records.{\"e\": email}"]);
         assert_eq!(profile("{\"u\": $$.records.{\"e\": email}}").0, ["X0202@$$.records"]);
         assert_eq!(profile("[$$.records.{\"e\": email}, 1]").0, ["X0202@$$.records"]);
         assert_eq!(profile("[$$.records.email]").0, ["X0202@$$.records"]);
         assert_eq!(profile("{\"e\": email}").0, ["X0203@email", "X0207@{"]);
-        assert_eq!(
-            profile("[$$.records.{\"x\": [$$.records.{\"e\": email}]}]").0,
-            ["X0204@$$.records.{"]
-        );
+        assert_eq!(profile("[$$.records.{\"x\": [$$.records.{\"e\": email}]}]").0, ["X0204@$$.records.{"]);
         assert_eq!(profile("[$$.records.{\"x\": addr.{\"c\": city}}]").0, ["X0204@addr.{"]);
         assert_eq!(profile("[$$.records.{\"x\": $$.other}]").0, ["X0205@$$.other"]);
         assert_eq!(profile("[$$.records.{\"x\": $$}]").0, ["X0205@$$"]);

@@ -214,14 +214,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            code,
-            severity: Severity::Error,
-            message: message.into(),
-            span,
-            labels: Vec::new(),
-            hint: None,
-        }
+        Diagnostic { code, severity: Severity::Error, message: message.into(), span, labels: Vec::new(), hint: None }
     }
 
     pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {

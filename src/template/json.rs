@@ -313,7 +313,8 @@ mod tests {
 
     #[test]
     fn number_strings_follow_the_reference_table() {
-        for (s, v) in [("12", 12.0), ("00012", 12.0), ("1.50", 1.5), ("-12", -12.0), ("1e3", 1000.0), ("1E+3", 1000.0)] {
+        for (s, v) in [("12", 12.0), ("00012", 12.0), ("1.50", 1.5), ("-12", -12.0), ("1e3", 1000.0), ("1E+3", 1000.0)]
+        {
             assert_eq!(parse_number(s), Ok(v), "{s}");
         }
         assert!(parse_number("-0").unwrap().is_sign_negative());
@@ -324,7 +325,10 @@ mod tests {
         assert_eq!(parse_number("0x20000000000001"), Ok(9007199254740992.0)); // tie to even
         assert_eq!(parse_number("0x20000000000003"), Ok(9007199254740996.0));
         assert_eq!(parse_number(&format!("0x{}", "F".repeat(257))), Ok(f64::INFINITY));
-        for s in [" 12 ", "12 ", "12\n", " ", "", "+12", ".5", "1.", "1_000", "Infinity", "NaN", "1e400", "abc", "-0x1F", "0x", " 0x1F", "0x1Fzz", "0x1F ", "[1]"] {
+        for s in [
+            " 12 ", "12 ", "12\n", " ", "", "+12", ".5", "1.", "1_000", "Infinity", "NaN", "1e400", "abc", "-0x1F",
+            "0x", " 0x1F", "0x1Fzz", "0x1F ", "[1]",
+        ] {
             assert_eq!(parse_number(s), Err(NotANumber), "{s:?}");
         }
     }

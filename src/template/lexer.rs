@@ -13,8 +13,9 @@
 //!
 //! Lexical errors do not stop the lexer: each is recorded as a [`Diagnostic`] and a token is
 //! still produced (a string with a bad escape still ends at its closing quote), so one bad
-//! escape is one diagnostic. `!` and `~` alone become [`TokenKind::Unknown`] after their S0204 is
-//! recorded; the parser treats that token as an error it must not report again.
+//! escape is one diagnostic. A token that cannot be used at all (`!` or `~` alone, a broken
+//! regular expression) becomes [`TokenKind::Invalid`] once its error is recorded; the parser
+//! treats it as an error it must not report again.
 
 use super::diagnostic::{Code, Diagnostic};
 use super::span::Span;
@@ -130,7 +131,10 @@ impl Op {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TokenKind {
     /// A field name: unquoted, or written in backticks (`backtick`).
-    Name { name: String, backtick: bool },
+    Name {
+        name: String,
+        backtick: bool,
+    },
     /// `$name`: the name without the `$` (`$` is `""`, `$$` is `"$"`).
     Variable(String),
     /// A string literal, escapes decoded.
@@ -139,10 +143,14 @@ pub enum TokenKind {
     Bool(bool),
     Null,
     /// `/pattern/flags`, flags being any of `i` and `m`.
-    Regex { pattern: String, flags: String },
+    Regex {
+        pattern: String,
+        flags: String,
+    },
     Op(Op),
-    /// `!` or `~` not starting `!=` or `~>`: no operator. Its S0204 is already recorded.
-    Unknown(char),
+    /// A token whose error is already recorded and that stands for nothing: `!` or `~` not
+    /// starting `!=` or `~>` (S0204), an empty or unterminated regular expression (S0301, S0302).
+    Invalid,
     /// The end of the input (an empty span at the end).
     Eof,
 }
@@ -160,7 +168,7 @@ impl Token {
     pub fn ends_operand(&self) -> bool {
         match &self.kind {
             TokenKind::Op(op) => op.is_closer(),
-            TokenKind::Unknown(_) | TokenKind::Eof => false,
+            TokenKind::Invalid | TokenKind::Eof => false,
             _ => true,
         }
     }
@@ -342,7 +350,7 @@ impl<'s> Lexer<'s> {
         };
         let span = Span::new(start, self.pos);
         self.diagnostics.push(Diagnostic::error(Code::UnknownOperator, span, message).with_hint(hint));
-        self.token(TokenKind::Unknown(c), start)
+        self.token(TokenKind::Invalid, start)
     }
 
     /// A regular expression `/pattern/flags`, scanned as the reference scans it: a `/` closes
@@ -367,8 +375,7 @@ impl<'s> Lexer<'s> {
         }
         let hint = "close the regular expression with `/`";
         self.error_to_end(Code::UnterminatedRegex, start, "unterminated regular expression", hint);
-        let pattern = self.src[pattern_start..].to_string();
-        Token { kind: TokenKind::Regex { pattern, flags: String::new() }, span: Span::new(start, self.pos) }
+        self.token(TokenKind::Invalid, start)
     }
 
     /// Whether the `/` at `pos` is preceded by an even number of backslashes.
@@ -381,13 +388,14 @@ impl<'s> Lexer<'s> {
     fn finish_regex(&mut self, start: usize, pattern_start: usize) -> Token {
         let pattern = self.src[pattern_start..self.pos].to_string();
         self.pos += 1;
-        if pattern.is_empty() {
-            let span = Span::new(start, self.pos);
-            self.error(Code::EmptyRegex, span, "empty regular expression");
-        }
         let flags_start = self.pos;
         while matches!(self.peek(0), Some(b'i' | b'm')) {
             self.pos += 1;
+        }
+        if pattern.is_empty() {
+            let span = Span::new(start, flags_start);
+            self.error(Code::EmptyRegex, span, "empty regular expression");
+            return self.token(TokenKind::Invalid, start);
         }
         let flags = self.src[flags_start..self.pos].to_string();
         self.token(TokenKind::Regex { pattern, flags }, start)
@@ -442,8 +450,10 @@ impl<'s> Lexer<'s> {
                 let span = Span::new(start, self.pos);
                 let message = format!("unsupported escape sequence `\\{c}`");
                 let hint = match c {
-                    '\'' => "`\\'` is not an escape: write the quote as it is inside `\"...\"`, \
-                             or use `\\u0027`",
+                    '\'' => {
+                        "`\\'` is not an escape: write the quote as it is inside `\"...\"`, \
+                             or use `\\u0027`"
+                    }
                     _ => "the escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX",
                 };
                 self.diagnostics.push(Diagnostic::error(Code::UnsupportedEscape, span, message).with_hint(hint));
@@ -650,6 +660,9 @@ mod tests {
         assert_eq!(kinds("/[/]/"), vec![regex("[/]", "")]);
         assert_eq!(codes("//"), ["S0301"]);
         assert_eq!(codes("/abc"), ["S0302"]);
+        // a broken regular expression stands for nothing
+        assert_eq!(tokenize("//i").0[0].kind, TokenKind::Invalid);
+        assert_eq!(tokenize("/abc").0[0].kind, TokenKind::Invalid);
     }
 
     #[test]
@@ -664,8 +677,8 @@ mod tests {
             .collect();
         let want = [
             DotDot, Bind, Ne, Ge, Le, StarStar, Apply, Elvis, Coalesce, Dot, LBracket, RBracket, LBrace, RBrace,
-            LParen, RParen, Comma, At, Hash, Semicolon, Colon, Question, Plus, Minus, Star, Percent, Pipe, Eq, Lt,
-            Gt, Caret, Amp,
+            LParen, RParen, Comma, At, Hash, Semicolon, Colon, Question, Plus, Minus, Star, Percent, Pipe, Eq, Lt, Gt,
+            Caret, Amp,
         ];
         assert_eq!(ops, want);
         for op in want {
@@ -676,8 +689,8 @@ mod tests {
     #[test]
     fn bang_and_tilde_alone_are_unknown_operators() {
         let (tokens, diags) = tokenize("a ! b ~ c");
-        assert_eq!(tokens[1].kind, TokenKind::Unknown('!'));
-        assert_eq!(tokens[3].kind, TokenKind::Unknown('~'));
+        assert_eq!(tokens[1].kind, TokenKind::Invalid);
+        assert_eq!(tokens[3].kind, TokenKind::Invalid);
         assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), [Code::UnknownOperator; 2]);
         assert_eq!(diags[0].span, Span::new(2, 3));
     }
@@ -761,7 +774,7 @@ mod tests {
     fn names_run_to_whitespace_or_an_operator_character() {
         assert_eq!(kinds("a'b a$b a\"b\" a`b` é _x"), ["a'b", "a$b", "a\"b\"", "a`b`", "é", "_x"].map(name));
         assert_eq!(kinds("x-y"), vec![name("x"), TokenKind::Op(Op::Minus), name("y")]);
-        assert_eq!(kinds("a!b")[1], TokenKind::Unknown('!'));
+        assert_eq!(tokenize("a!b").0[1].kind, TokenKind::Invalid);
     }
 
     #[test]

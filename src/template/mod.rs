@@ -110,9 +110,7 @@ impl Expression {
     pub fn compile(src: &str) -> Result<Expression, Vec<Diagnostic>> {
         let checked = check_expression(src);
         match checked.expr {
-            Some(expr) if !checked.has_errors() => {
-                Ok(Expression { program: compile::compile(&expr, src, None) })
-            }
+            Some(expr) if !checked.has_errors() => Ok(Expression { program: compile::compile(&expr, src, None) }),
             _ => Err(checked.diagnostics),
         }
     }

@@ -289,7 +289,7 @@ impl<'s> Parser<'s> {
     /// construct left open.
     fn expected(&mut self, what: &str, opener: Option<Span>) -> Stop {
         match self.tok.kind {
-            TokenKind::Unknown(_) => {}
+            TokenKind::Invalid => {}
             TokenKind::Eof => {
                 if !self.eof_explained() {
                     let message = format!("expected {what}, found the end of the input");
@@ -319,7 +319,7 @@ impl<'s> Parser<'s> {
     /// input, S0211 for a token that cannot start one).
     fn missing_operand(&mut self) -> Stop {
         match self.tok.kind {
-            TokenKind::Unknown(_) => {}
+            TokenKind::Invalid => {}
             TokenKind::Eof => {
                 if !self.eof_explained() {
                     let message = "expected an expression, found the end of the input";
@@ -352,7 +352,7 @@ impl<'s> Parser<'s> {
 
     /// S0201: a token after a complete expression at the top level.
     fn trailing(&mut self) {
-        if let TokenKind::Unknown(_) = self.tok.kind {
+        if self.tok.kind == TokenKind::Invalid {
             return;
         }
         let message = format!("expected the end of the input, found {}", self.found());
@@ -911,7 +911,9 @@ mod tests {
     /// A compact rendering of a tree: `(op children...)`, names bare, quoted names in `'...'`.
     fn sexp(e: &Expr) -> String {
         let all = |es: &[Expr]| es.iter().map(sexp).collect::<Vec<_>>().join(" ");
-        let pairs = |ps: &[Pair]| ps.iter().map(|p| format!("{}:{}", sexp(&p.key), sexp(&p.value))).collect::<Vec<_>>().join(" ");
+        let pairs = |ps: &[Pair]| {
+            ps.iter().map(|p| format!("{}:{}", sexp(&p.key), sexp(&p.value))).collect::<Vec<_>>().join(" ")
+        };
         match &e.kind {
             ExprKind::String(s) => format!("{s:?}"),
             ExprKind::Number(n) => format!("{n}"),
@@ -939,8 +941,10 @@ mod tests {
             ExprKind::Filter { expr, predicate, .. } => format!("(filter {} {})", sexp(expr), sexp(predicate)),
             ExprKind::KeepArray { expr, .. } => format!("(keep {})", sexp(expr)),
             ExprKind::Sort { expr, terms, .. } => {
-                let terms: Vec<_> =
-                    terms.iter().map(|t| format!("{}{}", if t.descending { ">" } else { "<" }, sexp(&t.expr))).collect();
+                let terms: Vec<_> = terms
+                    .iter()
+                    .map(|t| format!("{}{}", if t.descending { ">" } else { "<" }, sexp(&t.expr)))
+                    .collect();
                 format!("(sort {} {})", sexp(expr), terms.join(" "))
             }
             ExprKind::Focus { expr, var, .. } => format!("(@ {} ${var})", sexp(expr)),
@@ -1075,6 +1079,7 @@ mod tests {
         assert_eq!(errors("{\"a\":}"), ["S0211@5..6"]);
         assert_eq!(errors("+1"), ["S0211@0..1"]);
         assert_eq!(errors("a ! b"), ["S0204@2..3"]);
+        assert_eq!(errors("[//, /x]"), ["S0301@1..3", "S0302@5..8"]);
         assert_eq!(errors("[1,2)"), ["S0202@4..5"]);
         assert_eq!(errors("1)"), ["S0201@1..2"]);
     }
@@ -1082,13 +1087,13 @@ mod tests {
     #[test]
     fn recovery_reports_each_independent_error_once() {
         assert_eq!(errors("[1 2, +, 3 4]"), ["S0202@3..4", "S0211@6..7", "S0202@11..12"]);
-        assert_eq!(errors("{\"a\": , \"b\" 1, \"c\": [}, \"d\": 1}"), ["S0211@6..7", "S0202@12..13", "S0211@22..23"]);
-        assert_eq!(errors("$f(1 +, (2; 3 4), )"), ["S0211@6..7", "S0202@15..16", "S0211@18..19"]);
+        assert_eq!(errors("{\"a\": , \"b\" 1, \"c\": [}, \"d\": 1}"), ["S0211@6..7", "S0202@12..13", "S0211@21..22"]);
+        assert_eq!(errors("$f(1 +, (2; 3 4), )"), ["S0211@6..7", "S0202@14..15", "S0211@18..19"]);
         // the tree keeps the shape: one stand-in per broken item
         assert_eq!(sexp(&parse("[1 +, 2]").expr.unwrap()), "[<err> 2]");
         assert_eq!(sexp(&parse("{\"a\": 1 +, \"b\": 2}").expr.unwrap()), "{\"a\":<err> \"b\":2}");
         // errors after a recovered one are still found, lexical ones too
-        assert_eq!(errors("[1 2, \"\\q\", a ! b]"), ["S0202@3..4", "S0103@7..9", "S0204@15..16"]);
+        assert_eq!(errors("[1 2, \"\\q\", a ! b]"), ["S0202@3..4", "S0103@7..9", "S0204@14..15"]);
     }
 
     #[test]

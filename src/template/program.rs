@@ -52,7 +52,7 @@ pub const NO_SLOT: u32 = u32::MAX;
 
 impl Op {
     /// Instructions spanned by the expression that starts with this one.
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         match *self {
             Op::Const { .. } | Op::Root | Op::Field { .. } | Op::Pair { .. } => 1,
             Op::Object { len, .. } | Op::Array { len, .. } | Op::Path { len, .. } | Op::Number { len } => len as usize,
@@ -111,8 +111,8 @@ impl Program {
                 Op::Field { name, slot } => writeln!(out, "field {} slot={slot}", text(name)),
                 Op::Number { .. } => writeln!(out, "number"),
             };
-            if op.len() > 1 {
-                ends.push(pc + op.len());
+            if op.size() > 1 {
+                ends.push(pc + op.size());
             }
         }
         out

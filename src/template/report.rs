@@ -96,7 +96,7 @@ fn display_source(src: &str) -> String {
     for c in src.chars() {
         out.push(match c {
             '\u{0B}' | '\u{0C}' => ' ',
-            '\u{85}' => '\u{B7}',                 // 2 bytes: MIDDLE DOT
+            '\u{85}' => '\u{B7}',                  // 2 bytes: MIDDLE DOT
             '\u{2028}' | '\u{2029}' => '\u{2424}', // 3 bytes: SYMBOL FOR NEWLINE
             c => c,
         });
@@ -170,7 +170,8 @@ mod tests {
         assert!(out.contains("first defined here"), "{out}");
         assert!(out.contains("Help: remove one"), "{out}");
         assert!(!out.contains('\u{1b}'), "no colour codes: {out}");
-        let coloured = render_human(src, "body.jsonata", &[Diagnostic::error(Code::TooDeep, Span::new(0, 1), "x")], true);
+        let coloured =
+            render_human(src, "body.jsonata", &[Diagnostic::error(Code::TooDeep, Span::new(0, 1), "x")], true);
         assert!(coloured.contains('\u{1b}'));
     }
 

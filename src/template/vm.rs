@@ -120,7 +120,7 @@ impl<'a> Run<'a> {
                     if !self.emit(pc + 1, &data, out)? {
                         out.truncate(mark);
                     }
-                    pc += 1 + self.p.ops[pc + 1].len();
+                    pc += 1 + self.p.ops[pc + 1].size();
                 }
                 out.push(b'}');
                 Ok(true)
@@ -130,7 +130,7 @@ impl<'a> Run<'a> {
                 let mut pc = pc + 1;
                 for _ in 0..items {
                     self.emit_item(pc, ctx, out)?;
-                    pc += self.p.ops[pc].len();
+                    pc += self.p.ops[pc].size();
                 }
                 out.push(b']');
                 Ok(true)
@@ -226,7 +226,7 @@ impl<'a> Run<'a> {
                         v if v.is_array() && !nested => v.spread_into(&mut out),
                         v => out.push(v),
                     }
-                    pc += self.p.ops[pc].len();
+                    pc += self.p.ops[pc].size();
                 }
                 Val::Arr(out)
             }
@@ -249,7 +249,7 @@ impl<'a> Run<'a> {
             if !v.is_undef() {
                 result.push((self.p.str(name), v));
             }
-            pc += 1 + self.p.ops[pc + 1].len();
+            pc += 1 + self.p.ops[pc + 1].size();
         }
         if let Some(order) = json::js_key_order(result.iter().map(|(k, _)| *k)) {
             let mut slots: Vec<Option<(&'a str, Val<'a>)>> = result.into_iter().map(Some).collect();
@@ -281,7 +281,7 @@ impl<'a> Run<'a> {
             if items.len() == 0 {
                 return Ok((items, spc));
             }
-            spc += self.p.ops[spc].len();
+            spc += self.p.ops[spc].size();
         }
         Ok((items, spc))
     }
@@ -353,20 +353,13 @@ impl<'a> Run<'a> {
             Val::J(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
             Val::Bool(b) => f64::from(u8::from(*b)),
             Val::Str(s) => json::parse_number(s).map_err(|_| {
-                self.error(
-                    Code::NotANumber,
-                    pc,
-                    format!("`$number` cannot cast the string {} to a number", quoted(s)),
-                )
-                .with_hint("the string must be a JSON number such as \"12\" or \"-1.5e3\", or 0x.., 0o.., 0b..")
+                self.error(Code::NotANumber, pc, format!("`$number` cannot cast the string {} to a number", quoted(s)))
+                    .with_hint("the string must be a JSON number such as \"12\" or \"-1.5e3\", or 0x.., 0o.., 0b..")
             })?,
             other => {
-                return Err(self.error(
-                    Code::ArgumentType,
-                    pc,
-                    format!("`$number` cannot take {} as its argument", describe(other)),
-                )
-                .with_hint("`$number` takes a number, a string or a boolean"));
+                return Err(self
+                    .error(Code::ArgumentType, pc, format!("`$number` cannot take {} as its argument", describe(other)))
+                    .with_hint("`$number` takes a number, a string or a boolean"));
             }
         };
         Ok(Val::Num(n))
@@ -451,9 +444,11 @@ pub(crate) fn write_val(out: &mut Vec<u8>, v: &Val<'_>, fields: &[String]) -> bo
                 .map(|s| (fields[s].as_str(), Val::from_field(batch.get(*r as usize, s))));
             write_pairs_ordered(out, pairs.collect(), fields);
         }
-        Val::Conn(c) => {
-            write_pairs(out, [("audienceId", Val::Str(&c.audience_id)), ("audienceName", Val::Str(&c.audience_name))].into_iter(), fields)
-        }
+        Val::Conn(c) => write_pairs(
+            out,
+            [("audienceId", Val::Str(&c.audience_id)), ("audienceName", Val::Str(&c.audience_name))].into_iter(),
+            fields,
+        ),
         Val::Root(batch, conn) => {
             write_pairs(out, [("records", Val::Records(batch)), ("connection", Val::Conn(conn))].into_iter(), fields)
         }
