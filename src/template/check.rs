@@ -214,7 +214,7 @@ impl Subset<'_> {
                 self.bound.push(var.clone());
             }
             ExprKind::Block(items) => {
-                self.not_allowed(Code::Block, e.span, "parentheses `( ... )`");
+                self.error(Code::Block, e.span, "parentheses `( ... )` are not allowed in templates");
                 self.scoped(|s| items.iter().for_each(|item| s.expr(item)));
             }
             ExprKind::Transform { pattern, update, delete } => {
@@ -224,9 +224,7 @@ impl Subset<'_> {
                 delete.iter().for_each(|d| self.expr(d));
             }
             ExprKind::Lambda { params, body } => {
-                // The head `function($x){`: the whole definition may be long.
-                let head = Span { start: e.span.start, end: body.span.start.max(e.span.start) };
-                self.not_allowed(Code::Lambda, head, "a function definition");
+                self.not_allowed(Code::Lambda, e.span, "a function definition");
                 self.scoped(|s| {
                     s.bound.extend(params.iter().cloned());
                     s.expr(body);
@@ -277,6 +275,7 @@ impl Subset<'_> {
     fn duplicate(&mut self, key: &str, span: Span, first: Span) {
         let message = format!("the key {key:?} is defined twice in one object");
         let d = self.error(Code::DuplicateKey, span, message);
+        d.hint = Some("keep one of the two pairs".into());
         d.labels.push(super::diagnostic::Label { span: first, message: "first defined here".into() });
     }
 
@@ -365,7 +364,8 @@ impl Subset<'_> {
             ExprKind::Variable(name) if self.is_bound(name) => {}
             ExprKind::Variable(name) if !name.is_empty() && name != "$" => {
                 let message = format!("the function `${name}` is not allowed in templates; only `$number` is");
-                self.error(Code::Function, head, message);
+                self.error(Code::Function, head, message).hint =
+                    Some("shape the data in the warehouse query; a template only places it".into());
             }
             _ => {
                 let message = format!("only a function named `$name` can be called, not {}", describe(callee));
@@ -440,11 +440,14 @@ fn root(steps: &[Expr]) -> Root {
     }
 }
 
-/// The object of a well-formed records block `$$.records.{ ... }` (the path alone).
-fn records_block(e: &Expr) -> Option<&[Pair]> {
+/// The steps and the object of a well-formed records block `$$.records.{ ... }` (the path
+/// alone, without its brackets).
+fn records_block(e: &Expr) -> Option<(&[Expr], &[Pair])> {
     let ExprKind::Path(steps) = &e.kind else { return None };
     match steps.as_slice() {
-        [_, _, Expr { kind: ExprKind::Object(pairs), .. }] if matches!(root(steps), Root::Records) => Some(pairs),
+        [_, _, Expr { kind: ExprKind::Object(pairs), .. }] if matches!(root(steps), Root::Records) => {
+            Some((steps, pairs))
+        }
         _ => None,
     }
 }
@@ -487,7 +490,7 @@ impl Profile<'_> {
                 self.error(Code::TopLevel, e.span, message, hint);
                 // The rest is checked as if the body were wrapped in `[ ]`, the fix the hint gives.
                 match records_block(e) {
-                    Some(pairs) => self.block(pairs),
+                    Some((_, pairs)) => self.block(pairs),
                     None => self.walk(e, OUTSIDE),
                 }
             }
@@ -518,11 +521,11 @@ impl Profile<'_> {
 
     fn array(&mut self, items: &[Expr], ctx: Context) {
         if let [only] = items
-            && let Some(pairs) = records_block(only)
+            && let Some((steps, pairs)) = records_block(only)
         {
             if ctx.in_block {
                 self.saw_records = true;
-                self.nested_iteration(only);
+                self.nested_iteration(steps);
                 self.pairs(pairs, Context { in_block: true, relative: Relative::Ignore });
             } else {
                 self.block(pairs);
@@ -532,14 +535,11 @@ impl Profile<'_> {
         items.iter().for_each(|item| self.walk(item, ctx));
     }
 
-    fn nested_iteration(&mut self, e: &Expr) {
-        let span = match &e.kind {
-            ExprKind::Path(steps) => iteration_head(steps),
-            _ => e.span,
-        };
+    /// X0204 at the head of an iterating path (`$$.records.{`, `addr.{`).
+    fn nested_iteration(&mut self, steps: &[Expr]) {
         let message = "iteration inside the records block is not allowed";
         let hint = "inside `[$$.records.{ ... }]` each record is the context: read its fields by name";
-        self.error(Code::NestedIteration, span, message, hint);
+        self.error(Code::NestedIteration, iteration_head(steps), message, hint);
     }
 
     fn relative(&mut self, name: &str, span: Span, ctx: Context) {
@@ -569,7 +569,7 @@ impl Profile<'_> {
             Root::Records => {
                 self.saw_records = true;
                 if ctx.in_block {
-                    self.nested_iteration_path(steps);
+                    self.nested_iteration(steps);
                     object_steps(steps).for_each(|(_, pairs)| self.pairs(pairs, inner));
                 } else {
                     self.records_misuse(steps);
@@ -593,12 +593,6 @@ impl Profile<'_> {
         object_steps(steps).for_each(|(_, pairs)| self.pairs(pairs, inner));
     }
 
-    fn nested_iteration_path(&mut self, steps: &[Expr]) {
-        let message = "iteration inside the records block is not allowed";
-        let hint = "inside `[$$.records.{ ... }]` each record is the context: read its fields by name";
-        self.error(Code::NestedIteration, iteration_head(steps), message, hint);
-    }
-
     fn records_misuse(&mut self, steps: &[Expr]) {
         let message = "`$$.records` may only be used as `[$$.records.{ ... }]`";
         let hint = if matches!(steps, [_, _, Expr { kind: ExprKind::Object(_), .. }]) {
@@ -613,27 +607,31 @@ impl Profile<'_> {
         let ok = matches!(steps, [_, _, key] if matches!(name_of(key), Some("audienceId" | "audienceName")));
         if !ok {
             let message = "`$$.connection` must be followed by exactly one of `.audienceId` and `.audienceName`";
-            let span = steps.first().map_or(Span::default(), |f| f.span.to(steps[steps.len() - 1].span));
+            let span = whole(steps);
             self.error(Code::ConnectionKey, span, message, "the connection has `audienceId` and `audienceName`");
         }
     }
 
     /// A relative path: its first name is the field; a `.{}` step on it iterates.
     fn relative_path(&mut self, steps: &[Expr], ctx: Context) {
-        let Some(first) = steps.first() else { return };
-        let Some(name) = name_of(first) else { return };
-        if ctx.relative == Relative::Report {
-            let message = format!("the field path `{name}...` is read outside the records block");
-            let hint = "record fields are read inside `[$$.records.{ ... }]`; the connection is `$$.connection`";
-            let span = first.span.to(steps[steps.len() - 1].span);
-            self.error(Code::FieldOutsideBlock, span, message, hint);
-            return;
-        }
-        self.relative(name, first.span, ctx);
+        let Some((first, name)) = steps.first().and_then(|f| Some((f, name_of(f)?))) else { return };
+        // An error shows the field path read (`addr.city`); a field is known by its first name.
+        let span = match ctx.relative {
+            Relative::Report => leading_names(steps),
+            _ => first.span,
+        };
+        self.relative(name, span, ctx);
         if ctx.relative == Relative::Collect && object_steps(steps).next().is_some() {
-            self.nested_iteration_path(steps);
+            self.nested_iteration(steps);
         }
     }
+}
+
+/// The span of the names a path starts with (`addr.city` of `addr.city.{...}`).
+fn leading_names(steps: &[Expr]) -> Span {
+    let mut names = steps.iter().take_while(|s| name_of(s).is_some());
+    let Some(first) = names.next() else { return Span::default() };
+    names.fold(first.span, |span, s| span.to(s.span))
 }
 
 /// The span of a path up to and including the `{` of its first `.{}` step (or the whole path).
@@ -641,7 +639,15 @@ fn iteration_head(steps: &[Expr]) -> Span {
     let Some(first) = steps.first() else { return Span::default() };
     match object_steps(steps).next() {
         Some((step, _)) => Span { start: first.span.start, end: step.span.start + 1 },
-        None => first.span.to(steps[steps.len() - 1].span),
+        None => whole(steps),
+    }
+}
+
+/// The span of a whole path.
+fn whole(steps: &[Expr]) -> Span {
+    match (steps.first(), steps.last()) {
+        (Some(first), Some(last)) => first.span.to(last.span),
+        _ => Span::default(),
     }
 }
 
@@ -714,7 +720,7 @@ mod tests {
         assert_eq!(subset("$x.a"), ["X0123@$x"]);
         assert_eq!(subset("$.a"), ["X0124@$"]);
         assert_eq!(subset("(a)(b)"), ["X0134@(a)(", "X0119@(a)"]);
-        assert_eq!(subset("function($x){ $x }"), ["X0121@function($x){ "]);
+        assert_eq!(subset("function($x){ $x }"), ["X0121@function($x){ $x }"]);
     }
 
     #[test]
@@ -726,7 +732,7 @@ mod tests {
         assert_eq!(subset("a@$o.{\"x\": $o.y}"), ["X0117@@$o"]);
         assert_eq!(
             subset("($f := function($x){ $x }; $f(1))"),
-            ["X0119@($f := function($x){ $x }; $f(1))", "X0108@:=", "X0121@function($x){ "]
+            ["X0119@($f := function($x){ $x }; $f(1))", "X0108@:=", "X0121@function($x){ $x }"]
         );
         assert_eq!(subset("($a := 1; $a) & $a"), ["X0102@&", "X0119@($a := 1; $a)", "X0108@:=", "X0123@$a"]);
     }
@@ -762,6 +768,8 @@ mod tests {
         assert_eq!(profile("[$$.records.{\"e\": email}, 1]").0, ["X0202@$$.records"]);
         assert_eq!(profile("[$$.records.email]").0, ["X0202@$$.records"]);
         assert_eq!(profile("{\"e\": email}").0, ["X0203@email", "X0207@{"]);
+        assert_eq!(profile("[{\"c\": addr.city}, $$.records.x]").0, ["X0203@addr.city", "X0202@$$.records"]);
+        assert_eq!(profile("[addr.{\"c\": city}]").0, ["X0203@addr", "X0207@["]);
         assert_eq!(profile("[$$.records.{\"x\": [$$.records.{\"e\": email}]}]").0, ["X0204@$$.records.{"]);
         assert_eq!(profile("[$$.records.{\"x\": addr.{\"c\": city}}]").0, ["X0204@addr.{"]);
         assert_eq!(profile("[$$.records.{\"x\": $$.other}]").0, ["X0205@$$.other"]);

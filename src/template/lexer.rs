@@ -537,7 +537,8 @@ impl<'s> Lexer<'s> {
         if !value.is_finite() {
             let span = Span::new(start, self.pos);
             let message = format!("the number `{text}` is out of range");
-            self.error(Code::NumberOutOfRange, span, message);
+            let hint = "numbers are doubles: at most about 1.8e308";
+            self.diagnostics.push(Diagnostic::error(Code::NumberOutOfRange, span, message).with_hint(hint));
         }
         self.token(TokenKind::Number(value), start)
     }
@@ -747,7 +748,7 @@ mod tests {
         };
         assert_eq!(n("0"), 0.0);
         assert_eq!(n("42"), 42.0);
-        assert_eq!(n("3.14"), 3.14);
+        assert_eq!(n("2.5"), 2.5);
         assert_eq!(n("1E+3"), 1000.0);
         assert_eq!(n("1.5e-3"), 0.0015);
         assert_eq!(n("9007199254740993"), 9007199254740992.0);

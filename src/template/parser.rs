@@ -181,6 +181,8 @@ const SORT: Delims = Delims { close: Op::RParen, sep: Some(Op::Comma), trailing_
 const PREDICATE: Delims = Delims { close: Op::RBracket, sep: None, trailing_sep: false, allow_empty: false };
 const BODY: Delims = Delims { close: Op::RBrace, sep: None, trailing_sep: false, allow_empty: false };
 
+/// The parser state over one source: the lexer, one token of lookahead, and what has been
+/// reported.
 struct Parser<'s> {
     src: &'s str,
     lexer: Lexer<'s>,
@@ -344,6 +346,7 @@ impl<'s> Parser<'s> {
     fn missing_operand_hint(&self, found: Op) -> Option<&'static str> {
         match found {
             _ if found.is_closer() && self.prev_op == Some(Op::Comma) => Some("remove the trailing `,`"),
+            _ if self.prev_op == Some(Op::Colon) => Some("the value after `:` is missing"),
             Op::Plus => Some("a number has no `+` sign"),
             Op::Dot => Some("a number starts with a digit: `0.5`, not `.5`"),
             _ => None,
@@ -1152,11 +1155,14 @@ mod tests {
         assert!(parse(&"1".repeat(MAX_SOURCE_BYTES)).expr.is_some());
     }
 
-    /// Pathological inputs, in a thread with a 2 MiB stack (the size of a test thread).
+    /// Pathological inputs through every stage, in a thread with a 2 MiB stack (the size of a
+    /// test thread), in whatever build the tests run.
     #[test]
     fn no_input_overflows_a_small_stack() {
         let run = || {
+            use super::super::{check_expression, check_template, report};
             let big = MAX_SOURCE_BYTES;
+            let deepest_ok = MAX_DEPTH;
             let inputs = [
                 "[".repeat(big),
                 "(".repeat(big),
@@ -1174,14 +1180,224 @@ mod tests {
                 "(".repeat(1_000_000),
                 format!("{}1{}", "[".repeat(big / 2 - 1), "]".repeat(big / 2 - 1)),
                 format!("{}1", "-".repeat(big - 1)),
+                // as deep as allowed, so the checker and the reports walk the deepest trees
+                nested("{\"a\":[", "$$.records.{\"e\": email}", "]}", (deepest_ok - 2) / 2),
+                nested("[$$.records.{\"a\":", "email", "}]", deepest_ok / 3),
+                nested("(", "a & b", ")", deepest_ok - 1),
+                vec!["x"; deepest_ok + 1].join(" & "),
             ];
-            for src in &inputs {
+            for (i, src) in inputs.iter().enumerate() {
                 let parsed = parse(src);
-                assert!(!parsed.diagnostics.is_empty());
+                assert_eq!(parsed.expr.is_some(), i >= inputs.len() - 4, "{i}: {:?}", parsed.diagnostics);
+                let checked = [check_expression(src), check_template(src)];
+                for c in &checked {
+                    report::render_json(src, &c.diagnostics);
+                    // The reports of long sources are slow to draw in a debug build; the short
+                    // ones cover the drawing.
+                    if src.len() < 1000 {
+                        report::render_human(src, "t", &c.diagnostics, false);
+                    }
+                }
                 assert!(parsed.diagnostics.len() <= 3, "{:?}", &parsed.diagnostics);
+                drop(parsed);
             }
         };
         let handle = std::thread::Builder::new().stack_size(2 << 20).spawn(run).unwrap();
         handle.join().unwrap();
+    }
+
+    /// The height of a tree (leaves 0), walked with an explicit stack.
+    fn height(e: &Expr) -> usize {
+        fn children(e: &Expr) -> Vec<&Expr> {
+            match &e.kind {
+                ExprKind::Object(ps) | ExprKind::Group { pairs: ps, .. } => {
+                    let mut out: Vec<&Expr> = ps.iter().flat_map(|p| [&p.key, &p.value]).collect();
+                    if let ExprKind::Group { expr, .. } = &e.kind {
+                        out.push(expr);
+                    }
+                    out
+                }
+                ExprKind::Array(items) | ExprKind::Path(items) | ExprKind::Block(items) => items.iter().collect(),
+                ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+                ExprKind::Negate(x) | ExprKind::KeepArray { expr: x, .. } => vec![x],
+                ExprKind::Focus { expr: x, .. } | ExprKind::Index { expr: x, .. } => vec![x],
+                ExprKind::Condition { cond, then, otherwise, .. } => {
+                    [Some(&**cond), Some(&**then), otherwise.as_deref()].into_iter().flatten().collect()
+                }
+                ExprKind::Bind { var, value, .. } => vec![var, value],
+                ExprKind::Filter { expr, predicate, .. } => vec![expr, predicate],
+                ExprKind::Sort { expr, terms, .. } => {
+                    std::iter::once(&**expr).chain(terms.iter().map(|t| &t.expr)).collect()
+                }
+                ExprKind::Transform { pattern, update, delete } => {
+                    [Some(&**pattern), Some(&**update), delete.as_deref()].into_iter().flatten().collect()
+                }
+                ExprKind::Lambda { body, .. } => vec![body],
+                ExprKind::Call { callee, args, .. } => std::iter::once(&**callee).chain(args).collect(),
+                _ => Vec::new(),
+            }
+        }
+        let mut max = 0;
+        let mut stack = vec![(e, 0)];
+        while let Some((e, depth)) = stack.pop() {
+            let kids = children(e);
+            if !kids.is_empty() {
+                max = max.max(depth + 1);
+            }
+            stack.extend(kids.into_iter().map(|k| (k, depth + 1)));
+        }
+        max
+    }
+
+    /// A small deterministic generator (xorshift64*): fixed seeds, reproducible failures.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    const FRAGMENTS: &[&str] = &[
+        "[",
+        "]",
+        "{",
+        "}",
+        "(",
+        ")",
+        ",",
+        ":",
+        ";",
+        ".",
+        "..",
+        "$$",
+        "$",
+        "$x",
+        "$number",
+        "$string",
+        "\"s\"",
+        "'t'",
+        "\"\\q\"",
+        "\"\\uD800\"",
+        "\"\\u12\"",
+        "1",
+        "-",
+        "+",
+        "&",
+        "=",
+        "!=",
+        "!",
+        "~",
+        "~>",
+        "?",
+        "?:",
+        "??",
+        ":=",
+        "|",
+        "^",
+        "@",
+        "#",
+        "*",
+        "**",
+        "%",
+        "/",
+        "/a/",
+        "//",
+        "a",
+        "email",
+        "records",
+        "connection",
+        "audienceId",
+        "true",
+        "null",
+        "and",
+        "in",
+        "function",
+        "λ",
+        "<",
+        ">",
+        "/*c*/",
+        "/*",
+        "`",
+        "`b c`",
+        "\"",
+        " ",
+        "\n",
+        "\r",
+        "\r\n",
+        "\t",
+        "é",
+        "😀",
+        "\u{c}",
+        "\u{2028}",
+        "1e999",
+        "0.5",
+        "..",
+    ];
+
+    const SEED_TEMPLATE: &str = "{\"id\": $$.connection.audienceId, \"users\": [$$.records.{\"e\": email, \
+                                 \"n\": $number(age), \"a\": {\"c\": addr.city}, \"t\": [1, -2, \"x\"]}]}";
+
+    /// Checks one input through every stage. `render` also draws the human report (slow in a
+    /// debug build, so done for a sample of the inputs).
+    fn check_one(src: &str, render: bool) {
+        use super::super::{check_expression, check_template, report};
+        let parsed = parse(src);
+        if let Some(expr) = &parsed.expr {
+            assert!(height(expr) <= MAX_DEPTH, "{src:?}");
+        }
+        for checked in [check_expression(src), check_template(src)] {
+            let mut seen = std::collections::HashSet::new();
+            for d in &checked.diagnostics {
+                let (start, end) = (d.span.start as usize, d.span.end as usize);
+                assert!(start <= end && end <= src.len(), "{src:?}: {d:?}");
+                assert!(src.is_char_boundary(start) && src.is_char_boundary(end), "{src:?}: {d:?}");
+                assert!(seen.insert((d.code, d.span)), "{src:?}: repeated {d:?}");
+            }
+            let too_deep = checked.diagnostics.iter().filter(|d| d.code == Code::TooDeep).count();
+            assert!(too_deep <= 1, "{src:?}");
+            if render {
+                report::render_human(src, "t", &checked.diagnostics, false);
+            }
+            report::render_json(src, &checked.diagnostics);
+        }
+    }
+
+    #[test]
+    fn random_token_soup_never_panics_and_spans_stay_inside() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for i in 0..10_000 {
+            let len = 1 + rng.below(24);
+            let src: String = (0..len).map(|_| FRAGMENTS[rng.below(FRAGMENTS.len())]).collect();
+            check_one(&src, i % 16 == 0);
+        }
+    }
+
+    #[test]
+    fn randomly_broken_templates_never_panic() {
+        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        let boundaries: Vec<usize> = (0..=SEED_TEMPLATE.len()).filter(|&i| SEED_TEMPLATE.is_char_boundary(i)).collect();
+        for i in 0..10_000 {
+            let mut src = SEED_TEMPLATE.to_string();
+            for _ in 0..1 + rng.below(3) {
+                let at = boundaries[rng.below(boundaries.len())].min(src.len());
+                let at = (0..=at).rev().find(|&i| src.is_char_boundary(i)).unwrap_or(0);
+                if rng.below(2) == 0 {
+                    src.insert_str(at, FRAGMENTS[rng.below(FRAGMENTS.len())]);
+                } else {
+                    let end = (at + 1 + rng.below(4)).min(src.len());
+                    let end = (end..=src.len()).find(|&i| src.is_char_boundary(i)).unwrap_or(src.len());
+                    src.replace_range(at..end, "");
+                }
+            }
+            check_one(&src, i % 16 == 0);
+        }
     }
 }
