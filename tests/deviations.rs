@@ -82,6 +82,17 @@ fn deviation_5_literal_duplicate_keys_are_rejected_even_without_records() {
 }
 
 #[test]
+fn deviation_5_reserved_keys_are_rejected_even_without_records() {
+    // The reference (2.2.1 and later) raises D1013 for these keys when the object is built.
+    for key in ["_jsonata_function", "_jsonata_lambda", "_jsonata_\\u006cambda"] {
+        let src = format!(r#"{{"users": [$$.records.{{"{key}": email}}]}}"#);
+        let err = Template::compile(&src).unwrap_err();
+        assert!(err.iter().any(|d| d.code == Code::ReservedKey), "{src}: {err:?}");
+    }
+    assert!(Template::compile(r#"{"_jsonata_x": 1}"#).is_ok());
+}
+
+#[test]
 fn deviation_6_the_first_error_in_source_order_is_reported() {
     // The reference's concurrent evaluation reports k2's T0410 first.
     let input = r#"{"a": {"b": {"c": {"d": {"e": "x"}}}}}"#;

@@ -13,6 +13,10 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+/// Keys the reference refuses to build an object with (D1013, since jsonata 2.2.1): it keeps
+/// them for its own functions. Rejected when checking, like literal duplicate keys.
+const RESERVED_KEYS: &[&str] = &["_jsonata_function", "_jsonata_lambda"];
+
 use super::TemplateField;
 use super::ast::{BinOp, Expr, ExprKind, Pair};
 use super::diagnostic::{Code, Diagnostic};
@@ -260,6 +264,11 @@ impl Subset<'_> {
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for pair in pairs {
             match &pair.key.kind {
+                ExprKind::String(key) if RESERVED_KEYS.contains(&key.as_str()) => {
+                    let message = format!("the key {key:?} is reserved by JSONata and cannot be built");
+                    self.error(Code::ReservedKey, pair.key.span, message).hint =
+                        Some("rename the key; JSONata refuses to build an object with it".into());
+                }
                 ExprKind::String(key) => match seen.entry(key) {
                     Entry::Vacant(slot) => {
                         slot.insert(pair.key.span);

@@ -84,6 +84,8 @@ codes! {
     KeyNotString = "T1003",
     /// `{"a": 1, "a": 2}` — two pairs with the same key.
     DuplicateKey = "D1009",
+    /// `{"_jsonata_function": 1}` — a key the reference keeps for itself.
+    ReservedKey = "D1013",
     /// `$number("12 ")` — a string that is no number.
     NotANumber = "D3030",
     // ---- constructs outside the allowlist (ours) ----
