@@ -101,3 +101,13 @@ fn deviation_6_the_first_error_in_source_order_is_reported() {
     // Also when key order puts the later pair first in the output.
     assert_eq!(render(r#"{"k": $number($$.a.b.c.d.e), "0": $number(null)}"#, input), Err(Code::NotANumber));
 }
+
+#[test]
+fn deviation_7_an_empty_input_array_is_never_changed() {
+    // When an object constructor's context is an empty array, the reference pushes `undefined`
+    // onto that input array, so every other use of it prints `[null]` (and `$$.{}` over it
+    // yields `{}`). We leave the input as it is.
+    assert_eq!(render(r#"{"a": {}, "b": $$}"#, "[]"), Ok(Some(r#"{"a":{},"b":[]}"#.into())));
+    assert_eq!(render(r#"{"a": {}, "b": $$.{}}"#, "[]"), Ok(Some(r#"{"a":{}}"#.into())));
+    assert_eq!(render(r#"[$$.a.{"x": 1}, $$.a]"#, r#"{"a": [[]]}"#), Ok(Some(r#"[{"x":1},[]]"#.into())));
+}

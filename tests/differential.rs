@@ -1,0 +1,415 @@
+//! Differential test against the reference JSONata (npm `jsonata` 2.2.2).
+//!
+//! Builds one corpus: generated subset expressions over generated JSON input, profile-valid
+//! templates over `{"records": [...], "connection": {...}}` documents, and the 117 in-subset
+//! cases of the official suite; runs `node scripts/reference.js` over the whole corpus *once*;
+//! then compares, case by case, our bytes with `JSON.stringify` of the reference's result, an
+//! undefined result with an undefined result, and error codes with error codes.
+//!
+//! Seeds: three fixed seeds (the CI run is deterministic) plus one fresh seed per run, printed
+//! as `differential: fresh seed = N (replay with AUDIENCE_DIFF_SEED=N)`.
+//!
+//! Environment:
+//! * `AUDIENCE_DIFF_SEED=N`: run only seed `N` (no fixed seeds, no suite cases);
+//! * `AUDIENCE_DIFF_CASES=K`: `K` cases per seed (default 1500);
+//! * `AUDIENCE_DIFF_CASE=I`: with a seed, only case `I` of it (to look at one failure);
+//! * `AUDIENCE_DIFF_SHOW=K`: show up to `K` mismatches (default 30);
+//! * `AUDIENCE_DIFF_VERBOSE=1`: also show the cases tolerated as deviation 6;
+//! * `AUDIENCE_DIFF_KEEP=1`: keep the corpus and the reference's results (paths printed).
+//!
+//! The reference lives in `.reference/` (installed by `scripts/test`); without it this test
+//! fails, never passes silently. What the generators leave out on purpose (the deliberate
+//! deviations of template-language.md §5) is listed in `tests/support/mod.rs`.
+
+mod support;
+
+use audience::template::{Diagnostic, Expression, Severity, Template};
+use serde_json::{Value, json};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use support::{
+    Rng, env_u64, fresh_seed, gen_doc_text, gen_expression, gen_input_text, gen_number_call, gen_template,
+    gen_walk_expression,
+};
+
+const FIXED_SEEDS: &[u64] = &[0x5EED_0001, 0x5EED_0002, 0x5EED_0003];
+const DEFAULT_CASES: u64 = 1500;
+const MAX_SHOWN: usize = 30;
+const REFERENCE_VERSION: &str = "2.2.2";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `Expression::compile` + `Expression::evaluate`.
+    Expression,
+    /// `Template::compile` (subset and profile) + `Template::evaluate`; also checked against the
+    /// expression path.
+    Template,
+}
+
+#[derive(Clone, Debug)]
+enum Origin {
+    Generated { seed: u64, index: u64 },
+    Suite(String),
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    origin: Origin,
+    kind: Kind,
+    expr: String,
+    /// JSON text; `None` is undefined input.
+    input_text: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Ok(String),
+    Undefined,
+    /// A compile or evaluation error code (the reference does not tell them apart either).
+    Error(String),
+    /// Ours only: a panic, or an input serde_json would not parse.
+    Broken(String),
+}
+
+impl Outcome {
+    fn class(&self) -> &'static str {
+        match self {
+            Outcome::Ok(_) => "ok",
+            Outcome::Undefined => "undefined",
+            Outcome::Error(_) => "error",
+            Outcome::Broken(_) => "broken",
+        }
+    }
+
+    fn show(&self) -> String {
+        match self {
+            Outcome::Ok(s) => format!("ok {s}"),
+            Outcome::Undefined => "undefined".to_string(),
+            Outcome::Error(c) => format!("error {c}"),
+            Outcome::Broken(m) => format!("BROKEN {m}"),
+        }
+    }
+}
+
+fn gen_case(seed: u64, index: u64) -> Case {
+    let mut rng = Rng::for_case(seed, index);
+    let origin = Origin::Generated { seed, index };
+    match rng.weighted(&[50, 25, 10, 15]) {
+        0 => {
+            let expr = gen_expression(&mut rng);
+            let input_text = gen_input_text(&mut rng);
+            Case { origin, kind: Kind::Expression, expr, input_text }
+        }
+        1 => {
+            let (expr, fields) = gen_template(&mut rng);
+            let weird = rng.chance(30);
+            let input_text = Some(gen_doc_text(&mut rng, &fields, weird));
+            Case { origin, kind: Kind::Template, expr, input_text }
+        }
+        2 => {
+            let expr = gen_number_call(&mut rng);
+            let input_text = gen_input_text(&mut rng);
+            Case { origin, kind: Kind::Expression, expr, input_text }
+        }
+        _ => {
+            let input_text = gen_input_text(&mut rng);
+            let input: Option<Value> = input_text.as_deref().map(|t| serde_json::from_str(t).expect("generated JSON"));
+            let expr = gen_walk_expression(&mut rng, input.as_ref());
+            Case { origin, kind: Kind::Expression, expr, input_text }
+        }
+    }
+}
+
+fn suite_cases(root: &Path) -> Vec<Case> {
+    let path = root.join("tests/conformance/jsonata-suite/cases.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let all: Vec<Value> = serde_json::from_str(&support::without_lone_surrogates(&text)).expect("cases.json");
+    let cases: Vec<Case> = all
+        .iter()
+        .filter(|c| c["in_subset"] == json!(true))
+        .map(|c| Case {
+            origin: Origin::Suite(c["id"].as_str().unwrap_or("?").to_string()),
+            kind: Kind::Expression,
+            expr: c["expr"].as_str().expect("expr").to_string(),
+            input_text: c.get("input").map(|v| serde_json::to_string(v).unwrap()),
+        })
+        .collect();
+    assert_eq!(cases.len(), 117, "the suite has 117 in-subset cases");
+    for c in &cases {
+        let text = format!("{} {:?}", c.expr, c.input_text);
+        assert!(!text.contains('\u{fffd}'), "{:?}: an in-subset case held a lone surrogate", c.origin);
+    }
+    cases
+}
+
+fn first_error(diags: &[Diagnostic]) -> String {
+    diags
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+        .map(|d| d.code.as_str().to_string())
+        .unwrap_or_else(|| "<no error diagnostic>".to_string())
+}
+
+fn eval_outcome(r: Result<bool, Diagnostic>, out: Vec<u8>) -> Outcome {
+    match r {
+        Ok(true) => match String::from_utf8(out) {
+            Ok(s) => Outcome::Ok(s),
+            Err(e) => Outcome::Broken(format!("output is not UTF-8: {e}")),
+        },
+        Ok(false) if out.is_empty() => Outcome::Undefined,
+        Ok(false) => Outcome::Broken(format!("undefined result but wrote {:?}", String::from_utf8_lossy(&out))),
+        Err(d) => Outcome::Error(d.code.as_str().to_string()),
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        format!("panic: {s}")
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        format!("panic: {s}")
+    } else {
+        "panic".to_string()
+    }
+}
+
+/// Our outcome, and for templates whether the expression path agreed.
+fn run_ours(case: &Case) -> (Outcome, Option<Outcome>) {
+    let input = match &case.input_text {
+        None => None,
+        Some(t) => match serde_json::from_str::<Value>(t) {
+            Ok(v) => Some(v),
+            Err(e) => return (Outcome::Broken(format!("serde_json rejects the input: {e}")), None),
+        },
+    };
+    let expression = || -> Outcome {
+        match catch_unwind(AssertUnwindSafe(|| match Expression::compile(&case.expr) {
+            Err(d) => Outcome::Error(first_error(&d)),
+            Ok(e) => {
+                let mut out = Vec::new();
+                let r = e.evaluate(input.as_ref(), &mut out);
+                eval_outcome(r, out)
+            }
+        })) {
+            Ok(o) => o,
+            Err(p) => Outcome::Broken(panic_message(p)),
+        }
+    };
+    match case.kind {
+        Kind::Expression => (expression(), None),
+        Kind::Template => {
+            let t = match catch_unwind(AssertUnwindSafe(|| match Template::compile(&case.expr) {
+                Err(d) => Outcome::Error(first_error(&d)),
+                Ok(t) => {
+                    let mut out = Vec::new();
+                    let r = t.evaluate(input.as_ref(), &mut out);
+                    eval_outcome(r, out)
+                }
+            })) {
+                Ok(o) => o,
+                Err(p) => Outcome::Broken(panic_message(p)),
+            };
+            let e = expression();
+            let differs = if e != t { Some(e) } else { None };
+            (t, differs)
+        }
+    }
+}
+
+fn parse_reference(v: &Value) -> Outcome {
+    if let Some(s) = v.get("ok").and_then(Value::as_str) {
+        Outcome::Ok(s.to_string())
+    } else if v.get("undefined").is_some() {
+        Outcome::Undefined
+    } else if let Some(c) = v.get("error").and_then(Value::as_str) {
+        Outcome::Error(c.to_string())
+    } else {
+        panic!("unexpected reference result {v}")
+    }
+}
+
+/// Deviation 6 (§5): when two parts of one constructor fail, we report the first in source order
+/// and the reference whichever of its concurrent evaluations fails first. Tolerated when both
+/// sides fail with `$number` errors and the expression has several `$number` calls.
+fn deviation_6(case: &Case, ours: &Outcome, reference: &Outcome) -> bool {
+    let number_error = |o: &Outcome| matches!(o, Outcome::Error(c) if c == "T0410" || c == "D3030");
+    number_error(ours) && number_error(reference) && case.expr.matches("$number").count() >= 2
+}
+
+fn reference_dir(root: &Path) -> PathBuf {
+    root.join(".reference/node_modules/jsonata")
+}
+
+fn check_reference_installed(root: &Path) {
+    let pkg = reference_dir(root).join("package.json");
+    let text = std::fs::read_to_string(&pkg).unwrap_or_else(|_| {
+        panic!(
+            "the reference JSONata is not installed ({} is missing): run scripts/test, which installs it \
+             (npm install --prefix .reference jsonata@{REFERENCE_VERSION})",
+            pkg.display()
+        )
+    });
+    let v: Value = serde_json::from_str(&text).expect("package.json");
+    assert_eq!(
+        v["version"].as_str(),
+        Some(REFERENCE_VERSION),
+        "{} is not jsonata {REFERENCE_VERSION}: run scripts/test to reinstall it",
+        pkg.display()
+    );
+}
+
+fn run_reference(root: &Path, cases: &[Case]) -> Vec<Outcome> {
+    let corpus: Vec<Value> = cases
+        .iter()
+        .map(|c| match &c.input_text {
+            Some(t) => json!({ "expr": c.expr, "input_text": t }),
+            None => json!({ "expr": c.expr }),
+        })
+        .collect();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let corpus_path = dir.join(format!("differential-corpus-{}.json", std::process::id()));
+    let out_path = dir.join(format!("differential-reference-{}.json", std::process::id()));
+    std::fs::write(&corpus_path, serde_json::to_string(&corpus).unwrap()).expect("write corpus");
+    let output = Command::new("node")
+        .arg(root.join("scripts/reference.js"))
+        .arg(&corpus_path)
+        .arg(&out_path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `node` ({e}): install Node.js 20 and run scripts/test"));
+    assert!(
+        output.status.success(),
+        "node scripts/reference.js {} failed ({}):\n{}",
+        corpus_path.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&out_path).expect("reference output");
+    let results: Vec<Value> = serde_json::from_str(&text).expect("reference output is JSON");
+    assert_eq!(results.len(), cases.len(), "one reference result per case");
+    if std::env::var_os("AUDIENCE_DIFF_KEEP").is_some() {
+        println!("differential: kept {} and {}", corpus_path.display(), out_path.display());
+    } else {
+        let _ = std::fs::remove_file(&corpus_path);
+        let _ = std::fs::remove_file(&out_path);
+    }
+    results.iter().map(parse_reference).collect()
+}
+
+fn describe(case: &Case) -> String {
+    let origin = match &case.origin {
+        Origin::Generated { seed, index } => format!("seed {seed} case {index}"),
+        Origin::Suite(id) => format!("suite {id}"),
+    };
+    let kind = match case.kind {
+        Kind::Expression => "expression",
+        Kind::Template => "template",
+    };
+    let input = match &case.input_text {
+        Some(t) => t.clone(),
+        None => "(undefined)".to_string(),
+    };
+    format!("{origin} ({kind})\n  expr:  {}\n  input: {input}", support::show(&case.expr))
+}
+
+#[test]
+fn differential_against_reference_jsonata() {
+    let started = Instant::now();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    check_reference_installed(&root);
+
+    let per_seed = env_u64("AUDIENCE_DIFF_CASES").unwrap_or(DEFAULT_CASES);
+    let mut cases = Vec::new();
+    let seeds: Vec<u64> = match env_u64("AUDIENCE_DIFF_SEED") {
+        Some(seed) => {
+            println!("differential: replaying seed {seed}");
+            vec![seed]
+        }
+        None => {
+            let fresh = fresh_seed();
+            println!("differential: fresh seed = {fresh} (replay with AUDIENCE_DIFF_SEED={fresh})");
+            cases.extend(suite_cases(&root));
+            FIXED_SEEDS.iter().copied().chain([fresh]).collect()
+        }
+    };
+    let only = env_u64("AUDIENCE_DIFF_CASE");
+    for &seed in &seeds {
+        match only {
+            Some(i) => cases.push(gen_case(seed, i)),
+            None => cases.extend((0..per_seed).map(|i| gen_case(seed, i))),
+        }
+    }
+    let generated_at = started.elapsed();
+
+    let reference = run_reference(&root, &cases);
+    let reference_at = started.elapsed();
+
+    // Panics are caught per case and reported as mismatches; keep the default hook from
+    // printing thousands of backtraces meanwhile.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let ours: Vec<(Outcome, Option<Outcome>)> = cases.iter().map(run_ours).collect();
+    std::panic::set_hook(hook);
+    let ours_at = started.elapsed();
+
+    let mut failures = Vec::new();
+    let mut tolerated = 0;
+    let mut classes: std::collections::BTreeMap<String, usize> = Default::default();
+    for ((case, (ours, expr_differs)), reference) in cases.iter().zip(&ours).zip(&reference) {
+        let mut problems = Vec::new();
+        if ours != reference {
+            if deviation_6(case, ours, reference) {
+                tolerated += 1;
+                if std::env::var_os("AUDIENCE_DIFF_VERBOSE").is_some() {
+                    println!(
+                        "--- tolerated (deviation 6): {}\n  ours:  {}\n  ref:   {}",
+                        describe(case),
+                        ours.show(),
+                        reference.show()
+                    );
+                }
+            } else {
+                *classes.entry(format!("ours {} / reference {}", ours.class(), reference.class())).or_default() += 1;
+                problems.push(format!("  ours:  {}\n  ref:   {}", ours.show(), reference.show()));
+            }
+        }
+        if let Some(e) = expr_differs {
+            *classes.entry("template path differs from expression path".to_string()).or_default() += 1;
+            problems.push(format!("  Template::evaluate: {}\n  Expression::evaluate: {}", ours.show(), e.show()));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}\n{}", describe(case), problems.join("\n")));
+        }
+    }
+
+    let mut by_class: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &reference {
+        *by_class.entry(r.class()).or_default() += 1;
+    }
+    println!("differential: reference outcomes {by_class:?}");
+    println!(
+        "differential: {} cases (seeds {seeds:?}, {per_seed} per seed); generate {:.2?}, reference {:.2?}, ours {:.2?}; \
+         {tolerated} tolerated as deviation 6",
+        cases.len(),
+        generated_at,
+        reference_at - generated_at,
+        ours_at - reference_at,
+    );
+    if !failures.is_empty() {
+        let shown = env_u64("AUDIENCE_DIFF_SHOW").map_or(MAX_SHOWN, |n| n as usize);
+        for (i, f) in failures.iter().take(shown).enumerate() {
+            println!("--- mismatch {} of {}: {f}", i + 1, failures.len());
+        }
+        println!("mismatch classes:");
+        for (class, n) in &classes {
+            println!("  {n:6}  {class}");
+        }
+        panic!(
+            "{} of {} cases differ from the reference (first {} shown above; replay a seed with \
+             AUDIENCE_DIFF_SEED=N, one case with AUDIENCE_DIFF_SEED=N AUDIENCE_DIFF_CASE=I)",
+            failures.len(),
+            cases.len(),
+            failures.len().min(shown)
+        );
+    }
+}
