@@ -1,0 +1,173 @@
+//! Warehouse values as the pipeline reads them, and the [`Row`] trait that hands them over.
+//!
+//! Values borrow from the row (text, JSON, bytes), so reading a row copies nothing; the
+//! warehouse layer can implement [`Row`] over its own row type without building a vector.
+
+use serde_json::Value;
+
+/// One warehouse value, borrowed from its row. Each kind becomes JSON and is hashed as the
+/// table "Warehouse values as JSON" of sync.md says.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WarehouseValue<'a> {
+    /// SQL NULL: dropped (the key is omitted).
+    Null,
+    /// SQLite INTEGER, PostgreSQL int2/4/8: a JSON number exact to 64 bits; hashed as its
+    /// decimal digits.
+    Int(i64),
+    /// SQLite REAL, PostgreSQL float4/8: a JSON number printed as JavaScript prints it, and
+    /// hashed as that text. NaN and the infinities have no JSON form: the record fails.
+    Float(f64),
+    /// PostgreSQL numeric/decimal as the warehouse prints it (`"19.99"`): a JSON number when
+    /// it is an integer that fits 64 bits or when the nearest double prints back as the same
+    /// decimal value, otherwise the JSON string of this text; hashed as this text.
+    Numeric(&'a str),
+    /// text, varchar, uuid: a JSON string, hashed as is. An empty string is dropped.
+    Text(&'a str),
+    /// date, timestamp, timestamptz already printed as RFC 3339 (timestamps in UTC) by the
+    /// warehouse layer: a JSON string, hashed as is.
+    Timestamp(&'a str),
+    /// boolean: `true`/`false` (false is kept, never dropped); hashed as `true`/`false`.
+    Bool(bool),
+    /// PostgreSQL json/jsonb: the JSON value itself (objects usable as `addr.city`); hashed as
+    /// its compact JSON text, as `JSON.stringify` writes it. A JSON null or `""` is dropped.
+    Json(&'a Value),
+    /// BLOB, bytea: there is no JSON form, so the record fails with a reason.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> From<&'a Value> for WarehouseValue<'a> {
+    /// A sample value from a JSON record (`audience preview --records`): strings are text,
+    /// integers that fit `i64` are integers, other numbers and every array or object stay JSON.
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::Null => WarehouseValue::Null,
+            Value::Bool(b) => WarehouseValue::Bool(*b),
+            Value::String(s) => WarehouseValue::Text(s),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => WarehouseValue::Int(i),
+                (None, Some(_)) => WarehouseValue::Json(v),
+                _ => WarehouseValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::Array(_) | Value::Object(_) => WarehouseValue::Json(v),
+        }
+    }
+}
+
+/// A warehouse value that owns its data: a static field's literal, or a test row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OwnedValue {
+    Null,
+    Int(i64),
+    Float(f64),
+    Numeric(String),
+    Text(String),
+    Timestamp(String),
+    Bool(bool),
+    Json(Value),
+    Bytes(Vec<u8>),
+}
+
+impl OwnedValue {
+    /// The borrowed view the pipeline reads.
+    pub fn as_value(&self) -> WarehouseValue<'_> {
+        match self {
+            OwnedValue::Null => WarehouseValue::Null,
+            OwnedValue::Int(i) => WarehouseValue::Int(*i),
+            OwnedValue::Float(f) => WarehouseValue::Float(*f),
+            OwnedValue::Numeric(s) => WarehouseValue::Numeric(s),
+            OwnedValue::Text(s) => WarehouseValue::Text(s),
+            OwnedValue::Timestamp(s) => WarehouseValue::Timestamp(s),
+            OwnedValue::Bool(b) => WarehouseValue::Bool(*b),
+            OwnedValue::Json(v) => WarehouseValue::Json(v),
+            OwnedValue::Bytes(b) => WarehouseValue::Bytes(b),
+        }
+    }
+}
+
+impl From<&str> for OwnedValue {
+    fn from(s: &str) -> Self {
+        OwnedValue::Text(s.to_owned())
+    }
+}
+
+impl From<String> for OwnedValue {
+    fn from(s: String) -> Self {
+        OwnedValue::Text(s)
+    }
+}
+
+impl From<i64> for OwnedValue {
+    fn from(i: i64) -> Self {
+        OwnedValue::Int(i)
+    }
+}
+
+impl From<f64> for OwnedValue {
+    fn from(f: f64) -> Self {
+        OwnedValue::Float(f)
+    }
+}
+
+impl From<bool> for OwnedValue {
+    fn from(b: bool) -> Self {
+        OwnedValue::Bool(b)
+    }
+}
+
+impl From<&WarehouseValue<'_>> for OwnedValue {
+    fn from(v: &WarehouseValue<'_>) -> Self {
+        match *v {
+            WarehouseValue::Null => OwnedValue::Null,
+            WarehouseValue::Int(i) => OwnedValue::Int(i),
+            WarehouseValue::Float(f) => OwnedValue::Float(f),
+            WarehouseValue::Numeric(s) => OwnedValue::Numeric(s.to_owned()),
+            WarehouseValue::Text(s) => OwnedValue::Text(s.to_owned()),
+            WarehouseValue::Timestamp(s) => OwnedValue::Timestamp(s.to_owned()),
+            WarehouseValue::Bool(b) => OwnedValue::Bool(b),
+            WarehouseValue::Json(v) => OwnedValue::Json(v.clone()),
+            WarehouseValue::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
+        }
+    }
+}
+
+/// A row of the model (or of a removal's old row image), read by column index.
+pub trait Row {
+    /// The value of column `index`, or `None` when the row has no such column (a plan built for
+    /// another query: the record fails rather than the process).
+    fn value(&self, index: usize) -> Option<WarehouseValue<'_>>;
+}
+
+impl Row for [WarehouseValue<'_>] {
+    #[inline]
+    fn value(&self, index: usize) -> Option<WarehouseValue<'_>> {
+        self.get(index).copied()
+    }
+}
+
+impl Row for Vec<WarehouseValue<'_>> {
+    #[inline]
+    fn value(&self, index: usize) -> Option<WarehouseValue<'_>> {
+        self.get(index).copied()
+    }
+}
+
+impl<const N: usize> Row for [WarehouseValue<'_>; N] {
+    #[inline]
+    fn value(&self, index: usize) -> Option<WarehouseValue<'_>> {
+        self.get(index).copied()
+    }
+}
+
+impl Row for [OwnedValue] {
+    #[inline]
+    fn value(&self, index: usize) -> Option<WarehouseValue<'_>> {
+        self.get(index).map(OwnedValue::as_value)
+    }
+}
+
+impl Row for Vec<OwnedValue> {
+    #[inline]
+    fn value(&self, index: usize) -> Option<WarehouseValue<'_>> {
+        self.get(index).map(OwnedValue::as_value)
+    }
+}
