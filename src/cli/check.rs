@@ -1,18 +1,21 @@
-//! `audience check PATH`: every problem of a template at once, and its fields.
+//! `audience check PATH`: every problem of a destination config (`.toml`) or of a single
+//! template at once, and the template fields.
 
 use super::{Format, exit, print_json, stderr_color};
+use crate::destination::{self, EnvMode};
 use crate::template::{self, report};
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Check a request-body template (or, later, a destination config) without sending anything.
+/// Check a destination config (`.toml`) or a request-body template without sending anything.
 ///
-/// Reports every problem at once, each with a code, a position and a hint, and lists the
-/// template fields (the names the template reads from each record). Exits 1 when there is an
-/// error, 0 when the template is valid (warnings allowed).
+/// Reports every problem at once, each with a code, its config key or its action and template
+/// position, and a hint, and lists the template fields (the names the templates read from each
+/// record). Nothing touches the network or the warehouse. An unset environment variable is only
+/// a warning here. Exits 1 when there is an error, 0 when valid (warnings allowed).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A template file (a `.toml` destination config is not supported yet).
+    /// A destination config (`.toml`) or a template file (any other name).
     path: PathBuf,
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -27,9 +30,8 @@ struct Output {
 
 pub fn run(args: Args) -> i32 {
     let name = args.path.display().to_string();
-    if args.path.extension().is_some_and(|e| e == "toml") {
-        eprintln!("error: {name}: checking destination configs is not supported yet; pass a template file");
-        return exit::INVALID;
+    if args.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) {
+        return check_config(&args);
     }
     let src = match std::fs::read_to_string(&args.path) {
         Ok(src) => src,
@@ -60,6 +62,19 @@ pub fn run(args: Args) -> i32 {
         }
     }
     if valid { exit::OK } else { exit::INVALID }
+}
+
+/// `check CONFIG.toml`: diagnostics on stderr and a summary on stdout, or the JSON document.
+fn check_config(args: &Args) -> i32 {
+    let report = destination::check_file(&args.path, EnvMode::Warn);
+    match args.format {
+        Format::Json => print_json(&report.to_json()),
+        Format::Human => {
+            eprint!("{}", report.render_human(stderr_color()));
+            println!("{}", report.summary());
+        }
+    }
+    if report.is_valid() { exit::OK } else { exit::INVALID }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -4,6 +4,8 @@
 
 mod check;
 mod demo;
+mod fields;
+mod preview;
 mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -23,6 +25,8 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Check(check::Args),
+    Fields(fields::Args),
+    Preview(preview::Args),
     Render(render::Args),
     Demo(demo::Args),
 }
@@ -55,6 +59,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Fields(args) => fields::run(args),
+        Command::Preview(args) => preview::run(args),
         Command::Render(args) => render::run(args),
         Command::Demo(args) => demo::run(args),
     }

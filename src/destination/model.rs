@@ -1,0 +1,323 @@
+//! The config as the rest of `audience` uses it: checked, typed, with defaults applied,
+//! templates compiled and secrets marked. Built by [`super::validate`] only when the file has
+//! no error, so every value here is valid.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::fields::{FieldSettings, OwnedValue};
+use crate::template::Template;
+
+use super::schedule::Schedule;
+use super::secret::{Redactor, Text};
+
+/// One of the three requests of a destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActionKind {
+    /// A user enters the audience (the seed's INSERT).
+    Add,
+    /// A member's mapped values change.
+    Update,
+    /// A user leaves the audience (the seed's DELETE).
+    Remove,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 3] = [ActionKind::Add, ActionKind::Update, ActionKind::Remove];
+
+    /// The canonical name: `add`, `update` or `remove`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ActionKind::Add => "add",
+            ActionKind::Update => "update",
+            ActionKind::Remove => "remove",
+        }
+    }
+
+    /// The other spelling interface.md accepts (`insert`, `update`, `delete`).
+    pub const fn alias(self) -> &'static str {
+        match self {
+            ActionKind::Add => "insert",
+            ActionKind::Update => "update",
+            ActionKind::Remove => "delete",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ActionKind {
+    type Err = String;
+
+    /// `add`/`insert`, `update`, `remove`/`delete`, any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ActionKind::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s) || a.alias().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown action `{s}`: expected add, update or remove (or insert, delete)"))
+    }
+}
+
+/// An HTTP method of an action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Post,
+    Put,
+    Patch,
+    Get,
+    Delete,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [Method::Post, Method::Put, Method::Patch, Method::Get, Method::Delete];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Get => "GET",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Exactly as written in HTTP (upper case): methods are case-sensitive.
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A checked config: the destination and its syncs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub destination: Destination,
+    /// In file order.
+    pub syncs: Vec<Sync>,
+    /// The config file's folder: relative paths (SQLite files, template files) start here.
+    pub base_dir: PathBuf,
+    /// Every secret of the config, to mask wherever text might echo one (response bodies,
+    /// error messages).
+    pub redactor: Redactor,
+}
+
+impl Config {
+    pub fn sync(&self, name: &str) -> Option<&Sync> {
+        self.syncs.iter().find(|s| s.name == name)
+    }
+}
+
+/// `[destination]`
+#[derive(Clone, Debug)]
+pub struct Destination {
+    pub name: Text,
+    /// http or https, without a trailing `/`.
+    pub base_url: Text,
+    /// Custom headers in file order; names are RFC 7230 tokens, unique case-insensitively.
+    pub headers: Vec<HeaderSetting>,
+    pub auth: Auth,
+    pub timeout: Duration,
+    pub max_concurrency: u32,
+    /// Requests per second.
+    pub rate_limit: Option<f64>,
+    pub max_request_bytes: Option<u64>,
+    /// Indexed by [`ActionKind`]: add, update, remove.
+    pub actions: [Action; 3],
+    /// Settings of the fields that have a `[destination.fields.X]` table, in file order.
+    pub fields: Vec<(String, FieldSettings)>,
+    pub retry: RetrySettings,
+}
+
+impl Destination {
+    pub fn action(&self, kind: ActionKind) -> &Action {
+        &self.actions[kind.index()]
+    }
+
+    /// A field's settings (the defaults when it has no table).
+    pub fn field(&self, name: &str) -> FieldSettings {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, s)| *s).unwrap_or_default()
+    }
+}
+
+/// A custom header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderSetting {
+    pub name: String,
+    /// Secret when marked `secret = true` or taken from the environment.
+    pub value: Text,
+}
+
+/// How requests authenticate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// `Authorization: Basic base64(username:password)`.
+    Basic {
+        username: Text,
+        password: Text,
+    },
+    /// `HEADER: KEY`.
+    ApiKey {
+        header: String,
+        key: Text,
+    },
+    /// `Authorization: Bearer TOKEN`.
+    Bearer {
+        token: Text,
+    },
+}
+
+/// One action's request. With `use_add`, the update action is a copy of add with
+/// [`Action::uses_add`] set, so that the delivery layer can share batches between the two.
+#[derive(Clone, Debug)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub method: Method,
+    /// Starts with `/`; its placeholders are valid.
+    pub path: Text,
+    pub batch_size: usize,
+    pub template: Template,
+    /// Where the template came from: `None` inline, or the template file (resolved against
+    /// the config's folder; secret when the path came from the environment).
+    pub template_file: Option<Text>,
+    /// The update action reuses add's settings (`use_add = true`).
+    pub uses_add: bool,
+}
+
+impl Action {
+    /// The template's field names, in slot order.
+    pub fn field_names(&self) -> Vec<&str> {
+        self.template.fields().iter().map(|f| f.name.as_str()).collect()
+    }
+}
+
+/// `[destination.retry]`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetrySettings {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_elapsed: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `[syncs.NAME]`
+#[derive(Clone, Debug)]
+pub struct Sync {
+    /// Matches `[a-z0-9_]{1,40}`.
+    pub name: String,
+    pub audience_name: Text,
+    pub audience_id: Text,
+    pub source: WarehouseSource,
+    pub model: Model,
+    pub primary_key: Text,
+    pub hash_pii: bool,
+    /// Template field -> warehouse column, in file order; only non-static fields.
+    pub map: Vec<(String, Text)>,
+    /// Static template field -> literal, in file order; only static fields.
+    pub statics: Vec<StaticSetting>,
+    pub schedule: Schedule,
+    pub retain_logs: bool,
+    pub log_retention_days: u32,
+    pub snapshot_retention: u32,
+    pub retry_failed: bool,
+    pub max_removal_share: f64,
+}
+
+impl Sync {
+    /// The `$$.connection` of this sync's requests.
+    pub fn connection(&self) -> crate::template::Connection {
+        crate::template::Connection {
+            audience_id: self.audience_id.as_str().to_owned(),
+            audience_name: self.audience_name.as_str().to_owned(),
+        }
+    }
+
+    /// The column a field is mapped to.
+    pub fn column(&self, field: &str) -> Option<&Text> {
+        self.map.iter().find(|(f, _)| f == field).map(|(_, c)| c)
+    }
+
+    pub fn static_value(&self, field: &str) -> Option<&StaticSetting> {
+        self.statics.iter().find(|s| s.field == field)
+    }
+}
+
+/// A static field's literal.
+#[derive(Clone, PartialEq)]
+pub struct StaticSetting {
+    pub field: String,
+    pub value: OwnedValue,
+    /// Taken from the environment.
+    pub secret: bool,
+}
+
+impl fmt::Debug for StaticSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("StaticSetting");
+        s.field("field", &self.field);
+        if self.secret {
+            s.field("value", &super::secret::MASK)
+        } else {
+            s.field("value", &self.value)
+        };
+        s.finish()
+    }
+}
+
+/// Where a sync reads its model.
+#[derive(Clone, PartialEq, Eq)]
+pub enum WarehouseSource {
+    /// `sqlite://PATH`, resolved against the config's folder; `secret` when it came from the
+    /// environment (its `Debug` then hides the path).
+    Sqlite { path: PathBuf, secret: bool },
+    /// `postgres://...`: `url` is the whole URL (secret when it holds a password or came from
+    /// the environment); `shown` is the URL with the password masked, for messages.
+    Postgres { url: Text, shown: String },
+}
+
+impl fmt::Debug for WarehouseSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarehouseSource::Sqlite { path, secret: false } => f.debug_struct("Sqlite").field("path", path).finish(),
+            WarehouseSource::Sqlite { secret: true, .. } => {
+                f.debug_struct("Sqlite").field("path", &super::secret::MASK).finish()
+            }
+            WarehouseSource::Postgres { shown, .. } => f.debug_struct("Postgres").field("url", shown).finish(),
+        }
+    }
+}
+
+/// The sync's model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// `query = "SELECT ..."`
+    Query(Text),
+    /// `table = "users"`
+    Table(Text),
+}

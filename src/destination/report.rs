@@ -1,0 +1,285 @@
+//! The outcome of checking a config, rendered for people (ariadne reports pointing into the
+//! config file or the action's template) and for programs (the JSON of interface.md).
+
+use std::ops::Range;
+
+use ariadne::{Config as AriadneConfig, IndexType, Label, Report as AriadneReport, ReportKind, Source};
+use serde::Serialize;
+
+use crate::template::span::LineIndex;
+use crate::template::{Severity, report as template_report};
+
+use super::codes::ConfigCode;
+use super::model::{ActionKind, Config};
+use super::problem::Problem;
+use super::secret::Redactor;
+use super::spans::KeySpans;
+use super::validate::TemplateSource;
+
+/// Everything `check` found in a config file.
+pub struct Report {
+    /// The config file as given on the command line.
+    pub name: String,
+    /// Its text (empty when it could not be read).
+    pub text: String,
+    /// Every problem, in file order; messages are already redacted.
+    pub problems: Vec<Problem>,
+    /// Each action's template, indexed by [`ActionKind`].
+    pub templates: [Option<TemplateSource>; 3],
+    /// Each action's template fields.
+    pub fields: [Vec<String>; 3],
+    /// The config, when there is no error.
+    pub config: Option<Config>,
+    pub redactor: Redactor,
+    /// Key paths whose value is written in the file as a secret: masked wherever the file is
+    /// shown.
+    pub secret_keys: Vec<String>,
+}
+
+impl std::fmt::Debug for Report {
+    /// Without the file's text, which may hold secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("name", &self.name)
+            .field("problems", &self.problems)
+            .field("fields", &self.fields)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `check --format json`.
+#[derive(Debug, Serialize)]
+pub struct CheckJson {
+    pub valid: bool,
+    pub diagnostics: Vec<ProblemJson>,
+    pub fields: FieldsJson,
+}
+
+/// One diagnostic, field for field as interface.md fixes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProblemJson {
+    pub code: &'static str,
+    pub message: String,
+    pub severity: Severity,
+    pub action: Option<&'static str>,
+    pub key: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub start: Option<u32>,
+    pub end: Option<u32>,
+    pub hint: Option<String>,
+}
+
+/// Each action's template fields.
+#[derive(Debug, Serialize)]
+pub struct FieldsJson {
+    pub add: Vec<String>,
+    pub update: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+impl Report {
+    /// Valid: no error (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self.problems.iter().any(Problem::is_error)
+    }
+
+    pub fn errors(&self) -> usize {
+        self.problems.iter().filter(|p| p.is_error()).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.problems.len() - self.errors()
+    }
+
+    /// Orders problems as they appear in the file, masks secrets in their text.
+    pub(crate) fn finish(mut self) -> Report {
+        let spans = KeySpans::new(&self.text);
+        for p in &mut self.problems {
+            p.message = self.redactor.redact(&p.message).into_owned();
+            p.hint = p.hint.as_deref().map(|h| self.redactor.redact(h).into_owned());
+        }
+        let position = |p: &Problem| -> (usize, u32) {
+            let at = match (&p.span, p.key.as_deref()) {
+                (Some(span), _) => span.start as usize,
+                (None, Some(key)) if !key.is_empty() => spans.key(key).map_or(usize::MAX, |(r, _)| r.start),
+                _ => usize::MAX,
+            };
+            (at, p.template.as_ref().map_or(0, |d| d.span.start))
+        };
+        self.problems.sort_by_key(position);
+        self
+    }
+
+    /// The JSON of `check --format json`.
+    pub fn to_json(&self) -> CheckJson {
+        let diagnostics = self.problems.iter().map(|p| self.problem_json(p)).collect();
+        let [add, update, remove] = self.fields.clone();
+        CheckJson { valid: self.is_valid(), diagnostics, fields: FieldsJson { add, update, remove } }
+    }
+
+    fn problem_json(&self, p: &Problem) -> ProblemJson {
+        // Template problems are located within the template text; a TOML syntax error within
+        // the config file; other config problems by their key alone.
+        let located = match (&p.template, p.action, &p.span) {
+            (Some(d), Some(action), _) => {
+                self.templates[action.index()].as_ref().map(|t| (t.text.as_str(), d.span.start, d.span.end))
+            }
+            (None, _, Some(span)) => Some((self.text.as_str(), span.start, span.end)),
+            _ => None,
+        };
+        let (line, column, start, end) = match located {
+            Some((text, start, end)) => {
+                let at = LineIndex::new(text).line_col(start as usize);
+                (Some(at.line), Some(at.column), Some(start), Some(end))
+            }
+            None => (None, None, None, None),
+        };
+        ProblemJson {
+            code: p.code.as_str(),
+            message: p.message.clone(),
+            severity: p.severity,
+            action: p.action.map(ActionKind::name),
+            key: p.key.clone().filter(|k| !k.is_empty()),
+            line,
+            column,
+            start,
+            end,
+            hint: p.hint.clone(),
+        }
+    }
+
+    /// Every problem as people read it: ariadne reports into the config file or the template
+    /// (naming the action), plain lines where there is nothing to point at.
+    pub fn render_human(&self, color: bool) -> String {
+        let spans = KeySpans::new(&self.text);
+        let display = self.masked_text(&spans);
+        let mut out = String::new();
+        for p in &self.problems {
+            match (&p.template, p.action) {
+                (Some(d), Some(action)) => {
+                    let Some(source) = &self.templates[action.index()] else { continue };
+                    let name = match &source.file {
+                        Some(file) => file.display().to_string(),
+                        None => format!("{} ({})", source.key, self.name),
+                    };
+                    let mut d = d.clone();
+                    d.message = format!("{action} template: {}", d.message);
+                    out.push_str(&template_report::render_human(&source.text, &name, &[d], color));
+                }
+                _ => out.push_str(&self.render_config_problem(p, &spans, &display, color)),
+            }
+        }
+        out
+    }
+
+    /// The file's text with every secret written in it masked, byte for byte, so that spans
+    /// still point at the same places: the values of secret keys, and any other occurrence of
+    /// a secret (in a comment, say).
+    fn masked_text(&self, spans: &KeySpans) -> String {
+        let mut bytes = self.text.clone().into_bytes();
+        let mut mask = |range: Range<usize>| {
+            let len = range.len();
+            let fill: Vec<u8> = if len >= 5 {
+                let mut f = b"\"***\"".to_vec();
+                f.resize(len, b' ');
+                f
+            } else {
+                vec![b'*'; len]
+            };
+            if let Some(slot) = bytes.get_mut(range) {
+                slot.copy_from_slice(&fill);
+            }
+        };
+        for key in &self.secret_keys {
+            if let Some((range, true)) = spans.value_span(key) {
+                mask(range);
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let redacted = self.redactor.redact_same_length(&text);
+        // A space after the end, so that a span at the very end has a character to point at.
+        format!("{redacted} ")
+    }
+
+    fn render_config_problem(&self, p: &Problem, spans: &KeySpans, display: &str, color: bool) -> String {
+        let key = p.key.as_deref().filter(|k| !k.is_empty());
+        let points_at_key = p.is(ConfigCode::UnknownKey) || p.is(ConfigCode::Conflict) || p.is(ConfigCode::MissingKey);
+        let span: Option<(Range<usize>, bool)> = match (&p.span, key) {
+            // A syntax error is shown without the file's line, which could hold a secret that
+            // the unparsed file cannot tell.
+            (Some(_), _) => None,
+            (None, Some(k)) if points_at_key => spans.key(k),
+            (None, Some(k)) => spans.value_span(k),
+            _ => None,
+        };
+        let message = match (key, &p.span) {
+            (Some(k), _) => format!("{k}: {}", p.message),
+            (None, Some(s)) => {
+                let at = LineIndex::new(&self.text).line_col(s.start as usize);
+                format!("{}:{}:{}: {}", self.name, at.line, at.column, p.message)
+            }
+            (None, None) => p.message.clone(),
+        };
+        let Some((range, exact)) = span else {
+            let kind = if p.is_error() { "error" } else { "warning" };
+            let mut text = format!("{kind}[{}]: {message}\n", p.code);
+            if let Some(h) = &p.hint {
+                text.push_str(&format!("  help: {h}\n"));
+            }
+            return text;
+        };
+        let range = clamp(display, range);
+        let kind = if p.is_error() { ReportKind::Error } else { ReportKind::Warning };
+        let label = if exact { "here" } else { "in this table" };
+        let config = AriadneConfig::default().with_index_type(IndexType::Byte).with_color(color);
+        let name = self.name.as_str();
+        let mut report = AriadneReport::build(kind, (name, range.clone()))
+            .with_config(config)
+            .with_code(p.code)
+            .with_message(&message)
+            .with_label(Label::new((name, range)).with_message(label));
+        if let Some(h) = &p.hint {
+            report.set_help(h);
+        }
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail; a report that could not be drawn falls back to a line.
+        match report.finish().write((name, Source::from(display)), &mut out) {
+            Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+            Err(_) => format!("{message}\n"),
+        }
+    }
+
+    /// The last line of `check` on stdout.
+    pub fn summary(&self) -> String {
+        let (errors, warnings) = (self.errors(), self.warnings());
+        if !self.is_valid() {
+            return format!("{}: {errors} error{}, {warnings} warning{}", self.name, plural(errors), plural(warnings));
+        }
+        let mut text = format!("{}: valid ({warnings} warning{})", self.name, plural(warnings));
+        for kind in ActionKind::ALL {
+            let fields = &self.fields[kind.index()];
+            let list = if fields.is_empty() { "(none)".to_owned() } else { fields.join(", ") };
+            text.push_str(&format!("\n  {kind} fields: {list}"));
+        }
+        text
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// A range moved to character boundaries within `text`.
+fn clamp(text: &str, range: Range<usize>) -> Range<usize> {
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(range.start);
+    start..floor(range.end).max(start)
+}

@@ -1,0 +1,210 @@
+//! Strings that may be secrets, and the redactor that masks secrets in text.
+//!
+//! sync.md: secrets (passwords, tokens, API keys, secret headers, the password in a
+//! `postgres://` URL) never appear in logs, previews or error messages, and interface.md adds
+//! that a value that comes from the environment is a secret too. Any string of the config can
+//! come from the environment, so every string of the resolved config is a [`Text`] that knows
+//! whether it is a secret, and whose `Debug` prints `***` when it is.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// What a secret is shown as.
+pub const MASK: &str = "***";
+
+/// A string from the config, with whether it is a secret (a credential setting, a header marked
+/// `secret = true`, or any value expanded from an environment variable).
+///
+/// There is no `Display`: reading the value takes an explicit [`Text::as_str`], and showing it
+/// to a person takes [`Text::shown`], which masks a secret.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Text {
+    value: String,
+    secret: bool,
+}
+
+impl Text {
+    pub fn new(value: impl Into<String>, secret: bool) -> Text {
+        Text { value: value.into(), secret }
+    }
+
+    /// A value that is not a secret.
+    pub fn plain(value: impl Into<String>) -> Text {
+        Text::new(value, false)
+    }
+
+    /// A value that is always a secret (a token, a password, an API key).
+    pub fn secret(value: impl Into<String>) -> Text {
+        Text::new(value, true)
+    }
+
+    /// The value itself, secret or not: for building requests and queries, never for printing.
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    pub fn is_secret(&self) -> bool {
+        self.secret
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+
+    /// The value as people may see it: [`MASK`] for a secret.
+    pub fn shown(&self) -> &str {
+        if self.secret { MASK } else { &self.value }
+    }
+
+    /// The same text marked secret when `secret` is true (a secret stays secret).
+    pub fn with_secret(mut self, secret: bool) -> Text {
+        self.secret |= secret;
+        self
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secret { f.write_str(MASK) } else { fmt::Debug::fmt(&self.value, f) }
+    }
+}
+
+/// Masks every known secret in a text: the last line of defence for messages, and for text
+/// that echoes configured values (a response body, a preview body).
+///
+/// Each secret is masked in the forms it can take on the way out: as written, percent-encoded
+/// (in a URL) and JSON-escaped (inside a JSON string). Longer secrets are masked first, so that
+/// a secret containing another is masked whole. An occurrence is masked where it stands on its
+/// own: not where a letter or digit continues it on either side (as `\b` would say), so that a
+/// short secret such as `p` does not mask every `p` of every word, while a secret in quotes, in
+/// a URL or after `Bearer ` is masked.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// The secrets as given (for layers that mask in their own way, such as delivery's).
+    secrets: Vec<String>,
+    /// Every form of every secret, longest first, without duplicates or empty strings.
+    forms: Vec<String>,
+}
+
+impl Redactor {
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Redactor {
+        let mut redactor = Redactor::default();
+        for secret in secrets {
+            redactor.add(secret);
+        }
+        redactor
+    }
+
+    /// Adds a secret (an empty one is ignored: there is nothing to hide).
+    pub fn add(&mut self, secret: &str) {
+        if secret.is_empty() || self.secrets.iter().any(|s| s == secret) {
+            return;
+        }
+        self.secrets.push(secret.to_owned());
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let escaped = json.get(1..json.len().saturating_sub(1)).unwrap_or_default().to_owned();
+        for form in [secret.to_owned(), super::url::percent_encode(secret), escaped] {
+            if !form.is_empty() && !self.forms.contains(&form) {
+                self.forms.push(form);
+            }
+        }
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+
+    /// The secrets, as given.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.secrets.iter().map(String::as_str)
+    }
+
+    /// `text` with every occurrence of a secret replaced by [`MASK`].
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for form in &self.forms {
+            if let Some(replaced) = replace_standalone(&out, form, |_| MASK.to_owned()) {
+                out = Cow::Owned(replaced);
+            }
+        }
+        out
+    }
+}
+
+impl Redactor {
+    /// `text` with every occurrence of a secret replaced by as many `*` as it has bytes, so
+    /// that byte offsets into the text stay valid (for reports that point into a file).
+    pub fn redact_same_length(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for form in &self.forms {
+            if let Some(replaced) = replace_standalone(&out, form, |len| "*".repeat(len)) {
+                out = replaced;
+            }
+        }
+        out
+    }
+}
+
+/// `text` with each standalone occurrence of `needle` replaced by `with(needle.len())`, or
+/// `None` when there is none.
+fn replace_standalone(text: &str, needle: &str, with: impl Fn(usize) -> String) -> Option<String> {
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let (first, last) = (needle.chars().next(), needle.chars().next_back());
+    let mut out = String::new();
+    let mut copied = 0;
+    for (at, _) in text.match_indices(needle) {
+        if at < copied {
+            continue;
+        }
+        let end = at + needle.len();
+        let before = text[..at].chars().next_back();
+        let after = text[end..].chars().next();
+        let joined = (word(before) && word(first)) || (word(after) && word(last));
+        if !joined {
+            out.push_str(&text[copied..at]);
+            out.push_str(&with(needle.len()));
+            copied = end;
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+impl fmt::Debug for Redactor {
+    /// Never the secrets themselves: only how many forms are masked.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} forms)", self.forms.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_masks_secrets_only() {
+        assert_eq!(format!("{:?}", Text::secret("hunter2")), "***");
+        assert_eq!(format!("{:?}", Text::plain("acme")), "\"acme\"");
+        assert_eq!(Text::new("x", false).with_secret(true).shown(), MASK);
+        assert_eq!(Text::secret("x").with_secret(false).shown(), MASK);
+    }
+
+    #[test]
+    fn redacts_every_form_longest_first() {
+        let r = Redactor::new(["a b/\"c", "tok", ""]);
+        assert_eq!(r.redact("x a b/\"c y"), "x *** y");
+        assert_eq!(r.redact("/v/a%20b%2F%22c"), "/v/***");
+        assert_eq!(r.redact(r#"{"k":"a b/\"c"}"#), r#"{"k":"***"}"#);
+        assert_eq!(r.redact("tokens, tok."), "tokens, ***.");
+        let short = Redactor::new(["p"]);
+        assert_eq!(short.redact("`password` = p"), "`password` = ***");
+        assert_eq!(short.redact_same_length("a p b"), "a * b");
+        assert_eq!(Redactor::new(["s3cr"]).redact("postgres://u:s3cr@h/x"), "postgres://u:***@h/x");
+        assert!(matches!(r.redact("nothing"), Cow::Borrowed(_)));
+        assert!(!format!("{r:?}").contains("tok"));
+    }
+}

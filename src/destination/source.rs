@@ -1,0 +1,133 @@
+//! A sync's `source`: `sqlite://PATH` or `postgres://user:pass@host/db?sslmode=...`. The
+//! password of a PostgreSQL URL (in its user info or as a `password=` parameter) is a secret:
+//! the URL is kept whole for the connector and shown with the password masked.
+
+use std::path::Path;
+
+use super::model::WarehouseSource;
+use super::secret::{MASK, Text};
+
+/// A parsed source, with the password found in it (to mask it wherever it might show).
+#[derive(Debug)]
+pub struct ParsedSource {
+    pub source: WarehouseSource,
+    pub password: Option<String>,
+}
+
+/// Parses `source`; relative SQLite paths are resolved against `base_dir`. The error is a
+/// message that does not quote the source.
+pub fn parse_source(source: &str, from_env: bool, base_dir: &Path) -> Result<ParsedSource, &'static str> {
+    if let Some(path) = source.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err("a sqlite:// source needs a path, such as sqlite://warehouse.db");
+        }
+        // `sqlite:///abs/path` is absolute; anything else is relative to the config file.
+        let path = if path.starts_with('/') { Path::new(path).to_path_buf() } else { base_dir.join(path) };
+        return Ok(ParsedSource { source: WarehouseSource::Sqlite { path, secret: from_env }, password: None });
+    }
+    let scheme_len = ["postgres://", "postgresql://"]
+        .iter()
+        .find(|s| source.get(..s.len()).is_some_and(|head| head.eq_ignore_ascii_case(s)))
+        .map(|s| s.len())
+        .ok_or("the source must be sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE")?;
+    let rest = &source[scheme_len..];
+    if rest.is_empty() {
+        return Err("a postgres:// source needs at least a host or a database");
+    }
+    let (shown, password) = mask_postgres_password(source, scheme_len);
+    // A URL from the environment is a secret whole, even without a password.
+    let shown = if from_env { MASK.to_owned() } else { shown };
+    let secret = from_env || password.is_some();
+    Ok(ParsedSource { source: WarehouseSource::Postgres { url: Text::new(source, secret), shown }, password })
+}
+
+/// The URL with its password masked, and the password (as written, percent-encoding and all).
+fn mask_postgres_password(url: &str, scheme_len: usize) -> (String, Option<String>) {
+    let (scheme, rest) = url.split_at(scheme_len);
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let mut password = None;
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, pass)) => {
+                password = Some(pass.to_owned());
+                format!("{user}:{MASK}@{host}")
+            }
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    // libpq also takes `password=` among the parameters.
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((k, v)) if k.eq_ignore_ascii_case("password") => {
+                        password.get_or_insert_with(|| v.to_owned());
+                        format!("{k}={MASK}")
+                    }
+                    _ => param.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    (format!("{scheme}{authority}{tail}"), password)
+}
+
+/// Percent-decodes `s` (for masking a password in the form the server receives it).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        let base = Path::new("/etc/audience");
+        let p = parse_source("sqlite://warehouse.db", false, base).unwrap();
+        assert_eq!(p.source, WarehouseSource::Sqlite { path: "/etc/audience/warehouse.db".into(), secret: false });
+        let p = parse_source("sqlite:///var/w.db", false, base).unwrap();
+        assert_eq!(p.source, WarehouseSource::Sqlite { path: "/var/w.db".into(), secret: false });
+        let p = parse_source("postgres://app:s3cr%40t@db.internal:5432/dw?sslmode=verify-full", false, base).unwrap();
+        assert_eq!(p.password.as_deref(), Some("s3cr%40t"));
+        let WarehouseSource::Postgres { url, shown } = &p.source else { panic!() };
+        assert!(url.is_secret());
+        assert_eq!(shown, "postgres://app:***@db.internal:5432/dw?sslmode=verify-full");
+        assert!(!format!("{:?}", p.source).contains("s3cr"));
+        let p = parse_source("postgresql://db/dw?user=a&password=pw&sslmode=require", false, base).unwrap();
+        assert_eq!(p.password.as_deref(), Some("pw"));
+        let WarehouseSource::Postgres { url, shown } = &p.source else { panic!() };
+        assert_eq!((url.is_secret(), shown.as_str()), (true, "postgresql://db/dw?user=a&password=***&sslmode=require"));
+        let p = parse_source("sqlite://x.db", true, base).unwrap();
+        assert_eq!(format!("{:?}", p.source), "Sqlite { path: \"***\" }");
+        let p = parse_source("postgres://db/dw", true, base).unwrap();
+        assert!(matches!(&p.source, WarehouseSource::Postgres { url, shown } if url.is_secret() && shown == MASK));
+        let p = parse_source("postgres://db/dw", false, base).unwrap();
+        assert!(matches!(&p.source, WarehouseSource::Postgres { url, .. } if !url.is_secret()));
+        for bad in ["sqlite://", "mysql://x", "postgres://", "warehouse.db", "", "postgresé://x", "pé"] {
+            assert!(parse_source(bad, false, base).is_err(), "{bad}");
+        }
+        assert_eq!(percent_decode("s3cr%40t%zz"), "s3cr@t%zz");
+    }
+}
