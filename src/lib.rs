@@ -5,7 +5,15 @@
 //! diagnostics, compiled to bytecode and rendered for whole batches of records by a VM whose
 //! output is byte-identical to the reference JSONata.
 
+pub mod destination;
+pub mod fields;
 pub mod template;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+#[cfg(feature = "cli")]
+pub mod delivery;
 
 #[cfg(feature = "cli")]
 pub mod cli;

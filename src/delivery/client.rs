@@ -1,0 +1,254 @@
+//! The destination's HTTP client: one reqwest client (so connections are reused), the shared
+//! [`Limiter`], and one attempt of one request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::error::DeliveryError;
+use super::idempotency;
+use super::limits::Limiter;
+use super::mask::Masker;
+use super::outcome::Report;
+use super::records::RenderBatch;
+use super::sender::{ActionContext, ActionSender};
+use super::settings::{DeliverySettings, Endpoint};
+use super::stop::StopToken;
+
+/// Response bodies are read up to this many bytes (sync.md): enough for any error message, and
+/// an API that answers with megabytes costs no memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Installs ring as the process's rustls crypto provider. Call once at start-up, before any TLS
+/// (HTTP or PostgreSQL); calling again does nothing. [`DeliveryClient::new`] calls it too.
+///
+/// rustls panics when no provider is installed and more than one is compiled in, which a later
+/// dependency could cause; installing one explicitly rules that out.
+pub fn install_crypto_provider() {
+    // Err only means a provider is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Delivers requests to one destination. Cheap to clone; clones share the connections and the
+/// limits, so every sync that runs at the same time under `run` should deliver through clones
+/// of one client.
+#[derive(Clone, Debug)]
+pub struct DeliveryClient {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ClientInner {
+    http: reqwest::Client,
+    pub(crate) limiter: Limiter,
+    pub(crate) settings: DeliverySettings,
+    /// The secrets of the whole config; an action adds its endpoint's secret headers.
+    pub(crate) masker: Masker,
+}
+
+impl DeliveryClient {
+    /// A client for a destination with these settings. `secrets` are every secret of the
+    /// config (tokens, passwords, secret headers, values from the environment): any of them
+    /// echoed in a response is masked before it is stored.
+    pub fn new<S: AsRef<str>>(
+        settings: DeliverySettings,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Result<DeliveryClient, DeliveryError> {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            // sync.md: no redirect is followed (a 3xx fails its records with the Location).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            // Keep as many idle connections as can be busy at once: each is reused.
+            .pool_max_idle_per_host(settings.max_concurrency.max(1) as usize)
+            .user_agent(concat!("audience/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| DeliveryError::Client(e.to_string()))?;
+        let limiter = Limiter::new(settings.max_concurrency, settings.rate_limit);
+        let masker = Masker::new(secrets);
+        Ok(DeliveryClient { inner: Arc::new(ClientInner { http, limiter, settings, masker }) })
+    }
+
+    pub fn settings(&self) -> &DeliverySettings {
+        &self.inner.settings
+    }
+
+    /// Starts delivering one action of one run: hand its records over with
+    /// [`ActionSender::send`], then call [`ActionSender::finish`]. Every record's outcome is sent
+    /// on `reports` as requests complete; `stop` is the run's.
+    pub fn action<B: RenderBatch>(
+        &self,
+        context: ActionContext,
+        stop: StopToken,
+        reports: UnboundedSender<Report<B>>,
+    ) -> Result<ActionSender<B>, DeliveryError> {
+        let target = Target::new(&context.endpoint)?;
+        let mut masker = self.inner.masker.clone();
+        for header in context.endpoint.headers.iter().filter(|h| h.secret) {
+            masker.add(&header.value);
+        }
+        Ok(ActionSender::new(self.inner.clone(), target, masker, context, stop, reports))
+    }
+}
+
+/// An endpoint checked and turned into the HTTP stack's types, once per action.
+#[derive(Debug)]
+pub(crate) struct Target {
+    method: reqwest::Method,
+    url: reqwest::Url,
+    headers: HeaderMap,
+}
+
+impl Target {
+    pub(crate) fn new(endpoint: &Endpoint) -> Result<Target, DeliveryError> {
+        let method = reqwest::Method::from_bytes(endpoint.method.as_bytes())
+            .map_err(|_| DeliveryError::Method(endpoint.method.clone()))?;
+        let url = reqwest::Url::parse(&endpoint.url).map_err(|e| DeliveryError::Url(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(DeliveryError::Url(format!("the scheme must be http or https, not {}", url.scheme())));
+        }
+        let mut headers = HeaderMap::new();
+        for header in &endpoint.headers {
+            let invalid = || DeliveryError::Header { name: header.name.clone() };
+            let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| invalid())?;
+            let mut value = HeaderValue::from_str(&header.value).map_err(|_| invalid())?;
+            // Sensitive values are left out of the HTTP stack's own debug output.
+            value.set_sensitive(header.secret);
+            // A later header replaces an earlier one of the same name (interface.md).
+            headers.insert(name, value);
+        }
+        Ok(Target { method, url, headers })
+    }
+}
+
+/// What one attempt got.
+#[derive(Debug)]
+pub(crate) enum Attempted {
+    Response {
+        status: u16,
+        retry_after: Option<String>,
+        location: Option<String>,
+        /// At most [`MAX_RESPONSE_BYTES`]; secrets not yet masked.
+        body: Vec<u8>,
+    },
+    /// No complete response within the timeout.
+    Timeout,
+    /// No response: the error's description (without the URL; secrets not yet masked).
+    Failed(String),
+}
+
+impl ClientInner {
+    /// Sends the request once. In flight, it is not cancelled by a stop: sync.md lets requests
+    /// in flight finish.
+    pub(crate) async fn attempt(&self, target: &Target, key: &str, body: Bytes) -> Attempted {
+        let request = self
+            .http
+            .request(target.method.clone(), target.url.clone())
+            .headers(target.headers.clone())
+            .header(idempotency::HEADER, key)
+            .body(body);
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) if e.is_timeout() => return Attempted::Timeout,
+            Err(e) => return Attempted::Failed(describe(&e)),
+        };
+        let header = |name| {
+            response.headers().get(name).map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        let (status, retry_after, location) = (response.status().as_u16(), header(RETRY_AFTER), header(LOCATION));
+        // Read the body (up to the cap) even on success, so that the connection goes back to
+        // the pool. A body that fails midway keeps what came: the status has decided already.
+        let mut body = Vec::new();
+        while body.len() < MAX_RESPONSE_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Attempted::Response { status, retry_after, location, body }
+    }
+}
+
+/// An error and its causes on one line, without the URL (which may hold a secret), e.g.
+/// `error sending request: client error (Connect): tcp connect error: Connection refused`.
+fn describe(error: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    let own = error.to_string();
+    // reqwest's own message names the URL: keep only what comes before it.
+    parts.push(own.split(" for url (").next().unwrap_or(&own).to_owned());
+    while let Some(e) = source {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The per-request timeout as people write it (`30s`, `250ms`).
+pub(crate) fn show_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.as_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.3}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::settings::Header;
+    use super::*;
+
+    fn endpoint(method: &str, url: &str, headers: Vec<Header>) -> Endpoint {
+        Endpoint { method: method.into(), url: url.into(), headers }
+    }
+
+    #[test]
+    fn targets_are_checked() {
+        let ok = Target::new(&endpoint(
+            "POST",
+            "https://api.example.com/a/1/members",
+            vec![
+                Header::new("Content-Type", "application/json", false),
+                Header::new("authorization", "Bearer t", true),
+            ],
+        ))
+        .unwrap();
+        assert!(ok.headers["authorization"].is_sensitive());
+        assert!(!ok.headers["content-type"].is_sensitive());
+        let dup = Target::new(&endpoint(
+            "PUT",
+            "http://x/",
+            vec![Header::new("X-A", "1", false), Header::new("x-a", "2", false)],
+        ))
+        .unwrap();
+        assert_eq!(dup.headers.get_all("x-a").iter().count(), 1);
+        assert_eq!(dup.headers["x-a"], "2");
+
+        let bad = [
+            endpoint("PO ST", "http://x/", vec![]),
+            endpoint("POST", "not a url", vec![]),
+            endpoint("POST", "ftp://x/", vec![]),
+            endpoint("POST", "http://x/", vec![Header::new("Bad Name", "v", false)]),
+            endpoint("POST", "http://x/", vec![Header::new("X-Key", "a\r\nb: c", true)]),
+        ];
+        for e in &bad {
+            let err = Target::new(e).unwrap_err().to_string();
+            assert!(!err.contains("a\r\nb"), "{err}");
+        }
+    }
+
+    #[test]
+    fn durations_shown() {
+        assert_eq!(show_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(show_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(show_duration(Duration::from_micros(1_500)), "0.002s");
+    }
+}

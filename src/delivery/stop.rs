@@ -1,0 +1,82 @@
+//! Stopping a run: no new request starts, requests in flight finish, retries still waiting are
+//! abandoned (sync.md, Dry run and shutdown). One token per run, shared by its actions and by
+//! whoever watches the signals; the first reason wins.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use super::outcome::StopReason;
+
+/// A cloneable handle on one run's stop.
+#[derive(Clone, Debug)]
+pub struct StopToken {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Flips to true once; `watch` wakes every waiter, including ones that subscribe later.
+    flag: watch::Sender<bool>,
+    reason: Mutex<Option<StopReason>>,
+}
+
+impl StopToken {
+    pub fn new() -> StopToken {
+        StopToken { inner: Arc::new(Inner { flag: watch::Sender::new(false), reason: Mutex::new(None) }) }
+    }
+
+    /// Stops the run. The first reason is kept; later calls change nothing.
+    pub fn stop(&self, reason: StopReason) {
+        {
+            let mut kept = self.inner.reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if kept.is_none() {
+                *kept = Some(reason);
+            }
+        }
+        self.inner.flag.send_replace(true);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.inner.flag.borrow()
+    }
+
+    /// Why the run stopped, once it has.
+    pub fn reason(&self) -> Option<StopReason> {
+        self.inner.reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Completes when the run is stopped (at once if it already is).
+    pub async fn stopped(&self) {
+        let mut rx = self.inner.flag.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
+}
+
+impl Default for StopToken {
+    fn default() -> StopToken {
+        StopToken::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn first_reason_wins_and_waiters_wake() {
+        let token = StopToken::new();
+        assert!(!token.is_stopped() && token.reason().is_none());
+        let waiter = tokio::spawn({
+            let token = token.clone();
+            async move { token.stopped().await }
+        });
+        token.stop(StopReason::Rejected { status: 401, reason: "HTTP 401 Unauthorized".into() });
+        token.stop(StopReason::Interrupted);
+        waiter.await.unwrap();
+        token.stopped().await; // already stopped: at once
+        assert!(token.is_stopped());
+        assert_eq!(token.reason(), Some(StopReason::Rejected { status: 401, reason: "HTTP 401 Unauthorized".into() }));
+    }
+}
