@@ -154,6 +154,13 @@ impl RecordBatch {
         self.read(self.slots[record * self.width + field])
     }
 
+    /// The slots of record `record`.
+    #[inline]
+    pub(crate) fn record(&self, record: usize) -> &[Slot] {
+        &self.slots[record * self.width..(record + 1) * self.width]
+    }
+
+    #[inline]
     pub(crate) fn read(&self, slot: Slot) -> FieldValue<'_> {
         match slot {
             Slot::Missing => FieldValue::Missing,

@@ -6,7 +6,8 @@
 use super::TemplateField;
 use super::ast::{Expr, ExprKind, Pair};
 use super::json;
-use super::program::{Bytes, NO_SLOT, Op, Program};
+use super::lower;
+use super::program::{Bytes, NO_BLOCK, NO_SLOT, Op, Program};
 use super::span::Span;
 use serde_json::{Map, Number, Value};
 
@@ -20,6 +21,7 @@ pub fn compile(expr: &Expr, _src: &str, fields: Option<&[TemplateField]>) -> Pro
     };
     c.expr(expr, Ctx::Other);
     c.program.fields = c.fields;
+    lower::lower_blocks(&mut c.program);
     c.program
 }
 
@@ -42,6 +44,16 @@ impl Compiler {
         self.program.ops.push(op);
         self.program.spans.push(span);
         self.program.ops.len() - 1
+    }
+
+    fn name(&mut self, name: &str) -> u32 {
+        match self.program.names.iter().position(|n| &**n == name) {
+            Some(i) => i as u32,
+            None => {
+                self.program.names.push(name.into());
+                self.program.names.len() as u32 - 1
+            }
+        }
     }
 
     fn bytes(&mut self, b: &[u8]) -> Bytes {
@@ -101,7 +113,7 @@ impl Compiler {
             json::write_str(&mut text, key);
             text.push(b':');
             let key_bytes = self.bytes(&text);
-            let name = self.bytes(key.as_bytes());
+            let name = self.name(key);
             self.push(Op::Pair { key: key_bytes, name }, pair.key.span);
             self.expr(&pair.value, ctx);
         }
@@ -110,7 +122,7 @@ impl Compiler {
 
     fn path(&mut self, steps: &[Expr], span: Span, ctx: Ctx) {
         let streams = steps.len() > 1 && matches!(steps[steps.len() - 1].kind, ExprKind::Object(_));
-        let at = self.push(Op::Path { steps: steps.len() as u32, len: 0, streams }, span);
+        let at = self.push(Op::Path { steps: steps.len() as u32, len: 0, streams, block: NO_BLOCK }, span);
         // `$$.records.{ ... }` in a template: the object step's context is a record.
         let records_block = self.template
             && steps.len() == 3
@@ -128,7 +140,7 @@ impl Compiler {
                     } else {
                         NO_SLOT
                     };
-                    let name = self.bytes(name.as_bytes());
+                    let name = self.name(name);
                     self.push(Op::Field { name, slot }, step.span);
                 }
                 ExprKind::Object(pairs) if i > 0 => {

@@ -29,6 +29,7 @@ pub mod compile;
 pub mod diagnostic;
 pub mod json;
 pub mod lexer;
+pub mod lower;
 pub mod parser;
 pub mod program;
 pub mod report;

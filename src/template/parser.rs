@@ -17,6 +17,21 @@
 //! compiled, because the parse reported an error. Once an error has been explained by the input
 //! ending early, no enclosing construct reports its missing closer again.
 //!
+//! A closing bracket that is not the innermost open list's own is read in one of three ways
+//! (see [`Reading`]):
+//!
+//! * it closes a list further out (`{"a": [1, 2}`): the lists inside that one were left open.
+//!   One diagnostic names them (the innermost in the message, each with a label at its opener),
+//!   they end there without consuming the closer, and the list it belongs to takes it as usual.
+//!   No construct that the same closer leaves open reports it again;
+//! * it is a stray (`[1}]`): reported and skipped;
+//! * it is a typo for the right closer (`[1, 2)`): reported, and it closes the list.
+//!
+//! The choice is the one under which the brackets after the closer balance the lists still
+//! open (`{"c": [}, "d": 1}` is a typo, `{"c": [}` leaves the `[` open); when none does, a
+//! closer of a list further out closes it, one right before the innermost list's own closer is
+//! a stray, and any other is a typo.
+//!
 //! # Limits
 //!
 //! A source over [`MAX_SOURCE_BYTES`] gets one X0301 and no further work. No construct may be
@@ -28,7 +43,7 @@
 use super::ast::{BinOp, Expr, ExprKind, Pair, SortTerm};
 use super::diagnostic::{Code, Diagnostic};
 use super::lexer::{Expect, Lexer, Op, Token, TokenKind};
-use super::span::Span;
+use super::span::{LineIndex, Span};
 use super::{MAX_DEPTH, MAX_SOURCE_BYTES};
 
 /// The parse result: the tree when one could be built, and every diagnostic found.
@@ -200,6 +215,64 @@ struct Parser<'s> {
     eof_reported: bool,
     /// X0302 was reported: the parse stops and reports nothing more.
     fatal: bool,
+    /// The lists being parsed, innermost last: the closer each one expects and its opener.
+    /// Bounded by the depth limit.
+    open: Vec<(Op, Span)>,
+    /// Where a closer starts that has been reported as leaving the lists inside its own open:
+    /// those lists end silently there.
+    closer_explained: Option<u32>,
+    /// Line starts, built the first time a message names the line of an opener.
+    lines: Option<LineIndex<'s>>,
+    /// [`bracket_balance`] of the source, computed the first time a wrong closer is met.
+    brackets: Option<Vec<(u32, i32)>>,
+    /// The last [`Parser::reading`]: the closer's start, how many lists were open, the reading.
+    reading: Option<(u32, usize, Reading)>,
+}
+
+/// How the parser reads a closer that is not the innermost open list's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reading {
+    /// It closes the list at this index of the open ones; the lists inside it are left open.
+    LeftOpen(usize),
+    /// It closes nothing: skip it.
+    Stray,
+    /// A typo for the innermost list's closer.
+    Typo,
+}
+
+/// For every bracket token of `src`: its start, and how many more closers than openers follow
+/// it. Lexed once, with the operand/operator guess of [`Parser::recover`] (a rare `/` read
+/// otherwise than by the parser only leaves a closer unfound, and the fallback decides).
+fn bracket_balance(src: &str) -> Vec<(u32, i32)> {
+    let mut lexer = Lexer::new(src);
+    let mut expect = Expect::Operand;
+    let mut out = Vec::new();
+    loop {
+        let tok = lexer.next_token(expect);
+        match tok.kind {
+            TokenKind::Eof => break,
+            TokenKind::Op(op) if op.is_opener() => out.push((tok.span.start, -1)),
+            TokenKind::Op(op) if op.is_closer() => out.push((tok.span.start, 1)),
+            _ => {}
+        }
+        expect = if tok.ends_operand() { Expect::Operator } else { Expect::Operand };
+    }
+    let mut after = 0;
+    for entry in out.iter_mut().rev() {
+        let own = entry.1;
+        entry.1 = after;
+        after += own;
+    }
+    out
+}
+
+/// A list that a closer of an enclosing list leaves open: the closer it expects, its opener and
+/// the line of the opener.
+#[derive(Clone, Copy, Debug)]
+struct LeftOpen {
+    close: Op,
+    open: Span,
+    line: u32,
 }
 
 impl<'s> Parser<'s> {
@@ -216,6 +289,11 @@ impl<'s> Parser<'s> {
             depth: 0,
             eof_reported: false,
             fatal: false,
+            open: Vec::new(),
+            closer_explained: None,
+            lines: None,
+            brackets: None,
+            reading: None,
         }
     }
 
@@ -304,12 +382,18 @@ impl<'s> Parser<'s> {
                 }
                 self.eof_reported = true;
             }
+            _ if self.closer_is_explained() => {}
             _ => {
                 let message = format!("expected {what}, found {}", self.found());
                 let mut d = Diagnostic::error(Code::ExpectedToken, self.tok.span, message);
                 if let Some(open) = opener {
                     let text = &self.src[open.range()];
                     d = d.with_label(open, format!("the `{text}` opened here"));
+                }
+                let left = self.left_open();
+                if !left.is_empty() {
+                    d = d.with_hint(self.close_advice(&left));
+                    d = self.with_left_open(d, &left);
                 }
                 self.report(d);
             }
@@ -330,11 +414,26 @@ impl<'s> Parser<'s> {
                 }
                 self.eof_reported = true;
             }
+            TokenKind::Op(_) if self.closer_is_explained() => {}
             TokenKind::Op(op) => {
                 let message = format!("expected an expression, found {}", self.found());
                 let mut d = Diagnostic::error(Code::InvalidUnary, self.tok.span, message);
-                if let Some(hint) = self.missing_operand_hint(op) {
-                    d = d.with_hint(hint);
+                let hint = self.missing_operand_hint(op);
+                let left = self.left_open();
+                if left.is_empty() {
+                    if let Some(hint) = hint {
+                        d = d.with_hint(hint);
+                    } else if self.reading() == Some(Reading::Stray) {
+                        d = d.with_hint(format!("this `{}` closes nothing that is open; remove it", op.as_str()));
+                    }
+                } else {
+                    // `[1, 2,` before the `}` of an enclosing object: one diagnostic for both.
+                    let advice = self.close_advice(&left);
+                    d = d.with_hint(match hint {
+                        Some(hint) => format!("{hint}; {advice}"),
+                        None => advice,
+                    });
+                    d = self.with_left_open(d, &left);
                 }
                 self.report(d);
             }
@@ -351,6 +450,115 @@ impl<'s> Parser<'s> {
             Op::Dot => Some("a number starts with a digit: `0.5`, not `.5`"),
             _ => None,
         }
+    }
+
+    /// The line of a byte offset, for messages that name where something was opened.
+    fn line_of(&mut self, offset: u32) -> u32 {
+        let src = self.src;
+        self.lines.get_or_insert_with(|| LineIndex::new(src)).line_col(offset as usize).line
+    }
+
+    /// How the current token is read when it is a closer, a list is open and the closer is not
+    /// that list's own; `None` otherwise.
+    fn reading(&mut self) -> Option<Reading> {
+        let TokenKind::Op(op) = self.tok.kind else { return None };
+        let &(own, _) = self.open.last()?;
+        if !op.is_closer() || op == own {
+            return None;
+        }
+        let (start, n) = (self.tok.span.start, self.open.len());
+        if let Some((s, len, reading)) = self.reading
+            && (s, len) == (start, n)
+        {
+            return Some(reading);
+        }
+        let enclosing = self.open.iter().rposition(|&(close, _)| close == op);
+        let rest = self.closers_after();
+        let reading = match (enclosing, rest) {
+            (Some(at), Some(r)) if r == at => Reading::LeftOpen(at),
+            (_, Some(r)) if r == n - 1 => Reading::Typo,
+            (_, Some(r)) if r == n => Reading::Stray,
+            (Some(at), _) => Reading::LeftOpen(at),
+            (None, _) if self.next_is(own) => Reading::Stray,
+            (None, _) => Reading::Typo,
+        };
+        self.reading = Some((start, n, reading));
+        Some(reading)
+    }
+
+    /// How many more closers than openers follow the current token (a bracket), if not fewer.
+    fn closers_after(&mut self) -> Option<usize> {
+        let src = self.src;
+        let brackets = self.brackets.get_or_insert_with(|| bracket_balance(src));
+        let i = brackets.binary_search_by_key(&self.tok.span.start, |&(start, _)| start).ok()?;
+        usize::try_from(brackets[i].1).ok()
+    }
+
+    /// The lists the current token leaves open when it is read as closing a list further out
+    /// than the innermost (innermost first); empty otherwise.
+    fn left_open(&mut self) -> Vec<LeftOpen> {
+        let Some(Reading::LeftOpen(at)) = self.reading() else { return Vec::new() };
+        let inner: Vec<(Op, Span)> = self.open[at + 1..].iter().rev().copied().collect();
+        inner.into_iter().map(|(close, open)| LeftOpen { close, open, line: self.line_of(open.start) }).collect()
+    }
+
+    /// How to close the lists in `left`: "close the `[` opened at line 5 with `]`".
+    fn close_advice(&self, left: &[LeftOpen]) -> String {
+        let names: Vec<String> =
+            left.iter().map(|l| format!("the `{}` opened at line {}", &self.src[l.open.range()], l.line)).collect();
+        let names = match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        let closers: String = left.iter().map(|l| l.close.as_str()).collect();
+        format!("close {names} with `{closers}`")
+    }
+
+    /// `d`, reported at the current closer, with a label at each list in `left` (what it leaves
+    /// open). The closer is then explained: the lists it leaves open end there silently.
+    fn with_left_open(&mut self, mut d: Diagnostic, left: &[LeftOpen]) -> Diagnostic {
+        for (i, l) in left.iter().enumerate() {
+            let text = &self.src[l.open.range()];
+            let either = if i == 0 { "" } else { " either" };
+            d = d.with_label(l.open, format!("this `{text}` is not closed{either}"));
+        }
+        self.closer_explained = Some(self.tok.span.start);
+        d
+    }
+
+    /// Whether the current token is a closer already reported as leaving lists open.
+    fn closer_is_explained(&self) -> bool {
+        self.closer_explained == Some(self.tok.span.start) && self.tok.kind != TokenKind::Eof
+    }
+
+    /// S0202 at a closer that belongs to a list further out: the innermost list, and any
+    /// between it and that one, are left open.
+    fn report_left_open(&mut self) {
+        if self.closer_is_explained() {
+            return;
+        }
+        let left = self.left_open();
+        let Some(first) = left.first().copied() else { return };
+        let text = &self.src[first.open.range()];
+        let close = first.close.as_str();
+        let message =
+            format!("expected `{close}` to close the `{text}` opened at line {}, found {}", first.line, self.found());
+        let mut d = Diagnostic::error(Code::ExpectedToken, self.tok.span, message);
+        if left.len() > 1 {
+            d = d.with_hint(self.close_advice(&left));
+        }
+        let d = self.with_left_open(d, &left);
+        self.report(d);
+    }
+
+    /// Whether the token after the current one is `op`. Lexed by a throwaway lexer, so that
+    /// nothing is recorded twice; the current token is a closer, so an operator comes next.
+    /// [`Parser::reading`] keeps its answer, so that no token is lexed this way twice for the
+    /// same list.
+    fn next_is(&self, op: Op) -> bool {
+        let rest = &self.src[self.tok.span.end as usize..];
+        matches!(Lexer::new(rest).next_token(Expect::Operator).kind, TokenKind::Op(o) if o == op)
     }
 
     /// S0201: a token after a complete expression at the top level.
@@ -806,9 +1014,24 @@ impl<'s> Parser<'s> {
     /// including its closer. Returns the items, the closer's span and the tallest item.
     ///
     /// An item that fails is recovered from: skip to the next separator or closer at this
-    /// depth and go on. A wrong closer (`[1, 2)`) is reported unless the item before it already
-    /// was, and closes the list anyway: it is most likely a typo for the right one.
+    /// depth and go on. A wrong closer is read as [`Parser::reading`] says: one that closes a
+    /// list further out ends this one without being consumed (`{"a": [1, 2}`: the object takes
+    /// its `}`), a stray is skipped (`[1}]`), a typo closes the list (`[1, 2)`). Each is
+    /// reported unless the item before it already was.
     fn list<T>(
+        &mut self,
+        open: Span,
+        d: Delims,
+        item: impl FnMut(&mut Self) -> ItemResult<T>,
+    ) -> PResult<(Vec<T>, Span, usize)> {
+        self.open.push((d.close, open));
+        let result = self.list_items(open, d, item);
+        self.open.pop();
+        result
+    }
+
+    /// The body of [`Parser::list`], with the list on the stack of open ones.
+    fn list_items<T>(
         &mut self,
         open: Span,
         d: Delims,
@@ -847,13 +1070,33 @@ impl<'s> Parser<'s> {
                         }
                         break;
                     }
-                    TokenKind::Op(op) if op.is_closer() => {
-                        if op != d.close && !broken {
-                            self.expected(&format!("`{}`", d.close.as_str()), Some(open));
-                        }
+                    TokenKind::Op(op) if op == d.close => {
                         let close = self.bump(Expect::Operator).span;
                         return Ok((items, close, height));
                     }
+                    TokenKind::Op(op) if op.is_closer() => match self.reading() {
+                        Some(Reading::LeftOpen(_)) => {
+                            if !broken {
+                                self.report_left_open();
+                            }
+                            return Ok((items, self.after_prev(), height));
+                        }
+                        Some(Reading::Stray) => {
+                            if !broken {
+                                let d = self.stray_closer(d);
+                                self.report(d);
+                            }
+                            broken = true;
+                            self.bump(Expect::Operator);
+                        }
+                        _ => {
+                            if !broken {
+                                self.expected(&format!("`{}`", d.close.as_str()), Some(open));
+                            }
+                            let close = self.bump(Expect::Operator).span;
+                            return Ok((items, close, height));
+                        }
+                    },
                     TokenKind::Eof => {
                         if !broken {
                             self.expected(&Self::continuation(d), Some(open));
@@ -871,6 +1114,13 @@ impl<'s> Parser<'s> {
                 }
             }
         }
+    }
+
+    /// S0202 for a closer that closes nothing.
+    fn stray_closer(&self, d: Delims) -> Diagnostic {
+        let message = format!("expected {}, found {}", Self::continuation(d), self.found());
+        let hint = format!("this `{}` closes nothing that is open; remove it", &self.src[self.tok.span.range()]);
+        Diagnostic::error(Code::ExpectedToken, self.tok.span, message).with_hint(hint)
     }
 
     /// What may follow an item of a list: "`,` or `]`".

@@ -28,27 +28,77 @@ pub enum Op {
     /// `ordered` is false when JavaScript's key order (array-index keys first) differs from the
     /// source order: the object is then built in source order and written in key order.
     Object { pairs: u32, len: u32, ordered: bool },
-    /// A pair of the enclosing object: `key` is the serialised `"key":`, `name` the key itself.
-    /// The value expression follows. Length 1 (the value is counted separately).
-    Pair { key: Bytes, name: Bytes },
+    /// A pair of the enclosing object: `key` is the serialised `"key":`, `name` the key itself
+    /// (an index into [`Program::names`]). The value expression follows. Length 1 (the value
+    /// is counted separately).
+    Pair { key: Bytes, name: u32 },
     /// An array constructor; the next instructions are `items` expressions. Items that are
     /// not array constructors are spliced one level when they yield an array.
     Array { items: u32, len: u32 },
     /// A path; the next instructions are `steps` steps ([`Op::Root`], [`Op::Field`], or an
     /// [`Op::Object`] for a `.{ ... }` step). `streams` when the last step is a `.{ ... }`
-    /// step: its objects are then written one by one as they are built.
-    Path { steps: u32, len: u32, streams: bool },
+    /// step: its objects are then written one by one as they are built, through
+    /// `blocks[block]` when the object could be lowered to one ([`NO_BLOCK`] otherwise).
+    Path { steps: u32, len: u32, streams: bool, block: u32 },
     /// Step `$$`: the input root. Also an expression on its own. Length 1.
     Root,
-    /// Step: the field `name`; `slot` is its record slot inside a `$$.records` block of a
-    /// template (`u32::MAX` when none). Length 1.
-    Field { name: Bytes, slot: u32 },
+    /// Step: the field `names[name]`; `slot` is its record slot inside a `$$.records` block of
+    /// a template ([`NO_SLOT`] when none). Length 1.
+    Field { name: u32, slot: u32 },
     /// `$number(arg)`; the argument expression follows. Errors point at this instruction's span.
     Number { len: u32 },
 }
 
 /// No record slot.
 pub const NO_SLOT: u32 = u32::MAX;
+/// No lowered block.
+pub const NO_BLOCK: u32 = u32::MAX;
+
+/// Whether a comma goes before the next pair or item of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comma {
+    /// Nothing was written before it.
+    No,
+    /// Something surely was.
+    Yes,
+    /// Only if something was: the last byte written is not the container's opening bracket.
+    Check,
+}
+
+/// One step of a lowered block's per-item writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// Appends the bytes.
+    Lit(Bytes),
+    /// Appends a comma unless the last byte opens a container, then the bytes.
+    SepLit(Bytes),
+    /// A pair whose value is the item's field `field`: nothing when it is undefined; otherwise
+    /// the comma, `key` (the serialised `"key":`) and the value.
+    Pair { key: Bytes, field: u32, comma: Comma },
+    /// An array item that is the item's field `field`: nothing when undefined; an array value
+    /// is spliced one level (the reference's `fn.append`); otherwise the comma and the value.
+    Item { field: u32, comma: Comma },
+    /// `$number(field)` as a pair (`key.len > 0`) or an item; `op` is the [`Op::Number`]
+    /// instruction, whose span errors report.
+    Number { key: Bytes, field: u32, comma: Comma, op: u32 },
+}
+
+/// The object of a streaming `.{ ... }` step lowered to a flat list of pieces, for items whose
+/// fields it reads directly: the records of a batch, and JSON objects. It applies when the
+/// object holds only literals, one-step field paths, `$number` of those, and nested object and
+/// array constructors of the same (the shape of nearly every request body); other objects run
+/// through the general instructions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Block {
+    pub pieces: Vec<Piece>,
+    /// The names of the item fields the pieces read, indexed by `field`.
+    pub fields: Vec<Box<str>>,
+    /// For each field, its record slot in a template's [`crate::template::RecordBatch`]
+    /// ([`NO_SLOT`] when the block is not a template's `$$.records` block).
+    pub slots: Vec<u32>,
+    /// Bytes each item writes at least (reserved once per item).
+    pub min_len: usize,
+}
 
 impl Op {
     /// Instructions spanned by the expression that starts with this one.
@@ -73,6 +123,10 @@ pub struct Program {
     pub consts: Vec<Value>,
     /// Record slot names (the template fields), empty for a plain expression.
     pub fields: Vec<String>,
+    /// Field and key names, indexed by [`Op::Field`] and [`Op::Pair`].
+    pub names: Vec<Box<str>>,
+    /// Lowered `.{ ... }` steps, indexed by [`Op::Path`]'s `block`.
+    pub blocks: Vec<Block>,
 }
 
 impl Program {
@@ -80,9 +134,8 @@ impl Program {
         &self.bytes[b.start as usize..(b.start + b.len) as usize]
     }
 
-    pub fn str(&self, b: Bytes) -> &str {
-        // Only ever built from `&str` pieces by the compiler.
-        std::str::from_utf8(self.bytes(b)).expect("program strings are UTF-8")
+    pub fn name(&self, index: u32) -> &str {
+        &self.names[index as usize]
     }
 
     /// A readable listing, one instruction a line, indented by nesting (used by snapshot tests
@@ -103,16 +156,34 @@ impl Program {
                 }
                 Op::Pair { key, .. } => writeln!(out, "pair {}", text(key)),
                 Op::Array { items, .. } => writeln!(out, "array items={items}"),
-                Op::Path { steps, streams, .. } => {
-                    writeln!(out, "path steps={steps}{}", if streams { " streams" } else { "" })
+                Op::Path { steps, streams, block, .. } => {
+                    let block = if block == NO_BLOCK { String::new() } else { format!(" block={block}") };
+                    writeln!(out, "path steps={steps}{}{block}", if streams { " streams" } else { "" })
                 }
                 Op::Root => writeln!(out, "root"),
-                Op::Field { name, slot } if slot == NO_SLOT => writeln!(out, "field {}", text(name)),
-                Op::Field { name, slot } => writeln!(out, "field {} slot={slot}", text(name)),
+                Op::Field { name, slot } if slot == NO_SLOT => writeln!(out, "field {:?}", self.name(name)),
+                Op::Field { name, slot } => writeln!(out, "field {:?} slot={slot}", self.name(name)),
                 Op::Number { .. } => writeln!(out, "number"),
             };
             if op.size() > 1 {
                 ends.push(pc + op.size());
+            }
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            let _ = writeln!(out, "block {i} fields={:?} slots={:?}", block.fields, block.slots);
+            let text = |b: Bytes| String::from_utf8_lossy(self.bytes(b)).into_owned();
+            for piece in &block.pieces {
+                let _ = match *piece {
+                    Piece::Lit(b) => writeln!(out, "      lit {}", text(b)),
+                    Piece::SepLit(b) => writeln!(out, "      seplit {}", text(b)),
+                    Piece::Pair { key, field, comma } => {
+                        writeln!(out, "      pair {} field={field} comma={comma:?}", text(key))
+                    }
+                    Piece::Item { field, comma } => writeln!(out, "      item field={field} comma={comma:?}"),
+                    Piece::Number { key, field, comma, .. } => {
+                        writeln!(out, "      number {} field={field} comma={comma:?}", text(key))
+                    }
+                };
             }
         }
         out
@@ -125,7 +196,7 @@ mod tests {
 
     #[test]
     fn instructions_stay_small() {
-        // The VM's inner loop reads these; keep them within two words.
-        assert_eq!(std::mem::size_of::<Op>(), 20);
+        // The VM reads these in its inner loop: keep them at two words.
+        assert_eq!(std::mem::size_of::<Op>(), 16);
     }
 }

@@ -7,12 +7,18 @@
 //! collected. The rules follow the reference's `evaluatePath`, `evaluateStep`, `lookup` and
 //! `evaluateGroupExpression`; the comments name the rule each piece implements.
 
+use super::batch::Slot;
 use super::batch::{Connection, RecordBatch};
 use super::diagnostic::{Code, Diagnostic};
 use super::json;
-use super::program::{NO_SLOT, Op, Program};
+use super::lower::has_slots;
+use super::program::{Block, Comma, NO_BLOCK, NO_SLOT, Op, Piece, Program};
 use super::value::Val;
 use serde_json::Value;
+
+/// A run-time error. Boxed: results travel through every recursive call, and an unboxed
+/// diagnostic would make each of them large.
+type Fail = Box<Diagnostic>;
 
 /// Runs one program; cheap to create per call.
 pub struct Vm<'p> {
@@ -53,7 +59,7 @@ impl<'p> Vm<'p> {
         if result.is_err() {
             out.truncate(mark);
         }
-        result
+        result.map_err(|e| *e)
     }
 }
 
@@ -92,14 +98,14 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn error(&self, code: Code, pc: usize, message: String) -> Diagnostic {
-        Diagnostic::error(code, self.p.spans[pc], message)
+    fn error(&self, code: Code, pc: usize, message: String, hint: &str) -> Fail {
+        Box::new(Diagnostic::error(code, self.p.spans[pc], message).with_hint(hint))
     }
 
     // ---- emitting ----
 
     /// Emits the expression at `pc`; false when it is undefined (nothing written).
-    fn emit(&self, pc: usize, ctx: &Val<'a>, out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
+    fn emit(&self, pc: usize, ctx: &Val<'a>, out: &mut Vec<u8>) -> Result<bool, Fail> {
         match self.p.ops[pc] {
             Op::Const { bytes, .. } => {
                 out.extend_from_slice(self.p.bytes(bytes));
@@ -140,19 +146,17 @@ impl<'a> Run<'a> {
                 let v = self.step(pc + 1, ctx)?;
                 Ok(write_val(out, &v, &self.p.fields))
             }
-            Op::Path { steps, streams: true, .. } => {
+            Op::Path { steps, streams: true, block, .. } => {
                 let (items, last) = self.path_items(pc, steps - 1, ctx)?;
                 match items.len() {
                     0 => Ok(false),
-                    1 => self.emit(last, &items.get(0), out),
-                    n => {
+                    1 => {
+                        self.stream(last, block, &items, false, out)?;
+                        Ok(true)
+                    }
+                    _ => {
                         out.push(b'[');
-                        for i in 0..n {
-                            if i > 0 {
-                                out.push(b',');
-                            }
-                            self.emit(last, &items.get(i), out)?;
-                        }
+                        self.stream(last, block, &items, false, out)?;
                         out.push(b']');
                         Ok(true)
                     }
@@ -167,7 +171,7 @@ impl<'a> Run<'a> {
 
     /// Emits an item of an array constructor. An item that is not itself an array constructor
     /// is spliced one level when it yields an array (the reference's `fn.append`).
-    fn emit_item(&self, pc: usize, ctx: &Val<'a>, out: &mut Vec<u8>) -> Result<(), Diagnostic> {
+    fn emit_item(&self, pc: usize, ctx: &Val<'a>, out: &mut Vec<u8>) -> Result<(), Fail> {
         let comma = |out: &mut Vec<u8>| {
             if out.last() != Some(&b'[') {
                 out.push(b',');
@@ -180,12 +184,9 @@ impl<'a> Run<'a> {
                 comma(out);
                 self.emit(pc, ctx, out)?;
             }
-            Op::Path { steps, streams: true, .. } => {
+            Op::Path { steps, streams: true, block, .. } => {
                 let (items, last) = self.path_items(pc, steps - 1, ctx)?;
-                for i in 0..items.len() {
-                    comma(out);
-                    self.emit(last, &items.get(i), out)?;
-                }
+                self.stream(last, block, &items, true, out)?;
             }
             _ => {
                 let v = self.eval(pc, ctx)?;
@@ -207,10 +208,113 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Writes the object of the `.{ ... }` step at `last` for every item, separated by commas
+    /// (a comma before the first too when `comma_first` and something precedes it in the
+    /// enclosing array). Items that the step's lowered block can read directly (batch records,
+    /// JSON objects) go through it; the rest through the general instructions.
+    fn stream(
+        &self,
+        last: usize,
+        block: u32,
+        items: &Items<'a>,
+        comma_first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        let sep = |out: &mut Vec<u8>, i: usize| {
+            if i > 0 || (comma_first && !matches!(out.last(), Some(b'[' | b'{'))) {
+                out.push(b',');
+            }
+        };
+        let block = (block != NO_BLOCK).then(|| &self.p.blocks[block as usize]);
+        match (block, items) {
+            (Some(b), Items::Spread(Val::Records(batch))) if has_slots(b) => {
+                for r in 0..batch.len() {
+                    sep(out, r);
+                    self.pieces(b, &BatchRecord { batch, slots: batch.record(r), map: &b.slots }, out)?;
+                }
+            }
+            (Some(b), Items::Spread(Val::J(Value::Array(array)))) => {
+                let mut fields: Vec<Option<&'a Value>> = vec![None; b.fields.len()];
+                for (i, item) in array.iter().enumerate() {
+                    sep(out, i);
+                    match item {
+                        Value::Object(map) => {
+                            fields.fill(None);
+                            for (k, v) in map {
+                                if let Some(f) = b.fields.iter().position(|name| **name == **k) {
+                                    fields[f] = Some(v);
+                                }
+                            }
+                            self.pieces(b, &JsonRecord(&fields), out)?;
+                        }
+                        other => {
+                            self.emit(last, &Val::from_json(other), out)?;
+                        }
+                    }
+                }
+            }
+            _ => {
+                for i in 0..items.len() {
+                    sep(out, i);
+                    self.emit(last, &items.get(i), out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one item's object through a lowered block.
+    #[inline]
+    fn pieces(&self, block: &Block, item: &impl ItemFields<'a>, out: &mut Vec<u8>) -> Result<(), Fail> {
+        out.reserve(block.min_len + 64);
+        for piece in &block.pieces {
+            match *piece {
+                Piece::Lit(b) => out.extend_from_slice(self.p.bytes(b)),
+                Piece::SepLit(b) => {
+                    comma(out, Comma::Check);
+                    out.extend_from_slice(self.p.bytes(b));
+                }
+                Piece::Pair { key, field, comma: c } => {
+                    let v = item.field(field);
+                    if !v.is_undef() {
+                        comma(out, c);
+                        out.extend_from_slice(self.p.bytes(key));
+                        write_val(out, &v, &self.p.fields);
+                    }
+                }
+                Piece::Item { field, comma: c } => {
+                    let v = item.field(field);
+                    match v.array_len() {
+                        Some(n) => {
+                            for i in 0..n {
+                                comma(out, if i == 0 { c } else { Comma::Yes });
+                                write_val(out, &v.item(i), &self.p.fields);
+                            }
+                        }
+                        None if v.is_undef() => {}
+                        None => {
+                            comma(out, c);
+                            write_val(out, &v, &self.p.fields);
+                        }
+                    }
+                }
+                Piece::Number { key, field, comma: c, op } => {
+                    let v = self.cast_number(op as usize, item.field(field))?;
+                    if !v.is_undef() {
+                        comma(out, c);
+                        out.extend_from_slice(self.p.bytes(key));
+                        write_val(out, &v, &self.p.fields);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     // ---- evaluating ----
 
     /// Evaluates the expression at `pc`, normalised as the reference normalises every result.
-    fn eval(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+    fn eval(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Fail> {
         Ok(match self.p.ops[pc] {
             Op::Const { value, .. } => Val::from_json(&self.p.consts[value as usize]),
             Op::Object { .. } => self.eval_object(pc, ctx)?,
@@ -238,7 +342,7 @@ impl<'a> Run<'a> {
     }
 
     /// An object constructor's value: pairs evaluated in source order, then put in key order.
-    fn eval_object(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+    fn eval_object(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Fail> {
         let Op::Object { pairs, .. } = self.p.ops[pc] else { unreachable!("object expected") };
         let data = group_context(ctx);
         let mut result: Vec<(&'a str, Val<'a>)> = Vec::with_capacity(pairs as usize);
@@ -247,7 +351,7 @@ impl<'a> Run<'a> {
             let Op::Pair { name, .. } = self.p.ops[pc] else { unreachable!("pair expected") };
             let v = self.eval(pc + 1, &data)?;
             if !v.is_undef() {
-                result.push((self.p.str(name), v));
+                result.push((self.p.name(name), v));
             }
             pc += 1 + self.p.ops[pc + 1].size();
         }
@@ -260,7 +364,7 @@ impl<'a> Run<'a> {
 
     /// Runs the first `upto` steps of the path at `pc` (`evaluatePath`), returning the
     /// sequence that step `upto` would run over and that step's instruction.
-    fn path_items(&self, pc: usize, upto: u32, ctx: &Val<'a>) -> Result<(Items<'a>, usize), Diagnostic> {
+    fn path_items(&self, pc: usize, upto: u32, ctx: &Val<'a>) -> Result<(Items<'a>, usize), Fail> {
         let mut spc = pc + 1;
         // A path that starts with a variable (`$$`) does not map over an array context.
         let mut items = if !matches!(self.p.ops[spc], Op::Root) && ctx.is_array() {
@@ -287,7 +391,7 @@ impl<'a> Run<'a> {
     }
 
     /// A whole path's value.
-    fn eval_path(&self, pc: usize, steps: u32, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+    fn eval_path(&self, pc: usize, steps: u32, ctx: &Val<'a>) -> Result<Val<'a>, Fail> {
         let (items, last) = self.path_items(pc, steps - 1, ctx)?;
         Ok(match items {
             // On one item, the last step's value is the path's value: a data array is kept as it
@@ -306,7 +410,7 @@ impl<'a> Run<'a> {
     }
 
     /// Applies the step at `spc` to every item, keeping the defined results.
-    fn step_each(&self, spc: usize, items: &Items<'a>) -> Result<Vec<Val<'a>>, Diagnostic> {
+    fn step_each(&self, spc: usize, items: &Items<'a>) -> Result<Vec<Val<'a>>, Fail> {
         let mut results = Vec::with_capacity(items.len());
         for i in 0..items.len() {
             match self.step(spc, &items.get(i))? {
@@ -330,12 +434,12 @@ impl<'a> Run<'a> {
     }
 
     /// One step applied to one item, normalised.
-    fn step(&self, spc: usize, item: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+    fn step(&self, spc: usize, item: &Val<'a>) -> Result<Val<'a>, Fail> {
         Ok(match self.p.ops[spc] {
             Op::Root => self.root.clone(),
             Op::Field { name, slot } => {
                 let slot = (slot != NO_SLOT).then_some(slot);
-                item.lookup(self.p.str(name), slot, &self.p.fields).collapse()
+                item.lookup(self.p.name(name), slot, &self.p.fields).collapse()
             }
             Op::Object { .. } => self.eval_object(spc, item)?,
             _ => unreachable!("not a step"),
@@ -343,8 +447,13 @@ impl<'a> Run<'a> {
     }
 
     /// `$number(arg)`.
-    fn number(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Diagnostic> {
+    fn number(&self, pc: usize, ctx: &Val<'a>) -> Result<Val<'a>, Fail> {
         let arg = self.eval(pc + 1, ctx)?;
+        self.cast_number(pc, arg)
+    }
+
+    /// `$number` applied to a value; errors point at the call at `pc`.
+    fn cast_number(&self, pc: usize, arg: Val<'a>) -> Result<Val<'a>, Fail> {
         let n = match &arg {
             Val::Undef => return Ok(Val::Undef),
             Val::Num(f) => *f,
@@ -353,16 +462,68 @@ impl<'a> Run<'a> {
             Val::J(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
             Val::Bool(b) => f64::from(u8::from(*b)),
             Val::Str(s) => json::parse_number(s).map_err(|_| {
-                self.error(Code::NotANumber, pc, format!("`$number` cannot cast the string {} to a number", quoted(s)))
-                    .with_hint("the string must be a JSON number such as \"12\" or \"-1.5e3\", or 0x.., 0o.., 0b..")
+                self.error(
+                    Code::NotANumber,
+                    pc,
+                    format!("`$number` cannot cast the string {} to a number", quoted(s)),
+                    "the string must be a JSON number such as \"12\" or \"-1.5e3\", or 0x.., 0o.., 0b..",
+                )
             })?,
             other => {
-                return Err(self
-                    .error(Code::ArgumentType, pc, format!("`$number` cannot take {} as its argument", describe(other)))
-                    .with_hint("`$number` takes a number, a string or a boolean"));
+                return Err(self.error(
+                    Code::ArgumentType,
+                    pc,
+                    format!("`$number` cannot take {} as its argument", describe(other)),
+                    "`$number` takes a number, a string or a boolean",
+                ));
             }
         };
         Ok(Val::Num(n))
+    }
+}
+
+/// The fields of one item, as a lowered block reads them.
+trait ItemFields<'a> {
+    /// Field `field` of the block's field table.
+    fn field(&self, field: u32) -> Val<'a>;
+}
+
+/// A record of a batch: block fields map to record slots.
+struct BatchRecord<'a, 'b> {
+    batch: &'a RecordBatch,
+    slots: &'a [Slot],
+    map: &'b [u32],
+}
+
+impl<'a> ItemFields<'a> for BatchRecord<'a, '_> {
+    #[inline(always)]
+    fn field(&self, field: u32) -> Val<'a> {
+        Val::from_field(self.batch.read(self.slots[self.map[field as usize] as usize]))
+    }
+}
+
+/// A JSON object, its entries found by one pass over it.
+struct JsonRecord<'a, 'b>(&'b [Option<&'a Value>]);
+
+impl<'a> ItemFields<'a> for JsonRecord<'a, '_> {
+    #[inline(always)]
+    fn field(&self, field: u32) -> Val<'a> {
+        self.0[field as usize].map_or(Val::Undef, Val::from_json)
+    }
+}
+
+/// Writes the comma that `c` calls for.
+#[inline(always)]
+fn comma(out: &mut Vec<u8>, c: Comma) {
+    match c {
+        Comma::No => {}
+        Comma::Yes => out.push(b','),
+        // A value never ends in `{` or `[`: after one of those, nothing precedes in the container.
+        Comma::Check => {
+            if !matches!(out.last(), Some(b'{' | b'[')) {
+                out.push(b',')
+            }
+        }
     }
 }
 
