@@ -154,6 +154,12 @@ impl RecordBatch {
         self.read(self.slots[record * self.width + field])
     }
 
+    /// The bytes of a string slot.
+    #[inline(always)]
+    pub(crate) fn text_bytes(&self, start: u32, len: u32) -> &[u8] {
+        &self.text.as_bytes()[start as usize..(start + len) as usize]
+    }
+
     /// The slots of record `record`.
     #[inline]
     pub(crate) fn record(&self, record: usize) -> &[Slot] {

@@ -26,6 +26,7 @@ static ESCAPE: [u8; 256] = {
 /// Whether any of the eight bytes of `w` needs escaping (a control character, `"` or `\`).
 /// Exact as a yes/no answer: the borrow of the subtractions can only mark bytes above one
 /// that really matches.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 #[inline(always)]
 fn word_needs_escape(w: u64) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
@@ -43,26 +44,64 @@ fn word_needs_escape(w: u64) -> bool {
 /// U+2028, non-ASCII). Clean runs are found eight bytes at a time and copied whole.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    write_str_bytes(out, s.as_bytes())
+}
+
+/// [`write_str`] on the bytes of a `str` (UTF-8, which the escaper copies as it is).
+#[inline(always)]
+pub fn write_str_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0; // first byte not yet copied
-    let mut i = 0;
-    while i + 8 <= bytes.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[i..i + 8]);
-        if word_needs_escape(u64::from_le_bytes(word)) {
-            for j in i..i + 8 {
+    let chunks = bytes.chunks_exact(16);
+    let tail = chunks.remainder();
+    for (k, chunk) in chunks.enumerate() {
+        if block_needs_escape(chunk.try_into().expect("sixteen bytes")) {
+            for j in k * 16..k * 16 + 16 {
                 escape_at(out, bytes, &mut start, j);
             }
         }
-        i += 8;
     }
-    for j in i..bytes.len() {
-        escape_at(out, bytes, &mut start, j);
+    if !tail.is_empty() {
+        // The last bytes, padded with a byte that needs no escape, as one more block.
+        let mut block = [b'a'; 16];
+        block[..tail.len()].copy_from_slice(tail);
+        if block_needs_escape(&block) {
+            for j in bytes.len() - tail.len()..bytes.len() {
+                escape_at(out, bytes, &mut start, j);
+            }
+        }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any of sixteen bytes needs escaping: one SSE2 comparison per class on x86_64
+/// (SSE2 is part of the architecture), two 8-byte words elsewhere.
+#[inline(always)]
+fn block_needs_escape(block: &[u8; 16]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of x86_64, so these intrinsics are always available; `block` is
+        // 16 readable bytes, and `_mm_loadu_si128` needs no alignment.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // An unsigned byte is at most 0x1f exactly when max(byte, 0x1f) is 0x1f.
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) != 0
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (a, b) = block.split_at(8);
+        word_needs_escape(u64::from_le_bytes(a.try_into().expect("eight bytes")))
+            || word_needs_escape(u64::from_le_bytes(b.try_into().expect("eight bytes")))
+    }
 }
 
 /// Escapes `bytes[j]` if it needs it, first copying the clean run before it.

@@ -181,6 +181,10 @@ impl<'p> Lowerer<'p> {
                 let field = self.field(pc)?;
                 if key.is_empty() {
                     self.block.pieces.push(Piece::Item { field, comma });
+                } else if comma == Comma::Yes {
+                    // A comma known to be needed travels with the key.
+                    let key = self.intern(&[b",", key].concat());
+                    self.block.pieces.push(Piece::Pair { key, field, comma: Comma::No });
                 } else {
                     let key = self.intern(key);
                     self.block.pieces.push(Piece::Pair { key, field, comma });

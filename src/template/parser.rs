@@ -27,10 +27,12 @@
 //! * it is a stray (`[1}]`): reported and skipped;
 //! * it is a typo for the right closer (`[1, 2)`): reported, and it closes the list.
 //!
-//! The choice is the one under which the brackets after the closer balance the lists still
-//! open (`{"c": [}, "d": 1}` is a typo, `{"c": [}` leaves the `[` open); when none does, a
-//! closer of a list further out closes it, one right before the innermost list's own closer is
-//! a stray, and any other is a typo.
+//! The choice is the reading under which the brackets and separators that follow fit the
+//! lists still open for longest (up to [`LOOKAHEAD`] of them, or to the end of the input with
+//! every list closed): `{"c": [}, "d": 1}` is a typo, `{"c": [}` leaves the `[` open, `[1}]`
+//! is a stray. On a tie, a closer of a list further out closes it, then one right before the
+//! innermost list's own closer is a stray, and any other is a typo. Looking ahead a bounded
+//! way keeps the parse linear however many closers are wrong.
 //!
 //! # Limits
 //!
@@ -223,8 +225,8 @@ struct Parser<'s> {
     closer_explained: Option<u32>,
     /// Line starts, built the first time a message names the line of an opener.
     lines: Option<LineIndex<'s>>,
-    /// [`bracket_balance`] of the source, computed the first time a wrong closer is met.
-    brackets: Option<Vec<(u32, i32)>>,
+    /// The [`brackets`] of the source, lexed the first time a wrong closer is met.
+    brackets: Option<Vec<(u32, Op)>>,
     /// The last [`Parser::reading`]: the closer's start, how many lists were open, the reading.
     reading: Option<(u32, usize, Reading)>,
 }
@@ -240,10 +242,24 @@ enum Reading {
     Typo,
 }
 
-/// For every bracket token of `src`: its start, and how many more closers than openers follow
-/// it. Lexed once, with the operand/operator guess of [`Parser::recover`] (a rare `/` read
-/// otherwise than by the parser only leaves a closer unfound, and the fallback decides).
-fn bracket_balance(src: &str) -> Vec<(u32, i32)> {
+/// How many brackets and separators after a wrong closer [`Parser::reading`] looks at.
+const LOOKAHEAD: usize = 256;
+
+/// The closer of an opening bracket.
+fn closer_of(op: Op) -> Option<Op> {
+    Some(match op {
+        Op::LParen => Op::RParen,
+        Op::LBracket => Op::RBracket,
+        Op::LBrace => Op::RBrace,
+        _ => return None,
+    })
+}
+
+/// Every bracket and separator token of `src` (`(`, `)`, `[`, `]`, `{`, `}`, `,`, `;`) with its
+/// start, in order. Lexed once, with the operand/operator guess of [`Parser::recover`] (a rare
+/// `/` read otherwise than by the parser only leaves a closer unfound here, and
+/// [`Parser::reading`] then decides by its tie order alone).
+fn brackets(src: &str) -> Vec<(u32, Op)> {
     let mut lexer = Lexer::new(src);
     let mut expect = Expect::Operand;
     let mut out = Vec::new();
@@ -251,19 +267,39 @@ fn bracket_balance(src: &str) -> Vec<(u32, i32)> {
         let tok = lexer.next_token(expect);
         match tok.kind {
             TokenKind::Eof => break,
-            TokenKind::Op(op) if op.is_opener() => out.push((tok.span.start, -1)),
-            TokenKind::Op(op) if op.is_closer() => out.push((tok.span.start, 1)),
+            TokenKind::Op(op) if op.is_opener() || op.is_closer() || matches!(op, Op::Comma | Op::Semicolon) => {
+                out.push((tok.span.start, op));
+            }
             _ => {}
         }
         expect = if tok.ends_operand() { Expect::Operator } else { Expect::Operand };
     }
-    let mut after = 0;
-    for entry in out.iter_mut().rev() {
-        let own = entry.1;
-        entry.1 = after;
-        after += own;
-    }
     out
+}
+
+/// How well `rest` (the [`brackets`] after a closer) fits the lists `open` (their closers,
+/// innermost last): how many of its first [`LOOKAHEAD`] tokens fit before one does not (a
+/// closer of another list, a `,` outside every list, a `;` outside parentheses), and all of
+/// them when the input ends with every list closed.
+fn fit(rest: &[(u32, Op)], open: &[Op]) -> usize {
+    let mut stack = open.to_vec();
+    for (fitted, &(_, op)) in rest.iter().take(LOOKAHEAD).enumerate() {
+        let fits = match op {
+            Op::Comma => !stack.is_empty(),
+            Op::Semicolon => stack.last() == Some(&Op::RParen),
+            _ => match closer_of(op) {
+                Some(close) => {
+                    stack.push(close);
+                    true
+                }
+                None => stack.pop() == Some(op),
+            },
+        };
+        if !fits {
+            return fitted;
+        }
+    }
+    if rest.len() < LOOKAHEAD && !stack.is_empty() { rest.len() } else { LOOKAHEAD }
 }
 
 /// A list that a closer of an enclosing list leaves open: the closer it expects, its opener and
@@ -473,25 +509,39 @@ impl<'s> Parser<'s> {
             return Some(reading);
         }
         let enclosing = self.open.iter().rposition(|&(close, _)| close == op);
-        let rest = self.closers_after();
-        let reading = match (enclosing, rest) {
-            (Some(at), Some(r)) if r == at => Reading::LeftOpen(at),
-            (_, Some(r)) if r == n - 1 => Reading::Typo,
-            (_, Some(r)) if r == n => Reading::Stray,
-            (Some(at), _) => Reading::LeftOpen(at),
-            (None, _) if self.next_is(own) => Reading::Stray,
-            (None, _) => Reading::Typo,
+        // How far the brackets that follow fit the lists left open by each reading.
+        let fits = self.bracket_index().map(|i| {
+            let (brackets, open) = (self.brackets.as_deref().unwrap_or_default(), &self.open);
+            let rest = &brackets[i + 1..];
+            let closers: Vec<Op> = open.iter().map(|&(close, _)| close).collect();
+            let left_open = enclosing.map(|at| fit(rest, &closers[..at]));
+            (left_open, fit(rest, &closers[..n - 1]), fit(rest, &closers))
+        });
+        let reading = match fits {
+            Some((left_open, typo, stray)) => {
+                let best = left_open.unwrap_or(0).max(typo).max(stray);
+                match enclosing {
+                    Some(at) if left_open == Some(best) => Reading::LeftOpen(at),
+                    _ if stray == best && (typo < best || self.next_is(own)) => Reading::Stray,
+                    _ => Reading::Typo,
+                }
+            }
+            // The closer is not where the brackets were lexed: the tie order alone decides.
+            None => match enclosing {
+                Some(at) => Reading::LeftOpen(at),
+                None if self.next_is(own) => Reading::Stray,
+                None => Reading::Typo,
+            },
         };
         self.reading = Some((start, n, reading));
         Some(reading)
     }
 
-    /// How many more closers than openers follow the current token (a bracket), if not fewer.
-    fn closers_after(&mut self) -> Option<usize> {
+    /// The index of the current token among the [`brackets`] of the source, if it is there.
+    fn bracket_index(&mut self) -> Option<usize> {
         let src = self.src;
-        let brackets = self.brackets.get_or_insert_with(|| bracket_balance(src));
-        let i = brackets.binary_search_by_key(&self.tok.span.start, |&(start, _)| start).ok()?;
-        usize::try_from(brackets[i].1).ok()
+        let brackets = self.brackets.get_or_insert_with(|| brackets(src));
+        brackets.binary_search_by_key(&self.tok.span.start, |&(start, _)| start).ok()
     }
 
     /// The lists the current token leaves open when it is read as closing a list further out
@@ -1364,6 +1414,80 @@ mod tests {
     fn labels_point_at_the_open_construct() {
         let d = &parse("[1, 2").diagnostics[0];
         assert_eq!(d.labels[0].span, Span::new(0, 1));
+    }
+
+    #[test]
+    fn a_closer_of_a_list_further_out_leaves_the_inner_ones_open() {
+        let messages = |src: &str| parse(src).diagnostics.iter().map(|d| d.message.clone()).collect::<Vec<_>>();
+        let hints = |src: &str| parse(src).diagnostics.iter().map(|d| d.hint.clone()).collect::<Vec<_>>();
+        // one diagnostic, and the enclosing list takes its closer
+        assert_eq!(errors("{\"a\": [1}"), ["S0202@8..9"]);
+        assert_eq!(messages("{\"a\": [1}"), ["expected `]` to close the `[` opened at line 1, found `}`"]);
+        assert_eq!(parse("{\"a\": [1}").diagnostics[0].labels[0].span, Span::new(6, 7));
+        assert_eq!(sexp(&parse("{\"a\": [1, 2}").expr.unwrap()), "{\"a\":[1 2]}");
+        // at every kind of list
+        assert_eq!(errors("[{\"a\": 1]"), ["S0202@8..9"]);
+        assert_eq!(errors("{\"a\": $f(1}"), ["S0202@10..11"]);
+        assert_eq!(errors("{\"a\": b[0}"), ["S0202@9..10"]);
+        assert_eq!(errors("{\"a\": (1; 2}"), ["S0202@11..12"]);
+        assert_eq!(errors("{\"a\": b^(c}"), ["S0202@10..11"]);
+        assert_eq!(errors("[function($x){ $x ]"), ["S0202@18..19"]);
+        // a trailing separator before it is part of the same broken list
+        let src = "{\n  \"x\": [1, 2,\n}";
+        assert_eq!(errors(src), ["S0211@16..17"]);
+        assert_eq!(hints(src), [Some("remove the trailing `,`; close the `[` opened at line 2 with `]`".into())]);
+        // several lists left open by one closer: one diagnostic, a label at each
+        let d = &parse("{\"a\": [$f(1}").diagnostics;
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].labels.iter().map(|l| l.span).collect::<Vec<_>>(), [Span::new(9, 10), Span::new(6, 7)]);
+        assert_eq!(d[0].hint.as_deref(), Some("close the `(` opened at line 1 and the `[` opened at line 1 with `)]`"));
+        // nor does a construct that is not a list report the closer again
+        assert_eq!(errors("{\"a\": |x|[1}"), ["S0202@11..12"]);
+        // errors before and after are still found; a broken item already explains its list
+        assert_eq!(
+            errors("[{\"a\": [1}, {\"b\": [2 3}, {\"c\": 1 +}]"),
+            ["S0202@9..10", "S0202@21..22", "S0211@34..35"]
+        );
+        // the line counts LF, CRLF and lone CR alike
+        assert_eq!(messages("{\"a\":\r\n\r[1}")[0], "expected `]` to close the `[` opened at line 3, found `}`");
+    }
+
+    #[test]
+    fn wrong_closers_are_read_as_the_brackets_after_them_fit() {
+        // a typo, when what follows still needs the enclosing list's closer
+        assert_eq!(errors("{\"c\": [}, \"d\": 1}"), ["S0211@7..8"]);
+        assert_eq!(sexp(&parse("{\"c\": [1}, \"d\": 1}").expr.unwrap()), "{\"c\":[1] \"d\":1}");
+        assert_eq!(errors("{\"a\": [1, 2), \"b\": [3}"), ["S0202@11..12", "S0202@21..22"]);
+        assert_eq!(errors("{\"a\": [1}, \"b\": [2 3}, \"c\": 1 +}"), ["S0202@8..9", "S0202@19..20", "S0211@31..32"]);
+        // a stray: what follows fits the lists without it
+        assert_eq!(errors("[1}]"), ["S0202@2..3"]);
+        assert_eq!(errors("[}]"), ["S0211@1..2"]);
+        assert_eq!(errors("[1 } , 2]"), ["S0202@3..4"]);
+        assert_eq!(errors("$f(1])"), ["S0202@4..5"]);
+        assert_eq!(errors("{\"a\": [1 }], \"b\": [2 }]}"), ["S0202@9..10", "S0202@21..22"]);
+        // closing nothing that is open: a typo for the list's closer
+        assert_eq!(errors("{]"), ["S0211@1..2"]);
+        assert_eq!(errors("{\"a\": (1]"), ["S0202@8..9", "S0203@9..9"]);
+        // an early end after a closer left a list open is still one more diagnostic
+        assert_eq!(errors("[{\"a\": [1}"), ["S0202@9..10", "S0203@10..10"]);
+    }
+
+    /// Thousands of wrong closers: each is read by looking a bounded way ahead, and the lines of
+    /// the openers come from one index.
+    #[test]
+    fn many_wrong_closers_take_linear_time() {
+        let n = MAX_SOURCE_BYTES / 10 - 2;
+        let src = format!("[{}]", vec!["{\"a\":[1}"; n].join(","));
+        assert!(src.len() <= MAX_SOURCE_BYTES);
+        let parsed = parse(&src);
+        assert_eq!(parsed.diagnostics.len(), n);
+        assert!(parsed.diagnostics.iter().all(|d| d.code == Code::ExpectedToken));
+        let k = MAX_SOURCE_BYTES / 4 - 1;
+        let strays = format!("[{}1]", "1}, ".repeat(k));
+        assert_eq!(parse(&strays).diagnostics.len(), k);
+        let deep = format!("{}1{}", "{\"a\":[".repeat(MAX_DEPTH / 2), "}".repeat(MAX_DEPTH / 2));
+        let deep = parse(&deep).diagnostics;
+        assert!(!deep.is_empty() && deep.len() <= MAX_DEPTH / 2, "{deep:?}");
     }
 
     fn nested(open: &str, inner: &str, close: &str, n: usize) -> String {

@@ -239,12 +239,7 @@ impl<'a> Run<'a> {
                     sep(out, i);
                     match item {
                         Value::Object(map) => {
-                            fields.fill(None);
-                            for (k, v) in map {
-                                if let Some(f) = b.fields.iter().position(|name| **name == **k) {
-                                    fields[f] = Some(v);
-                                }
-                            }
+                            fill_fields(&b.fields, map, &mut fields);
                             self.pieces(b, &JsonRecord(&fields), out)?;
                         }
                         other => {
@@ -274,14 +269,7 @@ impl<'a> Run<'a> {
                     comma(out, Comma::Check);
                     out.extend_from_slice(self.p.bytes(b));
                 }
-                Piece::Pair { key, field, comma: c } => {
-                    let v = item.field(field);
-                    if !v.is_undef() {
-                        comma(out, c);
-                        out.extend_from_slice(self.p.bytes(key));
-                        write_val(out, &v, &self.p.fields);
-                    }
-                }
+                Piece::Pair { key, field, comma: c } => item.write_pair(field, c, self.p.bytes(key), out),
                 Piece::Item { field, comma: c } => {
                     let v = item.field(field);
                     match v.array_len() {
@@ -486,6 +474,11 @@ impl<'a> Run<'a> {
 trait ItemFields<'a> {
     /// Field `field` of the block's field table.
     fn field(&self, field: u32) -> Val<'a>;
+
+    /// A pair whose value is field `field`: nothing when it is undefined, otherwise the comma,
+    /// the serialised `key` and the value. (The hot path: sources write their common kinds
+    /// without building a [`Val`].)
+    fn write_pair(&self, field: u32, c: Comma, key: &[u8], out: &mut Vec<u8>);
 }
 
 /// A record of a batch: block fields map to record slots.
@@ -500,6 +493,23 @@ impl<'a> ItemFields<'a> for BatchRecord<'a, '_> {
     fn field(&self, field: u32) -> Val<'a> {
         Val::from_field(self.batch.read(self.slots[self.map[field as usize] as usize]))
     }
+
+    #[inline(always)]
+    fn write_pair(&self, field: u32, c: Comma, key: &[u8], out: &mut Vec<u8>) {
+        let slot = self.slots[self.map[field as usize] as usize];
+        if slot == Slot::Missing {
+            return;
+        }
+        comma(out, c);
+        out.extend_from_slice(key);
+        match slot {
+            Slot::Str { start, len } => json::write_str_bytes(out, self.batch.text_bytes(start, len)),
+            Slot::Int(i) => json::write_i64(out, i),
+            other => {
+                write_val(out, &Val::from_field(self.batch.read(other)), &[]);
+            }
+        }
+    }
 }
 
 /// A JSON object, its entries found by one pass over it.
@@ -509,6 +519,37 @@ impl<'a> ItemFields<'a> for JsonRecord<'a, '_> {
     #[inline(always)]
     fn field(&self, field: u32) -> Val<'a> {
         self.0[field as usize].map_or(Val::Undef, Val::from_json)
+    }
+
+    #[inline(always)]
+    fn write_pair(&self, field: u32, c: Comma, key: &[u8], out: &mut Vec<u8>) {
+        if let Some(v) = self.0[field as usize] {
+            comma(out, c);
+            out.extend_from_slice(key);
+            json::write_value(out, v);
+        }
+    }
+}
+
+/// Finds the block's fields in a JSON object by one pass over its entries (cheaper than a hash
+/// lookup per field for the handful of fields a body reads), stopping once all are found.
+#[inline]
+fn fill_fields<'a>(names: &[Box<str>], map: &'a serde_json::Map<String, Value>, fields: &mut [Option<&'a Value>]) {
+    fields.fill(None);
+    let mut missing = names.len();
+    for (k, v) in map {
+        let k = k.as_bytes();
+        let found = names.iter().position(|name| {
+            let name = name.as_bytes();
+            name.len() == k.len() && name.first() == k.first() && name == k
+        });
+        if let Some(f) = found {
+            fields[f] = Some(v);
+            missing -= 1;
+            if missing == 0 {
+                break;
+            }
+        }
     }
 }
 
