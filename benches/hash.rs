@@ -15,9 +15,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use audience::fields::{
-    FieldPlan, FieldSettings, FieldSpec, HashAlgorithm, Normalization, Scratch, Source,
-};
+use audience::fields::{FieldPlan, FieldSettings, FieldSpec, HashAlgorithm, Normalization, Scratch, Source};
 use audience::fields::{HexBuf, WarehouseValue};
 use audience::template::RecordBatch;
 use criterion::{Criterion, Throughput};
@@ -27,18 +25,9 @@ const EMAILS: usize = 1000;
 
 /// `first.last123@domain`, 15 to 35 bytes, from a fixed-seed generator.
 fn emails() -> Vec<String> {
-    const FIRST: [&str; 8] = [
-        "ada", "grace", "alan", "edsger", "barbara", "donald", "frances", "ken",
-    ];
-    const LAST: [&str; 8] = [
-        "lovelace", "hopper", "turing", "dijkstra", "liskov", "knuth", "allen", "thompson",
-    ];
-    const DOMAIN: [&str; 4] = [
-        "example.com",
-        "gmail.com",
-        "company.co.uk",
-        "mail.example.org",
-    ];
+    const FIRST: [&str; 8] = ["ada", "grace", "alan", "edsger", "barbara", "donald", "frances", "ken"];
+    const LAST: [&str; 8] = ["lovelace", "hopper", "turing", "dijkstra", "liskov", "knuth", "allen", "thompson"];
+    const DOMAIN: [&str; 4] = ["example.com", "gmail.com", "company.co.uk", "mail.example.org"];
     let mut state: u64 = 0x5EED;
     let mut next = move || {
         // splitmix64
@@ -49,15 +38,7 @@ fn emails() -> Vec<String> {
         (z ^ (z >> 31)) as usize
     };
     (0..EMAILS)
-        .map(|_| {
-            format!(
-                "{}.{}{}@{}",
-                FIRST[next() % 8],
-                LAST[next() % 8],
-                next() % 1000,
-                DOMAIN[next() % 4]
-            )
-        })
+        .map(|_| format!("{}.{}{}@{}", FIRST[next() % 8], LAST[next() % 8], next() % 1000, DOMAIN[next() % 4]))
         .collect()
 }
 
@@ -65,9 +46,7 @@ fn emails() -> Vec<String> {
 fn ours(emails: &[String], buf: &mut HexBuf) -> usize {
     let mut total = 0;
     for e in emails {
-        let hex = HashAlgorithm::Sha256
-            .hash_hex(e.as_bytes(), buf)
-            .unwrap_or_default();
+        let hex = HashAlgorithm::Sha256.hash_hex(e.as_bytes(), buf).unwrap_or_default();
         total += black_box(hex).len();
     }
     total
@@ -88,42 +67,26 @@ fn bench(c: &mut Criterion, emails: &[String]) {
     // Both must produce the same digests before their times mean anything.
     let (mut a, mut b) = ([0; 128], [0; 128]);
     for e in emails {
-        let ours = HashAlgorithm::Sha256
-            .hash_hex(e.as_bytes(), &mut a)
-            .unwrap()
-            .to_owned();
+        let ours = HashAlgorithm::Sha256.hash_hex(e.as_bytes(), &mut a).unwrap().to_owned();
         const_hex::encode_to_slice(Sha256::digest(e.as_bytes()), &mut b[..64]).unwrap();
         assert_eq!(ours.as_bytes(), &b[..64], "{e}");
     }
 
-    let settings = FieldSettings {
-        hash: HashAlgorithm::Sha256,
-        normalize: Normalization::Email,
-        ..Default::default()
-    };
-    let plan = FieldPlan::compile(
-        &[FieldSpec::new("email", settings, Source::Column(0))],
-        true,
-    )
-    .unwrap();
+    let settings = FieldSettings { hash: HashAlgorithm::Sha256, normalize: Normalization::Email, ..Default::default() };
+    let plan = FieldPlan::compile(&[FieldSpec::new("email", settings, Source::Column(0))], true).unwrap();
     let mut batch = RecordBatch::new(plan.width());
     let mut scratch = Scratch::default();
 
     let mut group = c.benchmark_group("sha256_hex");
     group.throughput(Throughput::Elements(emails.len() as u64));
     let mut buf = [0; 128];
-    group.bench_function("hash_hex", |bench| {
-        bench.iter(|| ours(black_box(emails), &mut buf))
-    });
-    group.bench_function("sha2_const_hex", |bench| {
-        bench.iter(|| baseline(black_box(emails), &mut buf))
-    });
+    group.bench_function("hash_hex", |bench| bench.iter(|| ours(black_box(emails), &mut buf)));
+    group.bench_function("sha2_const_hex", |bench| bench.iter(|| baseline(black_box(emails), &mut buf)));
     group.bench_function("pipeline_record", |bench| {
         bench.iter(|| {
             batch.clear();
             for e in emails {
-                plan.process(&[WarehouseValue::Text(e)], &mut batch, &mut scratch)
-                    .unwrap();
+                plan.process(&[WarehouseValue::Text(e)], &mut batch, &mut scratch).unwrap();
             }
             batch.len()
         })
@@ -158,10 +121,7 @@ fn ratio(emails: &[String]) {
         })
         .collect();
     let per_email = |d: Duration| d.as_nanos() as f64 / (REPEAT * emails.len()) as f64;
-    let mut ratios: Vec<f64> = rounds
-        .iter()
-        .map(|(o, b)| o.as_secs_f64() / b.as_secs_f64())
-        .collect();
+    let mut ratios: Vec<f64> = rounds.iter().map(|(o, b)| o.as_secs_f64() / b.as_secs_f64()).collect();
     ratios.sort_by(f64::total_cmp);
     rounds.sort_by_key(|(o, _)| *o);
     let ours_median = per_email(rounds[ROUNDS / 2].0);

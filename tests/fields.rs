@@ -2,8 +2,8 @@
 //! "Data hashing"): hashing, hash-state checks, normalisation presets, required fields, types.
 
 use audience::fields::{
-    FieldError, FieldPlan, FieldSettings, FieldSpec, HashAlgorithm, Normalization, OwnedValue,
-    PhoneProblem, PlanError, Processed, Scratch, Source, WarehouseValue,
+    FieldError, FieldPlan, FieldSettings, FieldSpec, HashAlgorithm, Normalization, OwnedValue, PhoneProblem, PlanError,
+    Processed, Scratch, Source, WarehouseValue,
 };
 use audience::template::batch::FieldValue;
 use audience::template::{Connection, RecordBatch, Template};
@@ -53,11 +53,7 @@ fn s(text: &str) -> Got {
 }
 
 fn settings(hash: HashAlgorithm, normalize: Normalization) -> FieldSettings {
-    FieldSettings {
-        hash,
-        normalize,
-        ..FieldSettings::default()
-    }
+    FieldSettings { hash, normalize, ..FieldSettings::default() }
 }
 
 fn hashed(hash: HashAlgorithm) -> FieldSettings {
@@ -79,21 +75,14 @@ fn fixed(name: &str, mut settings: FieldSettings, value: impl Into<OwnedValue>) 
 }
 
 /// Runs one record through a plan of `specs`: its slots, or the failure's message.
-fn run_full(
-    specs: &[FieldSpec],
-    hash_pii: bool,
-    row: &[WarehouseValue<'_>],
-) -> Result<(Vec<Got>, Processed), String> {
+fn run_full(specs: &[FieldSpec], hash_pii: bool, row: &[WarehouseValue<'_>]) -> Result<(Vec<Got>, Processed), String> {
     let plan = FieldPlan::compile(specs, hash_pii).expect("plan compiles");
     let mut batch = RecordBatch::new(plan.width());
     let mut scratch = Scratch::default();
     match plan.process(row, &mut batch, &mut scratch) {
         Ok(processed) => {
             assert_eq!(batch.len(), 1);
-            Ok((
-                (0..plan.width()).map(|f| got(batch.get(0, f))).collect(),
-                processed,
-            ))
+            Ok(((0..plan.width()).map(|f| got(batch.get(0, f))).collect(), processed))
         }
         Err(e) => {
             assert_eq!(batch.len(), 0, "a failed record is not written");
@@ -102,11 +91,7 @@ fn run_full(
     }
 }
 
-fn run(
-    specs: &[FieldSpec],
-    hash_pii: bool,
-    row: &[WarehouseValue<'_>],
-) -> Result<Vec<Got>, String> {
+fn run(specs: &[FieldSpec], hash_pii: bool, row: &[WarehouseValue<'_>]) -> Result<Vec<Got>, String> {
     run_full(specs, hash_pii, row).map(|(slots, _)| slots)
 }
 
@@ -125,10 +110,7 @@ fn text(s: &str) -> WarehouseValue<'_> {
 fn hash_pii_hashes_plain_values_to_lowercase_hex() {
     let email = settings(Sha256, Normalization::Email);
     assert_eq!(one(email, true, text("ada@example.com")), Ok(s(SHA256_ADA)));
-    assert_eq!(
-        one(email, true, text("  Ada@Example.COM\u{a0}")),
-        Ok(s(SHA256_ADA))
-    );
+    assert_eq!(one(email, true, text("  Ada@Example.COM\u{a0}")), Ok(s(SHA256_ADA)));
 }
 
 #[test]
@@ -136,19 +118,15 @@ fn both_hash_state_messages_are_the_seeds_verbatim() {
     let specs = [column("EMAIL", hashed(Sha256), 0)];
     assert_eq!(
         run(&specs, false, &[text("ada@example.com")]),
-        Err(
-            "Hashing is disabled but the value for field EMAIL appears to be unhashed. \
+        Err("Hashing is disabled but the value for field EMAIL appears to be unhashed. \
              Either enable hashing or send pre-hashed data."
-                .to_owned()
-        )
+            .to_owned())
     );
     assert_eq!(
         run(&specs, true, &[text(SHA256_ADA)]),
-        Err(
-            "Hashing is enabled but the value for field EMAIL appears to already be hashed. \
+        Err("Hashing is enabled but the value for field EMAIL appears to already be hashed. \
              Either disable hashing or send unhashed data."
-                .to_owned()
-        )
+            .to_owned())
     );
 }
 
@@ -156,9 +134,7 @@ fn both_hash_state_messages_are_the_seeds_verbatim() {
 fn hash_state_errors_are_typed_and_name_the_field_as_configured() {
     let plan = FieldPlan::compile(&[column("Sha256_Email", hashed(Sha256), 0)], false).unwrap();
     let mut batch = RecordBatch::new(1);
-    let err = plan
-        .process(&[text("plain")], &mut batch, &mut Scratch::default())
-        .unwrap_err();
+    let err = plan.process(&[text("plain")], &mut batch, &mut Scratch::default()).unwrap_err();
     assert!(matches!(&err, FieldError::NotHashed { field } if &**field == "Sha256_Email"));
     assert_eq!(err.field(), "Sha256_Email");
 }
@@ -170,47 +146,26 @@ fn hash_state_in_both_directions_for_every_algorithm() {
         let mixed: String = digest_of_abc
             .chars()
             .enumerate()
-            .map(|(i, c)| {
-                if i % 2 == 0 {
-                    c.to_ascii_uppercase()
-                } else {
-                    c
-                }
-            })
+            .map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c })
             .collect();
         let field = hashed(algorithm);
         // hash_pii = true: plain values are hashed; digests, in any case, are refused.
-        assert_eq!(
-            one(field, true, text("abc")),
-            Ok(s(digest_of_abc)),
-            "{algorithm}"
-        );
+        assert_eq!(one(field, true, text("abc")), Ok(s(digest_of_abc)), "{algorithm}");
         for digest in [digest_of_abc, &upper, &mixed] {
             let err = one(field, true, text(digest)).unwrap_err();
             assert!(err.starts_with("Hashing is enabled"), "{algorithm}: {err}");
         }
         // hash_pii = false: digests pass through in lower case; plain values are refused.
         for digest in [digest_of_abc, &upper, &mixed] {
-            assert_eq!(
-                one(field, false, text(digest)),
-                Ok(s(digest_of_abc)),
-                "{algorithm}"
-            );
+            assert_eq!(one(field, false, text(digest)), Ok(s(digest_of_abc)), "{algorithm}");
         }
         let err = one(field, false, text("abc")).unwrap_err();
         assert!(err.starts_with("Hashing is disabled"), "{algorithm}: {err}");
         // One digit short, one too many, or a non-hex digit: not a digest.
         let n = digest_of_abc.len();
-        for almost in [
-            &digest_of_abc[..n - 1],
-            &format!("{digest_of_abc}0"),
-            &format!("{}g", &digest_of_abc[..n - 1]),
-        ] {
-            assert!(
-                one(field, false, text(almost))
-                    .unwrap_err()
-                    .starts_with("Hashing is disabled")
-            );
+        for almost in [&digest_of_abc[..n - 1], &format!("{digest_of_abc}0"), &format!("{}g", &digest_of_abc[..n - 1])]
+        {
+            assert!(one(field, false, text(almost)).unwrap_err().starts_with("Hashing is disabled"));
             assert!(one(field, true, text(almost)).is_ok());
         }
     }
@@ -220,20 +175,9 @@ fn hash_state_in_both_directions_for_every_algorithm() {
 fn looks_hashed_is_specific_to_the_fields_algorithm() {
     // A SHA-256 digest in an MD5 field is plain data to that field (the seed's regex per
     // algorithm): hashed again with hash_pii, refused without.
-    assert_eq!(
-        one(hashed(Md5), true, text(SHA256_ABC)).map(|g| matches!(g, Got::Str(d) if d.len() == 32)),
-        Ok(true)
-    );
-    assert!(
-        one(hashed(Md5), false, text(SHA256_ABC))
-            .unwrap_err()
-            .starts_with("Hashing is disabled")
-    );
-    assert!(
-        one(hashed(Sha512), false, text(SHA256_ABC))
-            .unwrap_err()
-            .starts_with("Hashing is disabled")
-    );
+    assert_eq!(one(hashed(Md5), true, text(SHA256_ABC)).map(|g| matches!(g, Got::Str(d) if d.len() == 32)), Ok(true));
+    assert!(one(hashed(Md5), false, text(SHA256_ABC)).unwrap_err().starts_with("Hashing is disabled"));
+    assert!(one(hashed(Sha512), false, text(SHA256_ABC)).unwrap_err().starts_with("Hashing is disabled"));
 }
 
 #[test]
@@ -242,16 +186,10 @@ fn hash_state_check_runs_on_the_raw_value_before_normalisation() {
     // (trimmed, then hashed), and without it, it is refused.
     let padded = format!(" {SHA256_ABC} ");
     let field = settings(Sha256, Normalization::Trim);
-    let want = audience::fields::HashAlgorithm::Sha256
-        .hash_hex(SHA256_ABC.as_bytes(), &mut [0; 128])
-        .unwrap()
-        .to_owned();
+    let want =
+        audience::fields::HashAlgorithm::Sha256.hash_hex(SHA256_ABC.as_bytes(), &mut [0; 128]).unwrap().to_owned();
     assert_eq!(one(field, true, text(&padded)), Ok(Got::Str(want)));
-    assert!(
-        one(field, false, text(&padded))
-            .unwrap_err()
-            .starts_with("Hashing is disabled")
-    );
+    assert!(one(field, false, text(&padded)).unwrap_err().starts_with("Hashing is disabled"));
 }
 
 #[test]
@@ -259,16 +197,8 @@ fn pre_hashed_values_are_not_normalised() {
     // phone_digits would keep only the digits of a digest, e-mail would lower-case it anyway:
     // with hash_pii = false neither runs, the digest is only lower-cased.
     let upper = SHA256_ABC.to_ascii_uppercase();
-    for normalize in [
-        Normalization::PhoneDigits,
-        Normalization::PhoneE164,
-        Normalization::Email,
-    ] {
-        assert_eq!(
-            one(settings(Sha256, normalize), false, text(&upper)),
-            Ok(s(SHA256_ABC)),
-            "{normalize}"
-        );
+    for normalize in [Normalization::PhoneDigits, Normalization::PhoneE164, Normalization::Email] {
+        assert_eq!(one(settings(Sha256, normalize), false, text(&upper)), Ok(s(SHA256_ABC)), "{normalize}");
     }
 }
 
@@ -284,11 +214,7 @@ fn digests_match_known_test_vectors() {
         (Md5, "", MD5_EMPTY),
         (Md5, "abc", MD5_ABC),
     ] {
-        assert_eq!(
-            algorithm.hash_hex(input.as_bytes(), &mut buf),
-            Some(want),
-            "{algorithm}({input:?})"
-        );
+        assert_eq!(algorithm.hash_hex(input.as_bytes(), &mut buf), Some(want), "{algorithm}({input:?})");
     }
     assert_eq!(HashAlgorithm::None.hash_hex(b"abc", &mut buf), None);
 }
@@ -296,14 +222,8 @@ fn digests_match_known_test_vectors() {
 #[test]
 fn a_field_without_hash_algorithm_is_sent_as_is_in_both_modes() {
     for hash_pii in [true, false] {
-        assert_eq!(
-            one(FieldSettings::default(), hash_pii, text("Ada")),
-            Ok(s("Ada"))
-        );
-        assert_eq!(
-            one(FieldSettings::default(), hash_pii, text(SHA256_ABC)),
-            Ok(s(SHA256_ABC))
-        );
+        assert_eq!(one(FieldSettings::default(), hash_pii, text("Ada")), Ok(s("Ada")));
+        assert_eq!(one(FieldSettings::default(), hash_pii, text(SHA256_ABC)), Ok(s(SHA256_ABC)));
     }
 }
 
@@ -311,38 +231,21 @@ fn a_field_without_hash_algorithm_is_sent_as_is_in_both_modes() {
 
 #[test]
 fn non_text_values_are_hashed_as_their_text() {
-    let sha = |t: &str| {
-        Got::Str(
-            Sha256
-                .hash_hex(t.as_bytes(), &mut [0; 128])
-                .unwrap()
-                .to_owned(),
-        )
-    };
+    let sha = |t: &str| Got::Str(Sha256.hash_hex(t.as_bytes(), &mut [0; 128]).unwrap().to_owned());
     let big = json!({"b": [1, 2.5, "x"], "a": null});
     for (value, as_text) in [
         (WarehouseValue::Int(42), "42"),
-        (
-            WarehouseValue::Int(-9_007_199_254_740_993),
-            "-9007199254740993",
-        ),
+        (WarehouseValue::Int(-9_007_199_254_740_993), "-9007199254740993"),
         (WarehouseValue::Float(1.5), "1.5"),
         (WarehouseValue::Float(1e21), "1e+21"),
         (WarehouseValue::Float(-0.0), "0"),
         (WarehouseValue::Bool(true), "true"),
         (WarehouseValue::Bool(false), "false"),
         (WarehouseValue::Numeric("1.50"), "1.50"),
-        (
-            WarehouseValue::Timestamp("2024-05-01T12:00:00Z"),
-            "2024-05-01T12:00:00Z",
-        ),
+        (WarehouseValue::Timestamp("2024-05-01T12:00:00Z"), "2024-05-01T12:00:00Z"),
         (WarehouseValue::Json(&big), r#"{"b":[1,2.5,"x"],"a":null}"#),
     ] {
-        assert_eq!(
-            one(hashed(Sha256), true, value),
-            Ok(sha(as_text)),
-            "{value:?}"
-        );
+        assert_eq!(one(hashed(Sha256), true, value), Ok(sha(as_text)), "{value:?}");
     }
 }
 
@@ -353,67 +256,39 @@ fn static_values_go_through_the_same_steps() {
     let specs = [
         column("email", hashed(Sha256), 0),
         fixed("org", hashed(Sha256), "abc"),
-        fixed(
-            "plan",
-            settings(HashAlgorithm::None, Normalization::Lowercase),
-            "GOLD",
-        ),
+        fixed("plan", settings(HashAlgorithm::None, Normalization::Lowercase), "GOLD"),
         fixed("tier", FieldSettings::default(), 3i64),
         fixed("vip", FieldSettings::default(), false),
     ];
     assert_eq!(
         run(&specs, true, &[text("ada@example.com")]),
-        Ok(vec![
-            s(SHA256_ADA),
-            s(SHA256_ABC),
-            s("gold"),
-            Got::Int(3),
-            Got::Bool(false)
-        ])
+        Ok(vec![s(SHA256_ADA), s(SHA256_ABC), s("gold"), Got::Int(3), Got::Bool(false)])
     );
 }
 
 #[test]
 fn a_bad_static_value_fails_every_record_and_is_reported_once() {
-    let specs = [
-        column("email", hashed(Sha256), 0),
-        fixed("org", hashed(Sha256), SHA256_ABC),
-    ];
+    let specs = [column("email", hashed(Sha256), 0), fixed("org", hashed(Sha256), SHA256_ABC)];
     let plan = FieldPlan::compile(&specs, true).unwrap();
     let want = "Hashing is enabled but the value for field org appears to already be hashed. \
                 Either disable hashing or send unhashed data.";
-    assert_eq!(
-        plan.static_error().map(ToString::to_string).as_deref(),
-        Some(want)
-    );
+    assert_eq!(plan.static_error().map(ToString::to_string).as_deref(), Some(want));
     let mut batch = RecordBatch::new(plan.width());
     let mut scratch = Scratch::default();
     for _ in 0..2 {
-        let err = plan
-            .process(&[text("ada@example.com")], &mut batch, &mut scratch)
-            .unwrap_err();
+        let err = plan.process(&[text("ada@example.com")], &mut batch, &mut scratch).unwrap_err();
         assert_eq!(err.to_string(), want);
     }
     // With hash_pii = false the same literal is a digest and passes.
     let plan = FieldPlan::compile(&specs, false).unwrap();
     assert_eq!(plan.static_error(), None);
-    assert_eq!(
-        run(&specs, false, &[text(SHA256_ADA)]),
-        Ok(vec![s(SHA256_ADA), s(SHA256_ABC)])
-    );
+    assert_eq!(run(&specs, false, &[text(SHA256_ADA)]), Ok(vec![s(SHA256_ADA), s(SHA256_ABC)]));
 }
 
 #[test]
 fn required_static_value_that_normalises_to_empty_fails() {
-    let specs = [fixed(
-        "org",
-        required(settings(HashAlgorithm::None, Normalization::Trim)),
-        " \u{3000} ",
-    )];
-    assert_eq!(
-        run(&specs, true, &[]),
-        Err("required field org is empty or not mapped".to_owned())
-    );
+    let specs = [fixed("org", required(settings(HashAlgorithm::None, Normalization::Trim)), " \u{3000} ")];
+    assert_eq!(run(&specs, true, &[]), Err("required field org is empty or not mapped".to_owned()));
 }
 
 // ---- Required fields, dropping -----------------------------------------------------------------
@@ -423,36 +298,15 @@ fn required_fields_missing_fail_the_record() {
     let req = required(FieldSettings::default());
     let trim = required(settings(HashAlgorithm::None, Normalization::Trim));
     let msg = |f: &str| Err(format!("required field {f} is empty or not mapped"));
-    assert_eq!(
-        run(&[FieldSpec::new("email", req, Source::Unmapped)], true, &[]),
-        msg("email")
-    );
-    assert_eq!(
-        run(&[column("email", req, 0)], true, &[WarehouseValue::Null]),
-        msg("email")
-    );
-    assert_eq!(
-        run(&[column("email", req, 0)], true, &[text("")]),
-        msg("email")
-    );
-    assert_eq!(
-        run(&[column("email", trim, 0)], true, &[text(" \u{2003}\t")]),
-        msg("email")
-    );
+    assert_eq!(run(&[FieldSpec::new("email", req, Source::Unmapped)], true, &[]), msg("email"));
+    assert_eq!(run(&[column("email", req, 0)], true, &[WarehouseValue::Null]), msg("email"));
+    assert_eq!(run(&[column("email", req, 0)], true, &[text("")]), msg("email"));
+    assert_eq!(run(&[column("email", trim, 0)], true, &[text(" \u{2003}\t")]), msg("email"));
     let hashed_req = required(settings(Sha256, Normalization::PhoneDigits));
-    assert_eq!(
-        run(&[column("phone", hashed_req, 0)], true, &[text("n/a")]),
-        msg("phone")
-    );
+    assert_eq!(run(&[column("phone", hashed_req, 0)], true, &[text("n/a")]), msg("phone"));
     // Present: no failure, even as `false` or 0.
-    assert_eq!(
-        run(&[column("b", req, 0)], true, &[WarehouseValue::Bool(false)]),
-        Ok(vec![Got::Bool(false)])
-    );
-    assert_eq!(
-        run(&[column("n", req, 0)], true, &[WarehouseValue::Int(0)]),
-        Ok(vec![Got::Int(0)])
-    );
+    assert_eq!(run(&[column("b", req, 0)], true, &[WarehouseValue::Bool(false)]), Ok(vec![Got::Bool(false)]));
+    assert_eq!(run(&[column("n", req, 0)], true, &[WarehouseValue::Int(0)]), Ok(vec![Got::Int(0)]));
 }
 
 #[test]
@@ -462,47 +316,27 @@ fn the_reason_is_that_of_the_earliest_step() {
     let specs = [
         column("a", required(FieldSettings::default()), 0),
         column("b", hashed(Sha256), 1),
-        column(
-            "c",
-            settings(HashAlgorithm::None, Normalization::PhoneE164),
-            2,
-        ),
+        column("c", settings(HashAlgorithm::None, Normalization::PhoneE164), 2),
     ];
     let row = [WarehouseValue::Null, text(SHA256_ABC), text("0151 2345678")];
-    assert!(
-        run(&specs, true, &row)
-            .unwrap_err()
-            .starts_with("Hashing is enabled but the value for field b")
-    );
+    assert!(run(&specs, true, &row).unwrap_err().starts_with("Hashing is enabled but the value for field b"));
     let row = [WarehouseValue::Null, text("plain"), text("0151 2345678")];
     assert_eq!(
         run(&specs, true, &row),
-        Err(
-            "field c: the phone number has no country code (write it with a leading + or 00)"
-                .to_owned()
-        )
+        Err("field c: the phone number has no country code (write it with a leading + or 00)".to_owned())
     );
     let row = [WarehouseValue::Null, text("plain"), text("+49 151 2345678")];
-    assert_eq!(
-        run(&specs, true, &row),
-        Err("required field a is empty or not mapped".to_owned())
-    );
+    assert_eq!(run(&specs, true, &row), Err("required field a is empty or not mapped".to_owned()));
     // Within a step, the first field.
     let specs = [column("x", hashed(Md5), 0), column("y", hashed(Md5), 1)];
-    assert!(
-        run(&specs, false, &[text("1"), text("2")])
-            .unwrap_err()
-            .contains("field x ")
-    );
+    assert!(run(&specs, false, &[text("1"), text("2")]).unwrap_err().contains("field x "));
 }
 
 #[test]
 fn null_and_empty_values_are_dropped_not_sent() {
     let null_json = Value::Null;
     let empty_json = json!("");
-    let specs: Vec<FieldSpec> = (0..6)
-        .map(|i| column(&format!("f{i}"), hashed(Sha256), i))
-        .collect();
+    let specs: Vec<FieldSpec> = (0..6).map(|i| column(&format!("f{i}"), hashed(Sha256), i)).collect();
     let row = [
         WarehouseValue::Null,
         text(""),
@@ -513,10 +347,7 @@ fn null_and_empty_values_are_dropped_not_sent() {
     ];
     // Dropped before the hash-state check: no "appears to be unhashed" for them either.
     for hash_pii in [true, false] {
-        assert_eq!(
-            run_full(&specs, hash_pii, &row),
-            Ok((vec![Got::Missing; 6], Processed { emptied: 0 }))
-        );
+        assert_eq!(run_full(&specs, hash_pii, &row), Ok((vec![Got::Missing; 6], Processed { emptied: 0 })));
     }
     // White space alone is not empty until a preset trims it.
     assert_eq!(one(FieldSettings::default(), true, text(" ")), Ok(s(" ")));
@@ -528,19 +359,12 @@ fn values_that_normalise_to_empty_are_dropped_and_counted() {
         column("a", settings(HashAlgorithm::None, Normalization::Trim), 0),
         column("b", settings(Sha256, Normalization::PhoneDigits), 1),
         column("c", settings(Sha256, Normalization::Email), 2),
-        fixed(
-            "d",
-            settings(HashAlgorithm::None, Normalization::Email),
-            "\u{a0}",
-        ),
+        fixed("d", settings(HashAlgorithm::None, Normalization::Email), "\u{a0}"),
     ];
     let row = [text("\u{2003}"), text("(-)"), text(" Ada@example.com")];
     assert_eq!(
         run_full(&specs, true, &row),
-        Ok((
-            vec![Got::Missing, Got::Missing, s(SHA256_ADA), Got::Missing],
-            Processed { emptied: 3 }
-        ))
+        Ok((vec![Got::Missing, Got::Missing, s(SHA256_ADA), Got::Missing], Processed { emptied: 3 }))
     );
 }
 
@@ -558,33 +382,18 @@ fn unhashed_values_keep_their_json_type() {
         (WarehouseValue::Float(0.1), Got::Float(0.1)),
         (WarehouseValue::Float(1e300), Got::Float(1e300)),
         (WarehouseValue::Numeric("19.99"), Got::Float(19.99)),
-        (
-            WarehouseValue::Numeric("9007199254740993"),
-            Got::Int(beyond_f64),
-        ),
-        (
-            WarehouseValue::Numeric("18446744073709551615"),
-            Got::UInt(u64::MAX),
-        ),
-        (
-            WarehouseValue::Numeric("12345678901234567890.5"),
-            s("12345678901234567890.5"),
-        ),
+        (WarehouseValue::Numeric("9007199254740993"), Got::Int(beyond_f64)),
+        (WarehouseValue::Numeric("18446744073709551615"), Got::UInt(u64::MAX)),
+        (WarehouseValue::Numeric("12345678901234567890.5"), s("12345678901234567890.5")),
         (WarehouseValue::Numeric("NaN"), s("NaN")),
         (WarehouseValue::Text("Ada"), s("Ada")),
-        (
-            WarehouseValue::Timestamp("2024-05-01T12:00:00Z"),
-            s("2024-05-01T12:00:00Z"),
-        ),
+        (WarehouseValue::Timestamp("2024-05-01T12:00:00Z"), s("2024-05-01T12:00:00Z")),
         (WarehouseValue::Json(&object), Got::Json(object.clone())),
     ];
     for (value, want) in cases {
         // Unhashed: normalisation is a text operation and leaves numbers, booleans and JSON be.
         let field = settings(HashAlgorithm::None, Normalization::PhoneE164);
-        let field = if matches!(
-            value,
-            WarehouseValue::Text(_) | WarehouseValue::Timestamp(_)
-        ) {
+        let field = if matches!(value, WarehouseValue::Text(_) | WarehouseValue::Timestamp(_)) {
             FieldSettings::default()
         } else {
             field
@@ -596,36 +405,20 @@ fn unhashed_values_keep_their_json_type() {
 #[test]
 fn values_with_no_json_form_fail_with_a_reason() {
     assert_eq!(
-        one(
-            FieldSettings::default(),
-            true,
-            WarehouseValue::Bytes(b"\x00\x01")
-        ),
+        one(FieldSettings::default(), true, WarehouseValue::Bytes(b"\x00\x01")),
         Err("field f holds binary data (BLOB/bytea), which has no JSON form".to_owned())
     );
     // Even in a hashed field: there is no agreed text to hash.
-    assert!(
-        one(hashed(Sha256), true, WarehouseValue::Bytes(b"x"))
-            .unwrap_err()
-            .contains("binary data")
-    );
+    assert!(one(hashed(Sha256), true, WarehouseValue::Bytes(b"x")).unwrap_err().contains("binary data"));
     for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        assert!(
-            one(FieldSettings::default(), true, WarehouseValue::Float(f))
-                .unwrap_err()
-                .contains("NaN or infinity")
-        );
+        assert!(one(FieldSettings::default(), true, WarehouseValue::Float(f)).unwrap_err().contains("NaN or infinity"));
     }
 }
 
 #[test]
 fn a_row_without_the_mapped_column_fails_the_record() {
     assert_eq!(
-        run(
-            &[column("email", FieldSettings::default(), 3)],
-            true,
-            &[text("x")]
-        ),
+        run(&[column("email", FieldSettings::default(), 3)], true, &[text("x")]),
         Err("field email is mapped to column 3, which the row does not have".to_owned())
     );
 }
@@ -636,11 +429,7 @@ fn a_row_without_the_mapped_column_fails_the_record() {
 fn table(preset: Normalization, cases: &[(&str, Result<&str, PhoneProblem>)]) {
     let mut buf = String::new();
     for (input, want) in cases {
-        assert_eq!(
-            preset.apply(input, &mut buf).map(str::to_owned),
-            want.map(str::to_owned),
-            "{preset}({input:?})"
-        );
+        assert_eq!(preset.apply(input, &mut buf).map(str::to_owned), want.map(str::to_owned), "{preset}({input:?})");
         // And through the pipeline, unhashed.
         let through = one(settings(HashAlgorithm::None, preset), true, text(input));
         match want {
@@ -653,13 +442,7 @@ fn table(preset: Normalization, cases: &[(&str, Result<&str, PhoneProblem>)]) {
 
 #[test]
 fn preset_none() {
-    table(
-        Normalization::None,
-        &[
-            (" Ada@Example.com ", Ok(" Ada@Example.com ")),
-            ("\u{a0}", Ok("\u{a0}")),
-        ],
-    );
+    table(Normalization::None, &[(" Ada@Example.com ", Ok(" Ada@Example.com ")), ("\u{a0}", Ok("\u{a0}"))]);
 }
 
 #[test]
@@ -669,10 +452,10 @@ fn preset_trim() {
         &[
             ("  ada  ", Ok("ada")),
             ("\t\r\nada\n", Ok("ada")),
-            ("\u{a0}ada\u{a0}", Ok("ada")),           // no-break space
-            ("\u{2003}ada\u{2003}", Ok("ada")),       // em space
-            ("\u{3000}ada\u{205f}\u{85}", Ok("ada")), // ideographic space, NEL
-            ("a d\u{a0}a", Ok("a d\u{a0}a")),         // inside: kept
+            ("\u{a0}ada\u{a0}", Ok("ada")),                     // no-break space
+            ("\u{2003}ada\u{2003}", Ok("ada")),                 // em space
+            ("\u{3000}ada\u{205f}\u{85}", Ok("ada")),           // ideographic space, NEL
+            ("a d\u{a0}a", Ok("a d\u{a0}a")),                   // inside: kept
             ("\u{200b}ada\u{feff}", Ok("\u{200b}ada\u{feff}")), // zero-width: not white space
             ("Ada", Ok("Ada")),
             (" \u{a0}\u{2003} ", Ok("")),
@@ -706,10 +489,7 @@ fn preset_email() {
         Normalization::Email,
         &[
             ("ada@example.com", Ok("ada@example.com")),
-            (
-                "  Ada.Lovelace+news@Example.COM\u{a0}",
-                Ok("ada.lovelace+news@example.com"),
-            ), // no Gmail rules
+            ("  Ada.Lovelace+news@Example.COM\u{a0}", Ok("ada.lovelace+news@example.com")), // no Gmail rules
             ("\u{2003}JÜRGEN@BEISPIEL.DE\n", Ok("jürgen@beispiel.de")),
             ("\u{3000}", Ok("")),
         ],
@@ -772,48 +552,20 @@ fn preset_phone_e164() {
 #[test]
 fn phone_e164_values_are_hashed_in_e164_form() {
     let field = settings(Sha256, Normalization::PhoneE164);
-    let want = Sha256
-        .hash_hex(b"+16502531234", &mut [0; 128])
-        .unwrap()
-        .to_owned();
+    let want = Sha256.hash_hex(b"+16502531234", &mut [0; 128]).unwrap().to_owned();
     for written in ["+1 (650) 253-1234", "001 650 253 1234", "+16502531234"] {
-        assert_eq!(
-            one(field, true, text(written)),
-            Ok(Got::Str(want.clone())),
-            "{written}"
-        );
+        assert_eq!(one(field, true, text(written)), Ok(Got::Str(want.clone())), "{written}");
     }
     // An integer column holding a phone number is hashed as its digits, which carry no `+`.
-    assert!(
-        one(field, true, WarehouseValue::Int(16502531234))
-            .unwrap_err()
-            .contains("no country code")
-    );
-    assert_eq!(
-        one(
-            settings(Sha256, Normalization::PhoneDigits),
-            true,
-            WarehouseValue::Int(16502531234)
-        ),
-        {
-            Ok(Got::Str(
-                Sha256
-                    .hash_hex(b"16502531234", &mut [0; 128])
-                    .unwrap()
-                    .to_owned(),
-            ))
-        }
-    );
+    assert!(one(field, true, WarehouseValue::Int(16502531234)).unwrap_err().contains("no country code"));
+    assert_eq!(one(settings(Sha256, Normalization::PhoneDigits), true, WarehouseValue::Int(16502531234)), {
+        Ok(Got::Str(Sha256.hash_hex(b"16502531234", &mut [0; 128]).unwrap().to_owned()))
+    });
 }
 
 #[test]
 fn phone_errors_do_not_quote_the_value() {
-    let err = one(
-        settings(Sha256, Normalization::PhoneE164),
-        true,
-        text("+1 555 SECRET"),
-    )
-    .unwrap_err();
+    let err = one(settings(Sha256, Normalization::PhoneE164), true, text("+1 555 SECRET")).unwrap_err();
     assert!(!err.contains("SECRET") && !err.contains("555"), "{err}");
 }
 
@@ -821,29 +573,16 @@ fn phone_errors_do_not_quote_the_value() {
 
 #[test]
 fn plan_errors() {
-    let stat = FieldSettings {
-        is_static: true,
-        ..FieldSettings::default()
-    };
+    let stat = FieldSettings { is_static: true, ..FieldSettings::default() };
     let plain = FieldSettings::default();
     let err = |specs: &[FieldSpec]| FieldPlan::compile(specs, true).unwrap_err();
-    assert_eq!(
-        err(&[column("a", plain, 0), column("a", plain, 1)]),
-        PlanError::DuplicateField("a".to_owned())
-    );
-    assert_eq!(
-        err(&[column("org", stat, 0)]),
-        PlanError::StaticMappedToColumn("org".to_owned())
-    );
+    assert_eq!(err(&[column("a", plain, 0), column("a", plain, 1)]), PlanError::DuplicateField("a".to_owned()));
+    assert_eq!(err(&[column("org", stat, 0)]), PlanError::StaticMappedToColumn("org".to_owned()));
     assert_eq!(
         err(&[FieldSpec::new("org", plain, Source::Static("acme".into()))]),
         PlanError::LiteralForNonStatic("org".to_owned())
     );
-    assert!(
-        err(&[column("org", stat, 0)])
-            .to_string()
-            .contains("not a column")
-    );
+    assert!(err(&[column("org", stat, 0)]).to_string().contains("not a column"));
     // A static field left without a literal is unmapped: missing, or failing when required.
     let plan = FieldPlan::compile(&[FieldSpec::new("org", stat, Source::Unmapped)], true).unwrap();
     assert_eq!(plan.names().collect::<Vec<_>>(), ["org"]);
@@ -852,10 +591,7 @@ fn plan_errors() {
 
 #[test]
 fn a_failed_record_leaves_the_batch_as_it_was_and_the_batch_goes_on() {
-    let specs = [
-        column("email", required(hashed(Sha256)), 0),
-        column("id", FieldSettings::default(), 1),
-    ];
+    let specs = [column("email", required(hashed(Sha256)), 0), column("id", FieldSettings::default(), 1)];
     let plan = FieldPlan::compile(&specs, true).unwrap();
     let mut batch = RecordBatch::new(plan.width());
     let mut scratch = Scratch::default();
@@ -865,10 +601,7 @@ fn a_failed_record_leaves_the_batch_as_it_was_and_the_batch_goes_on() {
         [WarehouseValue::Null, WarehouseValue::Int(3)],
         [text("abc"), WarehouseValue::Int(4)],
     ];
-    let outcomes: Vec<bool> = rows
-        .iter()
-        .map(|r| plan.process(r, &mut batch, &mut scratch).is_ok())
-        .collect();
+    let outcomes: Vec<bool> = rows.iter().map(|r| plan.process(r, &mut batch, &mut scratch).is_ok()).collect();
     assert_eq!(outcomes, [true, false, false, true]);
     assert_eq!(batch.len(), 2);
     assert_eq!(got(batch.get(0, 0)), s(SHA256_ADA));
@@ -879,14 +612,8 @@ fn a_failed_record_leaves_the_batch_as_it_was_and_the_batch_goes_on() {
 
 #[test]
 fn rows_of_owned_values_and_json_samples() {
-    let plan = FieldPlan::compile(
-        &[
-            column("a", FieldSettings::default(), 0),
-            column("b", hashed(Sha256), 1),
-        ],
-        true,
-    )
-    .unwrap();
+    let plan =
+        FieldPlan::compile(&[column("a", FieldSettings::default(), 0), column("b", hashed(Sha256), 1)], true).unwrap();
     let mut batch = RecordBatch::new(plan.width());
     let mut scratch = Scratch::default();
     let owned = vec![OwnedValue::Int(7), OwnedValue::Text("abc".into())];
@@ -933,21 +660,12 @@ fn end_to_end_through_a_template() {
             WarehouseValue::Float(0.5),
             WarehouseValue::Json(&addr),
         ],
-        [
-            text("abc"),
-            WarehouseValue::Null,
-            WarehouseValue::Numeric("12.5"),
-            text(""),
-            WarehouseValue::Null,
-        ],
+        [text("abc"), WarehouseValue::Null, WarehouseValue::Numeric("12.5"), text(""), WarehouseValue::Null],
     ];
     for row in &rows {
         plan.process(row, &mut batch, &mut scratch).unwrap();
     }
-    let connection = Connection {
-        audience_id: "42".into(),
-        audience_name: "VIP".into(),
-    };
+    let connection = Connection { audience_id: "42".into(), audience_name: "VIP".into() };
     let mut out = Vec::new();
     template.render(&batch, &connection, &mut out).unwrap();
     assert_eq!(
@@ -983,20 +701,8 @@ mod determinism {
         use Normalization::*;
         (
             any::<bool>(),
-            prop_oneof![
-                Just(HashAlgorithm::None),
-                Just(Sha256),
-                Just(Sha512),
-                Just(Md5)
-            ],
-            prop_oneof![
-                Just(None),
-                Just(Trim),
-                Just(Lowercase),
-                Just(Email),
-                Just(PhoneDigits),
-                Just(PhoneE164)
-            ],
+            prop_oneof![Just(HashAlgorithm::None), Just(Sha256), Just(Sha512), Just(Md5)],
+            prop_oneof![Just(None), Just(Trim), Just(Lowercase), Just(Email), Just(PhoneDigits), Just(PhoneE164)],
         )
             .prop_map(|(required, hash, normalize)| FieldSettings {
                 required,
@@ -1007,9 +713,7 @@ mod determinism {
     }
 
     fn slots(batch: &RecordBatch, record: usize) -> Vec<Got> {
-        (0..batch.width())
-            .map(|f| got(batch.get(record, f)))
-            .collect()
+        (0..batch.width()).map(|f| got(batch.get(record, f))).collect()
     }
 
     proptest! {

@@ -25,10 +25,7 @@ pub enum FieldError {
     /// A floating-point NaN or infinity: JSON has no such number.
     NotFinite { field: Arc<str> },
     /// `phone_e164` could not make an E.164 number of the value.
-    Phone {
-        field: Arc<str>,
-        problem: PhoneProblem,
-    },
+    Phone { field: Arc<str>, problem: PhoneProblem },
     /// The plan reads a column the row does not have: the plan was built for another query.
     NoSuchColumn { field: Arc<str>, column: usize },
 }
@@ -66,23 +63,14 @@ impl fmt::Display for FieldError {
                 write!(f, "required field {field} is empty or not mapped")
             }
             FieldError::Bytes { field } => {
-                write!(
-                    f,
-                    "field {field} holds binary data (BLOB/bytea), which has no JSON form"
-                )
+                write!(f, "field {field} holds binary data (BLOB/bytea), which has no JSON form")
             }
             FieldError::NotFinite { field } => {
-                write!(
-                    f,
-                    "field {field} holds a floating-point NaN or infinity, which has no JSON form"
-                )
+                write!(f, "field {field} holds a floating-point NaN or infinity, which has no JSON form")
             }
             FieldError::Phone { field, problem } => write!(f, "field {field}: {problem}"),
             FieldError::NoSuchColumn { field, column } => {
-                write!(
-                    f,
-                    "field {field} is mapped to column {column}, which the row does not have"
-                )
+                write!(f, "field {field} is mapped to column {column}, which the row does not have")
             }
         }
     }
@@ -106,16 +94,10 @@ impl fmt::Display for PlanError {
         match self {
             PlanError::DuplicateField(name) => write!(f, "field {name} is listed twice"),
             PlanError::StaticMappedToColumn(name) => {
-                write!(
-                    f,
-                    "field {name} is static: give it a literal value under `static`, not a column under `map`"
-                )
+                write!(f, "field {name} is static: give it a literal value under `static`, not a column under `map`")
             }
             PlanError::LiteralForNonStatic(name) => {
-                write!(
-                    f,
-                    "field {name} has a static value but its settings do not say `static = true`"
-                )
+                write!(f, "field {name} has a static value but its settings do not say `static = true`")
             }
         }
     }

@@ -62,8 +62,7 @@ impl HashAlgorithm {
     ///
     /// [`hex_len`]: HashAlgorithm::hex_len
     pub fn looks_hashed(self, value: &str) -> bool {
-        self.hex_len()
-            .is_some_and(|n| value.len() == n && value.bytes().all(|b| b.is_ascii_hexdigit()))
+        self.hex_len().is_some_and(|n| value.len() == n && value.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 
     /// Hashes `input` and writes the digest as lowercase hex into `buf`, returning that text;
@@ -91,11 +90,7 @@ pub struct UnknownHash(pub String);
 
 impl fmt::Display for UnknownHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown hash algorithm `{}`: expected one of none, sha256, sha512, md5 (any case)",
-            self.0
-        )
+        write!(f, "unknown hash algorithm `{}`: expected one of none, sha256, sha512, md5 (any case)", self.0)
     }
 }
 
@@ -161,10 +156,7 @@ mod tests {
         }
         for bad in ["", "sha1", "sha-256", " sha256"] {
             let err = bad.parse::<HashAlgorithm>().unwrap_err();
-            assert!(
-                err.to_string().contains("none, sha256, sha512, md5"),
-                "{err}"
-            );
+            assert!(err.to_string().contains("none, sha256, sha512, md5"), "{err}");
         }
     }
 
@@ -186,10 +178,7 @@ mod tests {
             HashAlgorithm::Sha256.hash_hex(b"", &mut buf),
             Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         );
-        assert_eq!(
-            HashAlgorithm::Md5.hash_hex(b"", &mut buf),
-            Some("d41d8cd98f00b204e9800998ecf8427e")
-        );
+        assert_eq!(HashAlgorithm::Md5.hash_hex(b"", &mut buf), Some("d41d8cd98f00b204e9800998ecf8427e"));
         assert_eq!(HashAlgorithm::None.hash_hex(b"", &mut buf), None);
     }
 }

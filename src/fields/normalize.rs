@@ -172,11 +172,7 @@ fn phone_digits<'a>(input: &'a str, buf: &'a mut String) -> &'a str {
 
 /// Characters `phone_e164` drops between digits.
 fn is_separator(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '-' | '.' | '/' | '(' | ')' | '\u{2010}'..='\u{2015}' | '\u{2212}'
-        )
+    c.is_whitespace() || matches!(c, '-' | '.' | '/' | '(' | ')' | '\u{2010}'..='\u{2015}' | '\u{2212}')
 }
 
 fn phone_e164<'a>(input: &'a str, buf: &'a mut String) -> Result<&'a str, PhoneProblem> {
@@ -236,18 +232,9 @@ mod tests {
         use Normalization::*;
         for n in [None, Trim, Lowercase, Email, PhoneDigits, PhoneE164] {
             assert_eq!(n.name().parse::<Normalization>(), Ok(n));
-            assert_eq!(
-                serde_json::to_string(&n).unwrap(),
-                format!("\"{}\"", n.name())
-            );
+            assert_eq!(serde_json::to_string(&n).unwrap(), format!("\"{}\"", n.name()));
         }
-        assert!(
-            "Email"
-                .parse::<Normalization>()
-                .unwrap_err()
-                .to_string()
-                .contains("phone_e164")
-        );
+        assert!("Email".parse::<Normalization>().unwrap_err().to_string().contains("phone_e164"));
     }
 
     #[test]
@@ -257,10 +244,7 @@ mod tests {
         let out = Normalization::Email.apply(input, &mut buf).unwrap();
         assert!(std::ptr::eq(out, input));
         let digits = "4915123456";
-        assert!(std::ptr::eq(
-            Normalization::PhoneDigits.apply(digits, &mut buf).unwrap(),
-            digits
-        ));
+        assert!(std::ptr::eq(Normalization::PhoneDigits.apply(digits, &mut buf).unwrap(), digits));
     }
 
     #[test]
@@ -271,17 +255,8 @@ mod tests {
 
     #[test]
     fn e164_zero_after_00_prefix() {
-        assert_eq!(
-            apply(Normalization::PhoneE164, "000 49 30 1234567"),
-            Err(PhoneProblem::CountryCodeZero)
-        );
-        assert_eq!(
-            apply(Normalization::PhoneE164, "++49 30 1234567"),
-            Err(PhoneProblem::InvalidCharacter)
-        );
-        assert_eq!(
-            apply(Normalization::PhoneE164, "49+30 1234567"),
-            Err(PhoneProblem::InvalidCharacter)
-        );
+        assert_eq!(apply(Normalization::PhoneE164, "000 49 30 1234567"), Err(PhoneProblem::CountryCodeZero));
+        assert_eq!(apply(Normalization::PhoneE164, "++49 30 1234567"), Err(PhoneProblem::InvalidCharacter));
+        assert_eq!(apply(Normalization::PhoneE164, "49+30 1234567"), Err(PhoneProblem::InvalidCharacter));
     }
 }

@@ -79,17 +79,10 @@ impl<'a> Decimal<'a> {
                 return None;
             }
             // Saturating: an exponent this large is far outside any double anyway.
-            exp = digits.iter().fold(0i64, |e, d| {
-                e.saturating_mul(10).saturating_add((d - b'0') as i64)
-            }) * sign;
+            exp = digits.iter().fold(0i64, |e, d| e.saturating_mul(10).saturating_add((d - b'0') as i64)) * sign;
             b = &[];
         }
-        b.is_empty().then_some(Decimal {
-            negative,
-            int,
-            frac,
-            exp,
-        })
+        b.is_empty().then_some(Decimal { negative, int, frac, exp })
     }
 
     fn digits(&self) -> impl Iterator<Item = u8> + '_ {
@@ -104,13 +97,7 @@ impl<'a> Decimal<'a> {
         if leading == total {
             return None;
         }
-        let trailing = self
-            .int
-            .iter()
-            .chain(self.frac)
-            .rev()
-            .take_while(|&&d| d == b'0')
-            .count();
+        let trailing = self.int.iter().chain(self.frac).rev().take_while(|&&d| d == b'0').count();
         let exponent = (self.int.len() as i64 - leading as i64).saturating_add(self.exp);
         Some((exponent, total - leading - trailing))
     }
@@ -120,10 +107,7 @@ impl<'a> Decimal<'a> {
         match (self.shape(), other.shape()) {
             (None, None) => true,
             (Some((e1, n1)), Some((e2, n2))) => {
-                self.negative == other.negative
-                    && e1 == e2
-                    && n1 == n2
-                    && self.significant().eq(other.significant())
+                self.negative == other.negative && e1 == e2 && n1 == n2 && self.significant().eq(other.significant())
             }
             _ => false,
         }

@@ -103,15 +103,10 @@ impl FieldPlan {
         for field in &self.fields {
             let result = match &field.origin {
                 Origin::Column(index) => match row.value(*index) {
-                    Some(value) => {
-                        value_out(&field.name, &field.settings, self.hash_pii, value, scratch)
-                    }
+                    Some(value) => value_out(&field.name, &field.settings, self.hash_pii, value, scratch),
                     None => Err(Failure {
                         step: Step::Map,
-                        error: FieldError::NoSuchColumn {
-                            field: field.name.clone(),
-                            column: *index,
-                        },
+                        error: FieldError::NoSuchColumn { field: field.name.clone(), column: *index },
                     }),
                 },
                 Origin::Unmapped => Ok(Out::Missing),
@@ -140,16 +135,9 @@ impl FieldPlan {
             }
             // 5. Required: missing after steps 2 and 4. A later step than any other failure,
             // so it only becomes the reason when nothing else failed.
-            if matches!(out, Out::Missing | Out::Emptied)
-                && field.settings.required
-                && failure.is_none()
-            {
-                failure = Some(Failure {
-                    step: Step::Required,
-                    error: FieldError::Required {
-                        field: field.name.clone(),
-                    },
-                });
+            if matches!(out, Out::Missing | Out::Emptied) && field.settings.required && failure.is_none() {
+                failure =
+                    Some(Failure { step: Step::Required, error: FieldError::Required { field: field.name.clone() } });
             }
             outs.push(out);
         }
@@ -166,13 +154,7 @@ impl FieldPlan {
 }
 
 /// Appends the record to the batch, one slot per field.
-fn commit<R: Row + ?Sized>(
-    fields: &[CompiledField],
-    outs: &[Out],
-    row: &R,
-    text: &str,
-    batch: &mut RecordBatch,
-) {
+fn commit<R: Row + ?Sized>(fields: &[CompiledField], outs: &[Out], row: &R, text: &str, batch: &mut RecordBatch) {
     batch.push_record();
     for (slot, (field, out)) in fields.iter().zip(outs).enumerate() {
         match *out {
@@ -181,9 +163,7 @@ fn commit<R: Row + ?Sized>(
             Out::Int(i) => batch.set_i64(slot, i),
             Out::UInt(u) => batch.set_u64(slot, u),
             Out::Float(f) => batch.set_f64(slot, f),
-            Out::Str { start, len } => {
-                batch.set_str(slot, &text[start as usize..(start + len) as usize])
-            }
+            Out::Str { start, len } => batch.set_str(slot, &text[start as usize..(start + len) as usize]),
             Out::Json => {
                 if let Origin::Column(index) = field.origin
                     && let Some(WarehouseValue::Json(v)) = row.value(index)
@@ -215,9 +195,7 @@ pub(super) fn value_out(
 ) -> Result<Out, Failure> {
     let fail = |step, error| Err(Failure { step, error });
     let field = || name.clone();
-    let Scratch {
-        text, norm, json, ..
-    } = scratch;
+    let Scratch { text, norm, json, .. } = scratch;
 
     // 1. Map: a value with no JSON form fails the record.
     match value {
@@ -240,11 +218,7 @@ pub(super) fn value_out(
         return Ok(match value {
             WarehouseValue::Text(s) | WarehouseValue::Timestamp(s) => {
                 let normalized = normalize(settings.normalize, s, norm, name)?;
-                if normalized.is_empty() {
-                    Out::Emptied
-                } else {
-                    push(text, normalized)
-                }
+                if normalized.is_empty() { Out::Emptied } else { push(text, normalized) }
             }
             WarehouseValue::Int(i) => Out::Int(i),
             WarehouseValue::Float(f) => Out::Float(f),
@@ -290,10 +264,7 @@ pub(super) fn value_out(
 
     if hash_pii {
         if looks_hashed {
-            return fail(
-                Step::HashState,
-                FieldError::AlreadyHashed { field: field() },
-            );
+            return fail(Step::HashState, FieldError::AlreadyHashed { field: field() });
         }
         // 4. Normalise what is about to be hashed.
         let normalized = normalize(settings.normalize, raw, norm, name)?;
@@ -302,9 +273,7 @@ pub(super) fn value_out(
         }
         // 6. Hash, to lowercase hex on the stack, then into the record's text.
         let mut hex: HexBuf = [0; 128];
-        let digest = algorithm
-            .hash_hex(normalized.as_bytes(), &mut hex)
-            .unwrap_or_default();
+        let digest = algorithm.hash_hex(normalized.as_bytes(), &mut hex).unwrap_or_default();
         Ok(push(text, digest))
     } else {
         if !looks_hashed {
@@ -321,9 +290,7 @@ pub(super) fn value_out(
 fn is_null_or_empty(value: WarehouseValue<'_>) -> bool {
     match value {
         WarehouseValue::Null => true,
-        WarehouseValue::Text(s) | WarehouseValue::Timestamp(s) | WarehouseValue::Numeric(s) => {
-            s.is_empty()
-        }
+        WarehouseValue::Text(s) | WarehouseValue::Timestamp(s) | WarehouseValue::Numeric(s) => s.is_empty(),
         WarehouseValue::Json(v) => v.is_null() || v.as_str() == Some(""),
         _ => false,
     }
@@ -335,13 +302,9 @@ fn normalize<'a>(
     buf: &'a mut String,
     name: &std::sync::Arc<str>,
 ) -> Result<&'a str, Failure> {
-    preset.apply(input, buf).map_err(|problem| Failure {
-        step: Step::Normalize,
-        error: FieldError::Phone {
-            field: name.clone(),
-            problem,
-        },
-    })
+    preset
+        .apply(input, buf)
+        .map_err(|problem| Failure { step: Step::Normalize, error: FieldError::Phone { field: name.clone(), problem } })
 }
 
 /// Appends `s` to the record's text and answers the slot output for it.
@@ -349,10 +312,7 @@ fn normalize<'a>(
 fn push(text: &mut String, s: &str) -> Out {
     let start = text.len() as u32;
     text.push_str(s);
-    Out::Str {
-        start,
-        len: s.len() as u32,
-    }
+    Out::Str { start, len: s.len() as u32 }
 }
 
 #[cfg(test)]
@@ -375,26 +335,16 @@ mod tests {
 
     #[test]
     fn scratch_buffers_are_reused() {
-        let settings = FieldSettings {
-            hash: HashAlgorithm::Sha256,
-            ..FieldSettings::default()
-        };
-        let plan =
-            FieldPlan::compile(&[FieldSpec::new("e", settings, Source::Column(0))], true).unwrap();
+        let settings = FieldSettings { hash: HashAlgorithm::Sha256, ..FieldSettings::default() };
+        let plan = FieldPlan::compile(&[FieldSpec::new("e", settings, Source::Column(0))], true).unwrap();
         let mut batch = RecordBatch::new(1);
         let mut scratch = Scratch::default();
-        plan.process(&[WarehouseValue::Text("a@b.c")], &mut batch, &mut scratch)
-            .unwrap();
+        plan.process(&[WarehouseValue::Text("a@b.c")], &mut batch, &mut scratch).unwrap();
         let capacity = (scratch.text.capacity(), scratch.outs.capacity());
         for _ in 0..100 {
-            plan.process(&[WarehouseValue::Text("a@b.c")], &mut batch, &mut scratch)
-                .unwrap();
+            plan.process(&[WarehouseValue::Text("a@b.c")], &mut batch, &mut scratch).unwrap();
         }
         assert_eq!((scratch.text.capacity(), scratch.outs.capacity()), capacity);
-        assert_eq!(
-            scratch.text.len(),
-            64,
-            "only the last record's text is kept"
-        );
+        assert_eq!(scratch.text.len(), 64, "only the last record's text is kept");
     }
 }

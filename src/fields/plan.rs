@@ -34,11 +34,7 @@ pub struct FieldSpec {
 
 impl FieldSpec {
     pub fn new(name: impl Into<String>, settings: FieldSettings, source: Source) -> FieldSpec {
-        FieldSpec {
-            name: name.into(),
-            settings,
-            source,
-        }
+        FieldSpec { name: name.into(), settings, source }
     }
 }
 
@@ -110,16 +106,9 @@ impl FieldPlan {
                     Origin::Static(out.map(|out| owned(out, value, &scratch.text)))
                 }
             };
-            compiled.push(CompiledField {
-                name,
-                settings: spec.settings,
-                origin,
-            });
+            compiled.push(CompiledField { name, settings: spec.settings, origin });
         }
-        Ok(FieldPlan {
-            hash_pii,
-            fields: compiled,
-        })
+        Ok(FieldPlan { hash_pii, fields: compiled })
     }
 
     /// Number of slots of a record: the template's field count.
@@ -155,9 +144,7 @@ fn owned(out: Out, value: WarehouseValue<'_>, text: &str) -> StaticOut {
         Out::Int(i) => StaticOut::Int(i),
         Out::UInt(u) => StaticOut::UInt(u),
         Out::Float(f) => StaticOut::Float(f),
-        Out::Str { start, len } => {
-            StaticOut::Str(text[start as usize..(start + len) as usize].to_owned())
-        }
+        Out::Str { start, len } => StaticOut::Str(text[start as usize..(start + len) as usize].to_owned()),
         Out::Json | Out::Static => match value {
             WarehouseValue::Json(v) => StaticOut::Json(v.clone()),
             // `value_out` answers `Json` only for JSON values.
