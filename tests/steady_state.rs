@@ -50,8 +50,7 @@ const T1: &str = r#"{
   }]
 }"#;
 
-const T2: &str =
-    r#"{ "audienceId": $number($$.connection.audienceId), "users": [$$.records.{ "email": email, "user_id": user_id }] }"#;
+const T2: &str = r#"{ "audienceId": $number($$.connection.audienceId), "users": [$$.records.{ "email": email, "user_id": user_id }] }"#;
 
 fn fill(batch: &mut RecordBatch, template: &Template, n: usize) {
     batch.clear();
