@@ -16,4 +16,16 @@ pub mod fuzzing;
 pub mod delivery;
 
 #[cfg(feature = "cli")]
+pub mod warehouse;
+
+#[cfg(feature = "cli")]
+pub mod sync;
+
+#[cfg(feature = "cli")]
+pub mod schedule;
+
+#[cfg(feature = "cli")]
+pub mod demo;
+
+#[cfg(feature = "cli")]
 pub mod cli;

@@ -5,16 +5,21 @@
 mod check;
 mod demo;
 mod fields;
+mod logs;
 mod preview;
 mod render;
+mod run;
+mod sync;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 
 /// Keeps an audience list in your own HTTP API in step with a SQL model in your warehouse.
 ///
-/// Request bodies are templates in an allowlisted subset of JSONata: `check` finds every problem
-/// in one, `render` evaluates an expression over JSON, and `demo` shows the engine at work.
+/// One TOML file describes your audience API and the syncs that feed it; request bodies are
+/// templates in an allowlisted subset of JSONata. `check`, `fields`, `render` and `preview` work
+/// offline; `sync` runs syncs now and `run` runs them on their schedules; `logs` shows what a run
+/// did. New here? `audience demo` does the whole job on this machine, nothing else installed.
 #[derive(Parser, Debug)]
 #[command(name = "audience", version, propagate_version = true)]
 pub struct Cli {
@@ -28,6 +33,9 @@ enum Command {
     Fields(fields::Args),
     Preview(preview::Args),
     Render(render::Args),
+    Sync(sync::Args),
+    Run(run::Args),
+    Logs(logs::Args),
     Demo(demo::Args),
 }
 
@@ -62,6 +70,9 @@ pub fn main() -> i32 {
         Command::Fields(args) => fields::run(args),
         Command::Preview(args) => preview::run(args),
         Command::Render(args) => render::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

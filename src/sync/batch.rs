@@ -1,0 +1,158 @@
+//! A batch of the delta on its way through delivery, and the bookkeeping that turns delivery's
+//! per-request reports back into per-batch outcomes for the warehouse.
+//!
+//! One read of the delta (at most `batch_size` records, a contiguous range of sequence numbers)
+//! is one [`Chunk`]. Records the field pipeline rejects are noted as failed at once; the rest
+//! go to delivery as one [`DeltaBatch`]. Delivery reports outcomes per request, in any order;
+//! when every record of a chunk has one, the chunk is complete and is recorded in the warehouse
+//! in one transaction.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::delivery::{Outcome, RenderBatch, TemplateBatch};
+use crate::template::{Connection, RecordBatch, Template};
+use crate::warehouse::{Failure, Op};
+
+/// The records of one chunk that passed the field pipeline, as delivery renders them.
+#[derive(Debug)]
+pub struct DeltaBatch {
+    inner: TemplateBatch,
+    /// The chunk this batch belongs to.
+    pub chunk: u64,
+    /// Record `i`'s delta sequence number and operation.
+    pub records: Vec<(i64, Op)>,
+}
+
+impl DeltaBatch {
+    pub fn new(
+        template: Arc<Template>,
+        connection: Arc<Connection>,
+        batch: RecordBatch,
+        keys: Vec<String>,
+        chunk: u64,
+        records: Vec<(i64, Op)>,
+    ) -> DeltaBatch {
+        DeltaBatch { inner: TemplateBatch::new(template, connection, batch, keys), chunk, records }
+    }
+}
+
+impl RenderBatch for DeltaBatch {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn key(&self, index: usize) -> &[u8] {
+        self.inner.key(index)
+    }
+
+    fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String> {
+        self.inner.render(records, out)
+    }
+}
+
+/// One read of the delta, until every record has an outcome.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// The sequence numbers it covers (inclusive).
+    pub lo: i64,
+    pub hi: i64,
+    /// Records still waiting for an outcome.
+    pub pending: usize,
+    pub failed: Vec<Failure>,
+    pub undelivered: Vec<i64>,
+    /// Records accepted, per [`Op`].
+    pub succeeded: [u64; 3],
+    /// Records failed, per [`Op`] (the field pipeline's failures included).
+    pub failed_by_op: [u64; 3],
+}
+
+/// The chunks in progress, by id.
+#[derive(Debug, Default)]
+pub struct Chunks {
+    next: u64,
+    open: HashMap<u64, Chunk>,
+}
+
+impl Chunks {
+    /// Opens a chunk; returns its id.
+    pub fn open(&mut self, chunk: Chunk) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        self.open.insert(id, chunk);
+        id
+    }
+
+    /// Chunks still waiting for outcomes.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Applies a delivery report; returns the chunk when it is complete.
+    pub fn apply(&mut self, batch: &DeltaBatch, records: Range<usize>, outcome: &Outcome) -> Option<Chunk> {
+        let chunk = self.open.get_mut(&batch.chunk)?;
+        for index in records {
+            let Some(&(seq, op)) = batch.records.get(index) else { continue };
+            match outcome {
+                Outcome::Succeeded => chunk.succeeded[op.index()] += 1,
+                Outcome::Failed { status, reason } => {
+                    chunk.failed_by_op[op.index()] += 1;
+                    chunk.failed.push(Failure { seq, status: *status, reason: reason.clone() });
+                }
+                Outcome::Undelivered => chunk.undelivered.push(seq),
+            }
+            chunk.pending = chunk.pending.saturating_sub(1);
+        }
+        if chunk.pending == 0 { self.open.remove(&batch.chunk) } else { None }
+    }
+
+    /// Takes a chunk out whatever its state (an empty one, or the rest after delivery ended).
+    pub fn take(&mut self, id: u64) -> Option<Chunk> {
+        self.open.remove(&id)
+    }
+
+    /// Every chunk still open (delivery ended without reporting some records: a bug there);
+    /// their unreported records count as undelivered.
+    pub fn drain(&mut self) -> Vec<Chunk> {
+        let mut ids: Vec<u64> = self.open.keys().copied().collect();
+        ids.sort_unstable();
+        ids.into_iter().filter_map(|id| self.open.remove(&id)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(chunk: u64, seqs: &[i64]) -> DeltaBatch {
+        let template = Arc::new(Template::compile(r#"{"u": [$$.records.{"e": e}]}"#).unwrap());
+        let mut records = RecordBatch::new(1);
+        for _ in seqs {
+            records.push_record();
+        }
+        let keys = seqs.iter().map(|s| s.to_string()).collect();
+        let ops = seqs.iter().map(|&s| (s, Op::Insert)).collect();
+        DeltaBatch::new(template, Arc::new(Connection::default()), records, keys, chunk, ops)
+    }
+
+    #[test]
+    fn a_chunk_completes_when_every_record_has_an_outcome() {
+        let mut chunks = Chunks::default();
+        let id = chunks.open(Chunk { lo: 1, hi: 5, pending: 4, ..Chunk::default() });
+        let b = batch(id, &[1, 2, 4, 5]);
+        assert!(chunks.apply(&b, 2..4, &Outcome::Succeeded).is_none());
+        let failed = Outcome::Failed { status: Some(422), reason: "bad".into() };
+        assert!(chunks.apply(&b, 1..2, &failed).is_none());
+        let done = chunks.apply(&b, 0..1, &Outcome::Undelivered).unwrap();
+        assert_eq!(done.succeeded[Op::Insert.index()], 2);
+        assert_eq!(done.failed, vec![Failure { seq: 2, status: Some(422), reason: "bad".into() }]);
+        assert_eq!(done.undelivered, vec![1]);
+        assert!(chunks.is_empty());
+        assert_eq!(b.key(1), b"2");
+    }
+}

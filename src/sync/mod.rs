@@ -1,0 +1,32 @@
+//! The mirror-mode runner: one run of a sync ties the warehouse (snapshot, diff, state), the
+//! field pipeline, the templates and delivery together, as sync.md describes a run.
+//!
+//! * [`run`]: [`run_sync`], the run step by step; [`RunOptions`] (`--dry-run`, `--full-resync`,
+//!   `--allow-mass-removal`).
+//! * [`batch`]: a batch of the delta in delivery ([`batch::DeltaBatch`]) and the bookkeeping
+//!   from per-request reports to per-batch outcomes.
+//! * [`summary`]: [`SyncSummary`], its status and exit code (interface.md).
+//! * [`fingerprint`]: the configuration fingerprint that triggers a full resync.
+//! * [`endpoint`]: the adapter from the config's types to delivery's.
+//!
+//! Choices where sync.md and interface.md are silent:
+//!
+//! * A dry run reports `run_id: null` (it records no run) and exits 0 even when records would
+//!   fail; it exits 1 when the run itself would stop (lock held, guard, warehouse error).
+//! * A dry run's `samples` is an object keyed by action (`remove`, `update`, `add`): each the
+//!   first request of that action (method, URL and headers as shown, secrets masked; the body
+//!   as JSON), for the actions the delta has records of. With `use_add`, `update` shows update
+//!   records rendered with add's request.
+//! * Records that fail the field pipeline count as `failed`; they are logged with their reason,
+//!   stay out of the baseline (with `retry_failed`), and are tried again next run.
+//! * A batch is recorded when all its records have outcomes, and batches in progress are
+//!   bounded by twice `max_concurrency`: a crash re-sends at most those batches.
+
+pub mod batch;
+pub mod endpoint;
+pub mod fingerprint;
+pub mod run;
+pub mod summary;
+
+pub use run::{Job, RunOptions, run_sync};
+pub use summary::{Status, SyncSummary};

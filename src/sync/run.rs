@@ -1,0 +1,640 @@
+//! The mirror-mode runner: one run of one sync, step by step as sync.md describes it.
+//!
+//! ```text
+//!  resolve the model's columns ─▶ lock ─▶ run row ─▶ snapshot + delta (SQL, in the warehouse)
+//!      ─▶ guard ─▶ per action (remove, update, add): read the delta by seq ranges
+//!           ─▶ field pipeline per record (failures noted, not sent) ─▶ delivery
+//!           ◀─ reports ─▶ a chunk complete? record it (log rows + baseline, one transaction)
+//!      ─▶ run row finished ─▶ retention ─▶ unlock
+//! ```
+//!
+//! Memory stays bounded by the batch size times the batches in progress: the runner reads the
+//! next batch only when fewer than twice `max_concurrency` are waiting for outcomes (what
+//! delivery itself lets wait), and keeps nothing of a batch once it is recorded.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::batch::{Chunk, Chunks, DeltaBatch};
+use super::endpoint::{delivery_action, endpoint};
+use super::fingerprint::config_fingerprint;
+use super::summary::{Status, SyncSummary};
+use crate::delivery::{ActionContext, DeliveryClient, Outcome, Progress, Report, StopReason, StopToken};
+use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
+use crate::fields::Scratch;
+use crate::template::Connection;
+use crate::warehouse::{
+    ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunRef, RunStart, RunStatus, SyncName, Warehouse,
+    WarehouseError, ident, model_sql, now_utc,
+};
+
+/// What `audience sync` asks of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Lock, snapshot, delta, guard and pipeline; send nothing, leave nothing.
+    pub dry_run: bool,
+    /// Send every current member again as an add.
+    pub full_resync: bool,
+    /// Go on even when the run would remove more than `max_removal_share` of the members.
+    pub allow_mass_removal: bool,
+    /// Show progress bars on a terminal.
+    pub progress: bool,
+}
+
+/// A sync of a checked config, with the template sources (for the configuration fingerprint).
+#[derive(Clone, Copy, Debug)]
+pub struct Job<'a> {
+    pub config: &'a Config,
+    pub sync: &'a Sync,
+    /// Each action's template source, indexed by [`ActionKind`] (`None` for update with
+    /// `use_add`).
+    pub templates: &'a [Option<String>; 3],
+}
+
+/// Audiences smaller than this are exempt from the mass-removal guard (sync.md).
+pub const GUARD_MIN_MEMBERS: u64 = 100;
+
+/// Whether removing `deletes` of `members` trips the guard: strictly more than `share` of them,
+/// in an audience of at least [`GUARD_MIN_MEMBERS`].
+pub fn guard_trips(deletes: u64, members: u64, share: f64) -> bool {
+    members >= GUARD_MIN_MEMBERS && deletes as f64 > share * members as f64
+}
+
+/// Why a run ended early: the status it gets and the message.
+struct Halt {
+    status: Status,
+    message: String,
+}
+
+impl Halt {
+    fn failed(message: impl Into<String>) -> Halt {
+        Halt { status: Status::Failed, message: message.into() }
+    }
+
+    fn stopped(message: impl Into<String>) -> Halt {
+        Halt { status: Status::Stopped, message: message.into() }
+    }
+}
+
+impl From<WarehouseError> for Halt {
+    fn from(e: WarehouseError) -> Halt {
+        match e {
+            WarehouseError::Locked(_) => Halt::stopped(e.to_string()),
+            e => Halt::failed(e.to_string()),
+        }
+    }
+}
+
+/// The three prepared actions of a sync, indexed by [`ActionKind`].
+struct Actions([PreparedAction; 3]);
+
+impl Actions {
+    fn get(&self, kind: ActionKind) -> &PreparedAction {
+        &self.0[kind.index()]
+    }
+
+    /// The action an op is sent with.
+    fn for_op(&self, op: Op) -> &PreparedAction {
+        self.get(match op {
+            Op::Delete => ActionKind::Remove,
+            Op::Update => ActionKind::Update,
+            Op::Insert => ActionKind::Add,
+        })
+    }
+}
+
+/// Runs one sync once. Never panics on bad input; every problem ends up in the summary (and
+/// in the run row, once there is one). `notice` receives messages for the log (a stale lock
+/// taken over, a retention problem).
+pub async fn run_sync<W: Warehouse>(
+    w: &mut W,
+    job: &Job<'_>,
+    client: &DeliveryClient,
+    stop: &StopToken,
+    options: &RunOptions,
+    notice: &dyn Fn(&str),
+) -> SyncSummary {
+    let started = Instant::now();
+    let mut summary = SyncSummary::new(&job.sync.name, options.dry_run);
+    let redactor = &job.config.redactor;
+    if let Err(halt) = run(w, job, client, stop, options, notice, &mut summary).await {
+        summary.status = halt.status;
+        summary.error = Some(redactor.redact(&halt.message).into_owned());
+    }
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    summary
+}
+
+async fn run<W: Warehouse>(
+    w: &mut W,
+    job: &Job<'_>,
+    client: &DeliveryClient,
+    stop: &StopToken,
+    options: &RunOptions,
+    notice: &dyn Fn(&str),
+    summary: &mut SyncSummary,
+) -> Result<(), Halt> {
+    let sync = job.sync;
+    let name = SyncName::new(&sync.name).map_err(|e| Halt::failed(e.to_string()))?;
+    let (spec, actions) = prepare(w, job, &name).await?;
+    let me = Me::current();
+    let locked = w.begin(&name, &me, options.dry_run).await?;
+    if let Some((holder, why)) = &locked.taken_over {
+        notice(&format!("took over the stale lock of {holder}: {why}"));
+    }
+    let result = locked_run(w, job, client, stop, options, notice, summary, &spec, &actions, &me).await;
+    let ended = w.end(&name).await;
+    match (result, ended) {
+        (Err(halt), _) => Err(halt),
+        (Ok(()), Err(e)) => Err(Halt::failed(e.to_string())),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
+/// Resolves the model's columns and prepares the three actions, before touching any state.
+async fn prepare<W: Warehouse>(w: &mut W, job: &Job<'_>, name: &SyncName) -> Result<(ModelSpec, Actions), Halt> {
+    let sync = job.sync;
+    let sql = match &sync.model {
+        Model::Query(q) => model_sql(Some(q.as_str()), None),
+        Model::Table(t) => model_sql(None, Some(t.as_str())),
+    };
+    let model_columns = w.model_columns(&sql).await?;
+    let listed = || model_columns.join(", ");
+    let primary_key = ident::resolve_column(sync.primary_key.as_str(), &model_columns)
+        .ok_or_else(|| {
+            Halt::failed(format!(
+                "the model has no column {} (primary_key); its columns are: {}",
+                sync.primary_key.shown(),
+                listed()
+            ))
+        })?
+        .to_owned();
+    let mut columns: Vec<String> = Vec::new();
+    for (field, column) in &sync.map {
+        let resolved = ident::resolve_column(column.as_str(), &model_columns).ok_or_else(|| {
+            Halt::failed(format!(
+                "the model has no column {} (mapped to field {field}); its columns are: {}",
+                column.shown(),
+                listed()
+            ))
+        })?;
+        if !columns.iter().any(|c| c == resolved) {
+            columns.push(resolved.to_owned());
+        }
+    }
+    for column in columns.iter().chain([&primary_key]) {
+        ident::check_name(column, 63).map_err(|e| Halt::failed(e.to_string()))?;
+        if crate::warehouse::diff::is_reserved(column) {
+            return Err(Halt::failed(format!("the model's column {column} has a name audience reserves for itself")));
+        }
+    }
+    let resolve = |wanted: &str| {
+        let resolved = ident::resolve_column(wanted, &model_columns)?;
+        columns.iter().position(|c| c == resolved)
+    };
+    let prepare = |kind: ActionKind| {
+        PreparedAction::prepare(job.config, sync, kind, &resolve).map_err(|e| Halt::failed(format!("{kind}: {e}")))
+    };
+    let actions = Actions([prepare(ActionKind::Add)?, prepare(ActionKind::Update)?, prepare(ActionKind::Remove)?]);
+    Ok((ModelSpec { sync: name.clone(), sql, primary_key, columns }, actions))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn locked_run<W: Warehouse>(
+    w: &mut W,
+    job: &Job<'_>,
+    client: &DeliveryClient,
+    stop: &StopToken,
+    options: &RunOptions,
+    notice: &dyn Fn(&str),
+    summary: &mut SyncSummary,
+    spec: &ModelSpec,
+    actions: &Actions,
+    me: &Me,
+) -> Result<(), Halt> {
+    let sync = job.sync;
+    let started_at = now_utc();
+    let config = config_fingerprint(job.config, sync, job.templates);
+    let run_id = if options.dry_run {
+        w.next_run_id(&spec.sync).await?
+    } else {
+        let start =
+            RunStart { started_at: started_at.clone(), config, full_resync: options.full_resync, me: me.clone() };
+        let id = w.start_run(&spec.sync, &start).await?;
+        summary.run_id = Some(id);
+        id
+    };
+    let run = RunRef { sync: spec.sync.clone(), run_id, started_at, config, write_logs: sync.retain_logs };
+    let mut counts = RunCounts::default();
+    let outcome = async {
+        let stats = w.build_delta(spec, &run, options.full_resync).await?;
+        counts.invalid = stats.invalid;
+        summary.invalid = stats.invalid;
+        let deletes = stats.counts[Op::Delete.index()];
+        if !options.allow_mass_removal && guard_trips(deletes, stats.baseline, sync.max_removal_share) {
+            return Err(Halt::stopped(format!(
+                "the run would remove {deletes} of {} members ({:.1}%), more than max_removal_share ({:.1}%) allows: \
+                 nothing was sent. If this is intended, run again with --allow-mass-removal",
+                stats.baseline,
+                100.0 * deletes as f64 / stats.baseline as f64,
+                100.0 * sync.max_removal_share
+            )));
+        }
+        if options.dry_run {
+            dry_run(w, job, spec, actions, &stats, summary).await
+        } else {
+            deliver(w, job, client, stop, options, spec, actions, &run, &stats, &mut counts, summary).await
+        }
+    }
+    .await;
+    if options.dry_run {
+        return outcome;
+    }
+    // The run row says how it ended, whatever happened.
+    let (status, error) = match &outcome {
+        Ok(()) => (summary.status, summary.error.clone()),
+        Err(halt) => (halt.status, Some(halt.message.clone())),
+    };
+    let row_status = match status {
+        Status::Succeeded => RunStatus::Succeeded,
+        Status::Partial => RunStatus::Partial,
+        Status::Stopped => RunStatus::Stopped,
+        Status::Failed => RunStatus::Failed,
+    };
+    let error = error.map(|e| job.config.redactor.redact(&e).into_owned());
+    let finished = w.finish_run(&run, row_status, &counts, error.as_deref()).await;
+    outcome?;
+    finished?;
+    if let Err(e) = w.retention(&run, sync.snapshot_retention, sync.log_retention_days).await {
+        notice(&format!("retention did not complete (it is tried again next run): {e}"));
+    }
+    Ok(())
+}
+
+/// One action's share of the delta: its sequence numbers, and how it is sent.
+struct Phase<'a> {
+    action: &'a PreparedAction,
+    kind: ActionKind,
+    lo: i64,
+    hi: i64,
+    total: u64,
+}
+
+/// The phases of a run in sending order: deletes, then updates, then inserts; with `use_add`,
+/// updates and inserts are one phase (their sequence numbers are contiguous) sharing batches.
+fn phases<'a>(actions: &'a Actions, stats: &DeltaStats) -> Vec<Phase<'a>> {
+    let range = |op: Op| stats.ranges[op.index()].map(|(lo, hi)| (lo, hi, stats.counts[op.index()]));
+    let mut out = Vec::new();
+    let mut push = |kind: ActionKind, r: Option<(i64, i64, u64)>| {
+        if let Some((lo, hi, total)) = r {
+            out.push(Phase { action: actions.get(kind), kind, lo, hi, total });
+        }
+    };
+    push(ActionKind::Remove, range(Op::Delete));
+    if actions.get(ActionKind::Update).uses_add {
+        let merged = match (range(Op::Update), range(Op::Insert)) {
+            (Some((lo, _, a)), Some((_, hi, b))) => Some((lo, hi, a + b)),
+            (one, None) | (None, one) => one,
+        };
+        push(ActionKind::Add, merged);
+    } else {
+        push(ActionKind::Update, range(Op::Update));
+        push(ActionKind::Add, range(Op::Insert));
+    }
+    out
+}
+
+/// The delivering part of a run: every phase, then the final status.
+#[allow(clippy::too_many_arguments)]
+async fn deliver<W: Warehouse>(
+    w: &mut W,
+    job: &Job<'_>,
+    client: &DeliveryClient,
+    stop: &StopToken,
+    options: &RunOptions,
+    spec: &ModelSpec,
+    actions: &Actions,
+    run: &RunRef,
+    stats: &DeltaStats,
+    counts: &mut RunCounts,
+    summary: &mut SyncSummary,
+) -> Result<(), Halt> {
+    let mut recorder = Recorder {
+        spec,
+        run,
+        move_failed: !job.sync.retry_failed,
+        counts,
+        requests_before: 0,
+        undelivered: 0,
+        emptied: 0,
+        done: Vec::new(),
+    };
+    for phase in phases(actions, stats) {
+        if stop.is_stopped() {
+            break;
+        }
+        recorder.phase(w, client, stop, options, &phase).await?;
+    }
+    let counts = *recorder.counts;
+    summary.inserted = counts.inserted;
+    summary.updated = counts.updated;
+    summary.deleted = counts.deleted;
+    summary.failed = counts.failed;
+    summary.requests = counts.requests;
+    summary.emptied = recorder.emptied;
+    summary.undelivered = recorder.undelivered;
+    match stop.reason() {
+        Some(StopReason::Interrupted) => {
+            summary.status = Status::Stopped;
+            summary.interrupted = true;
+            summary.error = Some(format!(
+                "interrupted: the requests in flight finished and their outcomes are recorded; {} records are left for the next run",
+                recorder.undelivered
+            ));
+        }
+        Some(StopReason::Rejected { reason, .. }) => {
+            summary.status = Status::Stopped;
+            summary.error = Some(format!(
+                "the API rejected the configuration ({reason}); {} records are left for the next run",
+                recorder.undelivered
+            ));
+        }
+        None if counts.failed > 0 || counts.invalid > 0 => summary.status = Status::Partial,
+        None => summary.status = Status::Succeeded,
+    }
+    Ok(())
+}
+
+/// Turns delivery's reports into recorded chunks, and keeps the run's totals.
+struct Recorder<'a> {
+    spec: &'a ModelSpec,
+    run: &'a RunRef,
+    move_failed: bool,
+    counts: &'a mut RunCounts,
+    /// Requests of the phases already finished.
+    requests_before: u64,
+    undelivered: u64,
+    emptied: u64,
+    /// Chunks complete and not yet recorded.
+    done: Vec<Chunk>,
+}
+
+impl Recorder<'_> {
+    /// Streams one phase: reads the delta a batch at a time, runs the pipeline, hands batches to
+    /// delivery, and records each batch as its last record gets an outcome.
+    async fn phase<W: Warehouse>(
+        &mut self,
+        w: &mut W,
+        client: &DeliveryClient,
+        stop: &StopToken,
+        options: &RunOptions,
+        phase: &Phase<'_>,
+    ) -> Result<(), Halt> {
+        let action = phase.action;
+        let progress = if options.progress {
+            Progress::stderr(&format!("{} {}", self.run.sync, phase.kind), Some(phase.total))
+        } else {
+            Progress::hidden()
+        };
+        let context = ActionContext {
+            sync: self.run.sync.as_str().to_owned(),
+            run_id: self.run.run_id as u64,
+            action: delivery_action(phase.kind),
+            endpoint: endpoint(action),
+            batch_size: action.batch_size,
+            progress: progress.clone(),
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<Report<DeltaBatch>>();
+        let mut sender = client.action(context, stop.clone(), tx).map_err(|e| Halt::failed(e.to_string()))?;
+        let template = Arc::new(action.template.clone());
+        let connection = Arc::new(Connection::clone(&action.connection));
+        // As many batches as delivery lets wait for a request slot (twice max_concurrency).
+        let limit = (client.settings().max_concurrency.max(1) as usize) * 2;
+        let mut chunks = Chunks::default();
+        let mut scratch = Scratch::default();
+        let mut after = phase.lo - 1;
+        loop {
+            // Batches that complete together are recorded in one transaction.
+            while chunks.len() >= limit {
+                let Some(report) = rx.recv().await else { break };
+                self.absorb(&mut chunks, report);
+                while let Ok(report) = rx.try_recv() {
+                    self.absorb(&mut chunks, report);
+                }
+                self.flush(w, sender.summary().requests).await?;
+            }
+            while let Ok(report) = rx.try_recv() {
+                self.absorb(&mut chunks, report);
+            }
+            self.flush(w, sender.summary().requests).await?;
+            if stop.is_stopped() {
+                break;
+            }
+            let mut batch = action.new_batch();
+            let mut keys = Vec::new();
+            let mut records = Vec::new();
+            let mut chunk = Chunk::default();
+            let mut emptied = 0u64;
+            let read = w
+                .read_delta(self.spec, after, phase.hi, action.batch_size, &mut |rec| match action.plan.process(
+                    rec.row,
+                    &mut batch,
+                    &mut scratch,
+                ) {
+                    Ok(processed) => {
+                        emptied += processed.emptied as u64;
+                        keys.push(rec.key.to_owned());
+                        records.push((rec.seq, rec.op));
+                    }
+                    Err(e) => {
+                        chunk.failed_by_op[rec.op.index()] += 1;
+                        chunk.failed.push(Failure { seq: rec.seq, status: None, reason: e.to_string() });
+                    }
+                })
+                .await?;
+            let Some(last) = read else { break };
+            self.emptied += emptied;
+            chunk.lo = after + 1;
+            chunk.hi = last;
+            chunk.pending = batch.len();
+            after = last;
+            if batch.is_empty() {
+                // Every record failed the pipeline: nothing to send; recorded with the next flush.
+                self.done.push(chunk);
+                continue;
+            }
+            let id = chunks.open(chunk);
+            sender.send(DeltaBatch::new(template.clone(), connection.clone(), batch, keys, id, records)).await;
+        }
+        // Every batch is handed over: record outcomes while delivery finishes.
+        let requests_so_far = sender.summary().requests;
+        let finish = sender.finish();
+        tokio::pin!(finish);
+        let summary = loop {
+            tokio::select! {
+                biased;
+                Some(report) = rx.recv() => {
+                    self.absorb(&mut chunks, report);
+                    while let Ok(report) = rx.try_recv() {
+                        self.absorb(&mut chunks, report);
+                    }
+                    self.flush(w, requests_so_far).await?;
+                }
+                summary = &mut finish => break summary,
+            }
+        };
+        while let Ok(report) = rx.try_recv() {
+            self.absorb(&mut chunks, report);
+        }
+        for mut chunk in chunks.drain() {
+            // Delivery ended without an outcome for some records (a bug there): no log row, no
+            // baseline move, so the next run sends them again.
+            chunk.pending = 0;
+            self.done.push(chunk);
+        }
+        self.flush(w, summary.requests).await?;
+        progress.finish();
+        self.requests_before += summary.requests;
+        self.counts.requests = self.requests_before;
+        Ok(())
+    }
+
+    /// Applies a report; a chunk it completes waits for the next [`Recorder::flush`].
+    fn absorb(&mut self, chunks: &mut Chunks, report: Report<DeltaBatch>) {
+        let outcome: &Outcome = &report.outcome;
+        if let Some(chunk) = chunks.apply(&report.batch, report.records.clone(), outcome) {
+            self.done.push(chunk);
+        }
+    }
+
+    /// Records the complete chunks, all in one transaction: log rows, baseline moves and the
+    /// run's counts.
+    async fn flush<W: Warehouse>(&mut self, w: &mut W, phase_requests: u64) -> Result<(), Halt> {
+        if self.done.is_empty() {
+            return Ok(());
+        }
+        let done = std::mem::take(&mut self.done);
+        let mut outcomes = Vec::with_capacity(done.len());
+        let c = &mut *self.counts;
+        for chunk in &done {
+            c.deleted += chunk.succeeded[Op::Delete.index()];
+            c.updated += chunk.succeeded[Op::Update.index()];
+            c.inserted += chunk.succeeded[Op::Insert.index()];
+            c.failed += chunk.failed.len() as u64;
+            c.requests = self.requests_before + phase_requests;
+            self.undelivered += chunk.undelivered.len() as u64;
+            outcomes.push(ChunkOutcome {
+                lo: chunk.lo,
+                hi: chunk.hi,
+                failed: &chunk.failed,
+                undelivered: &chunk.undelivered,
+                move_failed: self.move_failed,
+                counts: *c,
+            });
+        }
+        w.record_chunks(self.spec, self.run, &outcomes).await?;
+        Ok(())
+    }
+}
+
+/// A dry run's streaming: the pipeline over the whole delta, counts, and the first request of
+/// each action, rendered and sent nowhere.
+async fn dry_run<W: Warehouse>(
+    w: &mut W,
+    job: &Job<'_>,
+    spec: &ModelSpec,
+    actions: &Actions,
+    stats: &DeltaStats,
+    summary: &mut SyncSummary,
+) -> Result<(), Halt> {
+    let mut samples = serde_json::Map::new();
+    let mut ok = [0u64; 3];
+    let mut failed = 0u64;
+    let mut emptied = 0u64;
+    for op in Op::ALL {
+        let Some((lo, hi)) = stats.ranges[op.index()] else { continue };
+        let action = actions.for_op(op);
+        let mut scratch = Scratch::default();
+        let mut batch = action.new_batch();
+        let mut after = lo - 1;
+        let mut sampled = false;
+        loop {
+            batch.clear();
+            let read = w
+                .read_delta(spec, after, hi, action.batch_size, &mut |rec| match action.plan.process(
+                    rec.row,
+                    &mut batch,
+                    &mut scratch,
+                ) {
+                    Ok(p) => {
+                        ok[op.index()] += 1;
+                        emptied += p.emptied as u64;
+                    }
+                    Err(_) => failed += 1,
+                })
+                .await?;
+            let Some(last) = read else { break };
+            after = last;
+            if !sampled && !batch.is_empty() {
+                sampled = true;
+                let name = match op {
+                    Op::Delete => "remove",
+                    Op::Update => "update",
+                    Op::Insert => "add",
+                };
+                samples.insert(name.to_owned(), sample(job.config, action, &batch));
+            }
+        }
+    }
+    summary.deleted = ok[Op::Delete.index()];
+    summary.updated = ok[Op::Update.index()];
+    summary.inserted = ok[Op::Insert.index()];
+    summary.failed = failed;
+    summary.emptied = emptied;
+    summary.samples = Some(Value::Object(samples));
+    summary.status = if failed > 0 || summary.invalid > 0 { Status::Partial } else { Status::Succeeded };
+    Ok(())
+}
+
+/// The request an action would send for `batch`: method, URL and headers as shown (secrets
+/// masked), and the body (secrets that static values put in it masked too).
+fn sample(config: &Config, action: &PreparedAction, batch: &crate::template::RecordBatch) -> Value {
+    let headers: serde_json::Map<String, Value> =
+        action.shown_headers(false).into_iter().map(|(n, v)| (n, Value::String(v))).collect();
+    let mut body = Vec::new();
+    let body = match action.render(batch, &mut body) {
+        Ok(()) => {
+            let text = String::from_utf8_lossy(&body);
+            let text = config.redactor.redact(&text);
+            serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned()))
+        }
+        Err(d) => {
+            json!({ "error": format!("the template failed: {} at bytes {}..{}", d.code, d.span.start, d.span.end) })
+        }
+    };
+    json!({ "method": action.method.as_str(), "url": action.shown_url, "headers": headers, "body": body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guard_is_strict_and_spares_small_audiences() {
+        let table = [
+            (50, 100, 0.5, false),
+            (51, 100, 0.5, true),
+            (99, 99, 0.5, false),
+            (100, 100, 1.0, false),
+            (1, 100, 0.0, true),
+            (0, 100, 0.0, false),
+            (0, 0, 0.5, false),
+        ];
+        for (deletes, members, share, trips) in table {
+            assert_eq!(guard_trips(deletes, members, share), trips, "{deletes} of {members} at {share}");
+        }
+    }
+}

@@ -1,0 +1,652 @@
+//! The SQL of a run: snapshot, invalid rows, diff, delta reads and the recording of outcomes,
+//! for SQLite and PostgreSQL. Every statement is set-based: the warehouse reads the model once
+//! (into the snapshot), joins tables, and moves rows between them; the client only ever reads
+//! the delta, a batch at a time.
+//!
+//! Tables (see [`Tables`] for their names):
+//!
+//! ```text
+//!  snapshot  _audience_key, <image columns>, _audience_fp          every row the model returned
+//!  dup       _audience_key, n                                      keys on several rows
+//!  baseline  _audience_key (unique), <image columns>, _audience_fp, _audience_config
+//!  delta     _audience_seq (unique, in sending order), _audience_op, _audience_key,
+//!            <image columns>, _audience_fp
+//! ```
+//!
+//! Identifiers are quoted by [`ident::quote`]; numbers we computed (run ids, sequence numbers,
+//! the config fingerprint) are written into the text, since PostgreSQL takes no parameters in
+//! `CREATE TABLE … AS`; strings are always bound as parameters.
+
+use super::ident::{self, SyncName, quote};
+use super::{ModelSpec, Op};
+
+/// The SQL dialect of a connector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Parameter `n` (from 1). `ty` is the PostgreSQL type the value is sent as: without the
+    /// cast PostgreSQL infers it from the context, which may not be what the client binds.
+    pub fn param(self, n: usize, ty: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}::{ty}"),
+        }
+    }
+
+    /// A timestamp parameter, bound as RFC 3339 text.
+    pub fn ts_param(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("CAST(${n}::text AS timestamptz)"),
+        }
+    }
+
+    /// The row fingerprint of `columns` (quoted, with their table alias), as a 64-bit integer.
+    ///
+    /// SQLite has no hash function: `audience_fingerprint` is registered on our connection (see
+    /// `sqlite::fingerprint`). PostgreSQL hashes a JSON array of the values: `jsonb` encodes each
+    /// value with its type (`1` and `"1"` differ), null-safe and delimiter-safe, which a
+    /// `concat_ws` of texts is not; SHA-256 (PostgreSQL 11+) is cut to its first 64 bits.
+    pub fn fingerprint(self, columns: &[String]) -> String {
+        match self {
+            Dialect::Sqlite => format!("audience_fingerprint({})", columns.join(", ")),
+            Dialect::Postgres => {
+                // jsonb_build_array takes at most 100 arguments; arrays concatenate with `||`.
+                let arrays: Vec<String> = if columns.is_empty() {
+                    vec!["jsonb_build_array()".into()]
+                } else {
+                    columns.chunks(100).map(|c| format!("jsonb_build_array({})", c.join(", "))).collect()
+                };
+                format!(
+                    "('x' || substr(encode(sha256(convert_to(({})::text, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint",
+                    arrays.join(" || ")
+                )
+            }
+        }
+    }
+}
+
+/// Where a table lives: the database's own schema, or the connection's temporary one (a dry
+/// run, and the scratch tables of every run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Main,
+    Temp,
+}
+
+/// A table's schema and name, unquoted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableName {
+    pub schema: &'static str,
+    pub name: String,
+}
+
+impl TableName {
+    /// `"schema"."name"`
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", quote(self.schema), quote(&self.name))
+    }
+}
+
+/// The names of a sync's tables.
+///
+/// SQLite: `_audience_baseline_<sync>`, `_audience_snapshot_<sync>_<run>`,
+/// `_audience_delta_<sync>` in `main` (the source database). PostgreSQL: schema `_audience`,
+/// tables `baseline_<sync>`, `snapshot_<sync>_<run>`, `delta_<sync>`. The dup table, and in a dry
+/// run the snapshot and delta too, are temporary.
+#[derive(Clone, Debug)]
+pub struct Tables {
+    pub dialect: Dialect,
+    pub sync: SyncName,
+    pub baseline: TableName,
+    pub snapshot: TableName,
+    pub delta: TableName,
+    pub dup: TableName,
+    pub logs: TableName,
+    pub runs: TableName,
+}
+
+impl Tables {
+    /// The tables of run `run_id` of `sync`. `scratch` is where the snapshot and delta go
+    /// ([`Place::Temp`] in a dry run); `baseline` where the baseline is (a dry run on a
+    /// warehouse without one uses an empty temporary baseline).
+    pub fn new(dialect: Dialect, sync: &SyncName, run_id: i64, scratch: Place, baseline: Place) -> Tables {
+        let table = |place: Place, base: String| TableName { schema: schema(dialect, place), name: base };
+        Tables {
+            dialect,
+            sync: sync.clone(),
+            baseline: table(baseline, table_name(dialect, &format!("baseline_{sync}"))),
+            snapshot: table(scratch, snapshot_name(dialect, sync, run_id)),
+            delta: table(scratch, table_name(dialect, &format!("delta_{sync}"))),
+            dup: table(Place::Temp, table_name(dialect, &format!("dup_{sync}"))),
+            logs: table(Place::Main, table_name(dialect, "logs")),
+            runs: table(Place::Main, table_name(dialect, "runs")),
+        }
+    }
+}
+
+/// The schema of a place: SQLite's `main` and `temp`; PostgreSQL's `_audience` and `pg_temp`.
+pub fn schema(dialect: Dialect, place: Place) -> &'static str {
+    match (dialect, place) {
+        (Dialect::Sqlite, Place::Main) => "main",
+        (Dialect::Sqlite, Place::Temp) => "temp",
+        (Dialect::Postgres, Place::Main) => "_audience",
+        (Dialect::Postgres, Place::Temp) => "pg_temp",
+    }
+}
+
+/// A state table's name: SQLite prefixes `_audience_` (the tables share the user's schema);
+/// PostgreSQL has a schema of its own.
+pub fn table_name(dialect: Dialect, base: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("_audience_{base}"),
+        Dialect::Postgres => base.to_owned(),
+    }
+}
+
+/// The snapshot table of a run.
+pub fn snapshot_name(dialect: Dialect, sync: &SyncName, run_id: i64) -> String {
+    table_name(dialect, &format!("snapshot_{sync}_{run_id}"))
+}
+
+/// The run id of a snapshot table of `sync`, if `name` is one. Sync names may contain `_`, so
+/// the prefix alone does not tell `high` from `high_value`: what follows must be digits only.
+pub fn snapshot_run(dialect: Dialect, sync: &SyncName, name: &str) -> Option<i64> {
+    let prefix = table_name(dialect, &format!("snapshot_{sync}_"));
+    let rest = name.strip_prefix(&prefix)?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    rest.parse().ok()
+}
+
+/// `CREATE [UNIQUE] INDEX` on `table(columns)`, named `<table>_<suffix>`. SQLite puts the
+/// schema on the index's name; PostgreSQL creates an index in its table's schema.
+pub fn create_index(dialect: Dialect, table: &TableName, suffix: &str, columns: &[&str], unique: bool) -> String {
+    let unique = if unique { "UNIQUE " } else { "" };
+    let index = quote(&format!("{}_{suffix}", table.name));
+    let columns = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+    match dialect {
+        Dialect::Sqlite => format!(
+            "CREATE {unique}INDEX IF NOT EXISTS {}.{index} ON {}({columns})",
+            quote(table.schema),
+            quote(&table.name),
+        ),
+        Dialect::Postgres => format!("CREATE {unique}INDEX IF NOT EXISTS {index} ON {}({columns})", table.qualified()),
+    }
+}
+
+/// `"c1", "c2"` with an optional table alias.
+fn columns(spec: &ModelSpec, alias: Option<&str>) -> String {
+    spec.columns
+        .iter()
+        .map(|c| match alias {
+            Some(a) => format!("{a}.{}", quote(c)),
+            None => quote(c),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `, "c1", "c2"` (empty without image columns).
+fn more_columns(spec: &ModelSpec, alias: Option<&str>) -> String {
+    if spec.columns.is_empty() { String::new() } else { format!(", {}", columns(spec, alias)) }
+}
+
+/// The snapshot: the model read once, with the primary key as `_audience_key` and the row
+/// fingerprint computed over the image columns, then indexed by key (the diff's joins and the
+/// duplicate check run on that index).
+///
+/// Every row is kept, the invalid ones too: the snapshot is the model as read, for audit, and a
+/// key whose rows are invalid must still count as present when looking for deletes.
+pub fn snapshot(t: &Tables, spec: &ModelSpec) -> Vec<String> {
+    let d = t.dialect;
+    let m = "\"_audience_model\"";
+    let image: Vec<String> = spec.columns.iter().map(|c| format!("{m}.{}", quote(c))).collect();
+    let create = match t.snapshot.schema {
+        "temp" | "pg_temp" => "CREATE TEMP TABLE",
+        _ => "CREATE TABLE",
+    };
+    let name = match d {
+        // A temporary table is named without its schema in PostgreSQL's CREATE TEMP TABLE.
+        Dialect::Postgres if t.snapshot.schema == "pg_temp" => quote(&t.snapshot.name),
+        _ => t.snapshot.qualified(),
+    };
+    let mut out = vec![format!(
+        "{create} {name} AS SELECT {m}.{} AS \"_audience_key\"{}, {} AS \"_audience_fp\" FROM ({}\n) AS {m}",
+        quote(&spec.primary_key),
+        if image.is_empty() { String::new() } else { format!(", {}", image.join(", ")) },
+        d.fingerprint(&image),
+        spec.sql,
+    )];
+    // SQLite: (key, fingerprint) makes the index covering for the diff, which then never
+    // reads the snapshot's rows (only the delta's records are read, a batch at a time).
+    let indexed: &[&str] = match d {
+        Dialect::Sqlite => &["_audience_key", "_audience_fp"],
+        Dialect::Postgres => &["_audience_key"],
+    };
+    out.push(create_index(d, &t.snapshot, "key", indexed, false));
+    if d == Dialect::Postgres {
+        // Fresh statistics let the planner pick hash joins for the diff.
+        out.push(format!("ANALYZE {}", t.snapshot.qualified()));
+    }
+    out
+}
+
+/// Whether the dup table has a row.
+pub fn has_duplicates(t: &Tables) -> String {
+    format!("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT 1) AS any_row", t.dup.qualified())
+}
+
+/// Keys found on more than one row of the snapshot (an index scan thanks to the snapshot's
+/// key index). Null keys are invalid too, but need no table: `_audience_key IS NULL` says it.
+pub fn duplicates(t: &Tables) -> Vec<String> {
+    let s = t.snapshot.qualified();
+    let create = match t.dialect {
+        Dialect::Sqlite => format!("CREATE TEMP TABLE {}", quote(&t.dup.name)),
+        Dialect::Postgres => format!("CREATE TEMP TABLE {}", quote(&t.dup.name)),
+    };
+    vec![
+        format!("DROP TABLE IF EXISTS {}", t.dup.qualified()),
+        format!(
+            "{create} AS SELECT \"_audience_key\", count(*) AS n FROM {s} WHERE \"_audience_key\" IS NOT NULL \
+             GROUP BY \"_audience_key\" HAVING count(*) > 1"
+        ),
+        create_index(t.dialect, &t.dup, "key", &["_audience_key"], true),
+    ]
+}
+
+/// An empty baseline, unique on the key, with the image columns, the fingerprint and the
+/// configuration column.
+///
+/// SQLite: a `WITHOUT ROWID` table keyed by `_audience_key`: the diff's probes by key find the
+/// whole row in the key's b-tree, with no second lookup. PostgreSQL: shaped like the snapshot
+/// (`CREATE TABLE … AS … WITH NO DATA`) so that its columns have the model's types.
+///
+/// `types` (SQLite) are the snapshot's declared types of the key and of each image column: the
+/// key must have the same type affinity as the snapshot's, or SQLite could not use the key's
+/// b-tree for `b.key = s.key` (it would convert the baseline's side) and the diff would scan.
+pub fn create_baseline(t: &Tables, spec: &ModelSpec, temporary: bool, types: &[String]) -> Vec<String> {
+    let create = if temporary { "CREATE TEMP TABLE" } else { "CREATE TABLE IF NOT EXISTS" };
+    let name = if temporary { quote(&t.baseline.name) } else { t.baseline.qualified() };
+    let typed = |i: usize, column: &str| {
+        // Declared types come from SQLite's own table_info; anything unexpected is left out.
+        match types.get(i).map(String::as_str) {
+            Some(ty) if !ty.is_empty() && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') => {
+                format!("{} {ty}", quote(column))
+            }
+            _ => quote(column),
+        }
+    };
+    match t.dialect {
+        Dialect::Sqlite => {
+            let mut columns = vec![format!("{} PRIMARY KEY", typed(0, "_audience_key"))];
+            columns.extend(spec.columns.iter().enumerate().map(|(i, c)| typed(i + 1, c)));
+            vec![format!(
+                "{create} {name} ({}, \"_audience_fp\" INTEGER, \"_audience_config\" INTEGER) WITHOUT ROWID",
+                columns.join(", ")
+            )]
+        }
+        Dialect::Postgres => vec![
+            format!(
+                "{create} {name} AS SELECT \"_audience_key\"{}, \"_audience_fp\", CAST(NULL AS bigint) AS \"_audience_config\" \
+                 FROM {} WITH NO DATA",
+                more_columns(spec, None),
+                t.snapshot.qualified()
+            ),
+            create_index(t.dialect, &t.baseline, "key", &["_audience_key"], true),
+        ],
+    }
+}
+
+/// `--full-resync`: every member counts as sent under no configuration, so each is an insert
+/// until it is sent again (a crash half way leaves the rest marked).
+pub fn clear_config(t: &Tables) -> String {
+    format!("UPDATE {} SET \"_audience_config\" = NULL", t.baseline.qualified())
+}
+
+/// The delta, materialised in sending order: deletes, updates, inserts, each by key. `seq`
+/// numbers it, so that the runner reads it by ranges of `seq` (short queries: commits between
+/// batches never fight an open cursor) and records outcomes by ranges too.
+///
+/// * **Deletes**: members whose key is nowhere in the snapshot (a key present only on invalid
+///   rows is present, so its member stays). They carry the baseline's image: removals are
+///   rendered from what was sent.
+/// * **Updates**: valid rows of members sent under this configuration whose fingerprint changed.
+/// * **Inserts**: valid rows that are not members, or members sent under another configuration
+///   (or none, after `--full-resync`): a full resync sends every current member as an add.
+///
+/// SQLite: the delta holds only `seq`, the op, the key and `_audience_src`, the snapshot row
+/// (rowid) of an insert or update; images are read through it (and for deletes from the
+/// baseline) a batch at a time. Each leg is inserted in key order straight from an index scan
+/// (the snapshot's covering (key, fingerprint) index, the baseline's key), so nothing is
+/// sorted, and `seq` is the rowid the inserts assign in that order. PostgreSQL: one
+/// `CREATE TABLE … AS` with the images copied and `seq` from `row_number()`, which its planner
+/// runs as hash joins and a sort.
+///
+/// `duplicates` says whether the dup table has rows: usually it has none, and the legs then skip
+/// the per-row check against it.
+pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, duplicates: bool) -> Vec<String> {
+    let (b, s, dup) = (t.baseline.qualified(), t.snapshot.qualified(), t.dup.qualified());
+    let key = "\"_audience_key\"";
+    let valid = if duplicates {
+        format!("NOT EXISTS (SELECT 1 FROM {dup} AS d WHERE d.{key} = s.{key})")
+    } else {
+        "1 = 1".to_owned()
+    };
+    let deletes = format!("NOT EXISTS (SELECT 1 FROM {s} AS s WHERE s.{key} = b.{key})");
+    let updates = format!(
+        "{s} AS s JOIN {b} AS b ON b.{key} = s.{key} \
+         WHERE s.\"_audience_fp\" <> b.\"_audience_fp\" AND b.\"_audience_config\" = {config} AND {valid}"
+    );
+    let inserts = format!(
+        "{s} AS s LEFT JOIN {b} AS b ON b.{key} = s.{key} \
+         WHERE s.{key} IS NOT NULL AND (b.{key} IS NULL OR b.\"_audience_config\" IS DISTINCT FROM {config}) AND {valid}"
+    );
+    let (del, upd, ins) = (Op::Delete as i64, Op::Update as i64, Op::Insert as i64);
+    let temp = matches!(t.delta.schema, "temp" | "pg_temp");
+    let mut out = vec![format!("DROP TABLE IF EXISTS {}", t.delta.qualified())];
+    match t.dialect {
+        Dialect::Sqlite => {
+            let create = if temp { "CREATE TEMP TABLE" } else { "CREATE TABLE" };
+            let name = if temp { quote(&t.delta.name) } else { t.delta.qualified() };
+            out.push(format!(
+                "{create} {name} (\"_audience_seq\" INTEGER PRIMARY KEY, \"_audience_op\" INTEGER NOT NULL, \
+                 {key}, \"_audience_src\" INTEGER)"
+            ));
+            let into = format!("INSERT INTO {} (\"_audience_op\", {key}, \"_audience_src\")", t.delta.qualified());
+            out.push(format!("{into} SELECT {del}, b.{key}, NULL FROM {b} AS b WHERE {deletes} ORDER BY b.{key}"));
+            out.push(format!("{into} SELECT {upd}, s.{key}, s.rowid FROM {updates} ORDER BY s.{key}"));
+            out.push(format!("{into} SELECT {ins}, s.{key}, s.rowid FROM {inserts} ORDER BY s.{key}"));
+        }
+        Dialect::Postgres => {
+            let create = if temp {
+                format!("CREATE TEMP TABLE {}", quote(&t.delta.name))
+            } else {
+                format!("CREATE TABLE {}", t.delta.qualified())
+            };
+            out.push(format!(
+                "{create} AS SELECT row_number() OVER (ORDER BY op, k) AS \"_audience_seq\", op AS \"_audience_op\", \
+                 k AS {key}{cols}, fp AS \"_audience_fp\" FROM (\n\
+                 SELECT {del} AS op, b.{key} AS k{bcols}, b.\"_audience_fp\" AS fp FROM {b} AS b WHERE {deletes}\n\
+                 UNION ALL SELECT {upd}, s.{key}{scols}, s.\"_audience_fp\" FROM {updates}\n\
+                 UNION ALL SELECT {ins}, s.{key}{scols}, s.\"_audience_fp\" FROM {inserts}\n\
+                 ) AS \"_audience_changes\"",
+                cols = more_columns(spec, None),
+                bcols = more_columns(spec, Some("b")),
+                scols = more_columns(spec, Some("s")),
+            ));
+            out.push(create_index(t.dialect, &t.delta, "seq", &["_audience_seq"], true));
+        }
+    }
+    out
+}
+
+/// Records per op, with the first and last `seq` of each.
+pub fn delta_stats(t: &Tables) -> String {
+    format!(
+        "SELECT CAST(\"_audience_op\" AS bigint), count(*), min(\"_audience_seq\"), max(\"_audience_seq\") FROM {} \
+         GROUP BY \"_audience_op\"",
+        t.delta.qualified()
+    )
+}
+
+/// Rows of the snapshot, and its invalid rows (null key, or a key in `dup`).
+pub fn snapshot_stats(t: &Tables) -> String {
+    format!(
+        "SELECT (SELECT count(*) FROM {s}), \
+         (SELECT count(*) FROM {s} WHERE \"_audience_key\" IS NULL) + CAST((SELECT coalesce(sum(n), 0) FROM {d}) AS bigint)",
+        s = t.snapshot.qualified(),
+        d = t.dup.qualified()
+    )
+}
+
+/// `count(*)` of the baseline.
+pub fn baseline_count(t: &Tables) -> String {
+    format!("SELECT count(*) FROM {}", t.baseline.qualified())
+}
+
+/// The log rows of the invalid rows, one per row. Parameters: sync name, run id, started at.
+pub fn log_invalid(t: &Tables) -> String {
+    let d = t.dialect;
+    let key = "\"_audience_key\"";
+    format!(
+        "INSERT INTO {logs} (sync_name, run_id, primary_key, operation, status, error_reason, http_status, \
+         sync_started_at, sync_finished_at) \
+         SELECT {p1}, {p2}, CAST(s.{key} AS TEXT), \
+         CASE WHEN EXISTS (SELECT 1 FROM {b} AS b WHERE b.{key} = s.{key}) THEN 'update' ELSE 'insert' END, 'invalid', \
+         CASE WHEN s.{key} IS NULL THEN 'the primary key is null' \
+         ELSE 'the primary key is not unique: ' || CAST(dup.n AS TEXT) || ' rows of the model have this value' END, \
+         NULL, {p3}, {p3} \
+         FROM {s} AS s LEFT JOIN {dt} AS dup ON dup.{key} = s.{key} \
+         WHERE s.{key} IS NULL OR dup.{key} IS NOT NULL",
+        logs = t.logs.qualified(),
+        b = t.baseline.qualified(),
+        s = t.snapshot.qualified(),
+        dt = t.dup.qualified(),
+        p1 = d.param(1, "text"),
+        p2 = d.param(2, "bigint"),
+        p3 = d.ts_param(3),
+    )
+}
+
+/// Reads delta records: `seq`, op, the key as text, then the image columns. SQLite reads an
+/// insert's or update's image from its snapshot row and a delete's from the baseline;
+/// PostgreSQL reads the delta's own copies through `select` (an expression per column, see
+/// `value::PgColumn`). Parameters: after, last, limit.
+pub fn read_delta(t: &Tables, spec: &ModelSpec, select: &[String]) -> String {
+    let d = t.dialect;
+    let (from, cols) = match d {
+        Dialect::Sqlite => {
+            let cols: Vec<String> = spec
+                .columns
+                .iter()
+                .map(|c| format!("CASE WHEN d.\"_audience_src\" IS NULL THEN b.{q} ELSE s.{q} END", q = quote(c)))
+                .collect();
+            let from = format!(
+                "{delta} AS d LEFT JOIN {s} AS s ON s.rowid = d.\"_audience_src\" \
+                 LEFT JOIN {b} AS b ON d.\"_audience_src\" IS NULL AND b.\"_audience_key\" = d.\"_audience_key\"",
+                delta = t.delta.qualified(),
+                s = t.snapshot.qualified(),
+                b = t.baseline.qualified(),
+            );
+            (from, cols)
+        }
+        Dialect::Postgres => (format!("{} AS d", t.delta.qualified()), select.to_vec()),
+    };
+    let cols = if cols.is_empty() { String::new() } else { format!(", {}", cols.join(", ")) };
+    format!(
+        "SELECT d.\"_audience_seq\", CAST(d.\"_audience_op\" AS bigint), CAST(d.\"_audience_key\" AS TEXT){cols} \
+         FROM {from} WHERE d.\"_audience_seq\" > {} AND d.\"_audience_seq\" <= {} ORDER BY d.\"_audience_seq\" LIMIT {}",
+        d.param(1, "bigint"),
+        d.param(2, "bigint"),
+        d.param(3, "bigint"),
+    )
+}
+
+/// ` AND "_audience_seq" NOT IN (…)` for the records of a batch that did not succeed (usually
+/// none, so usually empty).
+fn except(seqs: &[i64]) -> String {
+    if seqs.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = seqs.iter().map(i64::to_string).collect();
+    format!(" AND d.\"_audience_seq\" NOT IN ({})", list.join(", "))
+}
+
+/// Log rows for the records of `lo..=hi` that succeeded: one set-based insert from the delta.
+/// Parameters: sync name, run id, started at, finished at, lo, hi.
+pub fn log_succeeded(t: &Tables, not: &[i64]) -> String {
+    log_from_delta(
+        t,
+        "'succeeded', NULL, NULL",
+        &format!("BETWEEN {} AND {}", t.dialect.param(5, "bigint"), t.dialect.param(6, "bigint")),
+        not,
+    )
+}
+
+/// The log row of one failed record. Parameters: sync name, run id, started at, finished at,
+/// seq, reason, HTTP status.
+pub fn log_failed(t: &Tables) -> String {
+    let d = t.dialect;
+    log_from_delta(
+        t,
+        &format!("'failed', {}, {}", d.param(6, "text"), d.param(7, "integer")),
+        &format!("= {}", d.param(5, "bigint")),
+        &[],
+    )
+}
+
+fn log_from_delta(t: &Tables, status: &str, seq: &str, not: &[i64]) -> String {
+    let d = t.dialect;
+    format!(
+        "INSERT INTO {logs} (sync_name, run_id, primary_key, operation, status, error_reason, http_status, \
+         sync_started_at, sync_finished_at) \
+         SELECT {p1}, {p2}, CAST(d.\"_audience_key\" AS TEXT), \
+         CASE d.\"_audience_op\" WHEN 0 THEN 'delete' WHEN 1 THEN 'update' ELSE 'insert' END, {status}, {p3}, {p4} \
+         FROM {delta} AS d WHERE d.\"_audience_seq\" {seq}{not}",
+        logs = t.logs.qualified(),
+        delta = t.delta.qualified(),
+        p1 = d.param(1, "text"),
+        p2 = d.param(2, "bigint"),
+        p3 = d.ts_param(3),
+        p4 = d.ts_param(4),
+        not = except(not),
+    )
+}
+
+/// Moves the baseline to the accepted adds and updates of `lo..=hi`: their new image, under
+/// this configuration. Parameters: lo, hi.
+pub fn baseline_upsert(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -> String {
+    let d = t.dialect;
+    let key = "\"_audience_key\"";
+    let set: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| quote(c))
+        .chain(["\"_audience_fp\"".to_owned(), "\"_audience_config\"".to_owned()])
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    // SQLite's delta refers to the snapshot row; PostgreSQL's holds the image itself.
+    let (from, image) = match d {
+        Dialect::Sqlite => (
+            format!(
+                "{} AS d JOIN {} AS s ON s.rowid = d.\"_audience_src\"",
+                t.delta.qualified(),
+                t.snapshot.qualified()
+            ),
+            "s",
+        ),
+        Dialect::Postgres => (format!("{} AS d", t.delta.qualified()), "d"),
+    };
+    // `WHERE` is required here: without it SQLite would read `ON CONFLICT` as a join constraint.
+    format!(
+        "INSERT INTO {b} ({key}{cols}, \"_audience_fp\", \"_audience_config\") \
+         SELECT d.{key}{dcols}, {image}.\"_audience_fp\", {config} FROM {from} \
+         WHERE d.\"_audience_seq\" BETWEEN {p1} AND {p2} AND d.\"_audience_op\" <> 0{not} \
+         ON CONFLICT ({key}) DO UPDATE SET {set}",
+        b = t.baseline.qualified(),
+        cols = more_columns(spec, None),
+        dcols = more_columns(spec, Some(image)),
+        p1 = d.param(1, "bigint"),
+        p2 = d.param(2, "bigint"),
+        not = except(not),
+        set = set.join(", "),
+    )
+}
+
+/// Moves the baseline past the accepted deletes of `lo..=hi`. Parameters: lo, hi.
+pub fn baseline_delete(t: &Tables, not: &[i64]) -> String {
+    let d = t.dialect;
+    format!(
+        "DELETE FROM {b} WHERE \"_audience_key\" IN (SELECT d.\"_audience_key\" FROM {delta} AS d \
+         WHERE d.\"_audience_seq\" BETWEEN {p1} AND {p2} AND d.\"_audience_op\" = 0{not})",
+        b = t.baseline.qualified(),
+        delta = t.delta.qualified(),
+        p1 = d.param(1, "bigint"),
+        p2 = d.param(2, "bigint"),
+        not = except(not),
+    )
+}
+
+/// Whether `name` is one of our reserved column names.
+pub fn is_reserved(name: &str) -> bool {
+    super::RESERVED_COLUMNS.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// The sync name as a string literal (for statements that cannot take parameters).
+pub fn sync_literal(sync: &SyncName) -> String {
+    ident::literal(sync.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ModelSpec {
+        ModelSpec {
+            sync: SyncName::new("high_value").unwrap(),
+            sql: "SELECT id, email FROM users".into(),
+            primary_key: "id".into(),
+            columns: vec!["email".into(), "we\"ird".into()],
+        }
+    }
+
+    #[test]
+    fn table_names() {
+        let sync = SyncName::new("high_value").unwrap();
+        let t = Tables::new(Dialect::Sqlite, &sync, 7, Place::Main, Place::Main);
+        assert_eq!(t.baseline.qualified(), "\"main\".\"_audience_baseline_high_value\"");
+        assert_eq!(t.snapshot.qualified(), "\"main\".\"_audience_snapshot_high_value_7\"");
+        assert_eq!(t.dup.qualified(), "\"temp\".\"_audience_dup_high_value\"");
+        let t = Tables::new(Dialect::Postgres, &sync, 7, Place::Temp, Place::Main);
+        assert_eq!(t.snapshot.qualified(), "\"pg_temp\".\"snapshot_high_value_7\"");
+        assert_eq!(t.baseline.qualified(), "\"_audience\".\"baseline_high_value\"");
+        assert_eq!(t.logs.qualified(), "\"_audience\".\"logs\"");
+    }
+
+    #[test]
+    fn snapshot_tables_are_told_apart() {
+        let high = SyncName::new("high").unwrap();
+        let d = Dialect::Sqlite;
+        assert_eq!(snapshot_run(d, &high, "_audience_snapshot_high_12"), Some(12));
+        assert_eq!(snapshot_run(d, &high, "_audience_snapshot_high_value_12"), None);
+        assert_eq!(snapshot_run(d, &high, "_audience_snapshot_high_"), None);
+        assert_eq!(snapshot_run(Dialect::Postgres, &high, "snapshot_high_3"), Some(3));
+    }
+
+    #[test]
+    fn identifiers_are_quoted_in_generated_sql() {
+        let sync = SyncName::new("high_value").unwrap();
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let t = Tables::new(dialect, &sync, 1, Place::Main, Place::Main);
+            let all = [snapshot(&t, &spec()), delta(&t, &spec(), 5, true), vec![read_delta(&t, &spec(), &[])]]
+                .concat()
+                .join("\n");
+            assert!(all.contains("\"we\"\"ird\""), "{all}");
+            assert!(!all.contains(" we\"ird"), "{all}");
+        }
+    }
+
+    #[test]
+    fn fingerprints() {
+        assert_eq!(Dialect::Sqlite.fingerprint(&["m.\"a\"".into()]), "audience_fingerprint(m.\"a\")");
+        let pg = Dialect::Postgres.fingerprint(&(0..150).map(|i| format!("c{i}")).collect::<Vec<_>>());
+        assert_eq!(pg.matches("jsonb_build_array(").count(), 2);
+        assert!(Dialect::Postgres.fingerprint(&[]).contains("jsonb_build_array()"));
+    }
+
+    #[test]
+    fn failed_records_are_left_out_of_set_based_moves() {
+        let sync = SyncName::new("s").unwrap();
+        let t = Tables::new(Dialect::Sqlite, &sync, 1, Place::Main, Place::Main);
+        assert!(!log_succeeded(&t, &[]).contains("NOT IN"));
+        assert!(log_succeeded(&t, &[3, 9]).contains("NOT IN (3, 9)"));
+        assert!(baseline_delete(&t, &[4]).contains("NOT IN (4)"));
+        assert!(baseline_upsert(&t, &spec(), 1, &[]).contains("ON CONFLICT (\"_audience_key\") DO UPDATE"));
+    }
+}

@@ -1,0 +1,372 @@
+//! The warehouse: where the model runs, where the diff is computed, and where a sync's state
+//! lives (sync.md, "State kept per sync"). The heavy work is SQL inside the warehouse; the
+//! client only streams the delta, a batch at a time.
+//!
+//! ```text
+//!   model SQL ──snapshot (CREATE TABLE … AS SELECT, fingerprint in SQL)──▶ snapshot_<sync>_<run>
+//!                                                                           │ diff (joins)
+//!   baseline_<sync> (what the API accepted: key, row image, fingerprint) ──┴──▶ delta_<sync>
+//!        ▲                                                                        │ read by
+//!        │  moves, in one transaction per completed batch, with the log rows      │ seq ranges
+//!        └─────────────────────────── record_chunks ◀── outcomes ◀── sync runner ◀┘
+//! ```
+//!
+//! * [`Warehouse`]: what the runner asks of a connector. [`sqlite`] (the embedded default) and
+//!   [`postgres`] implement it; a Snowflake or BigQuery connector would too, with the same SQL
+//!   shapes (see [`diff`]) in its own dialect.
+//! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
+//! * [`state`]: the state tables (runs, locks, logs) and their queries.
+//! * [`ident`]: identifiers we build are validated and quoted; [`value`]: warehouse values to
+//!   [`crate::fields::WarehouseValue`]; [`lock`]: lock holders and the staleness rule.
+//!
+//! Choices where sync.md is silent:
+//!
+//! * Each baseline row also stores the fingerprint of the configuration it was sent under.
+//!   A row sent under another configuration is an insert again: a changed configuration (or
+//!   `--full-resync`, which clears that column) is a full resync that survives a crash half way.
+//! * A key whose rows are invalid counts as present: its member is neither updated nor removed.
+//! * An invalid row is logged with the operation it would have had (`update` when its key is a
+//!   member, `insert` otherwise).
+//! * The sync log's `http_status` is null for succeeded records (delivery reports a 2xx as
+//!   success without the exact status) and for failures without a response.
+
+pub mod diff;
+pub mod ident;
+pub mod lock;
+pub mod postgres;
+pub mod sqlite;
+pub mod state;
+pub mod value;
+
+use std::fmt;
+
+use crate::fields::Row;
+
+pub use ident::SyncName;
+pub use lock::{LockHolder, Me};
+
+/// One kind of change in a delta. The discriminant is what the delta table stores, and the
+/// order in which actions are sent: deletes, then updates, then inserts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Delete = 0,
+    Update = 1,
+    Insert = 2,
+}
+
+impl Op {
+    pub const ALL: [Op; 3] = [Op::Delete, Op::Update, Op::Insert];
+
+    /// As the sync log spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Op::Delete => "delete",
+            Op::Update => "update",
+            Op::Insert => "insert",
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| *op as i64 == code)
+    }
+
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What the runner knows of the model, resolved against its columns.
+#[derive(Clone, Debug)]
+pub struct ModelSpec {
+    pub sync: SyncName,
+    /// The model's SQL: the user's query (a trailing `;` removed) or `SELECT * FROM "table"`.
+    pub sql: String,
+    /// The primary-key column, as the model names it.
+    pub primary_key: String,
+    /// The row image: the distinct mapped columns as the model names them, in mapping order.
+    /// Column `i` of a [`DeltaRecord`]'s row is `columns[i]`.
+    pub columns: Vec<String>,
+}
+
+/// Names our own columns use in snapshot, baseline and delta tables; a model column with one of
+/// these names is refused.
+pub const RESERVED_COLUMNS: [&str; 5] =
+    ["_audience_key", "_audience_fp", "_audience_config", "_audience_seq", "_audience_op"];
+
+/// The run being recorded.
+#[derive(Clone, Debug)]
+pub struct RunRef {
+    pub sync: SyncName,
+    pub run_id: i64,
+    /// The run's start (RFC 3339, UTC): every log row of the run carries it.
+    pub started_at: String,
+    /// Fingerprint of the configuration the run sends under.
+    pub config: i64,
+    /// `retain_logs`: whether log rows are written at all.
+    pub write_logs: bool,
+}
+
+/// What the runner writes into a new run row.
+#[derive(Clone, Debug)]
+pub struct RunStart {
+    pub started_at: String,
+    pub config: i64,
+    pub full_resync: bool,
+    pub me: Me,
+}
+
+/// The delta of a run, as built in the warehouse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeltaStats {
+    /// Members of the baseline before the run.
+    pub baseline: u64,
+    /// Rows the model returned.
+    pub snapshot_rows: u64,
+    /// Rows with a null or duplicate primary key.
+    pub invalid: u64,
+    /// Records per [`Op`] (indexed by [`Op::index`]).
+    pub counts: [u64; 3],
+    /// The delta's sequence numbers per [`Op`], first and last (inclusive).
+    pub ranges: [Option<(i64, i64)>; 3],
+}
+
+/// One record of the delta, read in sequence order. `row` holds the image columns of
+/// [`ModelSpec::columns`]: the current values for inserts and updates, the baseline's old image
+/// for deletes.
+pub struct DeltaRecord<'a> {
+    pub seq: i64,
+    pub op: Op,
+    /// The primary key as the sync log writes it (integers in decimal).
+    pub key: &'a str,
+    pub row: &'a dyn Row,
+}
+
+/// A record that failed, with why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub seq: i64,
+    pub status: Option<u16>,
+    pub reason: String,
+}
+
+/// Totals of a run so far, as its run row stores them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub failed: u64,
+    pub invalid: u64,
+    pub requests: u64,
+}
+
+/// The outcome of one completed batch of the delta: every record with a sequence number in
+/// `lo..=hi` succeeded, except those in `failed` and `undelivered`.
+#[derive(Clone, Debug)]
+pub struct ChunkOutcome<'a> {
+    pub lo: i64,
+    pub hi: i64,
+    /// Failed records (the field pipeline's and the API's), logged with their reason.
+    pub failed: &'a [Failure],
+    /// Records not sent because the run stopped: no log row, the baseline keeps them as they
+    /// were, and the next run sends them.
+    pub undelivered: &'a [i64],
+    /// `retry_failed = false`: the baseline moves past failures as if they had been accepted.
+    pub move_failed: bool,
+    /// The run's totals after this batch, stored in its run row in the same transaction.
+    pub counts: RunCounts,
+}
+
+/// How a run ended, as its run row says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Partial,
+    Stopped,
+    Failed,
+}
+
+impl RunStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Partial => "partial",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One sync-log row (interface.md's columns, as `audience logs` prints them).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogRow {
+    pub primary_key: Option<String>,
+    pub operation: String,
+    pub status: String,
+    pub error_reason: Option<String>,
+    pub http_status: Option<i64>,
+    pub sync_started_at: String,
+    pub sync_finished_at: String,
+}
+
+/// What taking the lock found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Locked {
+    /// A stale lock taken over: its holder, and why it was stale (for the log line).
+    pub taken_over: Option<(LockHolder, String)>,
+}
+
+/// Why a warehouse operation failed. Messages never hold a password (connection strings are
+/// shown masked) nor, from our side, a record value.
+#[derive(Debug)]
+pub enum WarehouseError {
+    /// Another run of the sync holds the lock.
+    Locked(LockHolder),
+    /// The warehouse could not be opened or reached.
+    Connect(String),
+    /// The model is unusable (a missing column, a reserved name).
+    Model(String),
+    /// A statement failed: what we were doing, and the engine's message.
+    Sql { doing: String, message: String },
+}
+
+impl WarehouseError {
+    pub fn sql(doing: impl Into<String>, error: impl fmt::Display) -> WarehouseError {
+        WarehouseError::Sql { doing: doing.into(), message: error.to_string() }
+    }
+}
+
+impl fmt::Display for WarehouseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarehouseError::Locked(holder) => write!(f, "another run of this sync holds the lock: {holder}"),
+            WarehouseError::Connect(why) => write!(f, "cannot open the warehouse: {why}"),
+            WarehouseError::Model(why) => f.write_str(why),
+            WarehouseError::Sql { doing, message } => write!(f, "warehouse error while {doing}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for WarehouseError {}
+
+pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
+
+/// A warehouse connector: what the mirror-mode runner needs. One value serves one sync at a
+/// time, between [`Warehouse::begin`] and [`Warehouse::end`].
+///
+/// The methods are `async` for the engines that speak over the network; SQLite's do their work
+/// synchronously. The runner drives them on one task (never spawned), so the futures need not
+/// be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Warehouse {
+    /// "SQLite", "PostgreSQL": for messages.
+    fn engine(&self) -> &'static str;
+
+    /// The model's column names, without running it.
+    async fn model_columns(&mut self, sql: &str) -> Result<Vec<String>>;
+
+    /// Takes the sync's lock, or fails with [`WarehouseError::Locked`] naming the holder.
+    /// Creates the state tables unless `dry_run`; a dry run works inside a transaction that
+    /// [`Warehouse::end`] rolls back, so that it leaves nothing behind. Runs a dead holder left
+    /// `running` are marked failed.
+    async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked>;
+
+    /// Records the start of a run and returns its id (one more than the sync's last).
+    async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64>;
+
+    /// The id the next run would get (for a dry run, which records none).
+    async fn next_run_id(&mut self, sync: &SyncName) -> Result<i64>;
+
+    /// Snapshot, invalid rows and the delta, in the warehouse. `full_resync` first marks every
+    /// member as sent under no configuration. Invalid rows are logged (unless `run` says no
+    /// logs, or this is a dry run).
+    async fn build_delta(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats>;
+
+    /// Calls `visit` for up to `limit` delta records with `after < seq <= last`, in sequence
+    /// order; returns the last sequence number read (`None`: nothing left).
+    async fn read_delta(
+        &mut self,
+        spec: &ModelSpec,
+        after: i64,
+        last: i64,
+        limit: usize,
+        visit: &mut dyn FnMut(&DeltaRecord<'_>),
+    ) -> Result<Option<i64>>;
+
+    /// Records completed batches in one transaction: log rows, baseline moves (only to what the
+    /// API accepted, and past failures when `move_failed`), the run's counts (the last batch's).
+    /// Batches that complete together share a commit: on a disk where a commit costs a sync to
+    /// stable storage, that is what keeps recording from being the bottleneck.
+    async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()>;
+
+    /// Ends the run row.
+    async fn finish_run(
+        &mut self,
+        run: &RunRef,
+        status: RunStatus,
+        counts: &RunCounts,
+        error: Option<&str>,
+    ) -> Result<()>;
+
+    /// Keeps the newest `snapshots` run snapshots of the sync, deletes its log rows older than
+    /// `log_days` UTC days, and drops the run's delta.
+    async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()>;
+
+    /// Releases the lock (a dry run: rolls everything back).
+    async fn end(&mut self, sync: &SyncName) -> Result<()>;
+
+    /// The sync's log rows of run `run` (default: its latest run that has a run row), only
+    /// failed and invalid ones when `failed_only`; `None` when the sync has no run.
+    async fn logs(
+        &mut self,
+        sync: &SyncName,
+        run: Option<i64>,
+        failed_only: bool,
+    ) -> Result<Option<(i64, Vec<LogRow>)>>;
+}
+
+/// Now, as the state tables write it: RFC 3339 in UTC with milliseconds, so that text
+/// comparison is time order (SQLite stores timestamps as text).
+pub fn now_utc() -> String {
+    chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The model's SQL as a subquery: the query with trailing white space and `;` removed, or the
+/// table quoted.
+pub fn model_sql(query: Option<&str>, table: Option<&str>) -> String {
+    match (query, table) {
+        (Some(q), _) => q.trim_end().trim_end_matches(';').trim_end().to_owned(),
+        (None, Some(t)) => format!("SELECT * FROM {}", ident::quote(t)),
+        (None, None) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_order_and_codes() {
+        assert!(Op::Delete < Op::Update && Op::Update < Op::Insert);
+        for op in Op::ALL {
+            assert_eq!(Op::from_code(op as i64), Some(op));
+        }
+        assert_eq!(Op::from_code(3), None);
+    }
+
+    #[test]
+    fn model_sql_forms() {
+        assert_eq!(model_sql(Some("SELECT 1 ;\n"), None), "SELECT 1");
+        assert_eq!(model_sql(None, Some("us\"ers")), "SELECT * FROM \"us\"\"ers\"");
+    }
+
+    #[test]
+    fn timestamps_sort_as_text() {
+        let t = now_utc();
+        assert_eq!(t.len(), "2024-05-01T12:00:00.000Z".len(), "{t}");
+        assert!(t.ends_with('Z'));
+    }
+}

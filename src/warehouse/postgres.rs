@@ -1,0 +1,807 @@
+//! The PostgreSQL connector: a real warehouse. State lives in the schema `_audience`; the diff
+//! runs in PostgreSQL (see [`super::diff`]); the delta is read by ranges of its sequence numbers.
+//!
+//! * **The lock** is a session advisory lock (`pg_try_advisory_lock`) on a 64-bit key derived
+//!   from the sync's name: it dies with the session, so a crashed run never leaves it behind.
+//!   A row of `_audience.locks` says who holds it, for the message a second run prints.
+//! * **TLS** follows `sslmode` as libpq does, except that certificates are always verified
+//!   (sync.md): `disable` never uses TLS; `prefer` (the default) tries TLS and falls back to an
+//!   unencrypted connection only when the server does not offer TLS or the handshake fails;
+//!   `require`, `verify-ca` and `verify-full` insist on TLS with the certificate and host name
+//!   verified (rustls always checks the name, so the three behave as `verify-full`). Roots are
+//!   the platform's, or the PEM file of `sslrootcert`. rustls uses the crypto provider the
+//!   delivery layer installs (ring).
+//! * **A dry run** works in one transaction, with an advisory lock held for the transaction,
+//!   temporary tables, and a rollback at the end.
+//! * **Values** are decoded from the binary protocol by [`super::value`].
+
+use std::str::FromStr;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use super::diff::{self, Dialect, Place, Tables};
+use super::lock::{LockHolder, Me};
+use super::state::{StateTables, log_cutoff};
+use super::value::{PgCell, PgColumn, numeric_cell};
+use super::{
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
+    RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
+};
+use crate::fields::OwnedValue;
+
+/// A PostgreSQL warehouse, one session.
+pub struct PgWarehouse {
+    client: Client,
+    connection: JoinHandle<()>,
+    state: StateTables,
+    sync: Option<SyncName>,
+    me: Option<Me>,
+    dry_run: bool,
+    tables: Option<Tables>,
+    /// The prepared delta read of this run, and how each image column is read.
+    reader: Option<(Statement, Vec<PgColumn>)>,
+}
+
+impl std::fmt::Debug for PgWarehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgWarehouse").field("sync", &self.sync).field("dry_run", &self.dry_run).finish_non_exhaustive()
+    }
+}
+
+/// `sslmode` as libpq spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    Disable,
+    Prefer,
+    /// `require`, `verify-ca`, `verify-full` (all verified).
+    Require,
+}
+
+/// A connection string split into what tokio-postgres reads and the TLS settings we handle.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConnectionString {
+    /// The URL without `sslmode` and `sslrootcert`.
+    pub url: String,
+    pub tls: TlsMode,
+    pub root_cert: Option<String>,
+}
+
+/// Splits the TLS parameters off a `postgres://` URL. The error never quotes the URL (it may
+/// hold a password).
+pub fn parse_connection_string(url: &str) -> std::result::Result<ConnectionString, String> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut tls = TlsMode::Prefer;
+    let mut root_cert = None;
+    let mut kept = Vec::new();
+    for param in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+        match key {
+            "sslmode" => {
+                tls = match value {
+                    "disable" => TlsMode::Disable,
+                    "allow" | "prefer" => TlsMode::Prefer,
+                    "require" | "verify-ca" | "verify-full" => TlsMode::Require,
+                    _ => {
+                        return Err(format!(
+                            "unknown sslmode `{value}`: use disable, prefer, require, verify-ca or verify-full"
+                        ));
+                    }
+                }
+            }
+            "sslrootcert" => root_cert = Some(crate::destination::source::percent_decode(value)),
+            _ => kept.push(param),
+        }
+    }
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    Ok(ConnectionString { url, tls, root_cert })
+}
+
+/// The advisory-lock key of a sync: 64 bits of SHA-256 of a fixed prefix and the name, so that
+/// it collides neither with another sync's nor (in practice) with another application's.
+pub fn lock_key(sync: &SyncName) -> i64 {
+    let digest = Sha256::digest(format!("audience sync lock:{sync}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+fn tls_config(root_cert: Option<&str>) -> std::result::Result<rustls::ClientConfig, String> {
+    crate::delivery::install_crypto_provider();
+    match root_cert {
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read sslrootcert: {e}"))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("cannot read sslrootcert: {e}"))?;
+                roots.add(cert).map_err(|e| format!("sslrootcert holds an unusable certificate: {e}"))?;
+            }
+            Ok(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
+        }
+        None => {
+            use rustls_platform_verifier::ConfigVerifierExt;
+            rustls::ClientConfig::with_platform_verifier().map_err(|e| format!("cannot load the TLS roots: {e}"))
+        }
+    }
+}
+
+impl PgWarehouse {
+    /// Connects to `url` (a secret: it may hold a password); `shown` is the URL with the
+    /// password masked, for errors.
+    pub async fn connect(url: &str, shown: &str) -> Result<PgWarehouse> {
+        let fail = |why: String| WarehouseError::Connect(format!("{shown}: {why}"));
+        let parsed = parse_connection_string(url).map_err(fail)?;
+        // tokio-postgres's own message for a bad string names the option, not its value.
+        let mut config = tokio_postgres::Config::from_str(&parsed.url).map_err(|e| fail(e.to_string()))?;
+        let connect = |config: tokio_postgres::Config, tls: Option<rustls::ClientConfig>| async move {
+            match tls {
+                None => config.connect(NoTls).await.map(|(c, conn)| {
+                    (
+                        c,
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        }),
+                    )
+                }),
+                Some(tls) => {
+                    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+                    config.connect(tls).await.map(|(c, conn)| {
+                        (
+                            c,
+                            tokio::spawn(async move {
+                                let _ = conn.await;
+                            }),
+                        )
+                    })
+                }
+            }
+        };
+        let (client, connection) = match parsed.tls {
+            TlsMode::Disable => {
+                config.ssl_mode(SslMode::Disable);
+                connect(config, None).await.map_err(|e| fail(describe(&e)))?
+            }
+            TlsMode::Require => {
+                config.ssl_mode(SslMode::Require);
+                let tls = tls_config(parsed.root_cert.as_deref()).map_err(fail)?;
+                connect(config, Some(tls)).await.map_err(|e| fail(describe(&e)))?
+            }
+            TlsMode::Prefer => {
+                config.ssl_mode(SslMode::Prefer);
+                let tls = tls_config(parsed.root_cert.as_deref()).map_err(fail)?;
+                match connect(config.clone(), Some(tls)).await {
+                    Ok(pair) => pair,
+                    // libpq's `prefer` falls back to no TLS when the TLS attempt fails.
+                    Err(e) if describe(&e).contains("TLS") => {
+                        config.ssl_mode(SslMode::Disable);
+                        connect(config, None).await.map_err(|e| fail(describe(&e)))?
+                    }
+                    Err(e) => return Err(fail(describe(&e))),
+                }
+            }
+        };
+        Ok(PgWarehouse {
+            client,
+            connection,
+            state: StateTables::new(Dialect::Postgres),
+            sync: None,
+            me: None,
+            dry_run: false,
+            tables: None,
+            reader: None,
+        })
+    }
+
+    /// The session (for tests that look at the tables).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn exec(&self, doing: &str, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).await.map_err(|e| sql_error(doing, &e))
+    }
+
+    async fn execute(&self, doing: &str, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.client.execute(sql, params).await.map_err(|e| sql_error(doing, &e))
+    }
+
+    async fn table_exists(&self, qualified: &str) -> Result<bool> {
+        let row = self
+            .client
+            .query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&qualified])
+            .await
+            .map_err(|e| sql_error("looking for a table", &e))?;
+        Ok(row.get(0))
+    }
+
+    async fn read_lock(&self, sync: &SyncName) -> Result<Option<LockHolder>> {
+        if !self.table_exists(&self.state.locks.qualified()).await? {
+            return Ok(None);
+        }
+        let row = self
+            .client
+            .query_opt(&self.state.read_lock(), &[&sync.as_str()])
+            .await
+            .map_err(|e| sql_error("reading the lock", &e))?;
+        Ok(row.map(|r| LockHolder {
+            host: r.get(0),
+            pid: r.get::<_, i64>(1).try_into().unwrap_or(0),
+            run_id: r.get(2),
+            since: r.get(3),
+            heartbeat: r.get(4),
+        }))
+    }
+
+    /// The holder to name when the advisory lock is taken (its lock row may not be written yet).
+    async fn holder(&self, sync: &SyncName) -> LockHolder {
+        self.read_lock(sync).await.ok().flatten().unwrap_or_else(|| LockHolder {
+            host: "another session".into(),
+            pid: 0,
+            run_id: None,
+            since: "unknown".into(),
+            heartbeat: "unknown".into(),
+        })
+    }
+
+    /// Runs `work` in a transaction (inside the dry run's, for a dry run).
+    async fn begin_tx(&self, doing: &str) -> Result<()> {
+        if !self.dry_run {
+            self.exec(doing, "BEGIN").await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, doing: &str) -> Result<()> {
+        if !self.dry_run {
+            self.exec(doing, "COMMIT").await?;
+        }
+        Ok(())
+    }
+
+    async fn rollback(&self) {
+        if !self.dry_run {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+    }
+
+    fn tables(&self) -> Result<Tables> {
+        self.tables.clone().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
+    }
+
+    async fn widen_baseline(&self, t: &Tables, spec: &ModelSpec) -> Result<()> {
+        let doing = "adding a column to the baseline";
+        let rows = self
+            .client
+            .query(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1::text) AND attnum > 0 AND NOT attisdropped",
+                &[&t.baseline.qualified()],
+            )
+            .await
+            .map_err(|e| sql_error(doing, &e))?;
+        let have: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        for column in spec.columns.iter().filter(|c| !have.contains(c)) {
+            let row = self
+                .client
+                .query_one(
+                    "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1::text) AND attname = $2::text",
+                    &[&t.snapshot.qualified(), column],
+                )
+                .await
+                .map_err(|e| sql_error(doing, &e))?;
+            let ty: String = row.get(0);
+            // `ty` is PostgreSQL's own spelling of a type (format_type), not user text.
+            let sql = format!("ALTER TABLE {} ADD COLUMN {} {ty}", t.baseline.qualified(), super::ident::quote(column));
+            self.exec(doing, &sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn build(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats> {
+        let dry = self.dry_run;
+        let main_baseline = Tables::new(Dialect::Postgres, &spec.sync, run.run_id, Place::Main, Place::Main).baseline;
+        let has_baseline = self.table_exists(&main_baseline.qualified()).await?;
+        let scratch = if dry { Place::Temp } else { Place::Main };
+        let baseline_place = if has_baseline || !dry { Place::Main } else { Place::Temp };
+        let t = Tables::new(Dialect::Postgres, &spec.sync, run.run_id, scratch, baseline_place);
+        self.exec("dropping an old delta", &format!("DROP TABLE IF EXISTS {}", t.delta.qualified())).await?;
+        self.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified())).await?;
+        for sql in diff::snapshot(&t, spec) {
+            self.exec("taking the snapshot of the model", &sql).await?;
+        }
+        if has_baseline {
+            self.widen_baseline(&t, spec).await?;
+        } else {
+            for sql in diff::create_baseline(&t, spec, dry, &[]) {
+                self.exec("creating the baseline", &sql).await?;
+            }
+        }
+        if full_resync {
+            self.exec("marking every member for a full resync", &diff::clear_config(&t)).await?;
+        }
+        let baseline: i64 = self.query_i64("counting the members", &diff::baseline_count(&t)).await?;
+        for sql in diff::duplicates(&t) {
+            self.exec("finding duplicate keys", &sql).await?;
+        }
+        let duplicates = self.query_i64("finding duplicate keys", &diff::has_duplicates(&t)).await?;
+        for sql in diff::delta(&t, spec, run.config, duplicates > 0) {
+            self.exec("computing the delta", &sql).await?;
+        }
+        let row = self
+            .client
+            .query_one(&diff::snapshot_stats(&t), &[])
+            .await
+            .map_err(|e| sql_error("counting the snapshot", &e))?;
+        let (rows, invalid): (i64, i64) = (row.get(0), row.get(1));
+        let mut stats = DeltaStats {
+            baseline: baseline as u64,
+            snapshot_rows: rows as u64,
+            invalid: invalid as u64,
+            ..DeltaStats::default()
+        };
+        for r in
+            self.client.query(&diff::delta_stats(&t), &[]).await.map_err(|e| sql_error("counting the delta", &e))?
+        {
+            if let Some(op) = Op::from_code(r.get(0)) {
+                stats.counts[op.index()] = r.get::<_, i64>(1) as u64;
+                stats.ranges[op.index()] = Some((r.get(2), r.get(3)));
+            }
+        }
+        if invalid > 0 && run.write_logs && !dry {
+            self.execute(
+                "logging invalid rows",
+                &diff::log_invalid(&t),
+                &[&spec.sync.as_str(), &run.run_id, &run.started_at],
+            )
+            .await?;
+        }
+        // The delta's image columns, read by type (see `value`).
+        let types = self
+            .client
+            .prepare(&format!("SELECT * FROM {} LIMIT 0", t.delta.qualified()))
+            .await
+            .map_err(|e| sql_error("reading the delta's columns", &e))?;
+        let kinds: Vec<PgColumn> =
+            types.columns()[3..3 + spec.columns.len()].iter().map(|c| PgColumn::for_type(c.type_())).collect();
+        let select: Vec<String> =
+            spec.columns.iter().zip(&kinds).map(|(c, k)| k.select(&super::ident::quote(c))).collect();
+        let statement = self
+            .client
+            .prepare(&diff::read_delta(&t, spec, &select))
+            .await
+            .map_err(|e| sql_error("reading the delta", &e))?;
+        self.reader = Some((statement, kinds));
+        self.tables = Some(t);
+        Ok(stats)
+    }
+
+    async fn query_i64(&self, doing: &str, sql: &str) -> Result<i64> {
+        let row = self.client.query_one(sql, &[]).await.map_err(|e| sql_error(doing, &e))?;
+        Ok(row.get(0))
+    }
+
+    async fn record(&self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
+        for chunk in chunks {
+            self.record_one(spec, run, chunk).await?;
+        }
+        if let Some(last) = chunks.last() {
+            self.update_counts(run, &last.counts).await?;
+        }
+        if !self.dry_run
+            && let Some(me) = &self.me
+        {
+            let pid = me.pid as i64;
+            self.execute("recording outcomes", &self.state.heartbeat(), &[&spec.sync.as_str(), &pid, &now_utc()])
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn record_one(&self, spec: &ModelSpec, run: &RunRef, chunk: &ChunkOutcome<'_>) -> Result<()> {
+        let t = self.tables()?;
+        let doing = "recording outcomes";
+        let now = now_utc();
+        let sync = spec.sync.as_str();
+        if run.write_logs {
+            let mut not_succeeded: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
+            not_succeeded.extend_from_slice(chunk.undelivered);
+            not_succeeded.sort_unstable();
+            self.execute(
+                doing,
+                &diff::log_succeeded(&t, &not_succeeded),
+                &[&sync, &run.run_id, &run.started_at, &now, &chunk.lo, &chunk.hi],
+            )
+            .await?;
+            let failed = diff::log_failed(&t);
+            for f in chunk.failed {
+                let status = f.status.map(i32::from);
+                self.execute(doing, &failed, &[&sync, &run.run_id, &run.started_at, &now, &f.seq, &f.reason, &status])
+                    .await?;
+            }
+        }
+        let mut stay: Vec<i64> = chunk.undelivered.to_vec();
+        if !chunk.move_failed {
+            stay.extend(chunk.failed.iter().map(|f| f.seq));
+        }
+        stay.sort_unstable();
+        self.execute(doing, &diff::baseline_upsert(&t, spec, run.config, &stay), &[&chunk.lo, &chunk.hi]).await?;
+        self.execute(doing, &diff::baseline_delete(&t, &stay), &[&chunk.lo, &chunk.hi]).await?;
+        Ok(())
+    }
+
+    async fn update_counts(&self, run: &RunRef, c: &RunCounts) -> Result<()> {
+        let n = |v: u64| v as i64;
+        self.execute(
+            "recording the run's counts",
+            &self.state.update_counts(),
+            &[
+                &run.sync.as_str(),
+                &run.run_id,
+                &n(c.inserted),
+                &n(c.updated),
+                &n(c.deleted),
+                &n(c.failed),
+                &n(c.invalid),
+                &n(c.requests),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+impl Drop for PgWarehouse {
+    fn drop(&mut self) {
+        // The session ends with the connection task: its advisory locks go with it.
+        self.connection.abort();
+    }
+}
+
+/// A tokio-postgres error on one line: the server's message and SQLSTATE, or the client's
+/// description with its causes. Never the connection string.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn sql_error(doing: &str, e: &tokio_postgres::Error) -> WarehouseError {
+    WarehouseError::sql(doing, describe(e))
+}
+
+impl Warehouse for PgWarehouse {
+    fn engine(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
+    async fn model_columns(&mut self, sql: &str) -> Result<Vec<String>> {
+        let stmt = self.client.prepare(sql).await.map_err(|e| sql_error("preparing the model query", &e))?;
+        Ok(stmt.columns().iter().map(|c| c.name().to_owned()).collect())
+    }
+
+    async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked> {
+        self.sync = Some(sync.clone());
+        self.me = Some(me.clone());
+        self.dry_run = dry_run;
+        let key = lock_key(sync);
+        if dry_run {
+            self.exec("starting the dry run", "BEGIN").await?;
+            let row = self
+                .client
+                .query_one("SELECT pg_try_advisory_xact_lock($1::bigint)", &[&key])
+                .await
+                .map_err(|e| sql_error("taking the lock", &e))?;
+            if !row.get::<_, bool>(0) {
+                let holder = self.holder(sync).await;
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(WarehouseError::Locked(holder));
+            }
+            return Ok(Locked { taken_over: None });
+        }
+        let row = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&key])
+            .await
+            .map_err(|e| sql_error("taking the lock", &e))?;
+        if !row.get::<_, bool>(0) {
+            return Err(WarehouseError::Locked(self.holder(sync).await));
+        }
+        let setup = async {
+            for sql in self.state.create() {
+                self.exec("creating the state tables", &sql).await?;
+            }
+            // A lock row without the advisory lock is what a dead session leaves: replace it.
+            let taken_over = self.read_lock(sync).await?.map(|h| (h, "its session is gone".to_owned()));
+            let now = now_utc();
+            self.execute(
+                "taking the lock",
+                &self.state.write_lock(),
+                &[&sync.as_str(), &me.host, &(me.pid as i64), &now],
+            )
+            .await?;
+            self.execute(
+                "closing abandoned runs",
+                &self.state.fail_dead_runs(),
+                &[&sync.as_str(), &now, &"abandoned: the session running it ended before it finished"],
+            )
+            .await?;
+            Ok(Locked { taken_over })
+        };
+        let result = setup.await;
+        if result.is_err() {
+            let _ = self.client.execute("SELECT pg_advisory_unlock($1::bigint)", &[&key]).await;
+        }
+        result
+    }
+
+    async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64> {
+        let doing = "starting the run";
+        self.begin_tx(doing).await?;
+        let result = async {
+            let row = self
+                .client
+                .query_one(&self.state.next_run_id(), &[&sync.as_str()])
+                .await
+                .map_err(|e| sql_error(doing, &e))?;
+            let run_id: i64 = row.get(0);
+            self.execute(
+                doing,
+                &self.state.insert_run(),
+                &[
+                    &sync.as_str(),
+                    &run_id,
+                    &start.started_at,
+                    &format!("{:016x}", start.config),
+                    &(start.full_resync as i64),
+                    &start.me.host,
+                    &(start.me.pid as i64),
+                ],
+            )
+            .await?;
+            self.execute(doing, &self.state.lock_run(), &[&sync.as_str(), &(start.me.pid as i64), &run_id]).await?;
+            Ok(run_id)
+        }
+        .await;
+        match result {
+            Ok(id) => self.commit(doing).await.map(|()| id),
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn next_run_id(&mut self, sync: &SyncName) -> Result<i64> {
+        if !self.table_exists(&self.state.runs.qualified()).await? {
+            return Ok(1);
+        }
+        let row = self
+            .client
+            .query_one(&self.state.next_run_id(), &[&sync.as_str()])
+            .await
+            .map_err(|e| sql_error("numbering the run", &e))?;
+        Ok(row.get(0))
+    }
+
+    async fn build_delta(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats> {
+        let doing = "building the snapshot and the delta";
+        self.begin_tx(doing).await?;
+        match self.build(spec, run, full_resync).await {
+            Ok(stats) => self.commit(doing).await.map(|()| stats),
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_delta(
+        &mut self,
+        spec: &ModelSpec,
+        after: i64,
+        last: i64,
+        limit: usize,
+        visit: &mut dyn FnMut(&DeltaRecord<'_>),
+    ) -> Result<Option<i64>> {
+        let Some((statement, kinds)) = &self.reader else {
+            return Err(WarehouseError::sql("reading the delta", "no delta was built"));
+        };
+        let doing = "reading the delta";
+        let rows =
+            self.client.query(statement, &[&after, &last, &(limit as i64)]).await.map_err(|e| sql_error(doing, &e))?;
+        let mut read = None;
+        let mut image: Vec<OwnedValue> = Vec::with_capacity(spec.columns.len());
+        for row in &rows {
+            let seq: i64 = row.get(0);
+            let op = Op::from_code(row.get(1))
+                .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
+            let key: Option<String> = row.get(2);
+            image.clear();
+            for (i, kind) in kinds.iter().enumerate() {
+                let value = match kind {
+                    PgColumn::NumericText => {
+                        numeric_cell(row.try_get::<_, Option<String>>(3 + i).map_err(|e| sql_error(doing, &e))?)
+                    }
+                    _ => row.try_get::<_, PgCell>(3 + i).map_err(|e| sql_error(doing, &e))?.0,
+                };
+                image.push(value);
+            }
+            visit(&DeltaRecord { seq, op, key: key.as_deref().unwrap_or(""), row: &image });
+            read = Some(seq);
+        }
+        Ok(read)
+    }
+
+    async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
+        let doing = "recording outcomes";
+        self.begin_tx(doing).await?;
+        match self.record(spec, run, chunks).await {
+            Ok(()) => self.commit(doing).await,
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn finish_run(
+        &mut self,
+        run: &RunRef,
+        status: RunStatus,
+        counts: &RunCounts,
+        error: Option<&str>,
+    ) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        self.update_counts(run, counts).await?;
+        self.execute(
+            "finishing the run",
+            &self.state.finish_run(),
+            &[&run.sync.as_str(), &run.run_id, &now_utc(), &status.as_str(), &error],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let sync = &run.sync;
+        let prefix = diff::table_name(Dialect::Postgres, &format!("snapshot_{sync}_"));
+        let rows = self
+            .client
+            .query(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = '_audience' AND left(tablename, length($1::text)) = $1::text",
+                &[&prefix],
+            )
+            .await
+            .map_err(|e| sql_error("listing snapshots", &e))?;
+        let mut runs: Vec<(i64, String)> = rows
+            .iter()
+            .filter_map(|r| {
+                let name: String = r.get(0);
+                diff::snapshot_run(Dialect::Postgres, sync, &name).map(|id| (id, name))
+            })
+            .collect();
+        runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+        for (_, name) in runs.iter().skip(snapshots.max(1) as usize) {
+            self.exec(
+                "dropping an old snapshot",
+                &format!("DROP TABLE IF EXISTS \"_audience\".{}", super::ident::quote(name)),
+            )
+            .await?;
+        }
+        let delta = Tables::new(Dialect::Postgres, sync, run.run_id, Place::Main, Place::Main).delta;
+        self.exec("dropping the delta", &format!("DROP TABLE IF EXISTS {}", delta.qualified())).await?;
+        let cutoff = log_cutoff(chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()), log_days);
+        self.execute("deleting old log rows", &self.state.delete_old_logs(), &[&sync.as_str(), &cutoff]).await?;
+        Ok(())
+    }
+
+    async fn end(&mut self, sync: &SyncName) -> Result<()> {
+        self.tables = None;
+        self.reader = None;
+        let result = if self.dry_run {
+            // The rollback drops the temporary tables and releases the transaction's lock.
+            self.exec("ending the dry run", "ROLLBACK").await
+        } else {
+            let pid = self.me.as_ref().map_or(std::process::id(), |m| m.pid) as i64;
+            let deleted = self.execute("releasing the lock", &self.state.delete_lock(), &[&sync.as_str(), &pid]).await;
+            let unlocked = self
+                .client
+                .execute("SELECT pg_advisory_unlock($1::bigint)", &[&lock_key(sync)])
+                .await
+                .map_err(|e| sql_error("releasing the lock", &e));
+            deleted.and(unlocked).map(|_| ())
+        };
+        self.sync = None;
+        self.dry_run = false;
+        result
+    }
+
+    async fn logs(
+        &mut self,
+        sync: &SyncName,
+        run: Option<i64>,
+        failed_only: bool,
+    ) -> Result<Option<(i64, Vec<LogRow>)>> {
+        if !self.table_exists(&self.state.runs.qualified()).await? {
+            return Ok(None);
+        }
+        let doing = "reading the sync log";
+        let row = self
+            .client
+            .query_one(&self.state.pick_run(), &[&sync.as_str(), &run])
+            .await
+            .map_err(|e| sql_error(doing, &e))?;
+        let Some(run_id) = row.get::<_, Option<i64>>(0) else { return Ok(None) };
+        let rows = self
+            .client
+            .query(&self.state.select_logs(failed_only), &[&sync.as_str(), &run_id])
+            .await
+            .map_err(|e| sql_error(doing, &e))?;
+        let rows = rows
+            .iter()
+            .map(|r| LogRow {
+                primary_key: r.get(0),
+                operation: r.get(1),
+                status: r.get(2),
+                error_reason: r.get(3),
+                http_status: r.get::<_, Option<i32>>(4).map(i64::from),
+                sync_started_at: r.get(5),
+                sync_finished_at: r.get(6),
+            })
+            .collect();
+        Ok(Some((run_id, rows)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_parameters_are_ours() {
+        let p =
+            parse_connection_string("postgres://u:p@h/db?sslmode=verify-full&sslrootcert=%2Fca.pem&application_name=x")
+                .unwrap();
+        assert_eq!(
+            p,
+            ConnectionString {
+                url: "postgres://u:p@h/db?application_name=x".into(),
+                tls: TlsMode::Require,
+                root_cert: Some("/ca.pem".into())
+            }
+        );
+        assert_eq!(parse_connection_string("postgres://h/db").unwrap().tls, TlsMode::Prefer);
+        assert_eq!(parse_connection_string("postgres://h/db?sslmode=disable").unwrap().tls, TlsMode::Disable);
+        let err = parse_connection_string("postgres://u:secret@h/db?sslmode=bogus").unwrap_err();
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn lock_keys_differ_per_sync() {
+        let a = lock_key(&SyncName::new("a").unwrap());
+        assert_eq!(a, lock_key(&SyncName::new("a").unwrap()));
+        assert_ne!(a, lock_key(&SyncName::new("b").unwrap()));
+    }
+}

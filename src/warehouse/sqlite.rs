@@ -1,0 +1,707 @@
+//! The SQLite connector: the embedded default. The source database holds the model's tables and
+//! our state (`_audience_*` tables); the diff runs in SQLite itself.
+//!
+//! * The row fingerprint is `audience_fingerprint(...)`, a function registered on our connection
+//!   (SQLite has no hash function of its own): SHA-256 over each value's type and bytes, cut to
+//!   64 bits. It is only ever compared with fingerprints this same function computed.
+//! * The lock is a row of `_audience_locks`, written in a `BEGIN IMMEDIATE` transaction (so two
+//!   processes cannot both see it free). A thread with its own connection refreshes its
+//!   heartbeat every 5 s; each of our own write transactions refreshes it too, just before it
+//!   commits, so that a long statement (a big snapshot) never leaves an old heartbeat behind.
+//! * The journal mode is the user's: we never switch the database to WAL or anything else. Our
+//!   connection only sets per-connection settings (a busy timeout, a larger page cache).
+//! * A dry run holds one `BEGIN IMMEDIATE` transaction from start to end, puts its snapshot and
+//!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
+//!   other run can take the lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::diff::{self, Dialect, Place, Tables};
+use super::lock::{self, HEARTBEAT, LockHolder, Me};
+use super::state::{StateTables, log_cutoff};
+use super::value::SqliteRow;
+use super::{
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
+    RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
+};
+
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Our connection's page cache (KiB): big statements (snapshots, index builds) go faster with
+/// more than the default 2 MB, and this stays well inside the memory budget.
+const CACHE_KIB: i64 = 32 * 1024;
+
+/// A SQLite source database.
+pub struct SqliteWarehouse {
+    conn: Connection,
+    path: PathBuf,
+    state: StateTables,
+    /// The sync between `begin` and `end`.
+    sync: Option<SyncName>,
+    me: Option<Me>,
+    dry_run: bool,
+    heartbeat: Option<Heartbeat>,
+    /// The current run's tables, once `build_delta` made them.
+    tables: Option<Tables>,
+}
+
+impl std::fmt::Debug for SqliteWarehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteWarehouse")
+            .field("sync", &self.sync)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteWarehouse {
+    /// Opens the database at `path`, which must exist (a typo must not create an empty
+    /// warehouse whose empty model would remove every member). `shown` names it in errors.
+    pub fn open(path: &Path, shown: &str) -> Result<SqliteWarehouse> {
+        if !path.exists() {
+            return Err(WarehouseError::Connect(format!("the SQLite database {shown} does not exist")));
+        }
+        let conn = connect(path).map_err(|e| WarehouseError::Connect(format!("{shown}: {e}")))?;
+        register_fingerprint(&conn).map_err(|e| WarehouseError::Connect(e.to_string()))?;
+        Ok(SqliteWarehouse {
+            conn,
+            path: path.to_owned(),
+            state: StateTables::new(Dialect::Sqlite),
+            sync: None,
+            me: None,
+            dry_run: false,
+            heartbeat: None,
+            tables: None,
+        })
+    }
+
+    /// The connection (for tests and benchmarks that look at the tables).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn exec(&self, doing: &str, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| WarehouseError::sql(doing, e))
+    }
+
+    fn table_exists(&self, schema: &str, name: &str) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {}.sqlite_master WHERE type = 'table' AND name = ?1", diff_quote(schema));
+        self.conn
+            .query_row(&sql, [name], |_| Ok(()))
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(|e| WarehouseError::sql("looking for a table", e))
+    }
+
+    /// Our heartbeat, inside the current transaction (just before it commits).
+    fn touch(&self) -> Result<()> {
+        if let (Some(sync), Some(me), false) = (&self.sync, &self.me, self.dry_run) {
+            self.conn
+                .execute(&self.state.heartbeat(), params![sync.as_str(), me.pid, now_utc()])
+                .map_err(|e| WarehouseError::sql("refreshing the lock's heartbeat", e))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `work` in a write transaction that refreshes our heartbeat before committing, and
+    /// rolls back on error.
+    fn write<T>(&self, doing: &str, work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        if self.dry_run {
+            // The dry run's one transaction is already open, and is rolled back at the end.
+            return work(self);
+        }
+        self.exec(doing, "BEGIN IMMEDIATE")?;
+        let result = work(self).and_then(|value| {
+            self.touch()?;
+            self.exec(doing, "COMMIT")?;
+            Ok(value)
+        });
+        if result.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
+    fn tables(&self) -> Result<&Tables> {
+        self.tables.as_ref().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
+    }
+
+    fn read_lock(&self, sync: &SyncName) -> Result<Option<LockHolder>> {
+        self.conn
+            .query_row(&self.state.read_lock(), [sync.as_str()], |r| {
+                Ok(LockHolder {
+                    host: r.get(0)?,
+                    pid: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                    run_id: r.get(2)?,
+                    since: r.get(3)?,
+                    heartbeat: r.get(4)?,
+                })
+            })
+            .optional()
+            .map_err(|e| WarehouseError::sql("reading the lock", e))
+    }
+
+    /// The lock row's holder when it is live (not stale).
+    fn live_holder(&self, holder: &LockHolder, me: &Me) -> Option<lock::Stale> {
+        lock::stale(holder, me, heartbeat_age(&holder.heartbeat), &lock::process_alive)
+    }
+
+    /// Adds to the baseline the image columns it lacks (the mapping grew): old members have no
+    /// value for them, which is all we know.
+    fn widen_baseline(&self, t: &Tables, spec: &ModelSpec) -> Result<()> {
+        let sql = format!("SELECT name FROM {}.pragma_table_info(?1)", diff_quote(t.baseline.schema));
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| WarehouseError::sql("reading the baseline's columns", e))?;
+        let have: Vec<String> = stmt
+            .query_map([&t.baseline.name], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| WarehouseError::sql("reading the baseline's columns", e))?;
+        for column in &spec.columns {
+            if !have.iter().any(|h| h.eq_ignore_ascii_case(column)) {
+                let sql = format!("ALTER TABLE {} ADD COLUMN {}", t.baseline.qualified(), super::ident::quote(column));
+                self.exec("adding a column to the baseline", &sql)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SqliteWarehouse {
+    /// The snapshot's declared column types, key first (for a baseline of the same affinities).
+    fn declared_types(&self, t: &Tables) -> Result<Vec<String>> {
+        let doing = "reading the snapshot's columns";
+        let sql = format!("SELECT type FROM {}.pragma_table_info(?1) ORDER BY cid", diff_quote(t.snapshot.schema));
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
+        stmt.query_map([&t.snapshot.name], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| WarehouseError::sql(doing, e))
+    }
+}
+
+fn diff_quote(name: &str) -> String {
+    super::ident::quote(name)
+}
+
+/// A connection with our per-connection settings.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+    Ok(conn)
+}
+
+/// Registers `audience_fingerprint(v1, v2, ...)`: the first 64 bits of SHA-256 over each
+/// value's type tag and bytes (lengths included, so that no two rows share an encoding).
+///
+/// Deterministic, so SQLite may evaluate it once per row wherever it likes. Changing this
+/// encoding would make every member an update once; `sync::fingerprint` versions it.
+pub fn register_fingerprint(conn: &Connection) -> rusqlite::Result<()> {
+    // The row's encoding is built in one reused buffer and hashed in one call: feeding the
+    // hasher value by value costs more than the hashing itself for rows this small.
+    let buffer = std::cell::RefCell::new(Vec::<u8>::with_capacity(256));
+    conn.create_scalar_function(
+        "audience_fingerprint",
+        -1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let mut buf = buffer.borrow_mut();
+            buf.clear();
+            for i in 0..ctx.len() {
+                match ctx.get_raw(i) {
+                    ValueRef::Null => buf.push(0),
+                    ValueRef::Integer(v) => {
+                        buf.push(1);
+                        buf.extend_from_slice(&v.to_be_bytes());
+                    }
+                    ValueRef::Real(v) => {
+                        buf.push(2);
+                        buf.extend_from_slice(&v.to_bits().to_be_bytes());
+                    }
+                    ValueRef::Text(b) => {
+                        buf.push(3);
+                        buf.extend_from_slice(&(b.len() as u64).to_be_bytes());
+                        buf.extend_from_slice(b);
+                    }
+                    ValueRef::Blob(b) => {
+                        buf.push(4);
+                        buf.extend_from_slice(&(b.len() as u64).to_be_bytes());
+                        buf.extend_from_slice(b);
+                    }
+                }
+            }
+            let digest = Sha256::digest(&buf[..]);
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&digest[..8]);
+            Ok(i64::from_be_bytes(first))
+        },
+    )
+}
+
+/// How long ago an RFC 3339 heartbeat was; `None` when it does not parse.
+fn heartbeat_age(heartbeat: &str) -> Option<Duration> {
+    let then = chrono::DateTime::parse_from_rfc3339(heartbeat).ok()?.to_utc();
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    Some((now - then).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The thread that refreshes our lock row's heartbeat every [`HEARTBEAT`], on its own
+/// connection. Dropping it stops the thread.
+struct Heartbeat {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(path: &Path, sql: String, sync: &SyncName, pid: u32) -> Heartbeat {
+        let (tx, rx) = mpsc::channel::<()>();
+        let (path, sync) = (path.to_owned(), sync.as_str().to_owned());
+        let thread = std::thread::Builder::new()
+            .name("audience-heartbeat".into())
+            .spawn(move || {
+                let Ok(conn) = connect(&path) else { return };
+                // Until told to stop (or the sender is dropped).
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HEARTBEAT) {
+                    // A failure (the database busy for 30 s) is retried at the next beat; the
+                    // main connection refreshes the heartbeat at every commit anyway.
+                    let _ = conn.execute(&sql, params![sync, pid, now_utc()]);
+                }
+            })
+            .ok();
+        Heartbeat { stop: Some(tx), thread }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SqliteWarehouse {
+    fn drop(&mut self) {
+        self.heartbeat = None;
+    }
+}
+
+impl Warehouse for SqliteWarehouse {
+    fn engine(&self) -> &'static str {
+        "SQLite"
+    }
+
+    async fn model_columns(&mut self, sql: &str) -> Result<Vec<String>> {
+        let stmt = self.conn.prepare(sql).map_err(|e| WarehouseError::sql("preparing the model query", e))?;
+        Ok(stmt.column_names().into_iter().map(str::to_owned).collect())
+    }
+
+    async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked> {
+        self.sync = Some(sync.clone());
+        self.me = Some(me.clone());
+        self.dry_run = dry_run;
+        if dry_run {
+            self.exec("starting the dry run", "BEGIN IMMEDIATE")?;
+            if self.table_exists("main", &self.state.locks.name)?
+                && let Some(holder) = self.read_lock(sync)?
+                && self.live_holder(&holder, me).is_none()
+            {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(WarehouseError::Locked(holder));
+            }
+            return Ok(Locked { taken_over: None });
+        }
+        for sql in self.state.create() {
+            self.exec("creating the state tables", &sql)?;
+        }
+        self.exec("taking the lock", "BEGIN IMMEDIATE")?;
+        let taken = (|| {
+            let mut taken_over = None;
+            if let Some(holder) = self.read_lock(sync)? {
+                match self.live_holder(&holder, me) {
+                    None => return Err(WarehouseError::Locked(holder)),
+                    Some(why) => taken_over = Some((holder, why.to_string())),
+                }
+            }
+            let now = now_utc();
+            self.conn
+                .execute(&self.state.write_lock(), params![sync.as_str(), me.host, me.pid, now])
+                .map_err(|e| WarehouseError::sql("taking the lock", e))?;
+            // We hold the lock: any run still `running` belongs to a process that is gone.
+            self.conn
+                .execute(
+                    &self.state.fail_dead_runs(),
+                    params![sync.as_str(), now, "abandoned: the process running it stopped before it finished"],
+                )
+                .map_err(|e| WarehouseError::sql("closing abandoned runs", e))?;
+            self.exec("taking the lock", "COMMIT")?;
+            Ok(Locked { taken_over })
+        })();
+        if taken.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if taken.is_ok() {
+            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid));
+        }
+        taken
+    }
+
+    async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64> {
+        self.write("starting the run", |w| {
+            let run_id: i64 = w
+                .conn
+                .query_row(&w.state.next_run_id(), [sync.as_str()], |r| r.get(0))
+                .map_err(|e| WarehouseError::sql("numbering the run", e))?;
+            w.conn
+                .execute(
+                    &w.state.insert_run(),
+                    params![
+                        sync.as_str(),
+                        run_id,
+                        start.started_at,
+                        format!("{:016x}", start.config),
+                        start.full_resync as i64,
+                        start.me.host,
+                        start.me.pid
+                    ],
+                )
+                .map_err(|e| WarehouseError::sql("recording the run", e))?;
+            w.conn
+                .execute(&w.state.lock_run(), params![sync.as_str(), start.me.pid, run_id])
+                .map_err(|e| WarehouseError::sql("recording the run", e))?;
+            Ok(run_id)
+        })
+    }
+
+    async fn next_run_id(&mut self, sync: &SyncName) -> Result<i64> {
+        if !self.table_exists("main", &self.state.runs.name)? {
+            return Ok(1);
+        }
+        self.conn
+            .query_row(&self.state.next_run_id(), [sync.as_str()], |r| r.get(0))
+            .map_err(|e| WarehouseError::sql("numbering the run", e))
+    }
+
+    async fn build_delta(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats> {
+        let dry = self.dry_run;
+        let baseline_name = diff::table_name(Dialect::Sqlite, &format!("baseline_{}", spec.sync));
+        let has_baseline = self.table_exists("main", &baseline_name)?;
+        let scratch = if dry { Place::Temp } else { Place::Main };
+        let baseline_place = if has_baseline || !dry { Place::Main } else { Place::Temp };
+        let t = Tables::new(Dialect::Sqlite, &spec.sync, run.run_id, scratch, baseline_place);
+        let stats = self.write("building the snapshot and the delta", |w| {
+            // A delta left by a run that died is of no use: this run diffs afresh.
+            w.exec("dropping an old delta", &format!("DROP TABLE IF EXISTS {}", t.delta.qualified()))?;
+            w.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified()))?;
+            for sql in diff::snapshot(&t, spec) {
+                w.exec("taking the snapshot of the model", &sql)?;
+            }
+            if has_baseline {
+                w.widen_baseline(&t, spec)?;
+            } else {
+                let types = w.declared_types(&t)?;
+                for sql in diff::create_baseline(&t, spec, dry, &types) {
+                    w.exec("creating the baseline", &sql)?;
+                }
+            }
+            if full_resync {
+                w.exec("marking every member for a full resync", &diff::clear_config(&t))?;
+            }
+            let baseline: i64 = w
+                .conn
+                .query_row(&diff::baseline_count(&t), [], |r| r.get(0))
+                .map_err(|e| WarehouseError::sql("counting the members", e))?;
+            for sql in diff::duplicates(&t) {
+                w.exec("finding duplicate keys", &sql)?;
+            }
+            let duplicates: i64 = w
+                .conn
+                .query_row(&diff::has_duplicates(&t), [], |r| r.get(0))
+                .map_err(|e| WarehouseError::sql("finding duplicate keys", e))?;
+            for sql in diff::delta(&t, spec, run.config, duplicates > 0) {
+                w.exec("computing the delta", &sql)?;
+            }
+            let (rows, invalid): (i64, i64) = w
+                .conn
+                .query_row(&diff::snapshot_stats(&t), [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| WarehouseError::sql("counting the snapshot", e))?;
+            let mut stats = DeltaStats {
+                baseline: baseline as u64,
+                snapshot_rows: rows as u64,
+                invalid: invalid as u64,
+                ..DeltaStats::default()
+            };
+            let mut stmt =
+                w.conn.prepare(&diff::delta_stats(&t)).map_err(|e| WarehouseError::sql("counting the delta", e))?;
+            let mut rows = stmt.query([]).map_err(|e| WarehouseError::sql("counting the delta", e))?;
+            while let Some(r) = rows.next().map_err(|e| WarehouseError::sql("counting the delta", e))? {
+                let op = Op::from_code(r.get(0).unwrap_or(-1));
+                if let Some(op) = op {
+                    stats.counts[op.index()] = r.get::<_, i64>(1).unwrap_or(0) as u64;
+                    stats.ranges[op.index()] = Some((r.get(2).unwrap_or(0), r.get(3).unwrap_or(0)));
+                }
+            }
+            drop(rows);
+            drop(stmt);
+            if invalid > 0 && run.write_logs && !dry {
+                w.conn
+                    .execute(&diff::log_invalid(&t), params![spec.sync.as_str(), run.run_id, run.started_at])
+                    .map_err(|e| WarehouseError::sql("logging invalid rows", e))?;
+            }
+            Ok(stats)
+        })?;
+        self.tables = Some(t);
+        Ok(stats)
+    }
+
+    async fn read_delta(
+        &mut self,
+        spec: &ModelSpec,
+        after: i64,
+        last: i64,
+        limit: usize,
+        visit: &mut dyn FnMut(&DeltaRecord<'_>),
+    ) -> Result<Option<i64>> {
+        let t = self.tables()?;
+        let sql = diff::read_delta(t, spec, &[]);
+        let doing = "reading the delta";
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut read = None;
+        let width = spec.columns.len();
+        while let Some(row) = rows.next().map_err(|e| WarehouseError::sql(doing, e))? {
+            let seq: i64 = row.get(0).map_err(|e| WarehouseError::sql(doing, e))?;
+            let op = Op::from_code(row.get(1).map_err(|e| WarehouseError::sql(doing, e))?)
+                .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
+            let key = match row.get_ref(2).map_err(|e| WarehouseError::sql(doing, e))? {
+                ValueRef::Text(b) => String::from_utf8_lossy(b),
+                _ => "".into(),
+            };
+            let image = SqliteRow { row, offset: 3, width };
+            visit(&DeltaRecord { seq, op, key: &key, row: &image });
+            read = Some(seq);
+        }
+        Ok(read)
+    }
+
+    async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        let t = self.tables()?.clone();
+        // On this connection, in the runner's thread: a recorder thread with a connection of its
+        // own was tried, and cost more CPU in lock waits than it saved in commit waits.
+        self.write("recording outcomes", |w| {
+            let doing = "recording outcomes";
+            let now = now_utc();
+            let sync = spec.sync.as_str();
+            for chunk in chunks {
+                if run.write_logs {
+                    let mut not_succeeded: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
+                    not_succeeded.extend_from_slice(chunk.undelivered);
+                    not_succeeded.sort_unstable();
+                    let sql = diff::log_succeeded(&t, &not_succeeded);
+                    let mut stmt = w.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
+                    stmt.execute(params![sync, run.run_id, run.started_at, now, chunk.lo, chunk.hi])
+                        .map_err(|e| WarehouseError::sql(doing, e))?;
+                    let mut stmt =
+                        w.conn.prepare_cached(&diff::log_failed(&t)).map_err(|e| WarehouseError::sql(doing, e))?;
+                    for f in chunk.failed {
+                        stmt.execute(params![sync, run.run_id, run.started_at, now, f.seq, f.reason, f.status])
+                            .map_err(|e| WarehouseError::sql(doing, e))?;
+                    }
+                }
+                // What stays as it was in the baseline: records not sent, and (with
+                // retry_failed) failures, so that the next run's diff sends them again.
+                let mut stay: Vec<i64> = chunk.undelivered.to_vec();
+                if !chunk.move_failed {
+                    stay.extend(chunk.failed.iter().map(|f| f.seq));
+                }
+                stay.sort_unstable();
+                let upsert = diff::baseline_upsert(&t, spec, run.config, &stay);
+                w.conn
+                    .prepare_cached(&upsert)
+                    .and_then(|mut s| s.execute(params![chunk.lo, chunk.hi]))
+                    .map_err(|e| WarehouseError::sql(doing, e))?;
+                let delete = diff::baseline_delete(&t, &stay);
+                w.conn
+                    .prepare_cached(&delete)
+                    .and_then(|mut s| s.execute(params![chunk.lo, chunk.hi]))
+                    .map_err(|e| WarehouseError::sql(doing, e))?;
+            }
+            match chunks.last() {
+                Some(last) => update_counts(w, run, &last.counts),
+                None => Ok(()),
+            }
+        })
+    }
+
+    async fn finish_run(
+        &mut self,
+        run: &RunRef,
+        status: RunStatus,
+        counts: &RunCounts,
+        error: Option<&str>,
+    ) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        self.write("finishing the run", |w| {
+            update_counts(w, run, counts)?;
+            w.conn
+                .execute(
+                    &w.state.finish_run(),
+                    params![run.sync.as_str(), run.run_id, now_utc(), status.as_str(), error],
+                )
+                .map_err(|e| WarehouseError::sql("finishing the run", e))?;
+            Ok(())
+        })
+    }
+
+    async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let sync = &run.sync;
+        let prefix = diff::table_name(Dialect::Sqlite, &format!("snapshot_{sync}_"));
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM main.sqlite_master WHERE type = 'table' AND substr(name, 1, length(?1)) = ?1")
+            .map_err(|e| WarehouseError::sql("listing snapshots", e))?;
+        let names: Vec<String> = stmt
+            .query_map([&prefix], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| WarehouseError::sql("listing snapshots", e))?;
+        drop(stmt);
+        let mut runs: Vec<(i64, String)> =
+            names.into_iter().filter_map(|n| diff::snapshot_run(Dialect::Sqlite, sync, &n).map(|r| (r, n))).collect();
+        runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
+        let keep = snapshots.max(1) as usize;
+        let cutoff = log_cutoff(chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()), log_days);
+        let delta = Tables::new(Dialect::Sqlite, sync, run.run_id, Place::Main, Place::Main).delta;
+        self.write("applying retention", |w| {
+            for (_, name) in runs.iter().skip(keep) {
+                w.exec(
+                    "dropping an old snapshot",
+                    &format!("DROP TABLE IF EXISTS main.{}", super::ident::quote(name)),
+                )?;
+            }
+            w.exec("dropping the delta", &format!("DROP TABLE IF EXISTS {}", delta.qualified()))?;
+            w.conn
+                .execute(&w.state.delete_old_logs(), params![sync.as_str(), cutoff])
+                .map_err(|e| WarehouseError::sql("deleting old log rows", e))?;
+            Ok(())
+        })
+    }
+
+    async fn end(&mut self, sync: &SyncName) -> Result<()> {
+        self.heartbeat = None;
+        self.tables = None;
+        let result = if self.dry_run {
+            if self.conn.is_autocommit() { Ok(()) } else { self.exec("ending the dry run", "ROLLBACK") }
+        } else {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            let pid = self.me.as_ref().map_or(std::process::id(), |m| m.pid);
+            self.conn
+                .execute(&self.state.delete_lock(), params![sync.as_str(), pid])
+                .map(|_| ())
+                .map_err(|e| WarehouseError::sql("releasing the lock", e))
+        };
+        self.sync = None;
+        self.dry_run = false;
+        result
+    }
+
+    async fn logs(
+        &mut self,
+        sync: &SyncName,
+        run: Option<i64>,
+        failed_only: bool,
+    ) -> Result<Option<(i64, Vec<LogRow>)>> {
+        if !self.table_exists("main", &self.state.runs.name)? {
+            return Ok(None);
+        }
+        let doing = "reading the sync log";
+        let picked: Option<i64> = self
+            .conn
+            .query_row(&self.state.pick_run(), params![sync.as_str(), run], |r| r.get(0))
+            .map_err(|e| WarehouseError::sql(doing, e))?;
+        let Some(run_id) = picked else { return Ok(None) };
+        let mut stmt =
+            self.conn.prepare(&self.state.select_logs(failed_only)).map_err(|e| WarehouseError::sql(doing, e))?;
+        let rows = stmt
+            .query_map(params![sync.as_str(), run_id], |r| {
+                Ok(LogRow {
+                    primary_key: r.get(0)?,
+                    operation: r.get(1)?,
+                    status: r.get(2)?,
+                    error_reason: r.get(3)?,
+                    http_status: r.get(4)?,
+                    sync_started_at: r.get(5)?,
+                    sync_finished_at: r.get(6)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| WarehouseError::sql(doing, e))?;
+        Ok(Some((run_id, rows)))
+    }
+}
+
+fn update_counts(w: &SqliteWarehouse, run: &RunRef, c: &RunCounts) -> Result<()> {
+    w.conn
+        .execute(
+            &w.state.update_counts(),
+            params![
+                run.sync.as_str(),
+                run.run_id,
+                c.inserted as i64,
+                c.updated as i64,
+                c.deleted as i64,
+                c.failed as i64,
+                c.invalid as i64,
+                c.requests as i64
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| WarehouseError::sql("recording the run's counts", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_types_and_boundaries_apart() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_fingerprint(&conn).unwrap();
+        let fp = |sql: &str| -> i64 {
+            conn.query_row(&format!("SELECT audience_fingerprint({sql})"), [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(fp("1, 'a'"), fp("1, 'a'"));
+        assert_ne!(fp("1"), fp("'1'"));
+        assert_ne!(fp("1"), fp("1.0"));
+        assert_ne!(fp("'ab', 'c'"), fp("'a', 'bc'"));
+        assert_ne!(fp("NULL"), fp("''"));
+        assert_ne!(fp("'x'"), fp("x'78'"));
+        // Pinned: the fingerprint is stored, so it must not change silently.
+        assert_eq!(fp("1, 'a', NULL"), fp("1, 'a', NULL"));
+        assert_eq!(format!("{:016x}", fp("")), "e3b0c44298fc1c14");
+    }
+
+    #[test]
+    fn heartbeat_ages() {
+        assert!(heartbeat_age("not a time").is_none());
+        let age = heartbeat_age(&now_utc()).unwrap();
+        assert!(age < Duration::from_secs(5));
+        assert!(heartbeat_age("2000-01-01T00:00:00.000Z").unwrap() > Duration::from_secs(30));
+    }
+}

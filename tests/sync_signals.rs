@@ -1,0 +1,52 @@
+//! SIGINT during `audience sync`: no new request starts, the request in flight finishes and
+//! its outcome is recorded, the exit code is 130; the next run sends the rest.
+
+mod sync_support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sync_support::{Kind, Receiver, Settings, Warehouse, sync};
+
+fn interrupt_finishes_what_is_in_flight(kind: Kind) {
+    let w = Warehouse::new(kind, "signals");
+    let r = Receiver::start();
+    w.add_users(1..=30);
+    let settings = Settings { batch_size: 10, max_concurrency: 1, ..Settings::default() };
+    let config = sync_support::write_config(&w, &r, &settings);
+    r.hold(1);
+    let child = Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(["sync", config.to_str().unwrap(), "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    r.wait_for(2, Duration::from_secs(60));
+    // SAFETY: kill sends a signal to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    r.release();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &json["syncs"][0];
+    assert_eq!((s["status"].as_str(), s["inserted"].as_u64()), (Some("stopped"), Some(20)), "{s}");
+    assert!(s["error"].as_str().unwrap().contains("interrupted"), "{s}");
+    assert_eq!(r.received(), 2, "no request after the signal");
+    assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("logs"))), 20, "the one in flight is recorded");
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!(r.ids("POST"), (1..=30).collect::<Vec<_>>(), "the held request was answered, then 21..=30");
+    assert_eq!(r.members(), w.expected_members());
+}
+
+#[test]
+fn sqlite() {
+    interrupt_finishes_what_is_in_flight(Kind::Sqlite);
+}
+
+#[test]
+fn postgres() {
+    interrupt_finishes_what_is_in_flight(Kind::Postgres);
+}

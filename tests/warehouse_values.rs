@@ -1,0 +1,137 @@
+//! Warehouse values as JSON (sync.md's table), through a whole sync on each engine: the types a
+//! model returns, as the receiver gets them; and the PostgreSQL connection's TLS.
+
+mod sync_support;
+
+use serde_json::json;
+use sync_support::{Kind, Receiver, Warehouse, audience, sync};
+
+/// A config whose add template sends every field `fields` names, from the model `query`.
+fn config(w: &Warehouse, r: &Receiver, query: &str, fields: &[&str], source: &str) -> std::path::PathBuf {
+    let record: String = fields.iter().map(|f| format!(", \"{f}\": {f}")).collect();
+    let map: String = fields.iter().map(|f| format!(", {f} = \"{f}\"")).collect();
+    let text = format!(
+        r#"
+[destination]
+name = "Types"
+base_url = "{base}"
+[destination.actions.add]
+path = "/members"
+template = '{{"users": [$$.records.{{"id": id{record}}}]}}'
+[destination.actions.update]
+use_add = true
+[destination.actions.remove]
+method = "DELETE"
+path = "/members"
+template = '{{"users": [$$.records.{{"id": id}}]}}'
+[syncs.types]
+audience_name = "Types"
+audience_id = "1"
+source = "{source}"
+query = "{query}"
+primary_key = "id"
+map = {{ id = "id"{map} }}
+"#,
+        base = r.base_url(),
+    );
+    let path = w.dir.join("types.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn sqlite_values_become_json() {
+    let w = Warehouse::new(Kind::Sqlite, "values");
+    let r = Receiver::start();
+    w.exec(
+        "CREATE TABLE t (id INTEGER, big INTEGER, real REAL, txt TEXT, looks_json TEXT, blob BLOB); \
+         INSERT INTO t VALUES (1, 9007199254740993, 0.1, 'x', '{\"a\": 1}', NULL), \
+                              (2, -1, 1e21, '', NULL, NULL), \
+                              (3, 0, 0.5, 'y', NULL, x'00ff')",
+    );
+    let fields = ["big", "real", "txt", "looks_json", "blob"];
+    let config = config(&w, &r, "SELECT * FROM t", &fields, &w.source());
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 3, "the BLOB row fails: {s}\n{err}");
+    let m = r.members();
+    // Integers exact to 64 bits; floats as JavaScript prints them; SQLite text never parsed.
+    assert_eq!(
+        m[&1],
+        json!({"id": 1, "big": 9007199254740993i64, "real": 0.1, "txt": "x", "looks_json": "{\"a\": 1}"})
+    );
+    assert_eq!(m[&2], json!({"id": 2, "big": -1, "real": 1e21}), "null and '' are dropped");
+    assert!(!m.contains_key(&3));
+    let reason = w.rows("SELECT error_reason FROM _audience_logs WHERE primary_key = '3'");
+    assert_eq!(reason[0][0].as_deref(), Some("field blob holds binary data (BLOB/bytea), which has no JSON form"));
+}
+
+#[test]
+fn postgres_values_become_json() {
+    let w = Warehouse::new(Kind::Postgres, "values");
+    let r = Receiver::start();
+    w.exec(
+        "CREATE TYPE mood AS ENUM ('happy', 'sad'); \
+         CREATE TABLE t (id int4, small int2, big int8, ltv numeric(12,2), huge numeric, score float8, half float4, \
+           active bool, seen timestamptz, naive timestamp, born date, uid uuid, name varchar(10), code char(3), \
+           attrs jsonb, doc json, tags text[], feeling mood, raw bytea); \
+         SET TIME ZONE 'Europe/Paris'; \
+         INSERT INTO t VALUES (1, -2, 9007199254740993, 19.99, 123456789012345678901234567890.5, 0.1, 0.5, \
+           false, '2024-05-01 14:30:00+02', '2024-05-01 12:30:00.25', '2024-02-29', \
+           'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'Ada', 'ab', '{\"city\": \"Paris\", \"n\": [1, 2]}', '{\"b\": 1, \"a\": 2}', \
+           ARRAY['x', 'y'], 'happy', NULL), \
+           (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\\x00')",
+    );
+    let fields = [
+        "small", "big", "ltv", "huge", "score", "half", "active", "seen", "naive", "born", "uid", "name", "code",
+        "attrs", "doc", "tags", "feeling", "raw",
+    ];
+    let config = config(&w, &r, "SELECT * FROM t", &fields, &w.source());
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 3, "the bytea row fails: {s}\n{err}");
+    assert_eq!(
+        r.members()[&1],
+        json!({
+            "id": 1, "small": -2, "big": 9007199254740993i64, "ltv": 19.99,
+            "huge": "123456789012345678901234567890.5", "score": 0.1, "half": 0.5, "active": false,
+            "seen": "2024-05-01T12:30:00Z", "naive": "2024-05-01T12:30:00.250Z", "born": "2024-02-29",
+            "uid": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "name": "Ada", "code": "ab ",
+            "attrs": {"city": "Paris", "n": [1, 2]}, "doc": {"b": 1, "a": 2}, "tags": ["x", "y"], "feeling": "happy"
+        })
+    );
+    assert!(!r.members().contains_key(&2));
+}
+
+#[test]
+fn postgres_certificates_are_verified_and_passwords_never_shown() {
+    let w = Warehouse::new(Kind::Postgres, "tls");
+    let r = Receiver::start();
+    w.exec("CREATE TABLE t (id int4); INSERT INTO t VALUES (1)");
+    let url = sync_support::database_url();
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':').map(|(_, p)| p.to_owned()));
+    // The local server's certificate is self-signed (or TLS is off): `require` must refuse it
+    // rather than connect unverified.
+    let require = w.source().replace("sslmode=disable", "sslmode=require");
+    let config = config(&w, &r, "SELECT * FROM t", &[], &require);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 1, "{s}\n{err}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("cannot open the warehouse"), "{error}");
+    if let Some(password) = password.filter(|p| p.len() >= 3) {
+        assert!(!error.contains(&password) && !err.contains(&password), "{error}");
+        let out = audience(&["check", config.to_str().unwrap(), "--format", "json"]);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&password));
+    }
+    // `prefer` (the default) falls back to an unencrypted connection, as libpq does.
+    let prefer = w.source().replace("?sslmode=disable", "").replace("&sslmode=disable", "");
+    let config = config_with(&w, &r, &prefer);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!(r.members().len(), 1);
+}
+
+fn config_with(w: &Warehouse, r: &Receiver, source: &str) -> std::path::PathBuf {
+    config(w, r, "SELECT * FROM t", &[], source)
+}
