@@ -1,0 +1,302 @@
+//! `audience run CONFIG`: every sync of the file on its schedule, until SIGINT or SIGTERM. The
+//! scheduling is [`crate::schedule::Scheduler`]'s; this file makes each slot a real run
+//! ([`crate::sync::run_sync`], as `audience sync` runs it) and turns what happened into log
+//! lines ([`log`]).
+
+mod log;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use tracing::Level;
+
+use super::sync::{Connector, open};
+use super::{exit, stderr_color};
+use crate::delivery::{DeliveryClient, StopReason, StopToken};
+use crate::destination::{self, Config, EnvMode};
+use crate::schedule::{Scheduled, Scheduler, Slot, SystemClock};
+use crate::sync::endpoint::delivery_settings;
+use crate::sync::{Job, RunOptions, Status, SyncSummary, run_sync};
+
+/// Run every sync of a config on its schedule, until SIGINT or SIGTERM.
+///
+/// Each sync's `schedule` says when it runs, in UTC: `{ every = "6h", starting_at = "00:30" }`
+/// or `{ cron = "0 */6 * * *" }`; `"manual"` syncs are left to `audience sync` (a file whose
+/// syncs are all manual is refused: nothing to schedule). Nothing runs at start-up: each sync
+/// first runs at its next slot. A run is the same as `audience sync --sync NAME`; a sync never
+/// runs twice at once (a slot that comes while its previous run is going is skipped and
+/// logged), and missed slots are not replayed. A slot whose sync is locked by another process
+/// is skipped and logged; a run stopped by the mass-removal guard is logged as an error at
+/// every slot until someone acts (`audience sync --allow-mass-removal`).
+///
+/// Logs go to stderr, one line per event: text on a terminal, JSON lines otherwise
+/// (`AUDIENCE_LOG=debug` for more). On SIGINT or SIGTERM, no new request starts, the requests
+/// in flight finish, their outcomes are recorded, and `run` exits 0; a second signal exits at
+/// once (130).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The destination config (`.toml`).
+    config: PathBuf,
+}
+
+/// What every run of the process shares: the checked config, the template sources (for the
+/// configuration fingerprint) and one delivery client (so that syncs running at the same time
+/// share the destination's concurrency and rate limits, as sync.md asks).
+struct Context {
+    config: Config,
+    templates: [Option<String>; 3],
+    client: DeliveryClient,
+    /// The config file, as given (for the commands suggested in log lines).
+    path: PathBuf,
+}
+
+/// Runs under `run`: no dry run, no forced resync, the guard on, no progress bars (several
+/// syncs may run at once, and a service's stderr is a log).
+const OPTIONS: RunOptions =
+    RunOptions { dry_run: false, full_resync: false, allow_mass_removal: false, progress: false };
+
+pub fn run(args: Args) -> i32 {
+    let mut report = destination::check_file(&args.config, EnvMode::Error);
+    if !report.is_valid() {
+        eprint!("{}", report.render_human(stderr_color()));
+        eprintln!("{}", report.summary());
+        eprintln!("error: run refuses a config with errors");
+        return exit::INVALID;
+    }
+    let templates = report.templates.clone().map(|t| t.map(|t| t.text));
+    let Some(config) = report.config.take() else {
+        eprintln!("error: run refuses a config with errors");
+        return exit::INVALID;
+    };
+    let scheduled = config.syncs.iter().map(|s| Scheduled { name: s.name.clone(), schedule: s.schedule.clone() });
+    let scheduler = match Scheduler::new(scheduled) {
+        Ok(scheduler) => scheduler,
+        Err(e) => {
+            let path = args.config.display();
+            eprintln!("error: {path}: {e}. Give a sync a `schedule`, or run the syncs now with `audience sync {path}`");
+            return exit::INVALID;
+        }
+    };
+    let terminal = std::io::stderr().is_terminal();
+    log::Lines::new(!terminal).install();
+    if report.warnings() > 0 {
+        if terminal {
+            eprint!("{}", report.render_human(stderr_color()));
+        } else {
+            for d in report.to_json().diagnostics {
+                tracing::warn!(code = d.code, key = d.key.as_deref().unwrap_or(""), "{}", d.message);
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INVALID;
+        }
+    };
+    runtime.block_on(serve(config, templates, &scheduler, &args.config))
+}
+
+/// Watches the signals, then runs the scheduler until one comes.
+async fn serve(config: Config, templates: [Option<String>; 3], scheduler: &Scheduler, path: &Path) -> i32 {
+    let shutdown = StopToken::new();
+    if let Err(e) = watch_signals(shutdown.clone()) {
+        tracing::error!("cannot watch SIGINT and SIGTERM: {e}");
+        return exit::INVALID;
+    }
+    let client = match DeliveryClient::new(delivery_settings(&config.destination), config.redactor.secrets()) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!("{}", config.redactor.redact(&e.to_string()));
+            return exit::INVALID;
+        }
+    };
+    for sync in config.syncs.iter().filter(|s| s.schedule.is_manual()) {
+        let how = format!("audience sync {} --sync {}", path.display(), sync.name);
+        tracing::info!(sync = %sync.name, "manual: not scheduled (`{how}` runs it)");
+    }
+    tracing::info!(
+        config = %path.display(),
+        syncs = scheduler.syncs().len(),
+        "running {} scheduled sync{} of {} (times in UTC); SIGINT or SIGTERM stops",
+        scheduler.syncs().len(),
+        if scheduler.syncs().len() == 1 { "" } else { "s" },
+        path.display()
+    );
+    let context = Rc::new(Context { config, templates, client, path: path.to_owned() });
+    let tallies = scheduler.run(&SystemClock, &shutdown, |slot| one_run(context.clone(), slot)).await;
+    let started: u32 = tallies.iter().map(|t| t.started).sum();
+    let skipped: u32 = tallies.iter().map(|t| t.skipped).sum();
+    tracing::info!(
+        runs = started,
+        skipped,
+        "stopped after {started} runs ({skipped} slots skipped because the sync's previous run was still going)"
+    );
+    exit::OK
+}
+
+/// One slot of one sync: open its warehouse, run it, log how it went.
+async fn one_run(context: Rc<Context>, slot: Slot) {
+    let config = &context.config;
+    let Some(sync) = config.sync(&slot.name) else { return };
+    let job = Job { config, sync, templates: &context.templates };
+    let name = sync.name.as_str();
+    let notice = |message: &str| tracing::warn!(sync = %name, "{}", config.redactor.redact(message));
+    let summary = match open(sync).await {
+        Ok(Connector::Sqlite(mut w)) => run_sync(&mut w, &job, &context.client, &slot.stop, &OPTIONS, &notice).await,
+        Ok(Connector::Postgres(mut w)) => run_sync(&mut *w, &job, &context.client, &slot.stop, &OPTIONS, &notice).await,
+        Err(e) => {
+            let mut s = SyncSummary::new(name, false);
+            s.status = Status::Failed;
+            s.error = Some(config.redactor.redact(&e.to_string()).into_owned());
+            s
+        }
+    };
+    log_outcome(&summary, &context.path);
+}
+
+/// The summary's status as the JSON of `sync` spells it.
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Succeeded => "succeeded",
+        Status::Partial => "partial",
+        Status::Stopped => "stopped",
+        Status::Failed => "failed",
+    }
+}
+
+/// A run's outcome as a log line.
+fn log_outcome(s: &SyncSummary, config: &Path) {
+    let (level, message) = describe(s, config);
+    macro_rules! event {
+        ($level:ident) => {
+            tracing::$level!(
+                sync = %s.sync,
+                run_id = s.run_id,
+                status = status_name(s.status),
+                inserted = s.inserted,
+                updated = s.updated,
+                deleted = s.deleted,
+                failed = s.failed,
+                invalid = s.invalid,
+                requests = s.requests,
+                duration_ms = s.duration_ms,
+                "{message}"
+            )
+        };
+    }
+    match level {
+        Level::ERROR => event!(error),
+        Level::WARN => event!(warn),
+        _ => event!(info),
+    }
+}
+
+/// The level and message of a run's outcome: what someone has to act on (a failed run, the
+/// mass-removal guard, a configuration the API rejects) is an error, at every slot until it is
+/// fixed; a slot skipped because another process holds the lock, failed records and an
+/// interruption are warnings.
+fn describe(s: &SyncSummary, config: &Path) -> (Level, String) {
+    let run = s.run_id.map_or_else(|| "run".to_owned(), |id| format!("run {id}"));
+    let counts = format!(
+        "{} inserted, {} updated, {} deleted, {} failed, {} invalid ({} requests, {:.1} s)",
+        s.inserted,
+        s.updated,
+        s.deleted,
+        s.failed,
+        s.invalid,
+        s.requests,
+        s.duration_ms as f64 / 1000.0
+    );
+    let error = s.error.as_deref().unwrap_or("no reason given");
+    match s.status {
+        Status::Succeeded => (Level::INFO, format!("{run} succeeded: {counts}")),
+        Status::Partial => (
+            Level::WARN,
+            format!(
+                "{run} finished with failures: {counts}. The failed records are in the sync log and are sent again \
+                 next run"
+            ),
+        ),
+        Status::Stopped if s.interrupted => (Level::WARN, format!("{run} interrupted: {error}")),
+        // A run stops before it has an id only when the lock is held: the guard and the API's
+        // rejections come after the run row is written.
+        Status::Stopped if s.run_id.is_none() => (Level::WARN, format!("slot skipped: {error}")),
+        // The guard: say how to let the removal through under `run`.
+        Status::Stopped if error.contains("--allow-mass-removal") => (
+            Level::ERROR,
+            format!(
+                "{run} stopped: {error} (once: `audience sync {} --sync {} --allow-mass-removal`; the next slots \
+                 then go on as usual)",
+                config.display(),
+                s.sync
+            ),
+        ),
+        Status::Stopped => (Level::ERROR, format!("{run} stopped: {error}")),
+        Status::Failed => (Level::ERROR, format!("{run} failed: {error}")),
+    }
+}
+
+/// SIGINT and SIGTERM: the first stops the scheduler (which stops the runs in progress: no new
+/// request starts, those in flight finish and are recorded); the second exits at once. The
+/// handlers are installed before this returns, so that a signal right after start-up is caught.
+fn watch_signals(shutdown: StopToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            if shutdown.is_stopped() {
+                // What was recorded stays recorded: every batch is its own transaction.
+                tracing::error!("second signal: exiting now");
+                std::process::exit(crate::sync::summary::exit::INTERRUPTED);
+            }
+            tracing::info!("signal received: stopping (the requests in flight finish; a second signal exits at once)");
+            shutdown.stop(StopReason::Interrupted);
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(status: Status, run_id: Option<i64>, error: Option<&str>) -> SyncSummary {
+        let mut s = SyncSummary::new("high_value", false);
+        s.status = status;
+        s.run_id = run_id;
+        s.error = error.map(str::to_owned);
+        s
+    }
+
+    #[test]
+    fn outcomes_get_the_level_they_deserve() {
+        let locked = "another run of this sync holds the lock: process 42 on host db1";
+        let guard = "the run would remove 90 of 100 members (90.0%), more than max_removal_share (50.0%) allows: \
+                     nothing was sent. If this is intended, run again with --allow-mass-removal";
+        let table = [
+            (summary(Status::Succeeded, Some(3), None), Level::INFO, "run 3 succeeded: 0 inserted"),
+            (summary(Status::Partial, Some(3), None), Level::WARN, "run 3 finished with failures"),
+            (summary(Status::Stopped, None, Some(locked)), Level::WARN, "slot skipped: another run of this sync"),
+            (summary(Status::Stopped, Some(4), Some(guard)), Level::ERROR, "run 4 stopped: the run would remove"),
+            (summary(Status::Failed, None, Some("cannot open the warehouse")), Level::ERROR, "run failed: cannot"),
+        ];
+        for (s, level, start) in table {
+            let (got, message) = describe(&s, Path::new("audience.toml"));
+            assert_eq!(got, level, "{message}");
+            assert!(message.starts_with(start), "{message}");
+        }
+        let mut interrupted = summary(Status::Stopped, Some(5), Some("interrupted"));
+        interrupted.interrupted = true;
+        assert_eq!(describe(&interrupted, Path::new("audience.toml")).0, Level::WARN);
+        let guarded = describe(&summary(Status::Stopped, Some(4), Some(guard)), Path::new("audience.toml")).1;
+        assert!(guarded.contains("`audience sync audience.toml --sync high_value --allow-mass-removal`"), "{guarded}");
+    }
+}
