@@ -121,3 +121,22 @@ fn usage_errors_exit_2() {
 }
 
 // `audience demo` (two real syncs against its local API) is tested in tests/demo.rs.
+
+#[test]
+fn a_closed_stdout_ends_the_process_quietly() {
+    // Like `audience ... | head -c 1`: the reader goes away while output is still written
+    // (here a long disassembly, written with `print!`).
+    let expr = format!("[{}]", vec!["a"; 20_000].join(","));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(["render", "--disassemble", "-e", &expr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101));
+}

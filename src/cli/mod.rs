@@ -58,6 +58,14 @@ pub mod exit {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    // Rust ignores SIGPIPE, so a closed stdout (`audience logs … | head`) would make every
+    // `print!` panic; restore the default so the process ends quietly, as other tools do.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
