@@ -13,9 +13,16 @@ use serde_json::{Map, Number, Value};
 
 /// Compiles `expr`. With `fields` (a template), relative paths inside `[$$.records.{ ... }]`
 /// blocks read their first step from the record slot of that field.
-pub fn compile(expr: &Expr, _src: &str, fields: Option<&[TemplateField]>) -> Program {
+pub fn compile(expr: &Expr, src: &str, fields: Option<&[TemplateField]>) -> Program {
+    // Sized from the source so that the program's vectors rarely grow while compiling.
+    let program = Program {
+        ops: Vec::with_capacity(src.len() / 4 + 8),
+        spans: Vec::with_capacity(src.len() / 4 + 8),
+        bytes: Vec::with_capacity(src.len() * 2),
+        ..Program::default()
+    };
     let mut c = Compiler {
-        program: Program::default(),
+        program,
         fields: fields.map(|f| f.iter().map(|f| f.name.clone()).collect()).unwrap_or_default(),
         template: fields.is_some(),
     };
@@ -72,7 +79,7 @@ impl Compiler {
     }
 
     fn expr(&mut self, e: &Expr, ctx: Ctx) {
-        if let Some(value) = const_value(e) {
+        if let Some(value) = is_const(e).then(|| const_value(e)).flatten() {
             let mut text = Vec::new();
             json::write_value(&mut text, &value);
             let bytes = self.bytes(&text);
@@ -159,6 +166,19 @@ fn key_text(key: &Expr) -> &str {
     match &key.kind {
         ExprKind::String(s) => s,
         other => unreachable!("the checker lets no {other:?} key through"),
+    }
+}
+
+/// Whether an expression is made only of literals, object and array constructors (checked
+/// without building anything, since most subtrees of a template are not).
+fn is_const(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::String(_) | ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Null => true,
+        ExprKind::Array(items) => items.iter().all(is_const),
+        ExprKind::Object(pairs) => {
+            pairs.iter().all(|p| matches!(p.key.kind, ExprKind::String(_)) && is_const(&p.value))
+        }
+        _ => false,
     }
 }
 

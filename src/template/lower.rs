@@ -72,7 +72,11 @@ struct Lowerer<'p> {
 
 impl<'p> Lowerer<'p> {
     fn run(p: &'p Program, object_pc: usize) -> Option<(Block, Vec<u8>)> {
-        let mut l = Lowerer { p, block: Block::default(), bytes: Vec::new() };
+        let mut l = Lowerer {
+            p,
+            block: Block { pieces: Vec::with_capacity(16), ..Block::default() },
+            bytes: Vec::with_capacity(256),
+        };
         l.object(object_pc)?;
         Some((l.block, l.bytes))
     }
@@ -156,9 +160,8 @@ impl<'p> Lowerer<'p> {
         let comma = written.comma();
         match self.p.ops[pc] {
             Op::Const { bytes, .. } => {
-                let mut text = key.to_vec();
-                text.extend_from_slice(self.p.bytes(bytes));
-                self.lit_after(comma, &text);
+                self.lit_after(comma, key);
+                self.lit(self.p.bytes(bytes));
                 Some(Written::Surely)
             }
             Op::Object { .. } => {
