@@ -1,6 +1,6 @@
 //! `audience fields CONFIG`: each action's template fields with their settings.
 
-use super::{Format, exit, print_json, stderr_color};
+use super::{Format, exit, print_json, usable_config};
 use crate::destination::{self, ActionKind, Config, EnvMode};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -37,19 +37,9 @@ struct Output<'a> {
 
 pub fn run(args: Args) -> i32 {
     let report = destination::check_file(&args.config, EnvMode::Warn);
-    let Some(config) = &report.config else {
-        match args.format {
-            Format::Json => print_json(&report.to_json()),
-            Format::Human => {
-                eprint!("{}", report.render_human(stderr_color()));
-                eprintln!("{}", report.summary());
-            }
-        }
+    let Some(config) = usable_config(&report, args.format, None) else {
         return exit::INVALID;
     };
-    if args.format == Format::Human && report.warnings() > 0 {
-        eprint!("{}", report.render_human(stderr_color()));
-    }
     match args.format {
         Format::Json => {
             let [add, update, remove] = ActionKind::ALL.map(|kind| fields(config, kind));

@@ -90,6 +90,34 @@ pub(crate) fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Prints a config report for a command that needs a valid config: on errors, the whole report
+/// (JSON on stdout, or annotated on stderr with its summary) and, when `command` is given, that
+/// the command refuses it; returns the config when it is usable. With warnings only, human
+/// output shows them on stderr and the command goes on.
+pub(crate) fn usable_config<'r>(
+    report: &'r crate::destination::Report,
+    format: Format,
+    command: Option<&str>,
+) -> Option<&'r crate::destination::Config> {
+    let Some(config) = &report.config else {
+        match format {
+            Format::Json => print_json(&report.to_json()),
+            Format::Human => {
+                eprint!("{}", report.render_human(stderr_color()));
+                eprintln!("{}", report.summary());
+            }
+        }
+        if let Some(command) = command {
+            eprintln!("error: {command} refuses a config with errors");
+        }
+        return None;
+    };
+    if format == Format::Human && report.warnings() > 0 {
+        eprint!("{}", report.render_human(stderr_color()));
+    }
+    Some(config)
+}
+
 /// Prints a JSON document and a newline on stdout.
 pub(crate) fn print_json(value: &impl serde::Serialize) {
     match serde_json::to_string_pretty(value) {

@@ -1,7 +1,7 @@
 //! `audience preview CONFIG --action ACTION`: the exact request for sample records, sent
 //! nowhere.
 
-use super::{Format, exit, print_json, stderr_color};
+use super::{Format, exit, print_json, stderr_color, usable_config};
 use crate::destination::preview::{PreviewError, PreviewOptions, parse_records, preview};
 use crate::destination::{self, ActionKind, EnvMode, Preview};
 use crate::template::report as template_report;
@@ -43,20 +43,9 @@ fn parse_action(s: &str) -> Result<ActionKind, String> {
 
 pub fn run(args: Args) -> i32 {
     let report = destination::check_file(&args.config, EnvMode::Error);
-    let Some(config) = &report.config else {
-        match args.format {
-            Format::Json => print_json(&report.to_json()),
-            Format::Human => {
-                eprint!("{}", report.render_human(stderr_color()));
-                eprintln!("{}", report.summary());
-            }
-        }
-        eprintln!("error: preview refuses a config with errors");
+    let Some(config) = usable_config(&report, args.format, Some("preview")) else {
         return exit::INVALID;
     };
-    if args.format == Format::Human && report.warnings() > 0 {
-        eprint!("{}", report.render_human(stderr_color()));
-    }
     let records = match &args.records {
         None => None,
         Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| parse_records(&t)) {

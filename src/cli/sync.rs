@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Format, exit, print_json, stderr_color};
+use super::{Format, exit, print_json, usable_config};
 use crate::delivery::{DeliveryClient, StopReason, StopToken};
 use crate::destination::{self, Config, EnvMode, Sync, WarehouseSource};
 use crate::sync::endpoint::delivery_settings;
@@ -51,20 +51,9 @@ struct Output<'a> {
 
 pub fn run(args: Args) -> i32 {
     let report = destination::check_file(&args.config, EnvMode::Error);
-    let Some(config) = &report.config else {
-        match args.format {
-            Format::Json => print_json(&report.to_json()),
-            Format::Human => {
-                eprint!("{}", report.render_human(stderr_color()));
-                eprintln!("{}", report.summary());
-            }
-        }
-        eprintln!("error: sync refuses a config with errors");
+    let Some(config) = usable_config(&report, args.format, Some("sync")) else {
         return exit::INVALID;
     };
-    if args.format == Format::Human && report.warnings() > 0 {
-        eprint!("{}", report.render_human(stderr_color()));
-    }
     let syncs: Vec<&Sync> = match &args.sync {
         Some(name) => match config.sync(name) {
             Some(sync) => vec![sync],
