@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// For each byte: 0 when `JSON.stringify` copies it, otherwise the character after the
 /// backslash of its escape (`u` for `\u00xx`).
-static ESCAPE: [u8; 256] = {
+pub(crate) static ESCAPE: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
     while c < 0x20 {
@@ -79,7 +79,7 @@ pub fn write_str_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Whether any of sixteen bytes needs escaping: one SSE2 comparison per class on x86_64
 /// (SSE2 is part of the architecture), two 8-byte words elsewhere.
 #[inline(always)]
-fn block_needs_escape(block: &[u8; 16]) -> bool {
+pub(crate) fn block_needs_escape(block: &[u8; 16]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{

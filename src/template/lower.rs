@@ -78,7 +78,29 @@ impl<'p> Lowerer<'p> {
             bytes: Vec::with_capacity(256),
         };
         l.object(object_pc)?;
+        l.bound();
         Some((l.block, l.bytes))
+    }
+
+    /// Fills in what the cursor writer needs: whether it applies, the literal bytes an item
+    /// writes at most, and the fields whose values add to that.
+    fn bound(&mut self) {
+        let block = &mut self.block;
+        block.direct = true;
+        for piece in &block.pieces {
+            let (fixed, read) = match *piece {
+                Piece::Lit(b) => (b.len as usize, None),
+                Piece::SepLit(b) => (1 + b.len as usize, None),
+                Piece::Pair { key, field, comma } => (usize::from(comma != Comma::No) + key.len as usize, Some(field)),
+                Piece::Item { field, comma } => (usize::from(comma != Comma::No), Some(field)),
+                Piece::Number { .. } => {
+                    block.direct = false;
+                    (0, None)
+                }
+            };
+            block.fixed_len += fixed;
+            block.reads.extend(read);
+        }
     }
 
     fn intern(&mut self, b: &[u8]) -> Bytes {

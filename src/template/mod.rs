@@ -26,6 +26,7 @@ pub mod ast;
 pub mod batch;
 pub mod check;
 pub mod compile;
+pub(crate) mod cursor;
 pub mod diagnostic;
 pub mod json;
 pub mod lexer;

@@ -98,6 +98,15 @@ pub struct Block {
     pub slots: Vec<u32>,
     /// Bytes each item writes at least (reserved once per item).
     pub min_len: usize,
+    /// Whether every piece is a literal, a pair or an item, so that an item whose fields are
+    /// all scalars can be written through a [`crate::template::cursor::Cursor`] (a `$number`
+    /// piece, which can fail, goes through the general writer).
+    pub direct: bool,
+    /// Bytes of literal runs, keys and commas an item writes at most.
+    pub fixed_len: usize,
+    /// The field each pair and item piece writes, in piece order: an item's size is bounded by
+    /// `fixed_len` plus the bound of each of these fields' values.
+    pub reads: Vec<u32>,
 }
 
 impl Op {

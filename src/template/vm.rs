@@ -9,6 +9,7 @@
 
 use super::batch::Slot;
 use super::batch::{Connection, RecordBatch};
+use super::cursor::{self, Cursor};
 use super::diagnostic::{Code, Diagnostic};
 use super::json;
 use super::lower::has_slots;
@@ -220,8 +221,10 @@ impl<'a> Run<'a> {
         comma_first: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), Fail> {
+        // Whether item `i` needs a comma before it.
+        let lead = |out: &[u8], i: usize| i > 0 || (comma_first && !matches!(out.last(), Some(b'[' | b'{')));
         let sep = |out: &mut Vec<u8>, i: usize| {
-            if i > 0 || (comma_first && !matches!(out.last(), Some(b'[' | b'{'))) {
+            if lead(out, i) {
                 out.push(b',');
             }
         };
@@ -229,20 +232,27 @@ impl<'a> Run<'a> {
         match (block, items) {
             (Some(b), Items::Spread(Val::Records(batch))) if has_slots(b) => {
                 for r in 0..batch.len() {
-                    sep(out, r);
-                    self.pieces(b, &BatchRecord { batch, slots: batch.record(r), map: &b.slots }, out)?;
+                    let record = BatchRecord { batch, slots: batch.record(r), map: &b.slots };
+                    if !self.direct(b, &record, lead(out, r), out) {
+                        sep(out, r);
+                        self.pieces(b, &record, out)?;
+                    }
                 }
             }
             (Some(b), Items::Spread(Val::J(Value::Array(array)))) => {
                 let mut fields: Vec<Option<&'a Value>> = vec![None; b.fields.len()];
                 for (i, item) in array.iter().enumerate() {
-                    sep(out, i);
                     match item {
                         Value::Object(map) => {
                             fill_fields(&b.fields, map, &mut fields);
-                            self.pieces(b, &JsonRecord(&fields), out)?;
+                            let record = JsonRecord(&fields);
+                            if !self.direct(b, &record, lead(out, i), out) {
+                                sep(out, i);
+                                self.pieces(b, &record, out)?;
+                            }
                         }
                         other => {
+                            sep(out, i);
                             self.emit(last, &Val::from_json(other), out)?;
                         }
                     }
@@ -256,6 +266,45 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Writes one item's object through a lowered block and a [`Cursor`], a comma first when
+    /// `lead`: the hot path, taken when the block allows it and every field the item writes is
+    /// a scalar. False, with nothing written, otherwise.
+    #[inline(always)]
+    fn direct(&self, block: &Block, item: &impl ItemFields<'a>, lead: bool, out: &mut Vec<u8>) -> bool {
+        if !block.direct {
+            return false;
+        }
+        let mut bound = block.fixed_len + usize::from(lead);
+        for &field in &block.reads {
+            match item.bound(field) {
+                Some(n) => bound += n,
+                None => return false,
+            }
+        }
+        let mut cur = Cursor::new(out, bound);
+        // SAFETY: `bound` covers every byte the pieces write: the literal runs, keys and commas
+        // are counted in `fixed_len`, each value written in `bound` (per use, by `reads`).
+        unsafe {
+            if lead {
+                cur.byte(b',');
+            }
+            for piece in &block.pieces {
+                match *piece {
+                    Piece::Lit(b) => cur.bytes(self.p.bytes(b)),
+                    Piece::SepLit(b) => {
+                        put_comma(&mut cur, Comma::Check);
+                        cur.bytes(self.p.bytes(b));
+                    }
+                    Piece::Pair { key, field, comma: c } => item.put(field, c, self.p.bytes(key), &mut cur),
+                    Piece::Item { field, comma: c } => item.put(field, c, b"", &mut cur),
+                    Piece::Number { .. } => unreachable!("a block with `$number` is not direct"),
+                }
+            }
+        }
+        cur.finish();
+        true
     }
 
     /// Writes one item's object through a lowered block.
@@ -479,6 +528,18 @@ trait ItemFields<'a> {
     /// the serialised `key` and the value. (The hot path: sources write their common kinds
     /// without building a [`Val`].)
     fn write_pair(&self, field: u32, c: Comma, key: &[u8], out: &mut Vec<u8>);
+
+    /// Most bytes field `field`'s value takes when written; `None` when it is not a scalar
+    /// (an array or object, written by the general path).
+    fn bound(&self, field: u32) -> Option<usize>;
+
+    /// Through the cursor: nothing when field `field` is undefined, otherwise the comma, `key`
+    /// (empty for an array item) and the value.
+    ///
+    /// # Safety
+    /// The field's [`ItemFields::bound`] must be `Some(n)`, with room for the comma, `key`
+    /// and `n` bytes left in `cur`.
+    unsafe fn put(&self, field: u32, c: Comma, key: &[u8], cur: &mut Cursor<'_>);
 }
 
 /// A record of a batch: block fields map to record slots.
@@ -510,6 +571,39 @@ impl<'a> ItemFields<'a> for BatchRecord<'a, '_> {
             }
         }
     }
+
+    #[inline(always)]
+    fn bound(&self, field: u32) -> Option<usize> {
+        Some(match self.slots[self.map[field as usize] as usize] {
+            Slot::Missing => 0,
+            Slot::Str { len, .. } => cursor::str_bound(len as usize),
+            Slot::Int(_) | Slot::UInt(_) | Slot::Float(_) => cursor::NUMBER_BOUND,
+            Slot::Null | Slot::Bool(_) => cursor::WORD_BOUND,
+            Slot::Json(_) => return None,
+        })
+    }
+
+    #[inline(always)]
+    unsafe fn put(&self, field: u32, c: Comma, key: &[u8], cur: &mut Cursor<'_>) {
+        let slot = self.slots[self.map[field as usize] as usize];
+        if slot == Slot::Missing {
+            return;
+        }
+        // SAFETY: the caller left room for the comma, the key and the slot's bound.
+        unsafe {
+            put_comma(cur, c);
+            cur.bytes(key);
+            match slot {
+                Slot::Str { start, len } => cur.str(self.batch.text_bytes(start, len)),
+                Slot::Int(i) => cur.i64(i),
+                Slot::UInt(u) => cur.u64(u),
+                Slot::Float(f) => cur.f64(f),
+                Slot::Null => cur.bytes(b"null"),
+                Slot::Bool(b) => cur.bytes(if b { b"true" } else { b"false" }),
+                Slot::Missing | Slot::Json(_) => unreachable!("bound is None or nothing is written"),
+            }
+        }
+    }
 }
 
 /// A JSON object, its entries found by one pass over it.
@@ -529,6 +623,34 @@ impl<'a> ItemFields<'a> for JsonRecord<'a, '_> {
             json::write_value(out, v);
         }
     }
+
+    #[inline(always)]
+    fn bound(&self, field: u32) -> Option<usize> {
+        Some(match self.0[field as usize] {
+            None => 0,
+            Some(Value::String(s)) => cursor::str_bound(s.len()),
+            Some(Value::Number(_)) => cursor::NUMBER_BOUND,
+            Some(Value::Null | Value::Bool(_)) => cursor::WORD_BOUND,
+            Some(Value::Array(_) | Value::Object(_)) => return None,
+        })
+    }
+
+    #[inline(always)]
+    unsafe fn put(&self, field: u32, c: Comma, key: &[u8], cur: &mut Cursor<'_>) {
+        let Some(v) = self.0[field as usize] else { return };
+        // SAFETY: the caller left room for the comma, the key and the value's bound.
+        unsafe {
+            put_comma(cur, c);
+            cur.bytes(key);
+            match v {
+                Value::String(s) => cur.str(s.as_bytes()),
+                Value::Number(n) => cur.number(n),
+                Value::Null => cur.bytes(b"null"),
+                Value::Bool(b) => cur.bytes(if *b { b"true" } else { b"false" }),
+                Value::Array(_) | Value::Object(_) => unreachable!("bound is None"),
+            }
+        }
+    }
 }
 
 /// Finds the block's fields in a JSON object by one pass over its entries (cheaper than a hash
@@ -539,10 +661,7 @@ fn fill_fields<'a>(names: &[Box<str>], map: &'a serde_json::Map<String, Value>, 
     let mut missing = names.len();
     for (k, v) in map {
         let k = k.as_bytes();
-        let found = names.iter().position(|name| {
-            let name = name.as_bytes();
-            name.len() == k.len() && name.first() == k.first() && name == k
-        });
+        let found = names.iter().position(|name| same_bytes(name.as_bytes(), k));
         if let Some(f) = found {
             fields[f] = Some(v);
             missing -= 1;
@@ -550,6 +669,25 @@ fn fill_fields<'a>(names: &[Box<str>], map: &'a serde_json::Map<String, Value>, 
                 break;
             }
         }
+    }
+}
+
+/// `a == b` for the short keys of records, with two overlapping word compares instead of a
+/// `memcmp` call.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+    match n {
+        0 => true,
+        1..4 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -565,6 +703,23 @@ fn comma(out: &mut Vec<u8>, c: Comma) {
                 out.push(b',')
             }
         }
+    }
+}
+
+/// Writes the comma that `c` calls for through the cursor.
+///
+/// # Safety
+/// One byte of room must be left in `cur`.
+#[inline(always)]
+unsafe fn put_comma(cur: &mut Cursor<'_>, c: Comma) {
+    let needed = match c {
+        Comma::No => false,
+        Comma::Yes => true,
+        Comma::Check => !matches!(cur.last(), Some(b'{' | b'[')),
+    };
+    if needed {
+        // SAFETY: the caller left the byte.
+        unsafe { cur.byte(b',') }
     }
 }
 
@@ -683,4 +838,23 @@ fn write_pairs_ordered<'a>(out: &mut Vec<u8>, mut pairs: Vec<(&'a str, Val<'a>)>
         pairs = reordered;
     }
     write_pairs(out, pairs.into_iter(), fields);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_is_equality_at_every_length() {
+        let a: Vec<u8> = (0..40u8).collect();
+        for n in 0..40 {
+            assert!(same_bytes(&a[..n], &a[..n]));
+            for at in 0..n {
+                let mut b = a[..n].to_vec();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a[..n], &b), "length {n}, differing at {at}");
+            }
+            assert!(!same_bytes(&a[..n], &a[..n + 1]));
+        }
+    }
 }
