@@ -140,3 +140,98 @@ fn a_closed_stdout_ends_the_process_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(out.status.code(), Some(101));
 }
+
+/// An HTTP server on 127.0.0.1 that answers every request with `401 Unauthorized`.
+fn unauthorized_api() -> u16 {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // Read the head and the body it announces, then answer.
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 12\r\nconnection: close\r\n\r\nbad token!!\n",
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn sync_prints_delivery_warnings_as_json_lines() {
+    let port = unauthorized_api();
+    let dir = std::env::temp_dir().join(format!("audience-cli-{}-warn", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("warehouse.db");
+    let _ = std::fs::remove_file(&db);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO users VALUES (1, 'a@example.com');",
+    )
+    .unwrap();
+    drop(conn);
+    let config = dir.join("audience.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[destination]
+name = "Warnings"
+base_url = "http://127.0.0.1:{port}"
+[destination.actions.add]
+path = "/members"
+template = '{{ "users": [$$.records.{{ "email": email }}] }}'
+[destination.actions.update]
+use_add = true
+[destination.actions.remove]
+method = "DELETE"
+path = "/members"
+template = '{{ "users": [$$.records.{{ "email": email }}] }}'
+
+[syncs.main]
+audience_name = "Test"
+audience_id = "a1"
+source = "sqlite://{}"
+table = "users"
+primary_key = "id"
+map = {{ email = "email" }}
+"#,
+            db.display()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(["sync", config.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env_remove("AUDIENCE_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let warning = stderr.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|l| {
+        l["level"] == "warning" && l["message"].as_str().is_some_and(|m| m.contains("rejected the configuration"))
+    });
+    assert!(warning.is_some(), "no warning line for the 401 in:\n{stderr}");
+}

@@ -5,6 +5,7 @@
 mod check;
 mod demo;
 mod fields;
+mod log;
 mod logs;
 mod preview;
 mod render;

@@ -1,9 +1,7 @@
 //! `audience run CONFIG`: every sync of the file on its schedule, until SIGINT or SIGTERM. The
 //! scheduling is [`crate::schedule::Scheduler`]'s; this file makes each slot a real run
 //! ([`crate::sync::run_sync`], as `audience sync` runs it) and turns what happened into log
-//! lines ([`log`]).
-
-mod log;
+//! lines ([`super::log`]).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -79,7 +77,7 @@ pub fn run(args: Args) -> i32 {
         }
     };
     let terminal = std::io::stderr().is_terminal();
-    log::Lines::new(!terminal).install();
+    super::log::Lines::new(!terminal).install();
     if report.warnings() > 0 {
         if terminal {
             eprint!("{}", report.render_human(stderr_color()));

@@ -1,9 +1,9 @@
-//! The log lines of `audience run`: a small `tracing` subscriber that prints each event as one
+//! The log lines of `audience run` and `audience sync`: a small `tracing` subscriber that prints each event as one
 //! line on stderr, for people on a terminal and as a JSON object otherwise (interface.md: "JSON
 //! lines when stderr is not a terminal"), in the shape `sync` uses for its own log lines
 //! (`level`, `sync`, `message`), with a `time` and the event's other fields beside them.
 //!
-//! Written by hand rather than with `tracing-subscriber`: `run` needs events only (no span
+//! Written by hand rather than with `tracing-subscriber`: the commands need events only (no span
 //! timing, no per-module filter syntax), and this is a hundred lines where the crate and its
 //! JSON feature would be five more dependencies. Spans are not printed: the ones in the crate
 //! are debug-level delivery spans, and the events that matter carry their sync as a field.
