@@ -25,7 +25,9 @@ pub fn lower_blocks(program: &mut Program) {
         for piece in &mut block.pieces {
             match piece {
                 Piece::Lit(b) | Piece::SepLit(b) => *b = relocate(*b),
-                Piece::Pair { key, .. } | Piece::Number { key, .. } => *key = relocate(*key),
+                Piece::Pair { key, .. } | Piece::Number { key, .. } | Piece::Invariant { key, .. } => {
+                    *key = relocate(*key)
+                }
                 Piece::Item { .. } => {}
             }
         }
@@ -97,6 +99,8 @@ impl<'p> Lowerer<'p> {
                     block.direct = false;
                     (0, None)
                 }
+                // The value's own length is added when it is known, once per sequence.
+                Piece::Invariant { key, comma, .. } => (usize::from(comma != Comma::No) + key.len as usize, None),
             };
             block.fixed_len += fixed;
             block.reads.extend(read);
@@ -180,6 +184,13 @@ impl<'p> Lowerer<'p> {
     /// A pair's value (`key` is the serialised key) or, with an empty key, an array item.
     fn value(&mut self, pc: usize, key: &[u8], written: Written) -> Option<Written> {
         let comma = written.comma();
+        if reads_only_root(self.p, pc) {
+            let index = self.block.invariants.len() as u32;
+            self.block.invariants.push((pc as u32, key.is_empty()));
+            let key = self.intern(key);
+            self.block.pieces.push(Piece::Invariant { key, index, comma });
+            return Some(written.after_maybe());
+        }
         match self.p.ops[pc] {
             Op::Const { bytes, .. } => {
                 self.lit_after(comma, key);
@@ -233,7 +244,66 @@ impl<'p> Lowerer<'p> {
     }
 }
 
+/// Whether the expression at `pc` reads nothing but `$$`: `$$` itself, a path that starts
+/// there (every later step is relative to it), or `$number` of one.
+fn reads_only_root(p: &Program, pc: usize) -> bool {
+    match p.ops[pc] {
+        Op::Root => true,
+        Op::Path { .. } => matches!(p.ops[pc + 1], Op::Root),
+        Op::Number { .. } => reads_only_root(p, pc + 1),
+        _ => false,
+    }
+}
+
 /// Whether every field of `block` has a record slot, so that batch records can feed it.
 pub fn has_slots(block: &Block) -> bool {
     block.slots.iter().all(|&s| s != NO_SLOT)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::Template;
+    use crate::template::program::Piece;
+
+    fn pieces(src: &str) -> Vec<&'static str> {
+        let template = Template::compile(src).unwrap_or_else(|d| panic!("{d:?}"));
+        let blocks = &template.program().blocks;
+        assert_eq!(blocks.len(), 1, "one lowered block in {src}");
+        blocks[0]
+            .pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Lit(_) => "lit",
+                Piece::SepLit(_) => "seplit",
+                Piece::Pair { .. } => "pair",
+                Piece::Item { .. } => "item",
+                Piece::Number { .. } => "number",
+                Piece::Invariant { .. } => "invariant",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_seed_sample_is_four_literal_runs_and_four_pairs() {
+        let t1 = r#"{"audience_id": $$.connection.audienceId, "elements": [$$.records.{
+            "userIds": [{"idType": "SHA256_EMAIL", "idValue": sha256_email},
+                        {"idType": "GOOGLE_AID", "idValue": google_aid}],
+            "firstName": first_name, "lastName": last_name, "nested": {"org": "static_value"}}]}"#;
+        assert_eq!(pieces(t1), ["lit", "pair", "lit", "pair", "lit", "pair", "pair", "lit"]);
+    }
+
+    #[test]
+    fn root_paths_inside_a_block_are_invariants_and_keep_it_direct() {
+        let src = r#"{"users": [$$.records.{"audience": $$.connection.audienceId, "n": $number($$.connection.audienceId),
+            "ids": [$$.connection.audienceName, email]}]}"#;
+        assert_eq!(pieces(src), ["lit", "invariant", "invariant", "seplit", "invariant", "item", "lit"]);
+        let template = Template::compile(src).unwrap();
+        assert!(template.program().blocks[0].direct);
+    }
+
+    #[test]
+    fn number_of_a_field_goes_through_the_checked_writer() {
+        let template = Template::compile(r#"{"users": [$$.records.{"id": $number(user_id)}]}"#).unwrap();
+        assert!(!template.program().blocks[0].direct);
+    }
 }

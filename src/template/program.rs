@@ -81,6 +81,10 @@ pub enum Piece {
     /// `$number(field)` as a pair (`key.len > 0`) or an item; `op` is the [`Op::Number`]
     /// instruction, whose span errors report.
     Number { key: Bytes, field: u32, comma: Comma, op: u32 },
+    /// A value that reads only `$$` (such as `$$.connection.audienceId`), the same for every
+    /// item: evaluated once per sequence of items, as `invariants[index]`, and written like a
+    /// literal (nothing when it is undefined). A pair when `key.len > 0`, else an item.
+    Invariant { key: Bytes, index: u32, comma: Comma },
 }
 
 /// The object of a streaming `.{ ... }` step lowered to a flat list of pieces, for items whose
@@ -107,6 +111,9 @@ pub struct Block {
     /// The field each pair and item piece writes, in piece order: an item's size is bounded by
     /// `fixed_len` plus the bound of each of these fields' values.
     pub reads: Vec<u32>,
+    /// The expressions of [`Piece::Invariant`]s: the instruction each starts at, and whether
+    /// it is an array item (spliced one level) rather than a pair's value.
+    pub invariants: Vec<(u32, bool)>,
 }
 
 impl Op {
@@ -191,6 +198,10 @@ impl Program {
                     Piece::Item { field, comma } => writeln!(out, "      item field={field} comma={comma:?}"),
                     Piece::Number { key, field, comma, .. } => {
                         writeln!(out, "      number {} field={field} comma={comma:?}", text(key))
+                    }
+                    Piece::Invariant { key, index, comma } => {
+                        let (op, _) = block.invariants[index as usize];
+                        writeln!(out, "      invariant {} op={op} comma={comma:?}", text(key))
                     }
                 };
             }

@@ -229,13 +229,17 @@ impl<'a> Run<'a> {
             }
         };
         let block = (block != NO_BLOCK).then(|| &self.p.blocks[block as usize]);
+        let fixed = match block {
+            Some(b) if items.len() > 0 => self.invariants(b)?,
+            _ => Fixed::default(),
+        };
         match (block, items) {
             (Some(b), Items::Spread(Val::Records(batch))) if has_slots(b) => {
                 for r in 0..batch.len() {
                     let record = BatchRecord { batch, slots: batch.record(r), map: &b.slots };
-                    if !self.direct(b, &record, lead(out, r), out) {
+                    if !self.direct(b, &record, &fixed, lead(out, r), out) {
                         sep(out, r);
-                        self.pieces(b, &record, out)?;
+                        self.pieces(b, &record, &fixed, out)?;
                     }
                 }
             }
@@ -246,9 +250,9 @@ impl<'a> Run<'a> {
                         Value::Object(map) => {
                             fill_fields(&b.fields, map, &mut fields);
                             let record = JsonRecord(&fields);
-                            if !self.direct(b, &record, lead(out, i), out) {
+                            if !self.direct(b, &record, &fixed, lead(out, i), out) {
                                 sep(out, i);
-                                self.pieces(b, &record, out)?;
+                                self.pieces(b, &record, &fixed, out)?;
                             }
                         }
                         other => {
@@ -272,11 +276,11 @@ impl<'a> Run<'a> {
     /// `lead`: the hot path, taken when the block allows it and every field the item writes is
     /// a scalar. False, with nothing written, otherwise.
     #[inline(always)]
-    fn direct(&self, block: &Block, item: &impl ItemFields<'a>, lead: bool, out: &mut Vec<u8>) -> bool {
+    fn direct(&self, block: &Block, item: &impl ItemFields<'a>, fixed: &Fixed, lead: bool, out: &mut Vec<u8>) -> bool {
         if !block.direct {
             return false;
         }
-        let mut bound = block.fixed_len + usize::from(lead);
+        let mut bound = block.fixed_len + fixed.len + usize::from(lead);
         for &field in &block.reads {
             match item.bound(field) {
                 Some(n) => bound += n,
@@ -285,7 +289,8 @@ impl<'a> Run<'a> {
         }
         let mut cur = Cursor::new(out, bound);
         // SAFETY: `bound` covers every byte the pieces write: the literal runs, keys and commas
-        // are counted in `fixed_len`, each value written in `bound` (per use, by `reads`).
+        // are counted in `fixed_len`, each field value in `bound` (per use, by `reads`), the
+        // invariant values in `fixed.len`.
         unsafe {
             if lead {
                 cur.byte(b',');
@@ -300,6 +305,13 @@ impl<'a> Run<'a> {
                     Piece::Pair { key, field, comma: c } => item.put(field, c, self.p.bytes(key), &mut cur),
                     Piece::Item { field, comma: c } => item.put(field, c, b"", &mut cur),
                     Piece::Number { .. } => unreachable!("a block with `$number` is not direct"),
+                    Piece::Invariant { key, index, comma: c } => {
+                        if let Some(text) = fixed.get(index) {
+                            put_comma(&mut cur, c);
+                            cur.bytes(self.p.bytes(key));
+                            cur.bytes(text);
+                        }
+                    }
                 }
             }
         }
@@ -309,7 +321,7 @@ impl<'a> Run<'a> {
 
     /// Writes one item's object through a lowered block.
     #[inline]
-    fn pieces(&self, block: &Block, item: &impl ItemFields<'a>, out: &mut Vec<u8>) -> Result<(), Fail> {
+    fn pieces(&self, block: &Block, item: &impl ItemFields<'a>, fixed: &Fixed, out: &mut Vec<u8>) -> Result<(), Fail> {
         out.reserve(block.min_len + 64);
         for piece in &block.pieces {
             match *piece {
@@ -343,9 +355,40 @@ impl<'a> Run<'a> {
                         write_val(out, &v, &self.p.fields);
                     }
                 }
+                Piece::Invariant { key, index, comma: c } => {
+                    if let Some(text) = fixed.get(index) {
+                        comma(out, c);
+                        out.extend_from_slice(self.p.bytes(key));
+                        out.extend_from_slice(text);
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// Writes the values of `block`'s invariant pieces, once for a whole sequence of items (a
+    /// pair's value as a pair writes it; an item as an array constructor writes it, an array
+    /// spliced into comma-separated items). Their errors are the first item's errors.
+    fn invariants(&self, block: &Block) -> Result<Fixed, Fail> {
+        let mut fixed = Fixed::default();
+        for &(op, item) in &block.invariants {
+            let start = fixed.bytes.len();
+            // These expressions read only `$$`: the context they are given does not matter.
+            let defined = if item {
+                // After an opening bracket, the first item takes no comma.
+                fixed.bytes.push(b'[');
+                self.emit_item(op as usize, &Val::Undef, &mut fixed.bytes)?;
+                fixed.bytes.remove(start);
+                fixed.bytes.len() > start
+            } else {
+                self.emit(op as usize, &Val::Undef, &mut fixed.bytes)?
+            };
+            let len = fixed.bytes.len() - start;
+            fixed.len += len;
+            fixed.spans.push(defined.then_some((start, len)));
+        }
+        Ok(fixed)
     }
 
     // ---- evaluating ----
@@ -516,6 +559,23 @@ impl<'a> Run<'a> {
             }
         };
         Ok(Val::Num(n))
+    }
+}
+
+/// The values of a block's [`Piece::Invariant`]s for one sequence of items, written once.
+#[derive(Default)]
+struct Fixed {
+    bytes: Vec<u8>,
+    /// Each value's range in `bytes`; `None` when it is undefined.
+    spans: Vec<Option<(usize, usize)>>,
+    /// Bytes of all the values.
+    len: usize,
+}
+
+impl Fixed {
+    #[inline(always)]
+    fn get(&self, index: u32) -> Option<&[u8]> {
+        self.spans[index as usize].map(|(start, len)| &self.bytes[start..start + len])
     }
 }
 
