@@ -68,15 +68,25 @@ fn build_report<'a>(
         .with_config(config)
         .with_code(diag.code)
         .with_message(&diag.message)
-        .with_label(Label::new((source_name, primary)).with_message(label_text(diag)).with_order(0));
-    for (i, label) in diag.labels.iter().enumerate() {
+        .with_label(
+            Label::new((source_name, primary.clone())).with_message(label_text(diag)).with_order(order(&primary)),
+        );
+    // ariadne starts a new section, header repeated, at a label on an earlier line than the
+    // one before it: ordering labels by position keeps one section per report.
+    for label in &diag.labels {
         let span = clamp(display, label.span);
-        builder.add_label(Label::new((source_name, span)).with_message(&label.message).with_order(i as i32 + 1));
+        builder
+            .add_label(Label::new((source_name, span.clone())).with_message(&label.message).with_order(order(&span)));
     }
     if let Some(hint) = &diag.hint {
         builder.set_help(hint);
     }
     builder.finish()
+}
+
+/// A label's place among the others: its position in the source.
+fn order(span: &Range<usize>) -> i32 {
+    i32::try_from(span.start).unwrap_or(i32::MAX)
 }
 
 /// The text under the primary label: what kind of problem, since the header says which.
