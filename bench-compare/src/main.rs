@@ -11,8 +11,8 @@
 //! * `bench-compare time [ITERATIONS]` times our engine (and the hand-written baseline) on the
 //!   same workload with the node script's method: warm-up, then ITERATIONS runs, median. It
 //!   prints `name value` lines (records/s, or µs per compile).
-//! * `bench-compare profile WHAT ITERATIONS` only runs one thing ITERATIONS times at a batch of
-//!   5,000, for `valgrind --tool=callgrind` (instruction counts: repeatable on a shared machine).
+//! * `bench-compare profile WHAT ITERATIONS [BATCH]` only runs one thing ITERATIONS times at a
+//!   batch of BATCH records (default 5,000), for `valgrind --tool=callgrind` (instruction counts: repeatable on a shared machine).
 //!   The workload is built before; callgrind's `--toggle-collect` can leave it out.
 
 #[path = "../../benches/common/mod.rs"]
@@ -30,11 +30,15 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("dump") if args.len() == 2 => dump(PathBuf::from(&args[1])),
         Some("selftest") => selftest(),
-        Some("profile") if args.len() == 3 => profile(&args[1], args[2].parse().expect("ITERATIONS is a number")),
+        Some("profile") if args.len() == 3 || args.len() == 4 => profile(
+            &args[1],
+            args[2].parse().expect("ITERATIONS is a number"),
+            args.get(3).map_or(common::PEER_BATCH, |n| n.parse().expect("BATCH is a number")),
+        ),
         Some("time") => time(args.get(1).map_or(200, |n| n.parse().expect("ITERATIONS is a number"))),
         _ => {
             eprintln!(
-                "usage: bench-compare dump DIR | selftest | time [ITERATIONS] | profile WHAT ITERATIONS\n       WHAT: {{render,evaluate,handwritten,handwalk}}_{{T1,T2}} or compile_{{T1,T2}}"
+                "usage: bench-compare dump DIR | selftest | time [ITERATIONS] | profile WHAT ITERATIONS [BATCH]\n       WHAT: {{render,evaluate,handwritten,handwalk}}_{{T1,T2}} or compile_{{T1,T2}}"
             );
             std::process::exit(2);
         }
@@ -229,8 +233,7 @@ fn selftest() {
 }
 
 /// Runs `what` `iterations` times (see the module doc); the setup is outside `run_profiled`.
-fn profile(what: &str, iterations: usize) {
-    let n = common::PEER_BATCH;
+fn profile(what: &str, iterations: usize, n: usize) {
     let connection = common::connection();
     let records = common::records(n);
     let doc = common::document(&records, &connection);
