@@ -15,7 +15,7 @@ use crate::delivery::{DeliveryClient, StopReason, StopToken};
 use crate::destination::{self, Config, EnvMode};
 use crate::schedule::{Scheduled, Scheduler, Slot, SystemClock};
 use crate::sync::endpoint::delivery_settings;
-use crate::sync::{Job, RunOptions, Status, SyncSummary, run_sync};
+use crate::sync::{Job, RunOptions, Status, Stop, SyncSummary, run_sync};
 
 /// Run every sync of a config on its schedule, until SIGINT or SIGTERM.
 ///
@@ -218,21 +218,21 @@ fn describe(s: &SyncSummary, config: &Path) -> (Level, String) {
                  next run"
             ),
         ),
-        Status::Stopped if s.interrupted => (Level::WARN, format!("{run} interrupted: {error}")),
-        // A run stops before it has an id only when the lock is held: the guard and the API's
-        // rejections come after the run row is written.
-        Status::Stopped if s.run_id.is_none() => (Level::WARN, format!("slot skipped: {error}")),
-        // The guard: say how to let the removal through under `run`.
-        Status::Stopped if error.contains("--allow-mass-removal") => (
-            Level::ERROR,
-            format!(
-                "{run} stopped: {error} (once: `audience sync {} --sync {} --allow-mass-removal`; the next slots \
+        Status::Stopped => match s.stop {
+            Some(Stop::Interrupted) => (Level::WARN, format!("{run} interrupted: {error}")),
+            Some(Stop::LockHeld) => (Level::WARN, format!("slot skipped: {error}")),
+            // The guard: say how to let the removal through under `run`.
+            Some(Stop::MassRemoval) => (
+                Level::ERROR,
+                format!(
+                    "{run} stopped: {error} (once: `audience sync {} --sync {} --allow-mass-removal`; the next slots \
                  then go on as usual)",
-                config.display(),
-                s.sync
+                    config.display(),
+                    s.sync
+                ),
             ),
-        ),
-        Status::Stopped => (Level::ERROR, format!("{run} stopped: {error}")),
+            Some(Stop::Rejected) | None => (Level::ERROR, format!("{run} stopped: {error}")),
+        },
         Status::Failed => (Level::ERROR, format!("{run} failed: {error}")),
     }
 }
@@ -274,6 +274,12 @@ mod tests {
         s
     }
 
+    fn stopped(stop: Stop, run_id: Option<i64>, error: &str) -> SyncSummary {
+        let mut s = summary(Status::Stopped, run_id, Some(error));
+        s.stop = Some(stop);
+        s
+    }
+
     #[test]
     fn outcomes_get_the_level_they_deserve() {
         let locked = "another run of this sync holds the lock: process 42 on host db1";
@@ -282,8 +288,9 @@ mod tests {
         let table = [
             (summary(Status::Succeeded, Some(3), None), Level::INFO, "run 3 succeeded: 0 inserted"),
             (summary(Status::Partial, Some(3), None), Level::WARN, "run 3 finished with failures"),
-            (summary(Status::Stopped, None, Some(locked)), Level::WARN, "slot skipped: another run of this sync"),
-            (summary(Status::Stopped, Some(4), Some(guard)), Level::ERROR, "run 4 stopped: the run would remove"),
+            (stopped(Stop::LockHeld, None, locked), Level::WARN, "slot skipped: another run of this sync"),
+            (stopped(Stop::MassRemoval, Some(4), guard), Level::ERROR, "run 4 stopped: the run would remove"),
+            (stopped(Stop::Rejected, Some(4), "the API rejected"), Level::ERROR, "run 4 stopped: the API rejected"),
             (summary(Status::Failed, None, Some("cannot open the warehouse")), Level::ERROR, "run failed: cannot"),
         ];
         for (s, level, start) in table {
@@ -291,10 +298,9 @@ mod tests {
             assert_eq!(got, level, "{message}");
             assert!(message.starts_with(start), "{message}");
         }
-        let mut interrupted = summary(Status::Stopped, Some(5), Some("interrupted"));
-        interrupted.interrupted = true;
+        let interrupted = stopped(Stop::Interrupted, Some(5), "interrupted");
         assert_eq!(describe(&interrupted, Path::new("audience.toml")).0, Level::WARN);
-        let guarded = describe(&summary(Status::Stopped, Some(4), Some(guard)), Path::new("audience.toml")).1;
+        let guarded = describe(&stopped(Stop::MassRemoval, Some(4), guard), Path::new("audience.toml")).1;
         assert!(guarded.contains("`audience sync audience.toml --sync high_value --allow-mass-removal`"), "{guarded}");
     }
 }

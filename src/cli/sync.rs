@@ -10,7 +10,7 @@ use crate::delivery::{DeliveryClient, StopReason, StopToken};
 use crate::destination::{self, Config, EnvMode, Sync, WarehouseSource};
 use crate::sync::endpoint::delivery_settings;
 use crate::sync::summary::Status;
-use crate::sync::{Job, RunOptions, SyncSummary, run_sync};
+use crate::sync::{Job, RunOptions, Stop, SyncSummary, run_sync};
 use crate::warehouse::WarehouseError;
 use crate::warehouse::postgres::PgWarehouse;
 use crate::warehouse::sqlite::SqliteWarehouse;
@@ -120,7 +120,7 @@ async fn run_all(
         let summary = if signals.interrupted() {
             let mut s = SyncSummary::new(&sync.name, options.dry_run);
             s.status = Status::Stopped;
-            s.interrupted = true;
+            s.stop = Some(Stop::Interrupted);
             s.error = Some("interrupted before this sync started".into());
             s
         } else {

@@ -29,4 +29,4 @@ pub mod run;
 pub mod summary;
 
 pub use run::{Job, RunOptions, run_sync};
-pub use summary::{Status, SyncSummary};
+pub use summary::{Status, Stop, SyncSummary};

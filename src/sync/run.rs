@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use super::batch::{Chunk, Chunks, DeltaBatch};
 use super::endpoint::{delivery_action, endpoint};
 use super::fingerprint::config_fingerprint;
-use super::summary::{Status, SyncSummary};
+use super::summary::{Status, Stop, SyncSummary};
 use crate::delivery::{ActionContext, DeliveryClient, Outcome, Progress, Report, StopReason, StopToken};
 use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
 use crate::fields::Scratch;
@@ -63,26 +63,27 @@ pub fn guard_trips(deletes: u64, members: u64, share: f64) -> bool {
     members >= GUARD_MIN_MEMBERS && deletes as f64 > share * members as f64
 }
 
-/// Why a run ended early: the status it gets and the message.
+/// Why a run ended early: the status it gets, why it stopped, and the message.
 struct Halt {
     status: Status,
+    stop: Option<Stop>,
     message: String,
 }
 
 impl Halt {
     fn failed(message: impl Into<String>) -> Halt {
-        Halt { status: Status::Failed, message: message.into() }
+        Halt { status: Status::Failed, stop: None, message: message.into() }
     }
 
-    fn stopped(message: impl Into<String>) -> Halt {
-        Halt { status: Status::Stopped, message: message.into() }
+    fn stopped(stop: Stop, message: impl Into<String>) -> Halt {
+        Halt { status: Status::Stopped, stop: Some(stop), message: message.into() }
     }
 }
 
 impl From<WarehouseError> for Halt {
     fn from(e: WarehouseError) -> Halt {
         match e {
-            WarehouseError::Locked(_) => Halt::stopped(e.to_string()),
+            WarehouseError::Locked(_) => Halt::stopped(Stop::LockHeld, e.to_string()),
             e => Halt::failed(e.to_string()),
         }
     }
@@ -122,6 +123,7 @@ pub async fn run_sync<W: Warehouse>(
     let redactor = &job.config.redactor;
     if let Err(halt) = run(w, job, client, stop, options, notice, &mut summary).await {
         summary.status = halt.status;
+        summary.stop = halt.stop;
         summary.error = Some(redactor.redact(&halt.message).into_owned());
     }
     summary.duration_ms = started.elapsed().as_millis() as u64;
@@ -235,13 +237,16 @@ async fn locked_run<W: Warehouse>(
         summary.invalid = stats.invalid;
         let deletes = stats.counts[Op::Delete.index()];
         if !options.allow_mass_removal && guard_trips(deletes, stats.baseline, sync.max_removal_share) {
-            return Err(Halt::stopped(format!(
+            return Err(Halt::stopped(
+                Stop::MassRemoval,
+                format!(
                 "the run would remove {deletes} of {} members ({:.1}%), more than max_removal_share ({:.1}%) allows: \
                  nothing was sent. If this is intended, run again with --allow-mass-removal",
                 stats.baseline,
                 100.0 * deletes as f64 / stats.baseline as f64,
                 100.0 * sync.max_removal_share
-            )));
+            ),
+            ));
         }
         if options.dry_run {
             dry_run(w, job, spec, actions, &stats, summary).await
@@ -349,7 +354,7 @@ async fn deliver<W: Warehouse>(
     match stop.reason() {
         Some(StopReason::Interrupted) => {
             summary.status = Status::Stopped;
-            summary.interrupted = true;
+            summary.stop = Some(Stop::Interrupted);
             summary.error = Some(format!(
                 "interrupted: the requests in flight finished and their outcomes are recorded; {} records are left for the next run",
                 recorder.undelivered
@@ -357,6 +362,7 @@ async fn deliver<W: Warehouse>(
         }
         Some(StopReason::Rejected { reason, .. }) => {
             summary.status = Status::Stopped;
+            summary.stop = Some(Stop::Rejected);
             summary.error = Some(format!(
                 "the API rejected the configuration ({reason}); {} records are left for the next run",
                 recorder.undelivered

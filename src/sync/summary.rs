@@ -20,6 +20,19 @@ pub enum Status {
     Failed,
 }
 
+/// Why a run stopped before the end ([`Status::Stopped`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Another run of the sync holds the lock: nothing was done (the run has no id).
+    LockHeld,
+    /// The deletes would exceed `max_removal_share`: nothing was sent.
+    MassRemoval,
+    /// The API answered 401, 403, 404 or 405: the configuration is wrong.
+    Rejected,
+    /// SIGINT or SIGTERM: the requests in flight finished and were recorded.
+    Interrupted,
+}
+
 /// Exit codes of interface.md.
 pub mod exit {
     pub const OK: i32 = 0;
@@ -59,9 +72,9 @@ pub struct SyncSummary {
     /// Records left for the next run because the run stopped.
     #[serde(skip)]
     pub undelivered: u64,
-    /// The run was interrupted by a signal.
+    /// Why the run stopped, when its status is [`Status::Stopped`].
     #[serde(skip)]
-    pub interrupted: bool,
+    pub stop: Option<Stop>,
 }
 
 impl SyncSummary {
@@ -83,7 +96,7 @@ impl SyncSummary {
             samples: None,
             emptied: 0,
             undelivered: 0,
-            interrupted: false,
+            stop: None,
         }
     }
 
@@ -92,7 +105,7 @@ impl SyncSummary {
     /// failures are only a forecast), 0 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self.status {
-            _ if self.interrupted => exit::INTERRUPTED,
+            _ if self.stop == Some(Stop::Interrupted) => exit::INTERRUPTED,
             Status::Stopped | Status::Failed => exit::STOPPED,
             Status::Partial if !self.dry_run => exit::RECORDS_FAILED,
             Status::Partial | Status::Succeeded => exit::OK,
@@ -151,7 +164,7 @@ mod tests {
         assert_eq!(s.exit_code(), 0);
         s.status = Status::Stopped;
         assert_eq!(s.exit_code(), 1);
-        s.interrupted = true;
+        s.stop = Some(Stop::Interrupted);
         assert_eq!(s.exit_code(), 130);
         s = SyncSummary::new("s", false);
         s.status = Status::Failed;
