@@ -56,6 +56,8 @@ pub struct RecordBatch {
     count: usize,
     slots: Vec<Slot>,
     text: String,
+    /// Where each record's strings start in `text` (a record's strings are contiguous).
+    text_starts: Vec<u32>,
     json: Vec<Value>,
 }
 
@@ -83,12 +85,14 @@ impl RecordBatch {
         self.count = 0;
         self.slots.clear();
         self.text.clear();
+        self.text_starts.clear();
         self.json.clear();
     }
 
     /// Appends a record whose fields are all missing.
     pub fn push_record(&mut self) {
         self.count += 1;
+        self.text_starts.push(self.text.len() as u32);
         self.slots.extend(std::iter::repeat_n(Slot::Missing, self.width));
     }
 
@@ -158,6 +162,19 @@ impl RecordBatch {
     #[inline(always)]
     pub(crate) fn text_bytes(&self, start: u32, len: u32) -> &[u8] {
         &self.text.as_bytes()[start as usize..(start + len) as usize]
+    }
+
+    /// Bytes of all of record `record`'s strings.
+    #[inline(always)]
+    pub(crate) fn text_len(&self, record: usize) -> usize {
+        let end = self.text_starts.get(record + 1).map_or(self.text.len(), |&e| e as usize);
+        end - self.text_starts[record] as usize
+    }
+
+    /// Whether any record holds a [`Slot::Json`] value.
+    #[inline(always)]
+    pub(crate) fn has_json(&self) -> bool {
+        !self.json.is_empty()
     }
 
     /// The slots of record `record`.

@@ -105,6 +105,8 @@ impl<'p> Lowerer<'p> {
             block.fixed_len += fixed;
             block.reads.extend(read);
         }
+        block.max_uses =
+            (0..block.fields.len() as u32).map(|f| block.reads.iter().filter(|&&r| r == f).count()).max().unwrap_or(0);
     }
 
     fn intern(&mut self, b: &[u8]) -> Bytes {

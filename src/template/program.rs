@@ -111,6 +111,8 @@ pub struct Block {
     /// The field each pair and item piece writes, in piece order: an item's size is bounded by
     /// `fixed_len` plus the bound of each of these fields' values.
     pub reads: Vec<u32>,
+    /// The most pieces that read one same field (a value written twice counts twice).
+    pub max_uses: usize,
     /// The expressions of [`Piece::Invariant`]s: the instruction each starts at, and whether
     /// it is an array item (spliced one level) rather than a pair's value.
     pub invariants: Vec<(u32, bool)>,

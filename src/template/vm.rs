@@ -236,7 +236,7 @@ impl<'a> Run<'a> {
         match (block, items) {
             (Some(b), Items::Spread(Val::Records(batch))) if has_slots(b) => {
                 for r in 0..batch.len() {
-                    let record = BatchRecord { batch, slots: batch.record(r), map: &b.slots };
+                    let record = BatchRecord { batch, index: r, slots: batch.record(r), map: &b.slots };
                     if !self.direct(b, &record, &fixed, lead(out, r), out) {
                         sep(out, r);
                         self.pieces(b, &record, &fixed, out)?;
@@ -280,13 +280,8 @@ impl<'a> Run<'a> {
         if !block.direct {
             return false;
         }
-        let mut bound = block.fixed_len + fixed.len + usize::from(lead);
-        for &field in &block.reads {
-            match item.bound(field) {
-                Some(n) => bound += n,
-                None => return false,
-            }
-        }
+        let Some(values) = item.values_bound(block) else { return false };
+        let bound = block.fixed_len + fixed.len + usize::from(lead) + values;
         let mut cur = Cursor::new(out, bound);
         // SAFETY: `bound` covers every byte the pieces write: the literal runs, keys and commas
         // are counted in `fixed_len`, each field value in `bound` (per use, by `reads`), the
@@ -593,6 +588,13 @@ trait ItemFields<'a> {
     /// (an array or object, written by the general path).
     fn bound(&self, field: u32) -> Option<usize>;
 
+    /// Most bytes the values of `block`'s pair and item pieces take; `None` when one is not a
+    /// scalar.
+    #[inline(always)]
+    fn values_bound(&self, block: &Block) -> Option<usize> {
+        block.reads.iter().try_fold(0, |sum, &field| Some(sum + self.bound(field)?))
+    }
+
     /// Through the cursor: nothing when field `field` is undefined, otherwise the comma, `key`
     /// (empty for an array item) and the value.
     ///
@@ -605,6 +607,8 @@ trait ItemFields<'a> {
 /// A record of a batch: block fields map to record slots.
 struct BatchRecord<'a, 'b> {
     batch: &'a RecordBatch,
+    /// The record's index in the batch.
+    index: usize,
     slots: &'a [Slot],
     map: &'b [u32],
 }
@@ -630,6 +634,17 @@ impl<'a> ItemFields<'a> for BatchRecord<'a, '_> {
                 write_val(out, &Val::from_field(self.batch.read(other)), &[]);
             }
         }
+    }
+
+    /// Without reading a slot: every value is a number or a string of the record's text (a
+    /// string of n bytes takes 2 + 6n, under a number's bound plus 6n), unless the batch holds
+    /// JSON values.
+    #[inline(always)]
+    fn values_bound(&self, block: &Block) -> Option<usize> {
+        if self.batch.has_json() {
+            return block.reads.iter().try_fold(0, |sum, &field| Some(sum + self.bound(field)?));
+        }
+        Some(block.reads.len() * cursor::NUMBER_BOUND + 6 * block.max_uses * self.batch.text_len(self.index))
     }
 
     #[inline(always)]
@@ -903,6 +918,38 @@ fn write_pairs_ordered<'a>(out: &mut Vec<u8>, mut pairs: Vec<(&'a str, Val<'a>)>
 #[cfg(test)]
 mod tests {
     use super::same_bytes;
+    use crate::template::{Connection, Expression, RecordBatch, Template};
+
+    /// Records whose every byte escapes to six, with fields written twice, fill the bound the
+    /// cursor writer reserves from a record's text length (debug builds check every write).
+    #[test]
+    fn worst_case_records_fit_the_reserved_bound() {
+        let src = r#"{"u": [$$.records.{"a": a, "b": [a, b], "c": {"a": a, "n": n}, "id": $$.connection.audienceId}]}"#;
+        let template = Template::compile(src).unwrap();
+        let fields: Vec<&str> = template.fields().iter().map(|f| f.name.as_str()).collect();
+        let mut batch = RecordBatch::new(fields.len());
+        let mut records = Vec::new();
+        for n in 0..40usize {
+            batch.push_record();
+            let mut record = serde_json::Map::new();
+            for (i, name) in fields.iter().enumerate() {
+                let value = match *name {
+                    "n" => serde_json::json!(-1.2345678901234567e-300),
+                    _ => serde_json::Value::String("\u{1}".repeat(n + i)),
+                };
+                batch.set_json(i, value.clone());
+                record.insert((*name).to_owned(), value);
+            }
+            records.push(serde_json::Value::Object(record));
+        }
+        let connection = Connection { audience_id: "\u{2}\"".into(), audience_name: String::new() };
+        let mut rendered = Vec::new();
+        template.render(&batch, &connection, &mut rendered).unwrap();
+        let doc = serde_json::json!({"records": records, "connection": {"audienceId": connection.audience_id}});
+        let mut evaluated = Vec::new();
+        Expression::compile(src).unwrap().evaluate(Some(&doc), &mut evaluated).unwrap();
+        assert_eq!(String::from_utf8(rendered).unwrap(), String::from_utf8(evaluated).unwrap());
+    }
 
     #[test]
     fn same_bytes_is_equality_at_every_length() {
