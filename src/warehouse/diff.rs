@@ -205,24 +205,7 @@ fn more_columns(spec: &ModelSpec, alias: Option<&str>) -> String {
 /// key whose rows are invalid must still count as present when looking for deletes.
 pub fn snapshot(t: &Tables, spec: &ModelSpec) -> Vec<String> {
     let d = t.dialect;
-    let m = "\"_audience_model\"";
-    let image: Vec<String> = spec.columns.iter().map(|c| format!("{m}.{}", quote(c))).collect();
-    let create = match t.snapshot.schema {
-        "temp" | "pg_temp" => "CREATE TEMP TABLE",
-        _ => "CREATE TABLE",
-    };
-    let name = match d {
-        // A temporary table is named without its schema in PostgreSQL's CREATE TEMP TABLE.
-        Dialect::Postgres if t.snapshot.schema == "pg_temp" => quote(&t.snapshot.name),
-        _ => t.snapshot.qualified(),
-    };
-    let mut out = vec![format!(
-        "{create} {name} AS SELECT {m}.{} AS \"_audience_key\"{}, {} AS \"_audience_fp\" FROM ({}\n) AS {m}",
-        quote(&spec.primary_key),
-        if image.is_empty() { String::new() } else { format!(", {}", image.join(", ")) },
-        d.fingerprint(&image),
-        spec.sql,
-    )];
+    let mut out = vec![snapshot_table(t, spec)];
     // SQLite: (key, fingerprint) makes the index covering for the diff, which then never
     // reads the snapshot's rows (only the delta's records are read, a batch at a time).
     let indexed: &[&str] = match d {
@@ -235,6 +218,38 @@ pub fn snapshot(t: &Tables, spec: &ModelSpec) -> Vec<String> {
         out.push(format!("ANALYZE {}", t.snapshot.qualified()));
     }
     out
+}
+
+/// The snapshot's `CREATE TABLE … AS SELECT` (the model aliased `"_audience_model"`).
+pub fn snapshot_table(t: &Tables, spec: &ModelSpec) -> String {
+    let d = t.dialect;
+    let m = "\"_audience_model\"";
+    let image: Vec<String> = spec.columns.iter().map(|c| format!("{m}.{}", quote(c))).collect();
+    let create = match t.snapshot.schema {
+        "temp" | "pg_temp" => "CREATE TEMP TABLE",
+        _ => "CREATE TABLE",
+    };
+    let name = match d {
+        // A temporary table is named without its schema in PostgreSQL's CREATE TEMP TABLE.
+        Dialect::Postgres if t.snapshot.schema == "pg_temp" => quote(&t.snapshot.name),
+        _ => t.snapshot.qualified(),
+    };
+    format!(
+        "{create} {name} AS SELECT {m}.{} AS \"_audience_key\"{}, {} AS \"_audience_fp\" FROM ({}\n) AS {m}",
+        quote(&spec.primary_key),
+        if image.is_empty() { String::new() } else { format!(", {}", image.join(", ")) },
+        d.fingerprint(&image),
+        spec.sql,
+    )
+}
+
+/// An empty dup table, for a model whose key is unique and non-null by construction (see
+/// `unique`): the statements that read the dup table then find no row, as after a check.
+pub fn no_duplicates(t: &Tables) -> Vec<String> {
+    vec![
+        format!("DROP TABLE IF EXISTS {}", t.dup.qualified()),
+        format!("CREATE TEMP TABLE {} (\"_audience_key\", n INTEGER)", quote(&t.dup.name)),
+    ]
 }
 
 /// Whether the dup table has a row.
@@ -322,18 +337,25 @@ pub fn clear_config(t: &Tables) -> String {
 ///
 /// SQLite: the delta holds only `seq`, the op, the key and `_audience_src`, the snapshot row
 /// (rowid) of an insert or update; images are read through it (and for deletes from the
-/// baseline) a batch at a time. Each leg is inserted in key order straight from an index scan
-/// (the snapshot's covering (key, fingerprint) index, the baseline's key), so nothing is
-/// sorted, and `seq` is the rowid the inserts assign in that order. PostgreSQL: one
-/// `CREATE TABLE … AS` with the images copied and `seq` from `row_number()`, which its planner
-/// runs as hash joins and a sort.
+/// baseline) a batch at a time. Each leg is inserted in order, and `seq` is the rowid the
+/// inserts assign in that order:
 ///
-/// `duplicates` says whether the dup table has rows: usually it has none, and the legs then skip
-/// the per-row check against it.
-pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, duplicates: bool) -> Vec<String> {
+/// * deletes merge the baseline's key order with the snapshot's key index (`EXCEPT`, which
+///   SQLite runs as a merge of two ordered scans, not a probe per member), when both keys have
+///   the same declared type (`EXCEPT` compares values as stored, `=` after type affinity: a
+///   baseline from before the types were copied falls back to a probe per member);
+/// * updates and inserts come from one pass over the snapshot's covering (key, fingerprint)
+///   index with a probe of the baseline per row, sorted by (op, key): the sort holds only the
+///   changed rows;
+/// * with no members (a first run), every valid row is an insert: the update and delete legs
+///   are left out, and the inserts come straight from the index in key order, unsorted.
+///
+/// PostgreSQL: one `CREATE TABLE … AS` with the images copied and `seq` from `row_number()`,
+/// which its planner runs as hash joins and a sort.
+pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, hints: DiffHints) -> Vec<String> {
     let (b, s, dup) = (t.baseline.qualified(), t.snapshot.qualified(), t.dup.qualified());
     let key = "\"_audience_key\"";
-    let valid = if duplicates {
+    let valid = if hints.duplicates {
         format!("NOT EXISTS (SELECT 1 FROM {dup} AS d WHERE d.{key} = s.{key})")
     } else {
         "1 = 1".to_owned()
@@ -359,9 +381,29 @@ pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, duplicates: bool) -> Vec
                  {key}, \"_audience_src\" INTEGER)"
             ));
             let into = format!("INSERT INTO {} (\"_audience_op\", {key}, \"_audience_src\")", t.delta.qualified());
-            out.push(format!("{into} SELECT {del}, b.{key}, NULL FROM {b} AS b WHERE {deletes} ORDER BY b.{key}"));
-            out.push(format!("{into} SELECT {upd}, s.{key}, s.rowid FROM {updates} ORDER BY s.{key}"));
-            out.push(format!("{into} SELECT {ins}, s.{key}, s.rowid FROM {inserts} ORDER BY s.{key}"));
+            if !hints.members {
+                out.push(format!(
+                    "{into} SELECT {ins}, s.{key}, s.rowid FROM {s} AS s WHERE s.{key} IS NOT NULL AND {valid} \
+                     ORDER BY s.{key}"
+                ));
+                return out;
+            }
+            if hints.same_key_type {
+                // The subquery's ORDER BY is what orders the inserts (and so `seq`): SQLite keeps
+                // it, the outer query having no ORDER BY of its own and no join.
+                out.push(format!(
+                    "{into} SELECT {del}, k, NULL FROM (SELECT b.{key} AS k FROM {b} AS b \
+                     EXCEPT SELECT s.{key} FROM {s} AS s ORDER BY 1)"
+                ));
+            } else {
+                out.push(format!("{into} SELECT {del}, b.{key}, NULL FROM {b} AS b WHERE {deletes} ORDER BY b.{key}"));
+            }
+            out.push(format!(
+                "{into} SELECT CASE WHEN b.{key} IS NOT NULL AND b.\"_audience_config\" = {config} THEN {upd} ELSE {ins} END, \
+                 s.{key}, s.rowid FROM {s} AS s LEFT JOIN {b} AS b ON b.{key} = s.{key} \
+                 WHERE s.{key} IS NOT NULL AND (b.{key} IS NULL OR b.\"_audience_config\" IS NOT {config} \
+                 OR b.\"_audience_fp\" <> s.\"_audience_fp\") AND {valid} ORDER BY 1, s.{key}"
+            ));
         }
         Dialect::Postgres => {
             let create = if temp {
@@ -384,6 +426,24 @@ pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, duplicates: bool) -> Vec
         }
     }
     out
+}
+
+/// What is known before the diff runs, which lets SQLite's diff leave work out (PostgreSQL's
+/// planner needs only `duplicates`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiffHints {
+    /// The dup table has rows (usually it has none, and the legs then skip the per-row check
+    /// against it).
+    pub duplicates: bool,
+    /// The baseline has members (without any, every valid row is an insert).
+    pub members: bool,
+    /// The baseline's key column has the snapshot's declared type.
+    pub same_key_type: bool,
+}
+
+impl DiffHints {
+    /// Nothing known: every leg, with every check.
+    pub const ALL: DiffHints = DiffHints { duplicates: true, members: true, same_key_type: false };
 }
 
 /// Records per op, with the first and last `seq` of each.
@@ -435,29 +495,61 @@ pub fn log_invalid(t: &Tables) -> String {
 }
 
 /// Reads delta records: `seq`, op, the key as text, then the image columns. SQLite reads an
-/// insert's or update's image from its snapshot row and a delete's from the baseline;
-/// PostgreSQL reads the delta's own copies through `select` (an expression per column, see
-/// `value::PgColumn`). Parameters: after, last, limit.
+/// insert's or update's image from its snapshot row and a delete's from the baseline (see
+/// [`Images`]); PostgreSQL reads the delta's own copies through `select` (an expression per
+/// column, see `value::PgColumn`). Parameters: after, last, limit.
 pub fn read_delta(t: &Tables, spec: &ModelSpec, select: &[String]) -> String {
-    let d = t.dialect;
-    let (from, cols) = match d {
-        Dialect::Sqlite => {
-            let cols: Vec<String> = spec
-                .columns
+    match t.dialect {
+        Dialect::Sqlite => read_images(t, spec, Images::Either),
+        Dialect::Postgres => read_from(t, &format!("{} AS d", t.delta.qualified()), select),
+    }
+}
+
+/// Where SQLite reads a range of delta records' images from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Images {
+    /// Inserts and updates only: the snapshot row each refers to (one lookup by rowid).
+    Current,
+    /// Deletes only: the baseline's image, by key.
+    Removed,
+    /// Either, decided per record (a range that spans both).
+    Either,
+    /// The delta's own columns (the first run's view, see `first_run`).
+    Inline,
+}
+
+/// SQLite's delta read (see [`read_delta`]). A range of one kind reads with one lookup per
+/// record and no per-column choice: the runner reads a phase at a time, and a phase is all
+/// deletes or all inserts and updates. (Left joins: a missing image reads as nulls, and the
+/// record then fails the field pipeline rather than going unrecorded.)
+pub fn read_images(t: &Tables, spec: &ModelSpec, images: Images) -> String {
+    let (delta, s, b) = (t.delta.qualified(), t.snapshot.qualified(), t.baseline.qualified());
+    let (from, cols): (String, Vec<String>) = match images {
+        Images::Current => (
+            format!("{delta} AS d LEFT JOIN {s} AS s ON s.rowid = d.\"_audience_src\""),
+            spec.columns.iter().map(|c| format!("s.{}", quote(c))).collect(),
+        ),
+        Images::Removed => (
+            format!("{delta} AS d LEFT JOIN {b} AS b ON b.\"_audience_key\" = d.\"_audience_key\""),
+            spec.columns.iter().map(|c| format!("b.{}", quote(c))).collect(),
+        ),
+        Images::Inline => (format!("{delta} AS d"), spec.columns.iter().map(|c| format!("d.{}", quote(c))).collect()),
+        Images::Either => (
+            format!(
+                "{delta} AS d LEFT JOIN {s} AS s ON s.rowid = d.\"_audience_src\" \
+                 LEFT JOIN {b} AS b ON d.\"_audience_src\" IS NULL AND b.\"_audience_key\" = d.\"_audience_key\""
+            ),
+            spec.columns
                 .iter()
                 .map(|c| format!("CASE WHEN d.\"_audience_src\" IS NULL THEN b.{q} ELSE s.{q} END", q = quote(c)))
-                .collect();
-            let from = format!(
-                "{delta} AS d LEFT JOIN {s} AS s ON s.rowid = d.\"_audience_src\" \
-                 LEFT JOIN {b} AS b ON d.\"_audience_src\" IS NULL AND b.\"_audience_key\" = d.\"_audience_key\"",
-                delta = t.delta.qualified(),
-                s = t.snapshot.qualified(),
-                b = t.baseline.qualified(),
-            );
-            (from, cols)
-        }
-        Dialect::Postgres => (format!("{} AS d", t.delta.qualified()), select.to_vec()),
+                .collect(),
+        ),
     };
+    read_from(t, &from, &cols)
+}
+
+fn read_from(t: &Tables, from: &str, cols: &[String]) -> String {
+    let d = t.dialect;
     let cols = if cols.is_empty() { String::new() } else { format!(", {}", cols.join(", ")) };
     format!(
         "SELECT d.\"_audience_seq\", CAST(d.\"_audience_op\" AS bigint), CAST(d.\"_audience_key\" AS TEXT){cols} \
@@ -522,6 +614,12 @@ fn log_from_delta(t: &Tables, status: &str, seq: &str, not: &[i64]) -> String {
 /// Moves the baseline to the accepted adds and updates of `lo..=hi`: their new image, under
 /// this configuration. Parameters: lo, hi.
 pub fn baseline_upsert(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -> String {
+    baseline_upsert_from(t, spec, config, not, t.dialect == Dialect::Postgres)
+}
+
+/// [`baseline_upsert`], with the images read from the delta itself when `inline` (PostgreSQL's
+/// delta, SQLite's first-run view) rather than from the snapshot rows it refers to.
+pub fn baseline_upsert_from(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline: bool) -> String {
     let d = t.dialect;
     let key = "\"_audience_key\"";
     let set: Vec<String> = spec
@@ -531,17 +629,18 @@ pub fn baseline_upsert(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -
         .chain(["\"_audience_fp\"".to_owned(), "\"_audience_config\"".to_owned()])
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
-    // SQLite's delta refers to the snapshot row; PostgreSQL's holds the image itself.
-    let (from, image) = match d {
-        Dialect::Sqlite => (
+    // SQLite's delta table refers to the snapshot row; PostgreSQL's holds the image itself.
+    let (from, image) = if inline {
+        (format!("{} AS d", t.delta.qualified()), "d")
+    } else {
+        (
             format!(
                 "{} AS d JOIN {} AS s ON s.rowid = d.\"_audience_src\"",
                 t.delta.qualified(),
                 t.snapshot.qualified()
             ),
             "s",
-        ),
-        Dialect::Postgres => (format!("{} AS d", t.delta.qualified()), "d"),
+        )
     };
     // `WHERE` is required here: without it SQLite would read `ON CONFLICT` as a join constraint.
     format!(
@@ -624,9 +723,10 @@ mod tests {
         let sync = SyncName::new("high_value").unwrap();
         for dialect in [Dialect::Sqlite, Dialect::Postgres] {
             let t = Tables::new(dialect, &sync, 1, Place::Main, Place::Main);
-            let all = [snapshot(&t, &spec()), delta(&t, &spec(), 5, true), vec![read_delta(&t, &spec(), &[])]]
-                .concat()
-                .join("\n");
+            let all =
+                [snapshot(&t, &spec()), delta(&t, &spec(), 5, DiffHints::ALL), vec![read_delta(&t, &spec(), &[])]]
+                    .concat()
+                    .join("\n");
             assert!(all.contains("\"we\"\"ird\""), "{all}");
             assert!(!all.contains(" we\"ird"), "{all}");
         }

@@ -14,7 +14,10 @@
 //! * [`Warehouse`]: what the runner asks of a connector. [`sqlite`] (the embedded default) and
 //!   [`postgres`] implement it; a Snowflake or BigQuery connector would too, with the same SQL
 //!   shapes (see [`diff`]) in its own dialect.
-//! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
+//! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons;
+//!   [`first_run`]: SQLite's diff when the baseline has no members (the delta a view of the
+//!   snapshot, which is written in key order); [`unique`]: when a SQLite model's key is unique
+//!   and non-null by construction (the duplicate check is then left out).
 //! * [`state`]: the state tables (runs, locks, logs) and their queries.
 //! * [`ident`]: identifiers we build are validated and quoted; [`value`]: warehouse values to
 //!   [`crate::fields::WarehouseValue`]; [`lock`]: lock holders and the staleness rule.
@@ -31,11 +34,13 @@
 //!   success without the exact status) and for failures without a response.
 
 pub mod diff;
+pub mod first_run;
 pub mod ident;
 pub mod lock;
 pub mod postgres;
 pub mod sqlite;
 pub mod state;
+pub mod unique;
 pub mod value;
 
 use std::fmt;

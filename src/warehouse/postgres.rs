@@ -25,7 +25,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::diff::{self, Dialect, Place, Tables};
+use super::diff::{self, Dialect, DiffHints, Place, Tables};
 use super::lock::{LockHolder, Me};
 use super::state::{StateTables, log_cutoff};
 use super::value::{PgCell, PgColumn, numeric_cell};
@@ -331,7 +331,7 @@ impl PgWarehouse {
             self.exec("finding duplicate keys", &sql).await?;
         }
         let duplicates = self.query_i64("finding duplicate keys", &diff::has_duplicates(&t)).await?;
-        for sql in diff::delta(&t, spec, run.config, duplicates > 0) {
+        for sql in diff::delta(&t, spec, run.config, DiffHints { duplicates: duplicates > 0, ..DiffHints::ALL }) {
             self.exec("computing the delta", &sql).await?;
         }
         let row = self

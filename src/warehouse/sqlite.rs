@@ -8,11 +8,17 @@
 //!   processes cannot both see it free). A thread with its own connection refreshes its
 //!   heartbeat every 5 s; each of our own write transactions refreshes it too, just before it
 //!   commits, so that a long statement (a big snapshot) never leaves an old heartbeat behind.
-//! * The journal mode is the user's: we never switch the database to WAL or anything else. Our
-//!   connection only sets per-connection settings (a busy timeout, a larger page cache).
+//! * A run puts the database in WAL mode while it holds the lock, and the last run to end puts
+//!   back the rollback journal the database had (module `journal`): commits then never wait for
+//!   the disk, and outcomes are recorded by a thread of their own while the runner reads on
+//!   (module `recorder`). Otherwise our connections only set per-connection settings (a busy
+//!   timeout, a larger page cache).
 //! * A dry run holds one `BEGIN IMMEDIATE` transaction from start to end, puts its snapshot and
 //!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
 //!   other run can take the lock.
+
+mod journal;
+mod recorder;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -24,7 +30,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::diff::{self, Dialect, Place, Tables};
+use super::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
+use super::first_run;
 use super::lock::{self, HEARTBEAT, LockHolder, Me};
 use super::state::{StateTables, log_cutoff};
 use super::value::SqliteRow;
@@ -32,12 +39,15 @@ use super::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
 };
+use recorder::{Recorder, Recording};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Our connection's page cache (KiB): big statements (snapshots, index builds) go faster with
 /// more than the default 2 MB, and this stays well inside the memory budget.
 const CACHE_KIB: i64 = 32 * 1024;
+/// The page cache of the connections that run small statements (heartbeat, recording).
+const SMALL_CACHE_KIB: i64 = 8 * 1024;
 
 /// A SQLite source database.
 pub struct SqliteWarehouse {
@@ -51,6 +61,14 @@ pub struct SqliteWarehouse {
     heartbeat: Option<Heartbeat>,
     /// The current run's tables, once `build_delta` made them.
     tables: Option<Tables>,
+    /// The sequence numbers of the current delta's deletes.
+    deletes: Option<(i64, i64)>,
+    /// The current delta is the first run's view, which holds the images.
+    inline: bool,
+    /// The database is in WAL mode for the run (see [`journal`]).
+    wal: bool,
+    /// The thread recording the run's outcomes (WAL mode only).
+    recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for SqliteWarehouse {
@@ -80,6 +98,10 @@ impl SqliteWarehouse {
             dry_run: false,
             heartbeat: None,
             tables: None,
+            deletes: None,
+            inline: false,
+            wal: false,
+            recorder: None,
         })
     }
 
@@ -130,6 +152,94 @@ impl SqliteWarehouse {
         result
     }
 
+    /// The delta's counts and ranges (see [`DeltaStats`]) after [`diff::delta`].
+    fn delta_stats(&self, t: &Tables, baseline: i64) -> Result<DeltaStats> {
+        let (rows, invalid): (i64, i64) = self
+            .conn
+            .query_row(&diff::snapshot_stats(t), [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| WarehouseError::sql("counting the snapshot", e))?;
+        let mut stats = DeltaStats {
+            baseline: baseline as u64,
+            snapshot_rows: rows as u64,
+            invalid: invalid as u64,
+            ..DeltaStats::default()
+        };
+        let doing = "counting the delta";
+        let mut stmt = self.conn.prepare(&diff::delta_stats(t)).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut rows = stmt.query([]).map_err(|e| WarehouseError::sql(doing, e))?;
+        while let Some(r) = rows.next().map_err(|e| WarehouseError::sql(doing, e))? {
+            if let Some(op) = Op::from_code(r.get(0).unwrap_or(-1)) {
+                stats.counts[op.index()] = r.get::<_, i64>(1).unwrap_or(0) as u64;
+                stats.ranges[op.index()] = Some((r.get(2).unwrap_or(0), r.get(3).unwrap_or(0)));
+            }
+        }
+        Ok(stats)
+    }
+
+    /// The delta's counts and ranges after [`first_run::delta`] (no members: every record an
+    /// insert).
+    fn first_run_stats(&self, t: &Tables) -> Result<DeltaStats> {
+        type Counts = (i64, i64, i64, Option<i64>, Option<i64>);
+        let (rows, nulls, duplicated, lo, hi): Counts = self
+            .conn
+            .query_row(&first_run::stats(t), [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(|e| WarehouseError::sql("counting the snapshot", e))?;
+        let invalid = nulls + duplicated;
+        let mut stats =
+            DeltaStats { baseline: 0, snapshot_rows: rows as u64, invalid: invalid as u64, ..DeltaStats::default() };
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            stats.counts[Op::Insert.index()] = (rows - invalid).max(0) as u64;
+            stats.ranges[Op::Insert.index()] = Some((lo, hi));
+        }
+        Ok(stats)
+    }
+
+    /// Whether a table has a row.
+    fn has_rows(&self, table: &TableName) -> Result<bool> {
+        self.conn
+            .query_row(&format!("SELECT EXISTS (SELECT 1 FROM {})", table.qualified()), [], |r| r.get(0))
+            .map_err(|e| WarehouseError::sql("counting the members", e))
+    }
+
+    /// Drops a delta, a table or (after a first run) a view.
+    fn drop_delta(&self, delta: &TableName) -> Result<()> {
+        let sql = format!("SELECT type FROM {}.sqlite_master WHERE name = ?1", diff_quote(delta.schema));
+        let kind: Option<String> = self
+            .conn
+            .query_row(&sql, [&delta.name], |r| r.get(0))
+            .optional()
+            .map_err(|e| WarehouseError::sql("dropping the delta", e))?;
+        match kind.as_deref() {
+            Some("view") => self.exec("dropping the delta", &format!("DROP VIEW IF EXISTS {}", delta.qualified())),
+            Some(_) => self.exec("dropping the delta", &format!("DROP TABLE IF EXISTS {}", delta.qualified())),
+            None => Ok(()),
+        }
+    }
+
+    /// What recording the current run's outcomes needs.
+    fn recording(&self, spec: &ModelSpec, run: &RunRef) -> Result<Recording> {
+        Ok(Recording {
+            tables: self.tables()?.clone(),
+            spec: spec.clone(),
+            run: run.clone(),
+            inline: self.inline,
+            deletes: self.deletes,
+            state: self.state.clone(),
+            lock: match (&self.sync, &self.me, self.dry_run) {
+                (Some(sync), Some(me), false) => Some((sync.as_str().to_owned(), me.pid)),
+                _ => None,
+            },
+        })
+    }
+
+    /// Waits for the recording thread to record everything handed over, and stops it.
+    fn stop_recorder(&mut self) -> Result<()> {
+        match self.recorder.take() {
+            Some(recorder) => recorder.finish(),
+            None => Ok(()),
+        }
+    }
+
     fn tables(&self) -> Result<&Tables> {
         self.tables.as_ref().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
     }
@@ -174,6 +284,24 @@ impl SqliteWarehouse {
 }
 
 impl SqliteWarehouse {
+    /// Whether the baseline's key column has the snapshot's declared type (a baseline created
+    /// before baselines took the snapshot's types may not).
+    fn same_key_type(&self, t: &Tables) -> Result<bool> {
+        let doing = "reading the baseline's columns";
+        let sql = |schema: &str| {
+            format!("SELECT type FROM {}.pragma_table_info(?1) WHERE name = '_audience_key'", diff_quote(schema))
+        };
+        let key_type = |schema: &str, table: &str| -> Result<Option<String>> {
+            self.conn
+                .query_row(&sql(schema), [table], |r| r.get::<_, String>(0))
+                .optional()
+                .map_err(|e| WarehouseError::sql(doing, e))
+        };
+        let baseline = key_type(t.baseline.schema, &t.baseline.name)?;
+        let snapshot = key_type(t.snapshot.schema, &t.snapshot.name)?;
+        Ok(matches!((baseline, snapshot), (Some(b), Some(s)) if b.eq_ignore_ascii_case(&s)))
+    }
+
     /// The snapshot's declared column types, key first (for a baseline of the same affinities).
     fn declared_types(&self, t: &Tables) -> Result<Vec<String>> {
         let doing = "reading the snapshot's columns";
@@ -191,9 +319,14 @@ fn diff_quote(name: &str) -> String {
 
 /// A connection with our per-connection settings.
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    connect_with_cache(path, CACHE_KIB)
+}
+
+/// A connection with our per-connection settings and a page cache of `cache_kib` KiB.
+fn connect_with_cache(path: &Path, cache_kib: i64) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib}"))?;
     Ok(conn)
 }
 
@@ -251,26 +384,44 @@ fn heartbeat_age(heartbeat: &str) -> Option<Duration> {
     Some((now - then).to_std().unwrap_or(Duration::ZERO))
 }
 
+/// How often, in WAL mode, the heartbeat's connection copies the log's new pages back into the
+/// database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
 /// The thread that refreshes our lock row's heartbeat every [`HEARTBEAT`], on its own
-/// connection. Dropping it stops the thread.
+/// connection. In WAL mode it also copies the log back into the database (a passive checkpoint)
+/// every [`CHECKPOINT_EVERY`]: the disk syncs that takes happen here, not in the runner, and the
+/// log stays small. Dropping it stops the thread.
 struct Heartbeat {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Heartbeat {
-    fn start(path: &Path, sql: String, sync: &SyncName, pid: u32) -> Heartbeat {
+    fn start(path: &Path, sql: String, sync: &SyncName, pid: u32, wal: bool) -> Heartbeat {
         let (tx, rx) = mpsc::channel::<()>();
         let (path, sync) = (path.to_owned(), sync.as_str().to_owned());
+        let tick = if wal { CHECKPOINT_EVERY } else { HEARTBEAT };
         let thread = std::thread::Builder::new()
             .name("audience-heartbeat".into())
             .spawn(move || {
-                let Ok(conn) = connect(&path) else { return };
+                let Ok(conn) = connect_with_cache(&path, SMALL_CACHE_KIB) else { return };
+                if wal && conn.execute_batch(journal::WAL_SETTINGS).is_err() {
+                    return;
+                }
+                let mut beat = std::time::Instant::now();
                 // Until told to stop (or the sender is dropped).
-                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HEARTBEAT) {
-                    // A failure (the database busy for 30 s) is retried at the next beat; the
-                    // main connection refreshes the heartbeat at every commit anyway.
-                    let _ = conn.execute(&sql, params![sync, pid, now_utc()]);
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(tick) {
+                    if wal {
+                        // Passive: copies what no reader still needs, and never waits for a lock.
+                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    }
+                    if beat.elapsed() >= HEARTBEAT {
+                        beat = std::time::Instant::now();
+                        // A failure (the database busy for 30 s) is retried at the next beat;
+                        // every commit of the run refreshes the heartbeat anyway.
+                        let _ = conn.execute(&sql, params![sync, pid, now_utc()]);
+                    }
                 }
             })
             .ok();
@@ -348,7 +499,8 @@ impl Warehouse for SqliteWarehouse {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         if taken.is_ok() {
-            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid));
+            self.wal = journal::enter_wal(&self.conn);
+            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid, self.wal));
         }
         taken
     }
@@ -396,12 +548,23 @@ impl Warehouse for SqliteWarehouse {
         let scratch = if dry { Place::Temp } else { Place::Main };
         let baseline_place = if has_baseline || !dry { Place::Main } else { Place::Temp };
         let t = Tables::new(Dialect::Sqlite, &spec.sync, run.run_id, scratch, baseline_place);
-        let stats = self.write("building the snapshot and the delta", |w| {
+        // Without members, every valid row is an insert: see `first_run`.
+        let members = has_baseline && self.has_rows(&t.baseline)?;
+        let unique = super::unique::key_is_unique(&self.conn, &spec.sql, &spec.primary_key);
+        // The snapshot commits on its own: in WAL mode the background connection then copies it
+        // into the database (and waits for the disk) while this one builds the delta. A run
+        // that dies before the delta is built leaves a snapshot that retention drops in time.
+        let mut snapshot = if members { diff::snapshot(&t, spec) } else { vec![first_run::snapshot(&t, spec)] };
+        let index = snapshot.split_off(1);
+        self.write("taking the snapshot of the model", |w| {
             // A delta left by a run that died is of no use: this run diffs afresh.
-            w.exec("dropping an old delta", &format!("DROP TABLE IF EXISTS {}", t.delta.qualified()))?;
+            w.drop_delta(&t.delta)?;
             w.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified()))?;
-            for sql in diff::snapshot(&t, spec) {
-                w.exec("taking the snapshot of the model", &sql)?;
+            w.exec("taking the snapshot of the model", &snapshot[0])
+        })?;
+        let stats = self.write("building the delta", |w| {
+            for sql in &index {
+                w.exec("indexing the snapshot", sql)?;
             }
             if has_baseline {
                 w.widen_baseline(&t, spec)?;
@@ -414,42 +577,36 @@ impl Warehouse for SqliteWarehouse {
             if full_resync {
                 w.exec("marking every member for a full resync", &diff::clear_config(&t))?;
             }
-            let baseline: i64 = w
-                .conn
-                .query_row(&diff::baseline_count(&t), [], |r| r.get(0))
-                .map_err(|e| WarehouseError::sql("counting the members", e))?;
-            for sql in diff::duplicates(&t) {
+            let baseline: i64 = if members {
+                w.conn
+                    .query_row(&diff::baseline_count(&t), [], |r| r.get(0))
+                    .map_err(|e| WarehouseError::sql("counting the members", e))?
+            } else {
+                0
+            };
+            let find = match (unique, members) {
+                (true, _) => diff::no_duplicates(&t),
+                (false, true) => diff::duplicates(&t),
+                (false, false) => first_run::duplicates(&t),
+            };
+            for sql in find {
                 w.exec("finding duplicate keys", &sql)?;
             }
             let duplicates: i64 = w
                 .conn
                 .query_row(&diff::has_duplicates(&t), [], |r| r.get(0))
                 .map_err(|e| WarehouseError::sql("finding duplicate keys", e))?;
-            for sql in diff::delta(&t, spec, run.config, duplicates > 0) {
-                w.exec("computing the delta", &sql)?;
-            }
-            let (rows, invalid): (i64, i64) = w
-                .conn
-                .query_row(&diff::snapshot_stats(&t), [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| WarehouseError::sql("counting the snapshot", e))?;
-            let mut stats = DeltaStats {
-                baseline: baseline as u64,
-                snapshot_rows: rows as u64,
-                invalid: invalid as u64,
-                ..DeltaStats::default()
-            };
-            let mut stmt =
-                w.conn.prepare(&diff::delta_stats(&t)).map_err(|e| WarehouseError::sql("counting the delta", e))?;
-            let mut rows = stmt.query([]).map_err(|e| WarehouseError::sql("counting the delta", e))?;
-            while let Some(r) = rows.next().map_err(|e| WarehouseError::sql("counting the delta", e))? {
-                let op = Op::from_code(r.get(0).unwrap_or(-1));
-                if let Some(op) = op {
-                    stats.counts[op.index()] = r.get::<_, i64>(1).unwrap_or(0) as u64;
-                    stats.ranges[op.index()] = Some((r.get(2).unwrap_or(0), r.get(3).unwrap_or(0)));
+            if members {
+                let hints =
+                    DiffHints { duplicates: duplicates > 0, members: true, same_key_type: w.same_key_type(&t)? };
+                for sql in diff::delta(&t, spec, run.config, hints) {
+                    w.exec("computing the delta", &sql)?;
                 }
+            } else {
+                w.exec("computing the delta", &first_run::delta(&t, spec, duplicates > 0))?;
             }
-            drop(rows);
-            drop(stmt);
+            let stats = if members { w.delta_stats(&t, baseline)? } else { w.first_run_stats(&t)? };
+            let invalid = stats.invalid;
             if invalid > 0 && run.write_logs && !dry {
                 w.conn
                     .execute(&diff::log_invalid(&t), params![spec.sync.as_str(), run.run_id, run.started_at])
@@ -458,6 +615,15 @@ impl Warehouse for SqliteWarehouse {
             Ok(stats)
         })?;
         self.tables = Some(t);
+        self.deletes = stats.ranges[Op::Delete.index()];
+        self.inline = !members;
+        if self.wal && !dry {
+            let recording = self.recording(spec, run)?;
+            self.recorder = connect_with_cache(&self.path, SMALL_CACHE_KIB)
+                .and_then(|conn| conn.execute_batch(journal::WAL_SETTINGS).map(|()| conn))
+                .ok()
+                .and_then(|conn| Recorder::start(conn, recording));
+        }
         Ok(stats)
     }
 
@@ -470,7 +636,15 @@ impl Warehouse for SqliteWarehouse {
         visit: &mut dyn FnMut(&DeltaRecord<'_>),
     ) -> Result<Option<i64>> {
         let t = self.tables()?;
-        let sql = diff::read_delta(t, spec, &[]);
+        // A range within the deletes reads the baseline's images; one past them, the snapshot's.
+        let images = match self.deletes {
+            _ if self.inline => Images::Inline,
+            None => Images::Current,
+            Some((_, hi)) if after >= hi => Images::Current,
+            Some((_, hi)) if last <= hi => Images::Removed,
+            Some(_) => Images::Either,
+        };
+        let sql = diff::read_images(t, spec, images);
         let doing = "reading the delta";
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
         let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
@@ -495,52 +669,11 @@ impl Warehouse for SqliteWarehouse {
         if chunks.is_empty() {
             return Ok(());
         }
-        let t = self.tables()?.clone();
-        // On this connection, in the runner's thread: a recorder thread with a connection of its
-        // own was tried, and cost more CPU in lock waits than it saved in commit waits.
-        self.write("recording outcomes", |w| {
-            let doing = "recording outcomes";
-            let now = now_utc();
-            let sync = spec.sync.as_str();
-            for chunk in chunks {
-                if run.write_logs {
-                    let mut not_succeeded: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
-                    not_succeeded.extend_from_slice(chunk.undelivered);
-                    not_succeeded.sort_unstable();
-                    let sql = diff::log_succeeded(&t, &not_succeeded);
-                    let mut stmt = w.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
-                    stmt.execute(params![sync, run.run_id, run.started_at, now, chunk.lo, chunk.hi])
-                        .map_err(|e| WarehouseError::sql(doing, e))?;
-                    let mut stmt =
-                        w.conn.prepare_cached(&diff::log_failed(&t)).map_err(|e| WarehouseError::sql(doing, e))?;
-                    for f in chunk.failed {
-                        stmt.execute(params![sync, run.run_id, run.started_at, now, f.seq, f.reason, f.status])
-                            .map_err(|e| WarehouseError::sql(doing, e))?;
-                    }
-                }
-                // What stays as it was in the baseline: records not sent, and (with
-                // retry_failed) failures, so that the next run's diff sends them again.
-                let mut stay: Vec<i64> = chunk.undelivered.to_vec();
-                if !chunk.move_failed {
-                    stay.extend(chunk.failed.iter().map(|f| f.seq));
-                }
-                stay.sort_unstable();
-                let upsert = diff::baseline_upsert(&t, spec, run.config, &stay);
-                w.conn
-                    .prepare_cached(&upsert)
-                    .and_then(|mut s| s.execute(params![chunk.lo, chunk.hi]))
-                    .map_err(|e| WarehouseError::sql(doing, e))?;
-                let delete = diff::baseline_delete(&t, &stay);
-                w.conn
-                    .prepare_cached(&delete)
-                    .and_then(|mut s| s.execute(params![chunk.lo, chunk.hi]))
-                    .map_err(|e| WarehouseError::sql(doing, e))?;
-            }
-            match chunks.last() {
-                Some(last) => update_counts(w, run, &last.counts),
-                None => Ok(()),
-            }
-        })
+        if let Some(recorder) = &mut self.recorder {
+            return recorder.record(chunks);
+        }
+        let recording = self.recording(spec, run)?;
+        self.write("recording outcomes", |w| recorder::write_chunks(&w.conn, &recording, chunks))
     }
 
     async fn finish_run(
@@ -553,8 +686,15 @@ impl Warehouse for SqliteWarehouse {
         if self.dry_run {
             return Ok(());
         }
+        // Everything handed over is recorded first; should that fail, the run row says so.
+        let recorded = self.stop_recorder();
+        let (status, error) = match &recorded {
+            Ok(()) => (status, error.map(str::to_owned)),
+            Err(e) => (RunStatus::Failed, Some(e.to_string())),
+        };
+        let error = error.as_deref();
         self.write("finishing the run", |w| {
-            update_counts(w, run, counts)?;
+            recorder::update_counts(&w.conn, &w.state, run, counts)?;
             w.conn
                 .execute(
                     &w.state.finish_run(),
@@ -562,13 +702,15 @@ impl Warehouse for SqliteWarehouse {
                 )
                 .map_err(|e| WarehouseError::sql("finishing the run", e))?;
             Ok(())
-        })
+        })?;
+        recorded
     }
 
     async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()> {
         if self.dry_run {
             return Ok(());
         }
+        self.stop_recorder()?;
         let sync = &run.sync;
         let prefix = diff::table_name(Dialect::Sqlite, &format!("snapshot_{sync}_"));
         let mut stmt = self
@@ -593,7 +735,7 @@ impl Warehouse for SqliteWarehouse {
                     &format!("DROP TABLE IF EXISTS main.{}", super::ident::quote(name)),
                 )?;
             }
-            w.exec("dropping the delta", &format!("DROP TABLE IF EXISTS {}", delta.qualified()))?;
+            w.drop_delta(&delta)?;
             w.conn
                 .execute(&w.state.delete_old_logs(), params![sync.as_str(), cutoff])
                 .map_err(|e| WarehouseError::sql("deleting old log rows", e))?;
@@ -602,8 +744,12 @@ impl Warehouse for SqliteWarehouse {
     }
 
     async fn end(&mut self, sync: &SyncName) -> Result<()> {
+        // Its error, if any, was the run's (finish_run reports it).
+        let _ = self.stop_recorder();
         self.heartbeat = None;
         self.tables = None;
+        self.deletes = None;
+        self.inline = false;
         let result = if self.dry_run {
             if self.conn.is_autocommit() { Ok(()) } else { self.exec("ending the dry run", "ROLLBACK") }
         } else {
@@ -616,6 +762,11 @@ impl Warehouse for SqliteWarehouse {
                 .map(|_| ())
                 .map_err(|e| WarehouseError::sql("releasing the lock", e))
         };
+        if !self.dry_run {
+            // Our other connections are closed by now (heartbeat, recorder).
+            journal::leave_wal(&self.conn);
+        }
+        self.wal = false;
         self.sync = None;
         self.dry_run = false;
         result
@@ -654,25 +805,6 @@ impl Warehouse for SqliteWarehouse {
             .map_err(|e| WarehouseError::sql(doing, e))?;
         Ok(Some((run_id, rows)))
     }
-}
-
-fn update_counts(w: &SqliteWarehouse, run: &RunRef, c: &RunCounts) -> Result<()> {
-    w.conn
-        .execute(
-            &w.state.update_counts(),
-            params![
-                run.sync.as_str(),
-                run.run_id,
-                c.inserted as i64,
-                c.updated as i64,
-                c.deleted as i64,
-                c.failed as i64,
-                c.invalid as i64,
-                c.requests as i64
-            ],
-        )
-        .map(|_| ())
-        .map_err(|e| WarehouseError::sql("recording the run's counts", e))
 }
 
 #[cfg(test)]

@@ -285,6 +285,11 @@ impl Warehouse {
         w
     }
 
+    /// SQLite: the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The sync's `source`.
     pub fn source(&self) -> String {
         match self.kind {

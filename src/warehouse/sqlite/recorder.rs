@@ -1,0 +1,249 @@
+//! Recording outcomes in SQLite: the statements of one batch (log rows, baseline moves, the
+//! run's counts), and the thread that runs them on a connection of its own.
+//!
+//! Why a thread: recording a batch (a log row per record, the baseline moved per record) costs
+//! as much as reading, processing and sending it; on one connection the two take turns. In WAL
+//! mode a writer and readers never wait for one another, so the runner's connection reads the
+//! next batches while this thread records the completed ones. (In a rollback journal they would
+//! lock each other out: there the runner records on its own connection, as before.)
+//!
+//! Ordering and safety are those of recording in place: batches are recorded in the order they
+//! completed, each in one transaction with the heartbeat refreshed; at most [`QUEUE`] hand-overs
+//! wait, so a crash leaves as few completed-but-unrecorded batches as before (they are sent again
+//! by the next run, like the requests in flight). The first error stops the recording: later
+//! batches are not recorded (their records are sent again next run), and the error is returned
+//! by the next hand-over or by [`Recorder::finish`].
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, params};
+
+use super::super::diff::{self, Tables};
+use super::super::state::StateTables;
+use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_utc};
+
+/// Hand-overs that may wait for the thread before the runner waits in turn.
+const QUEUE: usize = 2;
+
+/// What the statements of a run's recording need to know.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    pub tables: Tables,
+    pub spec: ModelSpec,
+    pub run: RunRef,
+    /// The delta holds the images (the first run's view) rather than referring to snapshot rows.
+    pub inline: bool,
+    /// The sequence numbers of the delta's deletes (batches outside them move no member out,
+    /// batches inside them move no member in: their statement is left out).
+    pub deletes: Option<(i64, i64)>,
+    pub state: StateTables,
+    /// Our lock row (sync name, pid), whose heartbeat each transaction refreshes.
+    pub lock: Option<(String, u32)>,
+}
+
+/// Writes completed batches in the connection's current transaction: log rows, baseline moves
+/// (only to what the API accepted, and past failures when `move_failed`), and the run's counts
+/// (the last batch's).
+pub fn write_chunks(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
+    let doing = "recording outcomes";
+    let err = |e: rusqlite::Error| WarehouseError::sql(doing, e);
+    let (t, spec, run) = (&r.tables, &r.spec, &r.run);
+    let now = now_utc();
+    let sync = spec.sync.as_str();
+    for chunk in chunks {
+        if run.write_logs {
+            let mut not_succeeded: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
+            not_succeeded.extend_from_slice(chunk.undelivered);
+            not_succeeded.sort_unstable();
+            let sql = diff::log_succeeded(t, &not_succeeded);
+            let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
+            stmt.execute(params![sync, run.run_id, run.started_at, now, chunk.lo, chunk.hi]).map_err(err)?;
+            if !chunk.failed.is_empty() {
+                let mut stmt = conn.prepare_cached(&diff::log_failed(t)).map_err(err)?;
+                for f in chunk.failed {
+                    stmt.execute(params![sync, run.run_id, run.started_at, now, f.seq, f.reason, f.status])
+                        .map_err(err)?;
+                }
+            }
+        }
+        // What stays as it was in the baseline: records not sent, and (with retry_failed)
+        // failures, so that the next run's diff sends them again.
+        let mut stay: Vec<i64> = chunk.undelivered.to_vec();
+        if !chunk.move_failed {
+            stay.extend(chunk.failed.iter().map(|f| f.seq));
+        }
+        stay.sort_unstable();
+        let (has_deletes, has_others) = match r.deletes {
+            None => (false, true),
+            Some((lo, hi)) => (chunk.lo <= hi && chunk.hi >= lo, chunk.lo < lo || chunk.hi > hi),
+        };
+        if has_others {
+            let upsert = diff::baseline_upsert_from(t, spec, run.config, &stay, r.inline);
+            conn.prepare_cached(&upsert).and_then(|mut s| s.execute(params![chunk.lo, chunk.hi])).map_err(err)?;
+        }
+        if has_deletes {
+            let delete = diff::baseline_delete(t, &stay);
+            conn.prepare_cached(&delete).and_then(|mut s| s.execute(params![chunk.lo, chunk.hi])).map_err(err)?;
+        }
+    }
+    match chunks.last() {
+        Some(last) => update_counts(conn, &r.state, run, &last.counts),
+        None => Ok(()),
+    }
+}
+
+/// Stores a run's counts in its run row.
+pub fn update_counts(conn: &Connection, state: &StateTables, run: &RunRef, c: &RunCounts) -> Result<()> {
+    conn.execute(
+        &state.update_counts(),
+        params![
+            run.sync.as_str(),
+            run.run_id,
+            c.inserted as i64,
+            c.updated as i64,
+            c.deleted as i64,
+            c.failed as i64,
+            c.invalid as i64,
+            c.requests as i64
+        ],
+    )
+    .map(|_| ())
+    .map_err(|e| WarehouseError::sql("recording the run's counts", e))
+}
+
+/// A completed batch, owned, on its way to the thread.
+struct Owned {
+    lo: i64,
+    hi: i64,
+    failed: Vec<Failure>,
+    undelivered: Vec<i64>,
+    move_failed: bool,
+    counts: RunCounts,
+}
+
+/// The recording thread of a run (see the module's doc).
+pub struct Recorder {
+    jobs: Option<SyncSender<Vec<Owned>>>,
+    thread: Option<JoinHandle<()>>,
+    error: Arc<Mutex<Option<WarehouseError>>>,
+}
+
+impl Recorder {
+    /// Starts the thread with `conn` (a connection to the same database, in WAL mode).
+    pub fn start(conn: Connection, recording: Recording) -> Option<Recorder> {
+        let (jobs, rx) = sync_channel::<Vec<Owned>>(QUEUE);
+        let error = Arc::new(Mutex::new(None));
+        let failed = error.clone();
+        let thread = std::thread::Builder::new()
+            .name("audience-recorder".into())
+            .spawn(move || record_all(&conn, &recording, &rx, &failed))
+            .ok()?;
+        Some(Recorder { jobs: Some(jobs), thread: Some(thread), error })
+    }
+
+    /// Hands completed batches over (waiting while [`QUEUE`] hand-overs are waiting already);
+    /// returns an error the thread met, if any.
+    pub fn record(&mut self, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
+        self.check()?;
+        let owned = chunks
+            .iter()
+            .map(|c| Owned {
+                lo: c.lo,
+                hi: c.hi,
+                failed: c.failed.to_vec(),
+                undelivered: c.undelivered.to_vec(),
+                move_failed: c.move_failed,
+                counts: c.counts,
+            })
+            .collect();
+        if let Some(jobs) = &self.jobs
+            && jobs.send(owned).is_err()
+        {
+            // The thread is gone: its error says why.
+            self.join();
+            self.check()?;
+            return Err(WarehouseError::sql("recording outcomes", "the recording thread stopped"));
+        }
+        Ok(())
+    }
+
+    /// Waits until everything handed over is recorded, and stops the thread.
+    pub fn finish(mut self) -> Result<()> {
+        self.join();
+        self.check()
+    }
+
+    fn join(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            self.fail(WarehouseError::sql("recording outcomes", "the recording thread panicked"));
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.error.lock().map(|mut e| e.take()) {
+            Ok(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn fail(&self, e: WarehouseError) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<Owned>>, error: &Mutex<Option<WarehouseError>>) {
+    let mut stopped = false;
+    while let Ok(job) = rx.recv() {
+        if stopped {
+            // Left unrecorded after an error: the next run sends these records again.
+            continue;
+        }
+        let chunks: Vec<ChunkOutcome<'_>> = job
+            .iter()
+            .map(|o| ChunkOutcome {
+                lo: o.lo,
+                hi: o.hi,
+                failed: &o.failed,
+                undelivered: &o.undelivered,
+                move_failed: o.move_failed,
+                counts: o.counts,
+            })
+            .collect();
+        if let Err(e) = transaction(conn, r, &chunks) {
+            stopped = true;
+            if let Ok(mut slot) = error.lock() {
+                slot.get_or_insert(e);
+            }
+        }
+    }
+}
+
+/// One hand-over in one transaction, with our heartbeat refreshed before the commit.
+fn transaction(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
+    let doing = "recording outcomes";
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| WarehouseError::sql(doing, e))?;
+    let result = write_chunks(conn, r, chunks).and_then(|()| {
+        if let Some((sync, pid)) = &r.lock {
+            conn.execute(&r.state.heartbeat(), params![sync, pid, now_utc()])
+                .map_err(|e| WarehouseError::sql("refreshing the lock's heartbeat", e))?;
+        }
+        conn.execute_batch("COMMIT").map_err(|e| WarehouseError::sql(doing, e))
+    });
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
