@@ -3,10 +3,7 @@
 
 mod sync_support;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use sync_support::{Kind, Receiver, Settings, Warehouse, sync, wait_until, write_config};
+use sync_support::{Kind, Receiver, Settings, Warehouse, sync, write_config};
 
 /// The journal mode a new connection finds.
 fn journal_mode(w: &Warehouse) -> String {
@@ -59,24 +56,8 @@ fn a_run_leaves_the_journal_mode_it_found() {
 fn a_killed_run_leaves_a_working_database_and_the_next_run_restores_the_journal() {
     let w = Warehouse::new(Kind::Sqlite, "journal_after_kill");
     let r = Receiver::start();
-    w.add_users(1..=50);
-    let settings = Settings { batch_size: 10, max_concurrency: 1, ..Settings::default() };
-    let config = write_config(&w, &r, &settings);
-    // The third request gets no answer: the process is killed while it waits.
-    r.hold(2);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args(["sync", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    r.wait_for(3, Duration::from_secs(60));
+    let config = sync_support::kill_9_after_two_batches(&w, &r);
     let logs = w.state("logs");
-    wait_until(Duration::from_secs(20), "the first two batches to be recorded", || {
-        w.count(&format!("SELECT count(*) FROM {logs}")) == 20
-    });
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 
     // Left in WAL mode, with the note to restore, and readable and writable as it is.
     assert_eq!(journal_mode(&w), "wal");

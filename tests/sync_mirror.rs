@@ -7,7 +7,7 @@ mod sync_support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sync_support::{Kind, Receiver, Settings, Warehouse, audience, sync, wait_until, write_config};
+use sync_support::{Kind, Receiver, Settings, Warehouse, audience, sync, write_config};
 
 /// Runs a scenario on both engines, as two tests.
 macro_rules! both_engines {
@@ -297,24 +297,8 @@ fn dry_run_sends_and_leaves_nothing(kind: Kind, name: &str) {
 fn kill_9_loses_nothing(kind: Kind, name: &str) {
     let w = Warehouse::new(kind, name);
     let r = Receiver::start();
-    w.add_users(1..=50);
-    let settings = Settings { batch_size: 10, max_concurrency: 1, ..Settings::default() };
-    let config = write_config(&w, &r, &settings);
-    // The third request (ids 21..=30) gets no answer: the process is killed while it waits.
-    r.hold(2);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args(["sync", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    r.wait_for(3, Duration::from_secs(60));
+    let config = sync_support::kill_9_after_two_batches(&w, &r);
     let logs = w.state("logs");
-    wait_until(Duration::from_secs(20), "the first two batches to be recorded", || {
-        w.count(&format!("SELECT count(*) FROM {logs}")) == 20
-    });
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 
     assert_eq!(w.count(&format!("SELECT count(*) FROM {logs} WHERE status = 'succeeded'")), 20);
     assert_eq!(w.count(&format!("SELECT count(*) FROM {}", baseline(&w))), 20, "only what the API confirmed");

@@ -185,6 +185,30 @@ async fn handle(
     Ok(Response::builder().status(status).body(Full::new(Bytes::from(reply))).unwrap())
 }
 
+/// Runs `audience sync` over users 1 to 50 in batches of 10, one request at a time; holds the
+/// third request (ids 21 to 30) and kills the process (SIGKILL) while it waits, once the first
+/// two batches are recorded. The receiver still holds; returns the config.
+pub fn kill_9_after_two_batches(w: &Warehouse, r: &Receiver) -> PathBuf {
+    w.add_users(1..=50);
+    let settings = Settings { batch_size: 10, max_concurrency: 1, ..Settings::default() };
+    let config = write_config(w, r, &settings);
+    r.hold(2);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(["sync", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    r.wait_for(3, Duration::from_secs(60));
+    let logs = w.state("logs");
+    wait_until(Duration::from_secs(20), "the first two batches to be recorded", || {
+        w.count(&format!("SELECT count(*) FROM {logs}")) == 20
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    config
+}
+
 /// Polls `done` until it holds, or fails the test after `within`.
 pub fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
