@@ -19,6 +19,8 @@
 //!   template fields.
 //! * [`compile`] lowers a checked tree to a flat [`program::Program`], serialising constant
 //!   parts once.
+//! * [`lower`] turns the object of a `[$$.records.{ ... }]` block into flat pieces, which
+//!   [`vm`] writes record by record through a `cursor` over reserved room.
 //! * [`vm`] runs a program; [`json`] holds the JavaScript-exact number and string printing.
 //! * [`report`] renders [`Diagnostic`]s for people and for programs.
 

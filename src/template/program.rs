@@ -103,7 +103,7 @@ pub struct Block {
     /// Bytes each item writes at least (reserved once per item).
     pub min_len: usize,
     /// Whether every piece is a literal, a pair or an item, so that an item whose fields are
-    /// all scalars can be written through a [`crate::template::cursor::Cursor`] (a `$number`
+    /// all scalars can be written through the VM's cursor over reserved room (a `$number`
     /// piece, which can fail, goes through the general writer).
     pub direct: bool,
     /// Bytes of literal runs, keys and commas an item writes at most.
