@@ -18,7 +18,7 @@
 //! ending early, no enclosing construct reports its missing closer again.
 //!
 //! A closing bracket that is not the innermost open list's own is read in one of three ways
-//! (see [`Reading`]):
+//! (see `Reading`):
 //!
 //! * it closes a list further out (`{"a": [1, 2}`): the lists inside that one were left open.
 //!   One diagnostic names them (the innermost in the message, each with a label at its opener),
@@ -28,7 +28,7 @@
 //! * it is a typo for the right closer (`[1, 2)`): reported, and it closes the list.
 //!
 //! The choice is the reading under which the brackets and separators that follow fit the
-//! lists still open for longest (up to [`LOOKAHEAD`] of them, or to the end of the input with
+//! lists still open for longest (up to `LOOKAHEAD` of them, or to the end of the input with
 //! every list closed): `{"c": [}, "d": 1}` is a typo, `{"c": [}` leaves the `[` open, `[1}]`
 //! is a stray. On a tie, a closer of a list further out closes it, then one right before the
 //! innermost list's own closer is a stray, and any other is a typo. Looking ahead a bounded
