@@ -174,12 +174,12 @@ fn log_outcome(s: &SyncSummary, config: &Path) {
                 sync = %s.sync,
                 run_id = s.run_id,
                 status = status_name(s.status),
-                inserted = s.inserted,
-                updated = s.updated,
-                deleted = s.deleted,
-                failed = s.failed,
-                invalid = s.invalid,
-                requests = s.requests,
+                inserted = s.counts.inserted,
+                updated = s.counts.updated,
+                deleted = s.counts.deleted,
+                failed = s.counts.failed,
+                invalid = s.counts.invalid,
+                requests = s.counts.requests,
                 duration_ms = s.duration_ms,
                 "{message}"
             )
@@ -200,12 +200,12 @@ fn describe(s: &SyncSummary, config: &Path) -> (Level, String) {
     let run = s.run_id.map_or_else(|| "run".to_owned(), |id| format!("run {id}"));
     let counts = format!(
         "{} inserted, {} updated, {} deleted, {} failed, {} invalid ({} requests, {:.1} s)",
-        s.inserted,
-        s.updated,
-        s.deleted,
-        s.failed,
-        s.invalid,
-        s.requests,
+        s.counts.inserted,
+        s.counts.updated,
+        s.counts.deleted,
+        s.counts.failed,
+        s.counts.invalid,
+        s.counts.requests,
         s.duration_ms as f64 / 1000.0
     );
     let error = s.error.as_deref().unwrap_or("no reason given");

@@ -75,9 +75,9 @@ impl Report {
         self.in_step
             && self.runs.iter().all(|r| {
                 r.summary.status == Status::Succeeded
-                    && r.summary.inserted == r.expected.add
-                    && r.summary.updated == r.expected.update
-                    && r.summary.deleted == r.expected.remove
+                    && r.summary.counts.inserted == r.expected.add
+                    && r.summary.counts.updated == r.expected.update
+                    && r.summary.counts.deleted == r.expected.remove
             })
     }
 }

@@ -234,7 +234,7 @@ async fn locked_run<W: Warehouse>(
     let outcome = async {
         let stats = w.build_delta(spec, &run, options.full_resync).await?;
         counts.invalid = stats.invalid;
-        summary.invalid = stats.invalid;
+        summary.counts.invalid = stats.invalid;
         let deletes = stats.counts[Op::Delete.index()];
         if !options.allow_mass_removal && guard_trips(deletes, stats.baseline, sync.max_removal_share) {
             return Err(Halt::stopped(
@@ -344,11 +344,7 @@ async fn deliver<W: Warehouse>(
         recorder.phase(w, client, stop, options, &phase).await?;
     }
     let counts = *recorder.counts;
-    summary.inserted = counts.inserted;
-    summary.updated = counts.updated;
-    summary.deleted = counts.deleted;
-    summary.failed = counts.failed;
-    summary.requests = counts.requests;
+    summary.counts = counts;
     summary.emptied = recorder.emptied;
     summary.undelivered = recorder.undelivered;
     match stop.reason() {
@@ -595,13 +591,13 @@ async fn dry_run<W: Warehouse>(
             }
         }
     }
-    summary.deleted = ok[Op::Delete.index()];
-    summary.updated = ok[Op::Update.index()];
-    summary.inserted = ok[Op::Insert.index()];
-    summary.failed = failed;
+    summary.counts.deleted = ok[Op::Delete.index()];
+    summary.counts.updated = ok[Op::Update.index()];
+    summary.counts.inserted = ok[Op::Insert.index()];
+    summary.counts.failed = failed;
     summary.emptied = emptied;
     summary.samples = Some(Value::Object(samples));
-    summary.status = if failed > 0 || summary.invalid > 0 { Status::Partial } else { Status::Succeeded };
+    summary.status = if failed > 0 || summary.counts.invalid > 0 { Status::Partial } else { Status::Succeeded };
     Ok(())
 }
 

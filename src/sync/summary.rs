@@ -2,6 +2,8 @@
 //! exit code.
 
 use serde::Serialize;
+
+use crate::warehouse::RunCounts;
 use serde_json::Value;
 
 /// How a run ended (interface.md).
@@ -50,16 +52,10 @@ pub struct SyncSummary {
     pub status: Status,
     /// Why the run stopped or failed.
     pub error: Option<String>,
-    /// Records the API accepted (in a dry run: records that would be sent).
-    pub inserted: u64,
-    pub updated: u64,
-    pub deleted: u64,
-    /// Records that failed: the field pipeline's rejections and the API's.
-    pub failed: u64,
-    /// Model rows with a null or duplicate primary key.
-    pub invalid: u64,
-    /// HTTP requests, retries and split halves included.
-    pub requests: u64,
+    /// What the run did, as its run row stores it (in a dry run: what it would send). In the
+    /// JSON, its fields stand beside the others.
+    #[serde(flatten)]
+    pub counts: RunCounts,
     pub duration_ms: u64,
     pub dry_run: bool,
     /// A dry run's first request per action (`{"add": {method, url, headers, body}, ...}`);
@@ -85,12 +81,7 @@ impl SyncSummary {
             run_id: None,
             status: Status::Succeeded,
             error: None,
-            inserted: 0,
-            updated: 0,
-            deleted: 0,
-            failed: 0,
-            invalid: 0,
-            requests: 0,
+            counts: RunCounts::default(),
             duration_ms: 0,
             dry_run,
             samples: None,
@@ -130,12 +121,12 @@ impl SyncSummary {
             "{}: {what} {status} in {:.1} s: {verb}{} inserted, {} updated, {} deleted, {} failed, {} invalid ({} requests)",
             self.sync,
             self.duration_ms as f64 / 1000.0,
-            self.inserted,
-            self.updated,
-            self.deleted,
-            self.failed,
-            self.invalid,
-            self.requests
+            self.counts.inserted,
+            self.counts.updated,
+            self.counts.deleted,
+            self.counts.failed,
+            self.counts.invalid,
+            self.counts.requests
         );
         if self.emptied > 0 {
             line.push_str(&format!("; {} values normalised to empty were dropped", self.emptied));

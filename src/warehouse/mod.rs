@@ -154,14 +154,18 @@ pub struct Failure {
     pub reason: String,
 }
 
-/// Totals of a run so far, as its run row stores them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Totals of a run so far, as its run row stores them and `sync --format json` reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RunCounts {
+    /// Records the API accepted, by action.
     pub inserted: u64,
     pub updated: u64,
     pub deleted: u64,
+    /// Records that failed: the field pipeline's rejections and the API's.
     pub failed: u64,
+    /// Model rows with a null or duplicate primary key.
     pub invalid: u64,
+    /// HTTP requests, retries and split halves included.
     pub requests: u64,
 }
 
