@@ -121,7 +121,8 @@ pub async fn run_sync<W: Warehouse>(
     let started = Instant::now();
     let mut summary = SyncSummary::new(&job.sync.name, options.dry_run);
     let redactor = &job.config.redactor;
-    if let Err(halt) = run(w, job, client, stop, options, notice, &mut summary).await {
+    let ctx = Ctx { job, client, stop, options, notice };
+    if let Err(halt) = run(w, &ctx, &mut summary).await {
         summary.status = halt.status;
         summary.stop = halt.stop;
         summary.error = Some(redactor.redact(&halt.message).into_owned());
@@ -130,24 +131,25 @@ pub async fn run_sync<W: Warehouse>(
     summary
 }
 
-async fn run<W: Warehouse>(
-    w: &mut W,
-    job: &Job<'_>,
-    client: &DeliveryClient,
-    stop: &StopToken,
-    options: &RunOptions,
-    notice: &dyn Fn(&str),
-    summary: &mut SyncSummary,
-) -> Result<(), Halt> {
-    let sync = job.sync;
-    let name = SyncName::new(&sync.name).map_err(|e| Halt::failed(e.to_string()))?;
-    let (spec, actions) = prepare(w, job, &name).await?;
+/// What every step of one run reads: the sync and its config, delivery, the stop signal, the
+/// options and where notices go.
+struct Ctx<'a> {
+    job: &'a Job<'a>,
+    client: &'a DeliveryClient,
+    stop: &'a StopToken,
+    options: &'a RunOptions,
+    notice: &'a dyn Fn(&str),
+}
+
+async fn run<W: Warehouse>(w: &mut W, ctx: &Ctx<'_>, summary: &mut SyncSummary) -> Result<(), Halt> {
+    let name = SyncName::new(&ctx.job.sync.name).map_err(|e| Halt::failed(e.to_string()))?;
+    let (spec, actions) = prepare(w, ctx.job, &name).await?;
     let me = Me::current();
-    let locked = w.begin(&name, &me, options.dry_run).await?;
+    let locked = w.begin(&name, &me, ctx.options.dry_run).await?;
     if let Some((holder, why)) = &locked.taken_over {
-        notice(&format!("took over the stale lock of {holder}: {why}"));
+        (ctx.notice)(&format!("took over the stale lock of {holder}: {why}"));
     }
-    let result = locked_run(w, job, client, stop, options, notice, summary, &spec, &actions, &me).await;
+    let result = locked_run(w, ctx, summary, &spec, &actions, &me).await;
     let ended = w.end(&name).await;
     match (result, ended) {
         (Err(halt), _) => Err(halt),
@@ -204,19 +206,15 @@ async fn prepare<W: Warehouse>(w: &mut W, job: &Job<'_>, name: &SyncName) -> Res
     Ok((ModelSpec { sync: name.clone(), sql, primary_key, columns }, actions))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn locked_run<W: Warehouse>(
     w: &mut W,
-    job: &Job<'_>,
-    client: &DeliveryClient,
-    stop: &StopToken,
-    options: &RunOptions,
-    notice: &dyn Fn(&str),
+    ctx: &Ctx<'_>,
     summary: &mut SyncSummary,
     spec: &ModelSpec,
     actions: &Actions,
     me: &Me,
 ) -> Result<(), Halt> {
+    let Ctx { job, options, notice, .. } = *ctx;
     let sync = job.sync;
     let started_at = now_utc();
     let config = config_fingerprint(job.config, sync, job.templates);
@@ -237,21 +235,19 @@ async fn locked_run<W: Warehouse>(
         summary.counts.invalid = stats.invalid;
         let deletes = stats.counts[Op::Delete.index()];
         if !options.allow_mass_removal && guard_trips(deletes, stats.baseline, sync.max_removal_share) {
-            return Err(Halt::stopped(
-                Stop::MassRemoval,
-                format!(
+            let message = format!(
                 "the run would remove {deletes} of {} members ({:.1}%), more than max_removal_share ({:.1}%) allows: \
                  nothing was sent. If this is intended, run again with --allow-mass-removal",
                 stats.baseline,
                 100.0 * deletes as f64 / stats.baseline as f64,
                 100.0 * sync.max_removal_share
-            ),
-            ));
+            );
+            return Err(Halt::stopped(Stop::MassRemoval, message));
         }
         if options.dry_run {
             dry_run(w, job, spec, actions, &stats, summary).await
         } else {
-            deliver(w, job, client, stop, options, spec, actions, &run, &stats, &mut counts, summary).await
+            deliver(w, ctx, spec, actions, &run, &stats, &mut counts, summary).await
         }
     }
     .await;
@@ -316,10 +312,7 @@ fn phases<'a>(actions: &'a Actions, stats: &DeltaStats) -> Vec<Phase<'a>> {
 #[allow(clippy::too_many_arguments)]
 async fn deliver<W: Warehouse>(
     w: &mut W,
-    job: &Job<'_>,
-    client: &DeliveryClient,
-    stop: &StopToken,
-    options: &RunOptions,
+    ctx: &Ctx<'_>,
     spec: &ModelSpec,
     actions: &Actions,
     run: &RunRef,
@@ -330,7 +323,7 @@ async fn deliver<W: Warehouse>(
     let mut recorder = Recorder {
         spec,
         run,
-        move_failed: !job.sync.retry_failed,
+        move_failed: !ctx.job.sync.retry_failed,
         counts,
         requests_before: 0,
         undelivered: 0,
@@ -338,16 +331,16 @@ async fn deliver<W: Warehouse>(
         done: Vec::new(),
     };
     for phase in phases(actions, stats) {
-        if stop.is_stopped() {
+        if ctx.stop.is_stopped() {
             break;
         }
-        recorder.phase(w, client, stop, options, &phase).await?;
+        recorder.phase(w, ctx, &phase).await?;
     }
     let counts = *recorder.counts;
     summary.counts = counts;
     summary.emptied = recorder.emptied;
     summary.undelivered = recorder.undelivered;
-    match stop.reason() {
+    match ctx.stop.reason() {
         Some(StopReason::Interrupted) => {
             summary.status = Status::Stopped;
             summary.stop = Some(Stop::Interrupted);
@@ -387,14 +380,8 @@ struct Recorder<'a> {
 impl Recorder<'_> {
     /// Streams one phase: reads the delta a batch at a time, runs the pipeline, hands batches to
     /// delivery, and records each batch as its last record gets an outcome.
-    async fn phase<W: Warehouse>(
-        &mut self,
-        w: &mut W,
-        client: &DeliveryClient,
-        stop: &StopToken,
-        options: &RunOptions,
-        phase: &Phase<'_>,
-    ) -> Result<(), Halt> {
+    async fn phase<W: Warehouse>(&mut self, w: &mut W, ctx: &Ctx<'_>, phase: &Phase<'_>) -> Result<(), Halt> {
+        let Ctx { client, stop, options, .. } = *ctx;
         let action = phase.action;
         let progress = if options.progress {
             Progress::stderr(&format!("{} {}", self.run.sync, phase.kind), Some(phase.total))
