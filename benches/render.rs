@@ -41,23 +41,8 @@ fn render(c: &mut Criterion) {
         let template = Template::compile(src).unwrap_or_else(|d| panic!("{name} does not compile: {d:?}"));
         let fields = template.fields();
         let handwritten = |batch: &audience::template::RecordBatch, out: &mut Vec<u8>| match name {
-            "T1" => handwritten::t1_batch(
-                batch,
-                &connection,
-                T1Slots {
-                    sha256_email: common::slot(fields, "sha256_email"),
-                    google_aid: common::slot(fields, "google_aid"),
-                    first_name: common::slot(fields, "first_name"),
-                    last_name: common::slot(fields, "last_name"),
-                },
-                out,
-            ),
-            _ => handwritten::t2_batch(
-                batch,
-                &connection,
-                T2Slots { email: common::slot(fields, "email"), user_id: common::slot(fields, "user_id") },
-                out,
-            ),
+            "T1" => handwritten::t1_batch(batch, &connection, T1Slots::of(fields), out),
+            _ => handwritten::t2_batch(batch, &connection, T2Slots::of(fields), out),
         };
 
         let mut group = c.benchmark_group(format!("render_{name}"));

@@ -99,23 +99,8 @@ fn time(iterations: usize) {
         let d = median(iterations, 1, || {
             out.clear();
             match name {
-                "T1" => handwritten::t1_batch(
-                    black_box(&batch),
-                    &connection,
-                    T1Slots {
-                        sha256_email: common::slot(fields, "sha256_email"),
-                        google_aid: common::slot(fields, "google_aid"),
-                        first_name: common::slot(fields, "first_name"),
-                        last_name: common::slot(fields, "last_name"),
-                    },
-                    &mut out,
-                ),
-                _ => handwritten::t2_batch(
-                    black_box(&batch),
-                    &connection,
-                    T2Slots { email: common::slot(fields, "email"), user_id: common::slot(fields, "user_id") },
-                    &mut out,
-                ),
+                "T1" => handwritten::t1_batch(black_box(&batch), &connection, T1Slots::of(fields), &mut out),
+                _ => handwritten::t2_batch(black_box(&batch), &connection, T2Slots::of(fields), &mut out),
             }
         });
         println!("handwritten.render_{name}.records_per_s {:.0}", records_per_s(d, n));
@@ -254,16 +239,11 @@ fn profile(what: &str, iterations: usize, n: usize) {
             expression.evaluate(Some(&doc), out).unwrap();
         }),
         "handwritten" if name == "T1" => Box::new(|out| {
-            let s = T1Slots {
-                sha256_email: common::slot(fields, "sha256_email"),
-                google_aid: common::slot(fields, "google_aid"),
-                first_name: common::slot(fields, "first_name"),
-                last_name: common::slot(fields, "last_name"),
-            };
+            let s = T1Slots::of(fields);
             handwritten::t1_batch(&batch, &connection, s, out)
         }),
         "handwritten" => Box::new(|out| {
-            let s = T2Slots { email: common::slot(fields, "email"), user_id: common::slot(fields, "user_id") };
+            let s = T2Slots::of(fields);
             handwritten::t2_batch(&batch, &connection, s, out)
         }),
         "handwalk" if name == "T1" => Box::new(|out| handwritten::t1_value(&doc, out)),

@@ -545,6 +545,25 @@ pub struct T2Slots {
     pub user_id: usize,
 }
 
+impl T1Slots {
+    /// The slots of T1's fields in a template's field list.
+    pub fn of(fields: &[audience::template::TemplateField]) -> T1Slots {
+        T1Slots {
+            sha256_email: super::slot(fields, "sha256_email"),
+            google_aid: super::slot(fields, "google_aid"),
+            first_name: super::slot(fields, "first_name"),
+            last_name: super::slot(fields, "last_name"),
+        }
+    }
+}
+
+impl T2Slots {
+    /// The slots of T2's fields in a template's field list.
+    pub fn of(fields: &[audience::template::TemplateField]) -> T2Slots {
+        T2Slots { email: super::slot(fields, "email"), user_id: super::slot(fields, "user_id") }
+    }
+}
+
 /// T1 over `batch`, appended to `out`.
 pub fn t1_batch(batch: &RecordBatch, connection: &Connection, s: T1Slots, out: &mut Vec<u8>) {
     out.extend_from_slice(br#"{"audience_id":"#);
