@@ -370,14 +370,14 @@ impl<'a> Run<'a> {
         for &(op, item) in &block.invariants {
             let start = fixed.bytes.len();
             // These expressions read only `$$`: the context they are given does not matter.
-            let defined = if item {
-                // After an opening bracket, the first item takes no comma.
+            let (start, defined) = if item {
+                // After an opening bracket, the first item takes no comma: the value starts
+                // after the bracket.
                 fixed.bytes.push(b'[');
                 self.emit_item(op as usize, &Val::Undef, &mut fixed.bytes)?;
-                fixed.bytes.remove(start);
-                fixed.bytes.len() > start
+                (start + 1, fixed.bytes.len() > start + 1)
             } else {
-                self.emit(op as usize, &Val::Undef, &mut fixed.bytes)?
+                (start, self.emit(op as usize, &Val::Undef, &mut fixed.bytes)?)
             };
             let len = fixed.bytes.len() - start;
             fixed.len += len;
@@ -592,7 +592,7 @@ trait ItemFields<'a> {
     /// scalar.
     #[inline(always)]
     fn values_bound(&self, block: &Block) -> Option<usize> {
-        block.reads.iter().try_fold(0, |sum, &field| Some(sum + self.bound(field)?))
+        bound_each(self, block)
     }
 
     /// Through the cursor: nothing when field `field` is undefined, otherwise the comma, `key`
@@ -602,6 +602,12 @@ trait ItemFields<'a> {
     /// The field's [`ItemFields::bound`] must be `Some(n)`, with room for the comma, `key`
     /// and `n` bytes left in `cur`.
     unsafe fn put(&self, field: u32, c: Comma, key: &[u8], cur: &mut Cursor<'_>);
+}
+
+/// The sum of [`ItemFields::bound`] over the fields `block`'s pieces write, one term per use.
+#[inline(always)]
+fn bound_each<'a>(item: &(impl ItemFields<'a> + ?Sized), block: &Block) -> Option<usize> {
+    block.reads.iter().try_fold(0, |sum, &field| Some(sum + item.bound(field)?))
 }
 
 /// A record of a batch: block fields map to record slots.
@@ -642,7 +648,7 @@ impl<'a> ItemFields<'a> for BatchRecord<'a, '_> {
     #[inline(always)]
     fn values_bound(&self, block: &Block) -> Option<usize> {
         if self.batch.has_json() {
-            return block.reads.iter().try_fold(0, |sum, &field| Some(sum + self.bound(field)?));
+            return bound_each(self, block);
         }
         Some(block.reads.len() * cursor::NUMBER_BOUND + 6 * block.max_uses * self.batch.text_len(self.index))
     }
