@@ -241,6 +241,17 @@ impl PgWarehouse {
     }
 
     /// The holder to name when the advisory lock is taken (its lock row may not be written yet).
+    /// Calls `function` (`pg_try_advisory_lock`, or its transaction-scoped twin for a dry run)
+    /// on the sync's lock key: whether the lock was taken.
+    async fn try_advisory_lock(&self, function: &str, key: i64) -> Result<bool> {
+        let row = self
+            .client
+            .query_one(&format!("SELECT {function}($1::bigint)"), &[&key])
+            .await
+            .map_err(|e| sql_error("taking the lock", &e))?;
+        Ok(row.get::<_, bool>(0))
+    }
+
     async fn holder(&self, sync: &SyncName) -> LockHolder {
         self.read_lock(sync).await.ok().flatten().unwrap_or_else(|| LockHolder {
             host: "another session".into(),
@@ -503,24 +514,14 @@ impl Warehouse for PgWarehouse {
         let key = lock_key(sync);
         if dry_run {
             self.exec("starting the dry run", "BEGIN").await?;
-            let row = self
-                .client
-                .query_one("SELECT pg_try_advisory_xact_lock($1::bigint)", &[&key])
-                .await
-                .map_err(|e| sql_error("taking the lock", &e))?;
-            if !row.get::<_, bool>(0) {
+            if !self.try_advisory_lock("pg_try_advisory_xact_lock", key).await? {
                 let holder = self.holder(sync).await;
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 return Err(WarehouseError::Locked(holder));
             }
             return Ok(Locked { taken_over: None });
         }
-        let row = self
-            .client
-            .query_one("SELECT pg_try_advisory_lock($1::bigint)", &[&key])
-            .await
-            .map_err(|e| sql_error("taking the lock", &e))?;
-        if !row.get::<_, bool>(0) {
+        if !self.try_advisory_lock("pg_try_advisory_lock", key).await? {
             return Err(WarehouseError::Locked(self.holder(sync).await));
         }
         let setup = async {
