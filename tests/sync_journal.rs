@@ -36,8 +36,9 @@ fn a_run_leaves_the_journal_mode_it_found() {
     assert_eq!(journal_mode(&w), "delete");
     assert_eq!(noted(&w), None);
     assert!(!w.path().with_extension("db-wal").exists(), "no log file left");
-    let views =
-        w.count("SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name LIKE '\\_audience%' ESCAPE '\\'");
+    let views = w.count(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name LIKE '\\_audience\\_delta%' ESCAPE '\\'",
+    );
     assert_eq!(views, 0, "the first run's delta (a view) is dropped");
 
     // A database in WAL mode of its own stays in it.

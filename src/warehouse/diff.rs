@@ -562,7 +562,7 @@ fn read_from(t: &Tables, from: &str, cols: &[String]) -> String {
 
 /// ` AND "_audience_seq" NOT IN (…)` for the records of a batch that did not succeed (usually
 /// none, so usually empty).
-fn except(seqs: &[i64]) -> String {
+pub fn except_seqs(seqs: &[i64]) -> String {
     if seqs.is_empty() {
         return String::new();
     }
@@ -607,7 +607,7 @@ fn log_from_delta(t: &Tables, status: &str, seq: &str, not: &[i64]) -> String {
         p2 = d.param(2, "bigint"),
         p3 = d.ts_param(3),
         p4 = d.ts_param(4),
-        not = except(not),
+        not = except_seqs(not),
     )
 }
 
@@ -653,7 +653,7 @@ pub fn baseline_upsert_from(t: &Tables, spec: &ModelSpec, config: i64, not: &[i6
         dcols = more_columns(spec, Some(image)),
         p1 = d.param(1, "bigint"),
         p2 = d.param(2, "bigint"),
-        not = except(not),
+        not = except_seqs(not),
         set = set.join(", "),
     )
 }
@@ -668,7 +668,7 @@ pub fn baseline_delete(t: &Tables, not: &[i64]) -> String {
         delta = t.delta.qualified(),
         p1 = d.param(1, "bigint"),
         p2 = d.param(2, "bigint"),
-        not = except(not),
+        not = except_seqs(not),
     )
 }
 

@@ -18,6 +18,7 @@
 //!   other run can take the lock.
 
 mod journal;
+mod log;
 mod recorder;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ use super::state::{StateTables, log_cutoff};
 use super::value::SqliteRow;
 use super::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
-    RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
+    RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
 use recorder::{Recorder, Recording};
 
@@ -110,8 +111,27 @@ impl SqliteWarehouse {
         &self.conn
     }
 
+    /// Runs `sql`; its time is logged at debug level (`AUDIENCE_LOG=debug`), step by step.
     fn exec(&self, doing: &str, sql: &str) -> Result<()> {
-        self.conn.execute_batch(sql).map_err(|e| WarehouseError::sql(doing, e))
+        let started = std::time::Instant::now();
+        let result = self.conn.execute_batch(sql).map_err(|e| WarehouseError::sql(doing, e));
+        tracing::debug!(step = doing, seconds = started.elapsed().as_secs_f64(), "warehouse");
+        result
+    }
+
+    /// Creates the state tables that are missing, and moves a log kept in the earlier layout
+    /// into the current one (see `log::migrate`).
+    fn create_state(&self) -> Result<()> {
+        let doing = "creating the state tables";
+        let runs = self.state.runs.qualified();
+        for sql in self.state.create().iter().chain(&log::create(&runs)) {
+            self.exec(doing, sql)?;
+        }
+        if self.table_exists("main", log::VIEW)? {
+            let doing = "moving the sync log to its current layout";
+            self.write(doing, |w| log::migrate(&w.conn, &runs).map(|_| ()).map_err(|e| WarehouseError::sql(doing, e)))?;
+        }
+        Ok(())
     }
 
     fn table_exists(&self, schema: &str, name: &str) -> Result<bool> {
@@ -469,9 +489,7 @@ impl Warehouse for SqliteWarehouse {
             }
             return Ok(Locked { taken_over: None });
         }
-        for sql in self.state.create() {
-            self.exec("creating the state tables", &sql)?;
-        }
+        self.create_state()?;
         self.exec("taking the lock", "BEGIN IMMEDIATE")?;
         let taken = (|| {
             let mut taken_over = None;
@@ -609,7 +627,7 @@ impl Warehouse for SqliteWarehouse {
             let invalid = stats.invalid;
             if invalid > 0 && run.write_logs && !dry {
                 w.conn
-                    .execute(&diff::log_invalid(&t), params![spec.sync.as_str(), run.run_id, run.started_at])
+                    .execute(&log::invalid(&t), params![spec.sync.as_str(), run.run_id, now_millis()])
                     .map_err(|e| WarehouseError::sql("logging invalid rows", e))?;
             }
             Ok(stats)
@@ -737,7 +755,7 @@ impl Warehouse for SqliteWarehouse {
             }
             w.drop_delta(&delta)?;
             w.conn
-                .execute(&w.state.delete_old_logs(), params![sync.as_str(), cutoff])
+                .execute(&log::delete_old(&w.state.runs.qualified()), params![sync.as_str(), cutoff])
                 .map_err(|e| WarehouseError::sql("deleting old log rows", e))?;
             Ok(())
         })
@@ -787,8 +805,10 @@ impl Warehouse for SqliteWarehouse {
             .query_row(&self.state.pick_run(), params![sync.as_str(), run], |r| r.get(0))
             .map_err(|e| WarehouseError::sql(doing, e))?;
         let Some(run_id) = picked else { return Ok(None) };
-        let mut stmt =
-            self.conn.prepare(&self.state.select_logs(failed_only)).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut stmt = self
+            .conn
+            .prepare(&log::select(&self.state.runs.qualified(), failed_only))
+            .map_err(|e| WarehouseError::sql(doing, e))?;
         let rows = stmt
             .query_map(params![sync.as_str(), run_id], |r| {
                 Ok(LogRow {

@@ -1,7 +1,7 @@
 //! The state tables every sync shares, and their statements: runs, locks and the sync log
-//! (interface.md, "Warehouse tables"). SQLite: `_audience_runs`, `_audience_locks`,
-//! `_audience_logs` in the source database; PostgreSQL: `_audience.runs`, `_audience.locks`,
-//! `_audience.logs`. Timestamps are RFC 3339 text in UTC in SQLite (text order is time order),
+//! (interface.md, "Warehouse tables"). SQLite: `_audience_runs`, `_audience_locks` and the view
+//! `_audience_logs` in the source database (the log's rows and view are `sqlite::log`'s);
+//! PostgreSQL: `_audience.runs`, `_audience.locks`, `_audience.logs`. Timestamps are RFC 3339 text in UTC in SQLite (text order is time order),
 //! `timestamptz` in PostgreSQL.
 
 use super::diff::{Dialect, Place, TableName, create_index, schema, table_name};
@@ -49,17 +49,17 @@ impl StateTables {
              acquired_at {ts} NOT NULL, heartbeat_at {ts} NOT NULL)",
             locks = self.locks.qualified()
         ));
+        if self.dialect == Dialect::Sqlite {
+            // SQLite keeps the log as compact rows behind a view: see `sqlite::log`.
+            return out;
+        }
         // Exactly interface.md's columns, in its order.
         out.push(format!(
             "CREATE TABLE IF NOT EXISTS {logs} (\
              sync_name {text} NOT NULL, run_id {int} NOT NULL, primary_key {text}, operation {text} NOT NULL, \
-             status {text} NOT NULL, error_reason {text}, http_status {http}, sync_started_at {ts} NOT NULL, \
+             status {text} NOT NULL, error_reason {text}, http_status integer, sync_started_at {ts} NOT NULL, \
              sync_finished_at {ts} NOT NULL)",
             logs = self.logs.qualified(),
-            http = match self.dialect {
-                Dialect::Sqlite => "INTEGER",
-                Dialect::Postgres => "integer",
-            },
         ));
         // `audience logs` reads a run's rows, and retention deletes whole runs: both by this
         // index. One index only: every delta record writes a log row.
@@ -217,20 +217,14 @@ impl StateTables {
         )
     }
 
-    /// Log rows of a run, failed and invalid ones only when `failed_only`. Parameters: sync,
-    /// run id.
+    /// Log rows of a run, failed and invalid ones only when `failed_only` (PostgreSQL; SQLite's
+    /// are in `sqlite::log`). Parameters: sync, run id.
     pub fn select_logs(&self, failed_only: bool) -> String {
         let d = self.dialect;
-        let ts = |c: &str| match d {
-            Dialect::Sqlite => c.to_owned(),
-            Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
-        };
+        let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
         let only = if failed_only { " AND status <> 'succeeded'" } else { "" };
-        // rowid / ctid order is insertion order: log rows come out as they were recorded.
-        let order = match d {
-            Dialect::Sqlite => "rowid",
-            Dialect::Postgres => "ctid",
-        };
+        // ctid order is insertion order: log rows come out as they were recorded.
+        let order = "ctid";
         format!(
             "SELECT primary_key, operation, status, error_reason, http_status, {}, {} FROM {} \
              WHERE sync_name = {} AND run_id = {}{only} ORDER BY {order}",
@@ -242,7 +236,8 @@ impl StateTables {
         )
     }
 
-    /// Deletes a sync's log rows of runs started before a time. Parameters: sync, cutoff.
+    /// Deletes a sync's log rows of runs started before a time (PostgreSQL; SQLite's are in
+    /// `sqlite::log`). Parameters: sync, cutoff.
     pub fn delete_old_logs(&self) -> String {
         let d = self.dialect;
         format!(
@@ -279,8 +274,8 @@ mod tests {
     fn state_tables() {
         let s = StateTables::new(Dialect::Sqlite);
         let ddl = s.create().join("\n");
-        assert!(ddl.contains("\"main\".\"_audience_logs\" (sync_name TEXT NOT NULL, run_id INTEGER NOT NULL, primary_key TEXT, operation TEXT NOT NULL, status TEXT NOT NULL, error_reason TEXT, http_status INTEGER, sync_started_at TEXT NOT NULL, sync_finished_at TEXT NOT NULL)"), "{ddl}");
-        assert!(ddl.contains("ON \"_audience_logs\"(\"sync_name\", \"run_id\")"), "{ddl}");
+        assert!(ddl.contains("\"main\".\"_audience_runs\""), "{ddl}");
+        assert!(!ddl.contains("_audience_logs"), "{ddl}");
         let p = StateTables::new(Dialect::Postgres);
         let ddl = p.create().join("\n");
         assert!(ddl.starts_with("CREATE SCHEMA IF NOT EXISTS \"_audience\""));

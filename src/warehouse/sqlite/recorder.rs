@@ -22,7 +22,8 @@ use rusqlite::{Connection, params};
 
 use super::super::diff::{self, Tables};
 use super::super::state::StateTables;
-use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_utc};
+use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_millis, now_utc};
+use super::log;
 
 /// Hand-overs that may wait for the thread before the runner waits in turn.
 const QUEUE: usize = 2;
@@ -50,21 +51,20 @@ pub fn write_chunks(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>
     let doing = "recording outcomes";
     let err = |e: rusqlite::Error| WarehouseError::sql(doing, e);
     let (t, spec, run) = (&r.tables, &r.spec, &r.run);
-    let now = now_utc();
+    let now = now_millis();
     let sync = spec.sync.as_str();
     for chunk in chunks {
         if run.write_logs {
             let mut not_succeeded: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
             not_succeeded.extend_from_slice(chunk.undelivered);
             not_succeeded.sort_unstable();
-            let sql = diff::log_succeeded(t, &not_succeeded);
+            let sql = log::succeeded(t, &not_succeeded);
             let mut stmt = conn.prepare_cached(&sql).map_err(err)?;
-            stmt.execute(params![sync, run.run_id, run.started_at, now, chunk.lo, chunk.hi]).map_err(err)?;
+            stmt.execute(params![sync, run.run_id, now, chunk.lo, chunk.hi]).map_err(err)?;
             if !chunk.failed.is_empty() {
-                let mut stmt = conn.prepare_cached(&diff::log_failed(t)).map_err(err)?;
+                let mut stmt = conn.prepare_cached(&log::failed(t)).map_err(err)?;
                 for f in chunk.failed {
-                    stmt.execute(params![sync, run.run_id, run.started_at, now, f.seq, f.reason, f.status])
-                        .map_err(err)?;
+                    stmt.execute(params![sync, run.run_id, now, f.seq, f.reason, f.status]).map_err(err)?;
                 }
             }
         }
