@@ -8,7 +8,7 @@
 //!   processes cannot both see it free). A thread with its own connection refreshes its
 //!   heartbeat every 5 s; each of our own write transactions refreshes it too, just before it
 //!   commits, so that a long statement (a big snapshot) never leaves an old heartbeat behind.
-//! * A run puts the database in WAL mode while it holds the lock, and the last run to end puts
+//! * A run puts the database in WAL mode once its delta is built, and the last run to end puts
 //!   back the rollback journal the database had (module `journal`): commits then never wait for
 //!   the disk, and outcomes are recorded by a thread of their own while the runner reads on
 //!   (module `recorder`). Otherwise our connections only set per-connection settings (a busy
@@ -132,6 +132,17 @@ impl SqliteWarehouse {
             self.write(doing, |w| log::migrate(&w.conn, &runs).map(|_| ()).map_err(|e| WarehouseError::sql(doing, e)))?;
         }
         Ok(())
+    }
+
+    /// Switches to WAL mode for the rest of the run (see `journal`), and lets the heartbeat's
+    /// connection copy the log back from now on.
+    fn enter_wal(&mut self) {
+        self.wal = journal::enter_wal(&self.conn);
+        if let (true, Some(sync), Some(me)) = (self.wal, &self.sync, &self.me) {
+            // The heartbeat is started afresh with checkpoints (the old one is stopped first).
+            self.heartbeat = None;
+            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid, true));
+        }
     }
 
     fn table_exists(&self, schema: &str, name: &str) -> Result<bool> {
@@ -517,8 +528,11 @@ impl Warehouse for SqliteWarehouse {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         if taken.is_ok() {
-            self.wal = journal::enter_wal(&self.conn);
-            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid, self.wal));
+            // The snapshot and the diff are written in the database's own journal mode (see
+            // `journal`): a mode left by a run that was killed is restored first, if this is the
+            // only connection.
+            journal::leave_wal(&self.conn);
+            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid, false));
         }
         taken
     }
@@ -635,6 +649,9 @@ impl Warehouse for SqliteWarehouse {
         self.tables = Some(t);
         self.deletes = stats.ranges[Op::Delete.index()];
         self.inline = !members;
+        if !dry {
+            self.enter_wal();
+        }
         if self.wal && !dry {
             let recording = self.recording(spec, run)?;
             self.recorder = connect_with_cache(&self.path, SMALL_CACHE_KIB)
@@ -782,7 +799,13 @@ impl Warehouse for SqliteWarehouse {
         };
         if !self.dry_run {
             // Our other connections are closed by now (heartbeat, recorder).
+            let started = std::time::Instant::now();
             journal::leave_wal(&self.conn);
+            tracing::debug!(
+                step = "restoring the journal mode",
+                seconds = started.elapsed().as_secs_f64(),
+                "warehouse"
+            );
         }
         self.wal = false;
         self.sync = None;

@@ -1,9 +1,13 @@
-//! The journal mode of a run: write-ahead logging (WAL) while a run holds the lock, and the
+//! The journal mode of a run: write-ahead logging (WAL) while a run sends its delta, and the
 //! database's own rollback journal again when the last run ends.
 //!
-//! Why: a run commits once per batch, and in a rollback journal every commit waits for the disk
-//! (journal and database synced), which on a busy disk cost more than everything else a run
-//! does. In WAL mode with `synchronous = NORMAL` a commit waits for no disk at all: the log is
+//! The snapshot, its index and the delta are written before the switch, in the database's own
+//! mode: they are a few large transactions of new pages, which a rollback journal writes once,
+//! where WAL would write each page to the log and copy it back later.
+//!
+//! Why WAL for sending: a run commits once per batch, and in a rollback journal every commit
+//! waits for the disk (journal and database synced), which on a busy disk cost more than
+//! everything else a run does. In WAL mode with `synchronous = NORMAL` a commit waits for no disk at all: the log is
 //! synced when its pages are copied back into the database, which a background connection does
 //! (see `Heartbeat` in the parent module), so that the runner never waits for it. A commit is
 //! still atomic and survives the process being killed; only a power loss or an operating-system
