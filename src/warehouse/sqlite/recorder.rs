@@ -234,13 +234,25 @@ fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<Owned>>, error
 /// One hand-over in one transaction, with our heartbeat refreshed before the commit.
 fn transaction(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
     let doing = "recording outcomes";
+    let started = std::time::Instant::now();
     conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| WarehouseError::sql(doing, e))?;
+    let locked = started.elapsed();
     let result = write_chunks(conn, r, chunks).and_then(|()| {
         if let Some((sync, pid)) = &r.lock {
             conn.execute(&r.state.heartbeat(), params![sync, pid, now_utc()])
                 .map_err(|e| WarehouseError::sql("refreshing the lock's heartbeat", e))?;
         }
-        conn.execute_batch("COMMIT").map_err(|e| WarehouseError::sql(doing, e))
+        let written = started.elapsed();
+        let committed = conn.execute_batch("COMMIT").map_err(|e| WarehouseError::sql(doing, e));
+        tracing::debug!(
+            step = doing,
+            records = chunks.iter().map(|c| c.hi - c.lo + 1).sum::<i64>(),
+            waited = locked.as_secs_f64(),
+            written = (written - locked).as_secs_f64(),
+            seconds = started.elapsed().as_secs_f64(),
+            "warehouse"
+        );
+        committed
     });
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
