@@ -278,8 +278,9 @@ pub fn duplicates(t: &Tables) -> Vec<String> {
 /// An empty baseline, unique on the key, with the image columns, the fingerprint and the
 /// configuration column.
 ///
-/// SQLite: a `WITHOUT ROWID` table keyed by `_audience_key`: the diff's probes by key find the
-/// whole row in the key's b-tree, with no second lookup. PostgreSQL: shaped like the snapshot
+/// SQLite: a `WITHOUT ROWID` table keyed by `_audience_key`, the fingerprint and configuration
+/// next, then the images: the diff's probes by key find the whole row in the key's b-tree, with
+/// no second lookup, and its merges read it in (key, fingerprint) order. PostgreSQL: shaped like the snapshot
 /// (`CREATE TABLE … AS … WITH NO DATA`) so that its columns have the model's types.
 ///
 /// `types` (SQLite) are the snapshot's declared types of the key and of each image column: the
@@ -299,12 +300,15 @@ pub fn create_baseline(t: &Tables, spec: &ModelSpec, temporary: bool, types: &[S
     };
     match t.dialect {
         Dialect::Sqlite => {
-            let mut columns = vec![format!("{} PRIMARY KEY", typed(0, "_audience_key"))];
+            // The fingerprint right after the key: the b-tree is then in (key, fingerprint) order,
+            // which the re-sync's merge needs (see `resync`).
+            let mut columns = vec![
+                format!("{} PRIMARY KEY", typed(0, "_audience_key")),
+                "\"_audience_fp\" INTEGER".to_owned(),
+                "\"_audience_config\" INTEGER".to_owned(),
+            ];
             columns.extend(spec.columns.iter().enumerate().map(|(i, c)| typed(i + 1, c)));
-            vec![format!(
-                "{create} {name} ({}, \"_audience_fp\" INTEGER, \"_audience_config\" INTEGER) WITHOUT ROWID",
-                columns.join(", ")
-            )]
+            vec![format!("{create} {name} ({}) WITHOUT ROWID", columns.join(", "))]
         }
         Dialect::Postgres => vec![
             format!(
@@ -439,6 +443,14 @@ pub struct DiffHints {
     pub members: bool,
     /// The baseline's key column has the snapshot's declared type.
     pub same_key_type: bool,
+}
+
+impl DiffHints {
+    /// Whether SQLite's re-sync can merge (see `resync`): keys of one type, and a baseline in
+    /// (key, fingerprint) order.
+    pub fn can_merge(self, fp_follows_key: bool) -> bool {
+        self.same_key_type && fp_follows_key
+    }
 }
 
 impl DiffHints {

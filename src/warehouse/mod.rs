@@ -38,6 +38,7 @@ pub mod first_run;
 pub mod ident;
 pub mod lock;
 pub mod postgres;
+pub mod resync;
 pub mod sqlite;
 pub mod state;
 pub mod unique;

@@ -33,6 +33,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
 use super::first_run;
 use super::lock::{self, HEARTBEAT, LockHolder, Me};
+use super::resync;
 use super::state::{StateTables, log_cutoff};
 use super::value::SqliteRow;
 use super::{
@@ -332,6 +333,37 @@ impl SqliteWarehouse {
         Ok(matches!((baseline, snapshot), (Some(b), Some(s)) if b.eq_ignore_ascii_case(&s)))
     }
 
+    /// Whether the baseline's fingerprint is its second column (baselines are created so; older
+    /// ones had it after the images), which puts its b-tree in (key, fingerprint) order.
+    fn fp_follows_key(&self, t: &Tables) -> Result<bool> {
+        let sql = format!("SELECT name FROM {}.pragma_table_info(?1) WHERE cid = 1", diff_quote(t.baseline.schema));
+        let second: Option<String> = self
+            .conn
+            .query_row(&sql, [&t.baseline.name], |r| r.get(0))
+            .optional()
+            .map_err(|e| WarehouseError::sql("reading the baseline's columns", e))?;
+        Ok(second.as_deref() == Some("_audience_fp"))
+    }
+
+    /// The delta of a run with members, by merges (see `resync`): the changed rows, then the
+    /// deletes unless the counts show that every member's key is still in the model.
+    fn merge_delta(&self, t: &Tables, config: i64, members: i64, other_config: bool, duplicates: bool) -> Result<()> {
+        for sql in resync::changed(t, config, other_config) {
+            self.exec("finding the changed rows", &sql)?;
+        }
+        let deletes = duplicates || {
+            let (keys, new): (i64, i64) = self
+                .conn
+                .query_row(&resync::present(t), [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| WarehouseError::sql("counting the members present", e))?;
+            keys - new < members
+        };
+        for sql in resync::delta(t, config, deletes, duplicates) {
+            self.exec("computing the delta", &sql)?;
+        }
+        Ok(())
+    }
+
     /// The snapshot's declared column types, key first (for a baseline of the same affinities).
     fn declared_types(&self, t: &Tables) -> Result<Vec<String>> {
         let doing = "reading the snapshot's columns";
@@ -620,12 +652,12 @@ impl Warehouse for SqliteWarehouse {
             if full_resync {
                 w.exec("marking every member for a full resync", &diff::clear_config(&t))?;
             }
-            let baseline: i64 = if members {
+            let (baseline, other_config): (i64, i64) = if members {
                 w.conn
-                    .query_row(&diff::baseline_count(&t), [], |r| r.get(0))
+                    .query_row(&resync::members(&t, run.config), [], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(|e| WarehouseError::sql("counting the members", e))?
             } else {
-                0
+                (0, 0)
             };
             let find = match (unique, members) {
                 (true, _) => diff::no_duplicates(&t),
@@ -642,8 +674,12 @@ impl Warehouse for SqliteWarehouse {
             if members {
                 let hints =
                     DiffHints { duplicates: duplicates > 0, members: true, same_key_type: w.same_key_type(&t)? };
-                for sql in diff::delta(&t, spec, run.config, hints) {
-                    w.exec("computing the delta", &sql)?;
+                if hints.can_merge(w.fp_follows_key(&t)?) {
+                    w.merge_delta(&t, run.config, baseline, other_config > 0, duplicates > 0)?;
+                } else {
+                    for sql in diff::delta(&t, spec, run.config, hints) {
+                        w.exec("computing the delta", &sql)?;
+                    }
                 }
             } else {
                 w.exec("computing the delta", &first_run::delta(&t, spec, duplicates > 0))?;
@@ -665,7 +701,7 @@ impl Warehouse for SqliteWarehouse {
         }
         if self.wal && !dry {
             let recording = self.recording(spec, run)?;
-            self.recorder = connect_with_cache(&self.path, CACHE_KIB)
+            self.recorder = connect_with_cache(&self.path, SMALL_CACHE_KIB)
                 .and_then(|conn| conn.execute_batch(journal::WAL_SETTINGS).map(|()| conn))
                 .ok()
                 .and_then(|conn| Recorder::start(conn, recording));
