@@ -333,6 +333,18 @@ impl SqliteWarehouse {
         Ok(matches!((baseline, snapshot), (Some(b), Some(s)) if b.eq_ignore_ascii_case(&s)))
     }
 
+    /// Whether SQLite reads the model in key order with no sort (a table read by its integer
+    /// primary key, say), from its plan for the snapshot's rows in key order. A model that
+    /// cannot be planned here says no, and its error comes from the snapshot itself.
+    fn comes_in_key_order(&self, t: &Tables, spec: &ModelSpec) -> bool {
+        let sql = format!("EXPLAIN QUERY PLAN {}", diff::in_key_order(t, spec));
+        let plan: rusqlite::Result<Vec<String>> = self
+            .conn
+            .prepare(&sql)
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get::<_, String>(3))?.collect());
+        matches!(plan, Ok(steps) if !steps.iter().any(|s| s.contains("TEMP B-TREE") && s.contains("ORDER BY")))
+    }
+
     /// Whether the baseline's fingerprint is its second column (baselines are created so; older
     /// ones had it after the images), which puts its b-tree in (key, fingerprint) order.
     fn fp_follows_key(&self, t: &Tables) -> Result<bool> {
@@ -629,13 +641,25 @@ impl Warehouse for SqliteWarehouse {
         // The snapshot commits on its own: in WAL mode the background connection then copies it
         // into the database (and waits for the disk) while this one builds the delta. A run
         // that dies before the delta is built leaves a snapshot that retention drops in time.
-        let mut snapshot = if members { diff::snapshot(&t, spec) } else { vec![first_run::snapshot(&t, spec)] };
-        let index = snapshot.split_off(1);
+        // With members, the snapshot is indexed by key: as it is written when the model comes
+        // in key order, after it is written otherwise.
+        let (snapshot, index) = match (members, members && self.comes_in_key_order(&t, spec)) {
+            (false, _) => (vec![first_run::snapshot(&t, spec)], vec![]),
+            (true, true) => (diff::snapshot_indexed_in_key_order(&t, spec), vec![]),
+            (true, false) => {
+                let mut snapshot = diff::snapshot(&t, spec);
+                let index = snapshot.split_off(1);
+                (snapshot, index)
+            }
+        };
         self.write("taking the snapshot of the model", |w| {
             // A delta left by a run that died is of no use: this run diffs afresh.
             w.drop_delta(&t.delta)?;
             w.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified()))?;
-            w.exec("taking the snapshot of the model", &snapshot[0])
+            for sql in &snapshot {
+                w.exec("taking the snapshot of the model", sql)?;
+            }
+            Ok(())
         })?;
         let stats = self.write("building the delta", |w| {
             for sql in &index {
