@@ -97,3 +97,30 @@ fn duplicate_keys_do_not_hide_a_member_that_left() {
     assert!(r.members().contains_key(&2), "a member whose key turned duplicate stays");
     assert!(!r.members().contains_key(&9));
 }
+
+#[test]
+fn a_member_a_full_resync_could_not_send_is_an_add_next_run() {
+    let w = Warehouse::new(Kind::Sqlite, "diff_merge_full_resync");
+    let r = Receiver::start();
+    w.add_users(1..=10);
+    let config = write_config(&w, &r, &Settings::default());
+    assert_eq!(sync(&config, &[]).0, 0);
+
+    // The full resync sends every member as an add; the API rejects member 3's request.
+    r.reject(&[3]);
+    let (code, s, err) = sync(&config, &["--full-resync"]);
+    assert_eq!((code, s["failed"].as_u64()), (3, Some(1)), "{s}\n{err}");
+    assert_eq!(counts(&s), (9, 0, 0));
+
+    // Nothing changed in the model, yet member 3 is still to be sent under this configuration:
+    // as an add, and only it.
+    r.reject(&[]);
+    r.clear_log();
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!(counts(&s), (1, 0, 0));
+    assert_eq!(r.ids("POST"), vec![3]);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!(counts(&s), (0, 0, 0));
+}

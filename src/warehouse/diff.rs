@@ -45,15 +45,24 @@ impl Dialect {
         }
     }
 
-    /// The row fingerprint of `columns` (quoted, with their table alias), as a 64-bit integer.
+    /// The row fingerprint of `columns` (quoted, with their table alias), as a 64-bit integer,
+    /// for a run under configuration `config`.
     ///
     /// SQLite has no hash function: `audience_fingerprint` is registered on our connection (see
-    /// `sqlite::fingerprint`). PostgreSQL hashes a JSON array of the values: `jsonb` encodes each
+    /// `sqlite::fingerprint`). Its first value is the configuration, so that a member sent under
+    /// another one never has the fingerprint of its current row: the re-sync's merge then finds
+    /// it among the changed rows, with no separate look for such members (see `resync`).
+    /// PostgreSQL's diff compares the configuration column itself, and hashes a JSON array of the values: `jsonb` encodes each
     /// value with its type (`1` and `"1"` differ), null-safe and delimiter-safe, which a
     /// `concat_ws` of texts is not; SHA-256 (PostgreSQL 11+) is cut to its first 64 bits.
-    pub fn fingerprint(self, columns: &[String]) -> String {
+    pub fn fingerprint(self, config: i64, columns: &[String]) -> String {
         match self {
-            Dialect::Sqlite => format!("audience_fingerprint({})", columns.join(", ")),
+            Dialect::Sqlite => {
+                format!(
+                    "audience_fingerprint({config}{})",
+                    columns.iter().map(|c| format!(", {c}")).collect::<String>()
+                )
+            }
             Dialect::Postgres => {
                 // jsonb_build_array takes at most 100 arguments; arrays concatenate with `||`.
                 let arrays: Vec<String> = if columns.is_empty() {
@@ -203,9 +212,9 @@ fn more_columns(spec: &ModelSpec, alias: Option<&str>) -> String {
 ///
 /// Every row is kept, the invalid ones too: the snapshot is the model as read, for audit, and a
 /// key whose rows are invalid must still count as present when looking for deletes.
-pub fn snapshot(t: &Tables, spec: &ModelSpec) -> Vec<String> {
+pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> Vec<String> {
     let d = t.dialect;
-    let mut out = vec![snapshot_table(t, spec)];
+    let mut out = vec![snapshot_table(t, spec, config)];
     // SQLite: (key, fingerprint) makes the index covering for the diff, which then never
     // reads the snapshot's rows (only the delta's records are read, a batch at a time).
     let indexed: &[&str] = match d {
@@ -221,7 +230,7 @@ pub fn snapshot(t: &Tables, spec: &ModelSpec) -> Vec<String> {
 }
 
 /// The snapshot's `CREATE TABLE … AS SELECT` (the model aliased `"_audience_model"`).
-pub fn snapshot_table(t: &Tables, spec: &ModelSpec) -> String {
+pub fn snapshot_table(t: &Tables, spec: &ModelSpec, config: i64) -> String {
     let create = match t.snapshot.schema {
         "temp" | "pg_temp" => "CREATE TEMP TABLE",
         _ => "CREATE TABLE",
@@ -231,18 +240,19 @@ pub fn snapshot_table(t: &Tables, spec: &ModelSpec) -> String {
         Dialect::Postgres if t.snapshot.schema == "pg_temp" => quote(&t.snapshot.name),
         _ => t.snapshot.qualified(),
     };
-    format!("{create} {name} AS {}", snapshot_select(t, spec))
+    format!("{create} {name} AS {}", snapshot_select(t, spec, config))
 }
 
-/// The snapshot's rows: the key as `_audience_key`, the image columns, the fingerprint.
-pub fn snapshot_select(t: &Tables, spec: &ModelSpec) -> String {
+/// The snapshot's rows: the key as `_audience_key`, the image columns, the fingerprint (under
+/// configuration `config`).
+pub fn snapshot_select(t: &Tables, spec: &ModelSpec, config: i64) -> String {
     let m = "\"_audience_model\"";
     let image: Vec<String> = spec.columns.iter().map(|c| format!("{m}.{}", quote(c))).collect();
     format!(
         "SELECT {m}.{} AS \"_audience_key\"{}, {} AS \"_audience_fp\" FROM ({}\n) AS {m}",
         quote(&spec.primary_key),
         if image.is_empty() { String::new() } else { format!(", {}", image.join(", ")) },
-        t.dialect.fingerprint(&image),
+        t.dialect.fingerprint(config, &image),
         spec.sql,
     )
 }
@@ -251,16 +261,16 @@ pub fn snapshot_select(t: &Tables, spec: &ModelSpec) -> String {
 /// then the rows written in key order, so that each index entry is appended as its row is (a
 /// `CREATE INDEX` afterwards would read the table again and sort). Worth it only when the
 /// model's order costs nothing, which `EXPLAIN QUERY PLAN` of [`in_key_order`] tells.
-pub fn snapshot_indexed_in_key_order(t: &Tables, spec: &ModelSpec) -> Vec<String> {
-    let mut out = vec![format!("{} LIMIT 0", snapshot_table(t, spec))];
-    out.extend(snapshot(t, spec).into_iter().skip(1));
-    out.push(format!("INSERT INTO {} {}", t.snapshot.qualified(), in_key_order(t, spec)));
+pub fn snapshot_indexed_in_key_order(t: &Tables, spec: &ModelSpec, config: i64) -> Vec<String> {
+    let mut out = vec![format!("{} LIMIT 0", snapshot_table(t, spec, config))];
+    out.extend(snapshot(t, spec, config).into_iter().skip(1));
+    out.push(format!("INSERT INTO {} {}", t.snapshot.qualified(), in_key_order(t, spec, config)));
     out
 }
 
 /// The snapshot's rows in key order.
-pub fn in_key_order(t: &Tables, spec: &ModelSpec) -> String {
-    format!("{} ORDER BY \"_audience_model\".{}", snapshot_select(t, spec), quote(&spec.primary_key))
+pub fn in_key_order(t: &Tables, spec: &ModelSpec, config: i64) -> String {
+    format!("{} ORDER BY \"_audience_model\".{}", snapshot_select(t, spec, config), quote(&spec.primary_key))
 }
 
 /// An empty dup table, for a model whose key is unique and non-null by construction (see
@@ -342,10 +352,11 @@ pub fn create_baseline(t: &Tables, spec: &ModelSpec, temporary: bool, types: &[S
     }
 }
 
-/// `--full-resync`: every member counts as sent under no configuration, so each is an insert
-/// until it is sent again (a crash half way leaves the rest marked).
+/// `--full-resync`: every member counts as sent under no configuration, with no fingerprint,
+/// so each is an insert until it is sent again (a crash half way leaves the rest marked). The
+/// fingerprint goes too: SQLite's merge finds a member to send by its fingerprint (`resync`).
 pub fn clear_config(t: &Tables) -> String {
-    format!("UPDATE {} SET \"_audience_config\" = NULL", t.baseline.qualified())
+    format!("UPDATE {} SET \"_audience_config\" = NULL, \"_audience_fp\" = NULL", t.baseline.qualified())
 }
 
 /// The delta, materialised in sending order: deletes, updates, inserts, each by key. `seq`
@@ -756,7 +767,7 @@ mod tests {
         for dialect in [Dialect::Sqlite, Dialect::Postgres] {
             let t = Tables::new(dialect, &sync, 1, Place::Main, Place::Main);
             let all =
-                [snapshot(&t, &spec()), delta(&t, &spec(), 5, DiffHints::ALL), vec![read_delta(&t, &spec(), &[])]]
+                [snapshot(&t, &spec(), 5), delta(&t, &spec(), 5, DiffHints::ALL), vec![read_delta(&t, &spec(), &[])]]
                     .concat()
                     .join("\n");
             assert!(all.contains("\"we\"\"ird\""), "{all}");
@@ -766,10 +777,11 @@ mod tests {
 
     #[test]
     fn fingerprints() {
-        assert_eq!(Dialect::Sqlite.fingerprint(&["m.\"a\"".into()]), "audience_fingerprint(m.\"a\")");
-        let pg = Dialect::Postgres.fingerprint(&(0..150).map(|i| format!("c{i}")).collect::<Vec<_>>());
+        assert_eq!(Dialect::Sqlite.fingerprint(-7, &["m.\"a\"".into()]), "audience_fingerprint(-7, m.\"a\")");
+        assert_eq!(Dialect::Sqlite.fingerprint(3, &[]), "audience_fingerprint(3)");
+        let pg = Dialect::Postgres.fingerprint(3, &(0..150).map(|i| format!("c{i}")).collect::<Vec<_>>());
         assert_eq!(pg.matches("jsonb_build_array(").count(), 2);
-        assert!(Dialect::Postgres.fingerprint(&[]).contains("jsonb_build_array()"));
+        assert!(Dialect::Postgres.fingerprint(3, &[]).contains("jsonb_build_array()"));
     }
 
     #[test]

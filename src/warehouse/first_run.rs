@@ -21,8 +21,8 @@ use super::ident::quote;
 use super::{ModelSpec, Op};
 
 /// The snapshot in key order (no index: nothing probes it by key).
-pub fn snapshot(t: &Tables, spec: &ModelSpec) -> String {
-    format!("{} ORDER BY \"_audience_model\".{}", snapshot_table(t, spec), quote(&spec.primary_key))
+pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> String {
+    format!("{} ORDER BY \"_audience_model\".{}", snapshot_table(t, spec, config), quote(&spec.primary_key))
 }
 
 /// The dup table (keys on several rows, with their row counts), from neighbouring rows of the
@@ -94,7 +94,7 @@ mod tests {
             columns: vec!["email".into()],
         };
         let t = Tables::new(Dialect::Sqlite, &sync, 3, Place::Main, Place::Main);
-        assert!(snapshot(&t, &spec).ends_with("AS \"_audience_model\" ORDER BY \"_audience_model\".\"id\""));
+        assert!(snapshot(&t, &spec, 1).ends_with("AS \"_audience_model\" ORDER BY \"_audience_model\".\"id\""));
         assert!(delta(&t, &spec, false).starts_with("CREATE VIEW \"main\".\"_audience_delta_s\" AS SELECT s.rowid"));
         assert!(delta(&t, &spec, false).contains("s.\"email\", s.\"_audience_fp\""));
         assert!(delta(&t, &spec, true).contains("NOT EXISTS (SELECT 1 FROM \"temp\".\"_audience_dup_s\""));

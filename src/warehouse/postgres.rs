@@ -324,7 +324,7 @@ impl PgWarehouse {
         let t = Tables::new(Dialect::Postgres, &spec.sync, run.run_id, scratch, baseline_place);
         self.exec("dropping an old delta", &format!("DROP TABLE IF EXISTS {}", t.delta.qualified())).await?;
         self.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified())).await?;
-        for sql in diff::snapshot(&t, spec) {
+        for sql in diff::snapshot(&t, spec, run.config) {
             self.exec("taking the snapshot of the model", &sql).await?;
         }
         if has_baseline {

@@ -8,10 +8,12 @@
 //! * **Changed rows**: the snapshot's (key, fingerprint) pairs that no member has. They are the
 //!   inserts and updates; each is told apart by one probe of the baseline, made only for the
 //!   changed rows.
-//! * **Members under another configuration** (after a change of configuration, or
+//! * **Members sent under another configuration** (after a change of configuration, or
 //!   `--full-resync`, or one that stopped half way) are sent again as adds even when their row
-//!   did not change: they are counted while the members are counted, and when there are any,
-//!   their snapshot rows join the changed ones.
+//!   did not change. They need no look of their own: SQLite's fingerprint hashes the run's
+//!   configuration with the row (see `Dialect::fingerprint`), and `--full-resync` clears the
+//!   members' fingerprints, so such a member's pair never matches and its row is a changed one;
+//!   the probe then finds it under another configuration, which makes it an insert.
 //! * **Deletes**: members whose key is in no snapshot row, a merge of the baseline's keys with
 //!   the snapshot's. It is left out when no member can have left: when the model has no
 //!   duplicate keys and every member's key is in the snapshot, which the counts tell (the
@@ -30,18 +32,11 @@ pub fn changed_table(t: &Tables) -> TableName {
     TableName { schema: schema(t.dialect, Place::Temp), name: table_name(t.dialect, &format!("changed_{}", t.sync)) }
 }
 
-/// The members and those of them sent under another configuration than `config`. One read of
-/// the baseline.
-pub fn members(t: &Tables, config: i64) -> String {
-    format!("SELECT count(*), coalesce(sum(\"_audience_config\" IS NOT {config}), 0) FROM {}", t.baseline.qualified())
-}
-
-/// The changed rows (see the module's doc); with `other_config`, the members sent under another
-/// configuration join them.
-pub fn changed(t: &Tables, config: i64, other_config: bool) -> Vec<String> {
+/// The changed rows (see the module's doc).
+pub fn changed(t: &Tables) -> Vec<String> {
     let (s, b, c) = (t.snapshot.qualified(), t.baseline.qualified(), changed_table(t));
     let key = "\"_audience_key\"";
-    let mut out = vec![
+    vec![
         format!("DROP TABLE IF EXISTS {}", c.qualified()),
         format!("CREATE TEMP TABLE {} (k, fp, PRIMARY KEY (k, fp)) WITHOUT ROWID", quote(&c.name)),
         // The merge: the subquery's ORDER BY makes SQLite run EXCEPT over both ordered scans.
@@ -50,23 +45,17 @@ pub fn changed(t: &Tables, config: i64, other_config: bool) -> Vec<String> {
              WHERE s.{key} IS NOT NULL EXCEPT SELECT b.{key}, b.\"_audience_fp\" FROM {b} AS b ORDER BY 1)",
             c = c.qualified()
         ),
-    ];
-    if other_config {
-        out.push(format!(
-            "INSERT OR IGNORE INTO {c} (k, fp) SELECT s.{key}, s.\"_audience_fp\" FROM {b} AS b \
-             JOIN {s} AS s ON s.{key} = b.{key} WHERE b.\"_audience_config\" IS NOT {config}",
-            c = c.qualified()
-        ));
-    }
-    out
+    ]
 }
 
 /// The snapshot's rows with a key, and the changed rows whose key is no member's: with no
-/// duplicate keys, their difference is the number of members whose key is in the snapshot.
+/// duplicate keys, their difference is the number of members whose key is in the snapshot. The
+/// snapshot was filled by one statement, so its rowids count its rows, and null keys come first
+/// in its index: neither count reads the snapshot through.
 pub fn present(t: &Tables) -> String {
     let key = "\"_audience_key\"";
     format!(
-        "SELECT (SELECT count({key}) FROM {s}), \
+        "SELECT coalesce((SELECT max(rowid) FROM {s}), 0) - (SELECT count(*) FROM {s} WHERE {key} IS NULL), \
          (SELECT count(*) FROM {c} AS c WHERE NOT EXISTS (SELECT 1 FROM {b} AS b WHERE b.{key} = c.k))",
         s = t.snapshot.qualified(),
         b = t.baseline.qualified(),
@@ -123,10 +112,8 @@ mod tests {
     fn merge_statements() {
         let sync = SyncName::new("s").unwrap();
         let t = Tables::new(Dialect::Sqlite, &sync, 4, Place::Main, Place::Main);
-        let changed = changed(&t, 7, false).join("\n");
+        let changed = changed(&t).join("\n");
         assert!(changed.contains("EXCEPT SELECT b.\"_audience_key\", b.\"_audience_fp\""), "{changed}");
-        assert!(!changed.contains("INSERT OR IGNORE"));
-        assert!(super::changed(&t, 7, true).join("\n").contains("IS NOT 7"));
         let with = delta(&t, 7, true, true).join("\n");
         assert!(with.contains("EXCEPT SELECT s.\"_audience_key\""), "{with}");
         assert!(with.contains("NOT EXISTS (SELECT 1 FROM \"temp\".\"_audience_dup_s\""), "{with}");

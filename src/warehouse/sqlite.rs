@@ -336,12 +336,10 @@ impl SqliteWarehouse {
     /// Whether SQLite reads the model in key order with no sort (a table read by its integer
     /// primary key, say), from its plan for the snapshot's rows in key order. A model that
     /// cannot be planned here says no, and its error comes from the snapshot itself.
-    fn comes_in_key_order(&self, t: &Tables, spec: &ModelSpec) -> bool {
-        let sql = format!("EXPLAIN QUERY PLAN {}", diff::in_key_order(t, spec));
-        let plan: rusqlite::Result<Vec<String>> = self
-            .conn
-            .prepare(&sql)
-            .and_then(|mut stmt| stmt.query_map([], |r| r.get::<_, String>(3))?.collect());
+    fn comes_in_key_order(&self, t: &Tables, spec: &ModelSpec, config: i64) -> bool {
+        let sql = format!("EXPLAIN QUERY PLAN {}", diff::in_key_order(t, spec, config));
+        let plan: rusqlite::Result<Vec<String>> =
+            self.conn.prepare(&sql).and_then(|mut stmt| stmt.query_map([], |r| r.get::<_, String>(3))?.collect());
         matches!(plan, Ok(steps) if !steps.iter().any(|s| s.contains("TEMP B-TREE") && s.contains("ORDER BY")))
     }
 
@@ -359,8 +357,8 @@ impl SqliteWarehouse {
 
     /// The delta of a run with members, by merges (see `resync`): the changed rows, then the
     /// deletes unless the counts show that every member's key is still in the model.
-    fn merge_delta(&self, t: &Tables, config: i64, members: i64, other_config: bool, duplicates: bool) -> Result<()> {
-        for sql in resync::changed(t, config, other_config) {
+    fn merge_delta(&self, t: &Tables, config: i64, members: i64, duplicates: bool) -> Result<()> {
+        for sql in resync::changed(t) {
             self.exec("finding the changed rows", &sql)?;
         }
         let deletes = duplicates || {
@@ -643,11 +641,12 @@ impl Warehouse for SqliteWarehouse {
         // that dies before the delta is built leaves a snapshot that retention drops in time.
         // With members, the snapshot is indexed by key: as it is written when the model comes
         // in key order, after it is written otherwise.
-        let (snapshot, index) = match (members, members && self.comes_in_key_order(&t, spec)) {
-            (false, _) => (vec![first_run::snapshot(&t, spec)], vec![]),
-            (true, true) => (diff::snapshot_indexed_in_key_order(&t, spec), vec![]),
+        let config = run.config;
+        let (snapshot, index) = match (members, members && self.comes_in_key_order(&t, spec, config)) {
+            (false, _) => (vec![first_run::snapshot(&t, spec, config)], vec![]),
+            (true, true) => (diff::snapshot_indexed_in_key_order(&t, spec, config), vec![]),
             (true, false) => {
-                let mut snapshot = diff::snapshot(&t, spec);
+                let mut snapshot = diff::snapshot(&t, spec, config);
                 let index = snapshot.split_off(1);
                 (snapshot, index)
             }
@@ -676,12 +675,12 @@ impl Warehouse for SqliteWarehouse {
             if full_resync {
                 w.exec("marking every member for a full resync", &diff::clear_config(&t))?;
             }
-            let (baseline, other_config): (i64, i64) = if members {
+            let baseline: i64 = if members {
                 w.conn
-                    .query_row(&resync::members(&t, run.config), [], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(&diff::baseline_count(&t), [], |r| r.get(0))
                     .map_err(|e| WarehouseError::sql("counting the members", e))?
             } else {
-                (0, 0)
+                0
             };
             let find = match (unique, members) {
                 (true, _) => diff::no_duplicates(&t),
@@ -699,7 +698,7 @@ impl Warehouse for SqliteWarehouse {
                 let hints =
                     DiffHints { duplicates: duplicates > 0, members: true, same_key_type: w.same_key_type(&t)? };
                 if hints.can_merge(w.fp_follows_key(&t)?) {
-                    w.merge_delta(&t, run.config, baseline, other_config > 0, duplicates > 0)?;
+                    w.merge_delta(&t, run.config, baseline, duplicates > 0)?;
                 } else {
                     for sql in diff::delta(&t, spec, run.config, hints) {
                         w.exec("computing the delta", &sql)?;
