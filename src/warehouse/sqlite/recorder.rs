@@ -206,7 +206,13 @@ impl Drop for Recorder {
 
 fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<Owned>>, error: &Mutex<Option<WarehouseError>>) {
     let mut stopped = false;
-    while let Ok(job) = rx.recv() {
+    while let Ok(mut job) = rx.recv() {
+        // Hand-overs that waited meanwhile go in the same transaction: when recording is what
+        // holds the run back, fewer commits write fewer pages twice (each commit rewrites the
+        // last page of each table it grew, and the run's and the lock's rows).
+        while let Ok(more) = rx.try_recv() {
+            job.extend(more);
+        }
         if stopped {
             // Left unrecorded after an error: the next run sends these records again.
             continue;
