@@ -8,8 +8,8 @@
 //! lock each other out: there the runner records on its own connection, as before.)
 //!
 //! Ordering and safety are those of recording in place: batches are recorded in the order they
-//! completed, each in one transaction with the heartbeat refreshed; at most [`QUEUE`] hand-overs
-//! wait, so a crash leaves as few completed-but-unrecorded batches as before (they are sent again
+//! completed, in transactions that refresh the heartbeat (hand-overs that waited share one); at
+//! most [`QUEUE`] hand-overs wait, so a crash leaves as few completed-but-unrecorded batches as before (they are sent again
 //! by the next run, like the requests in flight). The first error stops the recording: later
 //! batches are not recorded (their records are sent again next run), and the error is returned
 //! by the next hand-over or by [`Recorder::finish`].
