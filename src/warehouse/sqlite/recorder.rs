@@ -12,8 +12,7 @@
 //! most [`QUEUE`] hand-overs wait, so a crash leaves as few completed-but-unrecorded batches as
 //! before (they are sent again by the next run, like the requests in flight). The first error
 //! stops the recording: later batches are not recorded (their records are sent again next run),
-//! and the error is returned
-//! by the next hand-over or by [`Recorder::finish`].
+//! and the error is returned by the next hand-over or by [`Recorder::finish`].
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
