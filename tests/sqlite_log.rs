@@ -4,7 +4,7 @@
 
 mod sync_support;
 
-use sync_support::{Kind, Receiver, Settings, Warehouse, audience, sync, write_config};
+use sync_support::{Kind, Receiver, Settings, Warehouse, audience, first_synced, sync, write_config};
 
 /// Every column of the log as text, in the order the rows were written (their finish times).
 const ALL_AS_TEXT: &str = "SELECT sync_name, CAST(run_id AS TEXT), primary_key, operation, status, error_reason, \
@@ -25,12 +25,7 @@ const COLUMNS: [&str; 9] = [
 
 #[test]
 fn the_log_view_has_the_interface_columns_and_text_forms() {
-    let w = Warehouse::new(Kind::Sqlite, "log_view_columns");
-    let r = Receiver::start();
-    w.add_users(1..=12);
-    let config = write_config(&w, &r, &Settings::default());
-    let (code, s, err) = sync(&config, &[]);
-    assert_eq!(code, 0, "{s}\n{err}");
+    let (w, r, config) = first_synced(Kind::Sqlite, "log_view_columns", 1..=12);
     w.exec("DELETE FROM users WHERE id = 3");
     w.exec("UPDATE users SET name = 'Changed' WHERE id = 4");
     r.reject(&[5]);

@@ -5,11 +5,16 @@
 
 mod sync_support;
 
-use sync_support::{Kind, Receiver, Settings, Warehouse, sync, write_config};
+use sync_support::{Kind, Receiver, Warehouse, first_synced, sync};
 
 /// The counts of a summary: inserted, updated, deleted.
 fn counts(s: &serde_json::Value) -> (u64, u64, u64) {
     (s["inserted"].as_u64().unwrap(), s["updated"].as_u64().unwrap(), s["deleted"].as_u64().unwrap())
+}
+
+/// The name of the baseline's second column.
+fn second_column(w: &Warehouse) -> Vec<Vec<Option<String>>> {
+    w.rows("SELECT name FROM pragma_table_info('_audience_baseline_members') WHERE cid = 1")
 }
 
 /// Runs three re-syncs over the same changes and checks each against the receiver.
@@ -39,25 +44,14 @@ fn three_resyncs(w: &Warehouse, r: &Receiver, config: &std::path::Path) {
 
 #[test]
 fn the_merge_path_sends_exactly_the_changes() {
-    let w = Warehouse::new(Kind::Sqlite, "diff_merge_path");
-    let r = Receiver::start();
-    w.add_users(1..=20);
-    let config = write_config(&w, &r, &Settings::default());
-    let (code, s, err) = sync(&config, &[]);
-    assert_eq!(code, 0, "{s}\n{err}");
-    let second = w.rows("SELECT name FROM pragma_table_info('_audience_baseline_members') WHERE cid = 1");
-    assert_eq!(second, vec![vec![Some("_audience_fp".to_owned())]], "the fingerprint follows the key");
+    let (w, r, config) = first_synced(Kind::Sqlite, "diff_merge_path", 1..=20);
+    assert_eq!(second_column(&w), vec![vec![Some("_audience_fp".to_owned())]], "the fingerprint follows the key");
     three_resyncs(&w, &r, &config);
 }
 
 #[test]
 fn a_baseline_of_the_earlier_column_order_diffs_by_probes_alike() {
-    let w = Warehouse::new(Kind::Sqlite, "diff_probe_path");
-    let r = Receiver::start();
-    w.add_users(1..=20);
-    let config = write_config(&w, &r, &Settings::default());
-    let (code, s, err) = sync(&config, &[]);
-    assert_eq!(code, 0, "{s}\n{err}");
+    let (w, r, config) = first_synced(Kind::Sqlite, "diff_probe_path", 1..=20);
     // The earlier layout: the images first, the fingerprint and configuration last.
     let columns: Vec<String> = w
         .rows("SELECT name FROM pragma_table_info('_audience_baseline_members') ORDER BY cid")
@@ -75,18 +69,13 @@ fn a_baseline_of_the_earlier_column_order_diffs_by_probes_alike() {
          INSERT INTO _audience_baseline_members SELECT * FROM old_layout; DROP TABLE old_layout",
         rest = images[1..].join(", ")
     ));
-    let second = w.rows("SELECT name FROM pragma_table_info('_audience_baseline_members') WHERE cid = 1");
-    assert_ne!(second, vec![vec![Some("_audience_fp".to_owned())]]);
+    assert_ne!(second_column(&w), vec![vec![Some("_audience_fp".to_owned())]]);
     three_resyncs(&w, &r, &config);
 }
 
 #[test]
 fn duplicate_keys_do_not_hide_a_member_that_left() {
-    let w = Warehouse::new(Kind::Sqlite, "diff_merge_duplicates");
-    let r = Receiver::start();
-    w.add_users(1..=10);
-    let config = write_config(&w, &r, &Settings::default());
-    assert_eq!(sync(&config, &[]).0, 0);
+    let (w, r, config) = first_synced(Kind::Sqlite, "diff_merge_duplicates", 1..=10);
 
     // Key 2 turns duplicate (as many rows as members, then), and member 9 leaves.
     w.exec("INSERT INTO users (id, email, name) VALUES (2, 'twice@example.com', 'dup')");
@@ -100,11 +89,7 @@ fn duplicate_keys_do_not_hide_a_member_that_left() {
 
 #[test]
 fn a_member_a_full_resync_could_not_send_is_an_add_next_run() {
-    let w = Warehouse::new(Kind::Sqlite, "diff_merge_full_resync");
-    let r = Receiver::start();
-    w.add_users(1..=10);
-    let config = write_config(&w, &r, &Settings::default());
-    assert_eq!(sync(&config, &[]).0, 0);
+    let (_w, r, config) = first_synced(Kind::Sqlite, "diff_merge_full_resync", 1..=10);
 
     // The full resync sends every member as an add; the API rejects member 3's request.
     r.reject(&[3]);

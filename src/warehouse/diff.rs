@@ -370,20 +370,16 @@ pub fn clear_config(t: &Tables) -> String {
 /// * **Inserts**: valid rows that are not members, or members sent under another configuration
 ///   (or none, after `--full-resync`): a full resync sends every current member as an add.
 ///
-/// SQLite: the delta holds only `seq`, the op, the key and `_audience_src`, the snapshot row
-/// (rowid) of an insert or update; images are read through it (and for deletes from the
-/// baseline) a batch at a time. Each leg is inserted in order, and `seq` is the rowid the
-/// inserts assign in that order:
+/// SQLite (a baseline where `resync`'s merges cannot run; first runs are `first_run`'s): the
+/// delta table of [`sqlite_delta_table`]; images are read through it (and for deletes from the
+/// baseline) a batch at a time. Each leg is inserted in order:
 ///
-/// * deletes merge the baseline's key order with the snapshot's key index (`EXCEPT`, which
-///   SQLite runs as a merge of two ordered scans, not a probe per member), when both keys have
-///   the same declared type (`EXCEPT` compares values as stored, `=` after type affinity: a
-///   baseline from before the types were copied falls back to a probe per member);
+/// * deletes by [`deletes_by_merge`] when both keys have the same declared type (`EXCEPT`
+///   compares values as stored, `=` after type affinity: a baseline from before the types were
+///   copied falls back to a probe per member);
 /// * updates and inserts come from one pass over the snapshot's covering (key, fingerprint)
 ///   index with a probe of the baseline per row, sorted by (op, key): the sort holds only the
-///   changed rows;
-/// * with no members (a first run), every valid row is an insert: the update and delete legs
-///   are left out, and the inserts come straight from the index in key order, unsorted.
+///   changed rows.
 ///
 /// PostgreSQL: one `CREATE TABLE … AS` with the images copied and `seq` from `row_number()`,
 /// which its planner runs as hash joins and a sort.
@@ -405,31 +401,14 @@ pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, hints: DiffHints) -> Vec
          WHERE s.{key} IS NOT NULL AND (b.{key} IS NULL OR b.\"_audience_config\" IS DISTINCT FROM {config}) AND {valid}"
     );
     let (del, upd, ins) = (Op::Delete as i64, Op::Update as i64, Op::Insert as i64);
-    let temp = matches!(t.delta.schema, "temp" | "pg_temp");
+    let temp = t.delta.schema == "pg_temp";
     let mut out = vec![format!("DROP TABLE IF EXISTS {}", t.delta.qualified())];
     match t.dialect {
         Dialect::Sqlite => {
-            let create = if temp { "CREATE TEMP TABLE" } else { "CREATE TABLE" };
-            let name = if temp { quote(&t.delta.name) } else { t.delta.qualified() };
-            out.push(format!(
-                "{create} {name} (\"_audience_seq\" INTEGER PRIMARY KEY, \"_audience_op\" INTEGER NOT NULL, \
-                 {key}, \"_audience_src\" INTEGER)"
-            ));
-            let into = format!("INSERT INTO {} (\"_audience_op\", {key}, \"_audience_src\")", t.delta.qualified());
-            if !hints.members {
-                out.push(format!(
-                    "{into} SELECT {ins}, s.{key}, s.rowid FROM {s} AS s WHERE s.{key} IS NOT NULL AND {valid} \
-                     ORDER BY s.{key}"
-                ));
-                return out;
-            }
+            out = sqlite_delta_table(t);
+            let into = sqlite_delta_into(t);
             if hints.same_key_type {
-                // The subquery's ORDER BY is what orders the inserts (and so `seq`): SQLite keeps
-                // it, the outer query having no ORDER BY of its own and no join.
-                out.push(format!(
-                    "{into} SELECT {del}, k, NULL FROM (SELECT b.{key} AS k FROM {b} AS b \
-                     EXCEPT SELECT s.{key} FROM {s} AS s ORDER BY 1)"
-                ));
+                out.push(deletes_by_merge(t));
             } else {
                 out.push(format!("{into} SELECT {del}, b.{key}, NULL FROM {b} AS b WHERE {deletes} ORDER BY b.{key}"));
             }
@@ -463,30 +442,80 @@ pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, hints: DiffHints) -> Vec
     out
 }
 
-/// What is known before the diff runs, which lets SQLite's diff leave work out (PostgreSQL's
-/// planner needs only `duplicates`).
+/// SQLite's delta table, made afresh: `seq` (the rowid, assigned in insertion order, which is
+/// sending order), the op, the key, and `_audience_src`, the snapshot row (rowid) of an insert
+/// or update.
+pub fn sqlite_delta_table(t: &Tables) -> Vec<String> {
+    let (create, name) = match t.delta.schema {
+        "temp" => ("CREATE TEMP TABLE", quote(&t.delta.name)),
+        _ => ("CREATE TABLE", t.delta.qualified()),
+    };
+    vec![
+        format!("DROP TABLE IF EXISTS {}", t.delta.qualified()),
+        format!(
+            "{create} {name} (\"_audience_seq\" INTEGER PRIMARY KEY, \"_audience_op\" INTEGER NOT NULL, \
+             \"_audience_key\", \"_audience_src\" INTEGER)"
+        ),
+    ]
+}
+
+/// `INSERT INTO` SQLite's delta table, before a `SELECT` of (op, key, snapshot rowid).
+pub fn sqlite_delta_into(t: &Tables) -> String {
+    format!("INSERT INTO {} (\"_audience_op\", \"_audience_key\", \"_audience_src\")", t.delta.qualified())
+}
+
+/// SQLite's deletes, in key order: the members whose key is in no snapshot row, by `EXCEPT`,
+/// which SQLite runs as a merge of the baseline's key order and the snapshot's key index. The
+/// subquery's ORDER BY is what orders the inserts (and so `seq`): SQLite keeps it, the outer
+/// query having no ORDER BY of its own and no join. Keys of one declared type only (`EXCEPT`
+/// compares values as stored).
+pub fn deletes_by_merge(t: &Tables) -> String {
+    let key = "\"_audience_key\"";
+    format!(
+        "{} SELECT {}, k, NULL FROM (SELECT b.{key} AS k FROM {} AS b EXCEPT SELECT s.{key} FROM {} AS s ORDER BY 1)",
+        sqlite_delta_into(t),
+        Op::Delete as i64,
+        t.baseline.qualified(),
+        t.snapshot.qualified(),
+    )
+}
+
+/// What is known before a re-sync's diff runs, which lets SQLite's diff leave work out
+/// (PostgreSQL's planner needs only `duplicates`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiffHints {
     /// The dup table has rows (usually it has none, and the legs then skip the per-row check
     /// against it).
     pub duplicates: bool,
-    /// The baseline has members (without any, every valid row is an insert).
-    pub members: bool,
     /// The baseline's key column has the snapshot's declared type.
     pub same_key_type: bool,
-}
-
-impl DiffHints {
-    /// Whether SQLite's re-sync can merge (see `resync`): keys of one type, and a baseline in
-    /// (key, fingerprint) order.
-    pub fn can_merge(self, fp_follows_key: bool) -> bool {
-        self.same_key_type && fp_follows_key
-    }
+    /// The baseline's fingerprint is its second column (baselines are created so; older ones
+    /// had it after the images), which puts its b-tree in (key, fingerprint) order.
+    pub fp_follows_key: bool,
 }
 
 impl DiffHints {
     /// Nothing known: every leg, with every check.
-    pub const ALL: DiffHints = DiffHints { duplicates: true, members: true, same_key_type: false };
+    pub const ALL: DiffHints = DiffHints { duplicates: true, same_key_type: false, fp_follows_key: false };
+
+    /// SQLite's hints from the baseline's and the snapshot's columns, (name, declared type) in
+    /// column order.
+    pub fn from_columns(duplicates: bool, baseline: &[(String, String)], snapshot: &[(String, String)]) -> DiffHints {
+        let key_type = |columns: &[(String, String)]| {
+            columns.iter().find(|(name, _)| name == "_audience_key").map(|(_, ty)| ty.to_ascii_lowercase())
+        };
+        DiffHints {
+            duplicates,
+            same_key_type: matches!((key_type(baseline), key_type(snapshot)), (Some(b), Some(s)) if b == s),
+            fp_follows_key: baseline.get(1).is_some_and(|(name, _)| name == "_audience_fp"),
+        }
+    }
+
+    /// Whether SQLite's re-sync can merge (see `resync`): keys of one type, and a baseline in
+    /// (key, fingerprint) order.
+    pub fn can_merge(self) -> bool {
+        self.same_key_type && self.fp_follows_key
+    }
 }
 
 /// Records per op, with the first and last `seq` of each.
@@ -773,6 +802,19 @@ mod tests {
             assert!(all.contains("\"we\"\"ird\""), "{all}");
             assert!(!all.contains(" we\"ird"), "{all}");
         }
+    }
+
+    #[test]
+    fn hints_from_columns() {
+        let cols = |c: &[(&str, &str)]| c.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>();
+        let snapshot = cols(&[("_audience_key", "INT"), ("email", "TEXT"), ("_audience_fp", "")]);
+        let current = cols(&[("_audience_key", "int"), ("_audience_fp", "INTEGER"), ("_audience_config", "INTEGER")]);
+        let earlier = cols(&[("_audience_key", ""), ("email", "TEXT"), ("_audience_fp", "INTEGER")]);
+        let h = DiffHints::from_columns(false, &current, &snapshot);
+        assert!(h.same_key_type && h.fp_follows_key && h.can_merge() && !h.duplicates);
+        let h = DiffHints::from_columns(true, &earlier, &snapshot);
+        assert!(!h.same_key_type && !h.fp_follows_key && !h.can_merge() && h.duplicates);
+        assert!(!DiffHints::from_columns(false, &[], &snapshot).can_merge());
     }
 
     #[test]

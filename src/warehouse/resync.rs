@@ -24,7 +24,9 @@
 //! type affinity), and one written before the fingerprint was its second column.
 
 use super::Op;
-use super::diff::{Place, TableName, Tables, schema, table_name};
+use super::diff::{
+    Place, TableName, Tables, deletes_by_merge, schema, sqlite_delta_into, sqlite_delta_table, table_name,
+};
 use super::ident::quote;
 
 /// The temporary table of changed rows: (key, fingerprint) pairs of the snapshot.
@@ -63,29 +65,16 @@ pub fn present(t: &Tables) -> String {
     )
 }
 
-/// The delta table, in sending order (deletes, updates, inserts, each by key; `seq` is the
-/// rowid the inserts assign in that order), as `diff::delta` makes it for SQLite. `deletes`:
-/// whether to look for deletes; `duplicates`: whether the dup table has rows.
+/// The delta table (`diff::sqlite_delta_table`), in sending order: deletes, updates, inserts,
+/// each by key. `deletes`: whether to look for deletes; `duplicates`: whether the dup table has
+/// rows.
 pub fn delta(t: &Tables, config: i64, deletes: bool, duplicates: bool) -> Vec<String> {
     let (s, b, dup, c) = (t.snapshot.qualified(), t.baseline.qualified(), t.dup.qualified(), changed_table(t));
     let key = "\"_audience_key\"";
-    let (del, upd, ins) = (Op::Delete as i64, Op::Update as i64, Op::Insert as i64);
-    let temp = t.delta.schema == "temp";
-    let create = if temp { "CREATE TEMP TABLE" } else { "CREATE TABLE" };
-    let name = if temp { quote(&t.delta.name) } else { t.delta.qualified() };
-    let into = format!("INSERT INTO {} (\"_audience_op\", {key}, \"_audience_src\")", t.delta.qualified());
-    let mut out = vec![
-        format!("DROP TABLE IF EXISTS {}", t.delta.qualified()),
-        format!(
-            "{create} {name} (\"_audience_seq\" INTEGER PRIMARY KEY, \"_audience_op\" INTEGER NOT NULL, \
-             {key}, \"_audience_src\" INTEGER)"
-        ),
-    ];
+    let (upd, ins) = (Op::Update as i64, Op::Insert as i64);
+    let mut out = sqlite_delta_table(t);
     if deletes {
-        out.push(format!(
-            "{into} SELECT {del}, k, NULL FROM (SELECT b.{key} AS k FROM {b} AS b \
-             EXCEPT SELECT s.{key} FROM {s} AS s ORDER BY 1)"
-        ));
+        out.push(deletes_by_merge(t));
     }
     let valid = if duplicates {
         format!(" AND NOT EXISTS (SELECT 1 FROM {dup} AS d WHERE d.{key} = s.{key})")
@@ -96,6 +85,7 @@ pub fn delta(t: &Tables, config: i64, deletes: bool, duplicates: bool) -> Vec<St
         "{into} SELECT CASE WHEN b.{key} IS NOT NULL AND b.\"_audience_config\" = {config} THEN {upd} ELSE {ins} END, \
          s.{key}, s.rowid FROM {c} AS c JOIN {s} AS s ON s.{key} = c.k AND s.\"_audience_fp\" = c.fp \
          LEFT JOIN {b} AS b ON b.{key} = s.{key} WHERE true{valid} ORDER BY 1, s.{key}",
+        into = sqlite_delta_into(t),
         c = c.qualified()
     ));
     out.push(format!("DROP TABLE {}", c.qualified()));

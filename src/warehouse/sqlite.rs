@@ -127,9 +127,10 @@ impl SqliteWarehouse {
         for sql in self.state.create().iter().chain(&log::create(&runs)) {
             self.exec(doing, sql)?;
         }
+        // A table by the view's name is the earlier layout (the view itself is no table).
         if self.table_exists("main", log::VIEW)? {
             let doing = "moving the sync log to its current layout";
-            self.write(doing, |w| log::migrate(&w.conn, &runs).map(|_| ()).map_err(|e| WarehouseError::sql(doing, e)))?;
+            self.write(doing, |w| log::migrate(&w.conn, &runs).map_err(|e| WarehouseError::sql(doing, e)))?;
         }
         Ok(())
     }
@@ -296,43 +297,29 @@ impl SqliteWarehouse {
     }
 
     /// Adds to the baseline the image columns it lacks (the mapping grew): old members have no
-    /// value for them, which is all we know.
-    fn widen_baseline(&self, t: &Tables, spec: &ModelSpec) -> Result<()> {
-        let sql = format!("SELECT name FROM {}.pragma_table_info(?1)", diff_quote(t.baseline.schema));
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| WarehouseError::sql("reading the baseline's columns", e))?;
-        let have: Vec<String> = stmt
-            .query_map([&t.baseline.name], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| WarehouseError::sql("reading the baseline's columns", e))?;
+    /// value for them, which is all we know. `have`: the baseline's columns.
+    fn widen_baseline(&self, t: &Tables, spec: &ModelSpec, have: &[(String, String)]) -> Result<()> {
         for column in &spec.columns {
-            if !have.iter().any(|h| h.eq_ignore_ascii_case(column)) {
+            if !have.iter().any(|(h, _)| h.eq_ignore_ascii_case(column)) {
                 let sql = format!("ALTER TABLE {} ADD COLUMN {}", t.baseline.qualified(), super::ident::quote(column));
                 self.exec("adding a column to the baseline", &sql)?;
             }
         }
         Ok(())
     }
+
+    /// A table's columns, (name, declared type), in order.
+    fn columns(&self, table: &TableName) -> Result<Vec<(String, String)>> {
+        let doing = "reading a table's columns";
+        let sql = format!("SELECT name, type FROM {}.pragma_table_info(?1) ORDER BY cid", diff_quote(table.schema));
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
+        stmt.query_map([&table.name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| WarehouseError::sql(doing, e))
+    }
 }
 
 impl SqliteWarehouse {
-    /// Whether the baseline's key column has the snapshot's declared type (a baseline created
-    /// before baselines took the snapshot's types may not).
-    fn same_key_type(&self, t: &Tables) -> Result<bool> {
-        let doing = "reading the baseline's columns";
-        let sql = |schema: &str| {
-            format!("SELECT type FROM {}.pragma_table_info(?1) WHERE name = '_audience_key'", diff_quote(schema))
-        };
-        let key_type = |schema: &str, table: &str| -> Result<Option<String>> {
-            self.conn
-                .query_row(&sql(schema), [table], |r| r.get::<_, String>(0))
-                .optional()
-                .map_err(|e| WarehouseError::sql(doing, e))
-        };
-        let baseline = key_type(t.baseline.schema, &t.baseline.name)?;
-        let snapshot = key_type(t.snapshot.schema, &t.snapshot.name)?;
-        Ok(matches!((baseline, snapshot), (Some(b), Some(s)) if b.eq_ignore_ascii_case(&s)))
-    }
-
     /// Whether SQLite reads the model in key order with no sort (a table read by its integer
     /// primary key, say), from its plan for the snapshot's rows in key order. A model that
     /// cannot be planned here says no, and its error comes from the snapshot itself.
@@ -341,18 +328,6 @@ impl SqliteWarehouse {
         let plan: rusqlite::Result<Vec<String>> =
             self.conn.prepare(&sql).and_then(|mut stmt| stmt.query_map([], |r| r.get::<_, String>(3))?.collect());
         matches!(plan, Ok(steps) if !steps.iter().any(|s| s.contains("TEMP B-TREE") && s.contains("ORDER BY")))
-    }
-
-    /// Whether the baseline's fingerprint is its second column (baselines are created so; older
-    /// ones had it after the images), which puts its b-tree in (key, fingerprint) order.
-    fn fp_follows_key(&self, t: &Tables) -> Result<bool> {
-        let sql = format!("SELECT name FROM {}.pragma_table_info(?1) WHERE cid = 1", diff_quote(t.baseline.schema));
-        let second: Option<String> = self
-            .conn
-            .query_row(&sql, [&t.baseline.name], |r| r.get(0))
-            .optional()
-            .map_err(|e| WarehouseError::sql("reading the baseline's columns", e))?;
-        Ok(second.as_deref() == Some("_audience_fp"))
     }
 
     /// The delta of a run with members, by merges (see `resync`): the changed rows, then the
@@ -372,16 +347,6 @@ impl SqliteWarehouse {
             self.exec("computing the delta", &sql)?;
         }
         Ok(())
-    }
-
-    /// The snapshot's declared column types, key first (for a baseline of the same affinities).
-    fn declared_types(&self, t: &Tables) -> Result<Vec<String>> {
-        let doing = "reading the snapshot's columns";
-        let sql = format!("SELECT type FROM {}.pragma_table_info(?1) ORDER BY cid", diff_quote(t.snapshot.schema));
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
-        stmt.query_map([&t.snapshot.name], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| WarehouseError::sql(doing, e))
     }
 }
 
@@ -664,14 +629,20 @@ impl Warehouse for SqliteWarehouse {
             for sql in &index {
                 w.exec("indexing the snapshot", sql)?;
             }
-            if has_baseline {
-                w.widen_baseline(&t, spec)?;
+            // The snapshot's and the baseline's columns are read once: the baseline takes the
+            // snapshot's declared types, and the diff's path depends on both.
+            let snapshot_columns = w.columns(&t.snapshot)?;
+            let baseline_columns = if has_baseline {
+                let columns = w.columns(&t.baseline)?;
+                w.widen_baseline(&t, spec, &columns)?;
+                columns
             } else {
-                let types = w.declared_types(&t)?;
+                let types: Vec<String> = snapshot_columns.iter().map(|(_, ty)| ty.clone()).collect();
                 for sql in diff::create_baseline(&t, spec, dry, &types) {
                     w.exec("creating the baseline", &sql)?;
                 }
-            }
+                Vec::new()
+            };
             if full_resync {
                 w.exec("marking every member for a full resync", &diff::clear_config(&t))?;
             }
@@ -695,9 +666,8 @@ impl Warehouse for SqliteWarehouse {
                 .query_row(&diff::has_duplicates(&t), [], |r| r.get(0))
                 .map_err(|e| WarehouseError::sql("finding duplicate keys", e))?;
             if members {
-                let hints =
-                    DiffHints { duplicates: duplicates > 0, members: true, same_key_type: w.same_key_type(&t)? };
-                if hints.can_merge(w.fp_follows_key(&t)?) {
+                let hints = DiffHints::from_columns(duplicates > 0, &baseline_columns, &snapshot_columns);
+                if hints.can_merge() {
                     w.merge_delta(&t, run.config, baseline, duplicates > 0)?;
                 } else {
                     for sql in diff::delta(&t, spec, run.config, hints) {

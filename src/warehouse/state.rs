@@ -224,10 +224,9 @@ impl StateTables {
         let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
         let only = if failed_only { " AND status <> 'succeeded'" } else { "" };
         // ctid order is insertion order: log rows come out as they were recorded.
-        let order = "ctid";
         format!(
             "SELECT primary_key, operation, status, error_reason, http_status, {}, {} FROM {} \
-             WHERE sync_name = {} AND run_id = {}{only} ORDER BY {order}",
+             WHERE sync_name = {} AND run_id = {}{only} ORDER BY ctid",
             ts("sync_started_at"),
             ts("sync_finished_at"),
             self.logs.qualified(),

@@ -517,3 +517,15 @@ pub fn sync(config: &Path, args: &[&str]) -> (i32, Value, String) {
         .unwrap_or_else(|e| panic!("sync printed no JSON ({e}): {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
     (out.status.code().unwrap_or(-1), json["syncs"][0].clone(), stderr)
 }
+
+/// A warehouse of `kind` with users `ids`, a receiver, and the default config, after a first
+/// sync that sent every user.
+pub fn first_synced(kind: Kind, name: &str, ids: impl IntoIterator<Item = i64>) -> (Warehouse, Receiver, PathBuf) {
+    let w = Warehouse::new(kind, name);
+    let r = Receiver::start();
+    w.add_users(ids);
+    let config = write_config(&w, &r, &Settings::default());
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    (w, r, config)
+}

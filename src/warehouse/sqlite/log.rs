@@ -31,35 +31,36 @@ pub const FAILED: i64 = 1;
 pub const INVALID: i64 = 2;
 
 /// The rows' table and the view (idempotent).
-pub fn create(runs: &str) -> Vec<String> {
-    vec![
-        format!(
-            "CREATE TABLE IF NOT EXISTS main.{rows} (sync_name TEXT NOT NULL, run_id INTEGER NOT NULL, \
-             seq INTEGER NOT NULL, primary_key, operation INTEGER NOT NULL, status INTEGER NOT NULL, \
-             error_reason TEXT, http_status INTEGER, finished_ms INTEGER NOT NULL, \
-             PRIMARY KEY (sync_name, run_id, seq)) WITHOUT ROWID",
-            rows = quote(ROWS)
-        ),
-        format!(
-            "CREATE VIEW IF NOT EXISTS main.{view} AS SELECT l.sync_name AS sync_name, l.run_id AS run_id, {columns} \
-             FROM {from}",
-            view = quote(VIEW),
-            columns = columns(),
-            from = from(runs),
-        ),
-    ]
+pub fn create(runs: &str) -> [String; 2] {
+    [create_rows(), create_view(runs)]
+}
+
+fn create_rows() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS main.{rows} (sync_name TEXT NOT NULL, run_id INTEGER NOT NULL, \
+         seq INTEGER NOT NULL, primary_key, operation INTEGER NOT NULL, status INTEGER NOT NULL, \
+         error_reason TEXT, http_status INTEGER, finished_ms INTEGER NOT NULL, \
+         PRIMARY KEY (sync_name, run_id, seq)) WITHOUT ROWID",
+        rows = quote(ROWS)
+    )
+}
+
+fn create_view(runs: &str) -> String {
+    format!(
+        "CREATE VIEW IF NOT EXISTS main.{view} AS SELECT l.sync_name AS sync_name, l.run_id AS run_id, {COLUMNS} \
+         FROM {from}",
+        view = quote(VIEW),
+        from = from(runs),
+    )
 }
 
 /// interface.md's columns after `sync_name, run_id`, from the rows `l` and the run `r`.
-fn columns() -> String {
-    "CAST(l.primary_key AS TEXT) AS primary_key, \
+const COLUMNS: &str = "CAST(l.primary_key AS TEXT) AS primary_key, \
      CASE l.operation WHEN 0 THEN 'delete' WHEN 1 THEN 'update' ELSE 'insert' END AS operation, \
      CASE l.status WHEN 0 THEN 'succeeded' WHEN 1 THEN 'failed' ELSE 'invalid' END AS status, \
      l.error_reason AS error_reason, l.http_status AS http_status, r.started_at AS sync_started_at, \
      strftime('%Y-%m-%dT%H:%M:%S', l.finished_ms / 1000, 'unixepoch') || '.' || printf('%03d', l.finished_ms % 1000) \
-     || 'Z' AS sync_finished_at"
-        .to_owned()
-}
+     || 'Z' AS sync_finished_at";
 
 /// The rows `l` with their run `r` (a left join: a row whose run row is gone still shows).
 fn from(runs: &str) -> String {
@@ -74,8 +75,7 @@ fn from(runs: &str) -> String {
 pub fn select(runs: &str, failed_only: bool) -> String {
     let only = if failed_only { format!(" AND l.status <> {SUCCEEDED}") } else { String::new() };
     format!(
-        "SELECT {columns} FROM {from} WHERE l.sync_name = ?1 AND l.run_id = ?2{only} ORDER BY l.seq",
-        columns = columns(),
+        "SELECT {COLUMNS} FROM {from} WHERE l.sync_name = ?1 AND l.run_id = ?2{only} ORDER BY l.seq",
         from = from(runs)
     )
 }
@@ -135,17 +135,10 @@ pub fn delete_old(runs: &str) -> String {
     )
 }
 
-/// Replaces a `_audience_logs` table (the layout before [`ROWS`]) by the view, its rows copied
-/// into [`ROWS`] in their order; nothing to do when `_audience_logs` is not a table. Runs in the
-/// caller's transaction.
-pub fn migrate(conn: &Connection, runs: &str) -> rusqlite::Result<bool> {
-    let is_table: bool =
-        conn.query_row("SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1", [VIEW], |r| {
-            r.get::<_, i64>(0).map(|n| n > 0)
-        })?;
-    if !is_table {
-        return Ok(false);
-    }
+/// Replaces a `_audience_logs` table (the layout before [`ROWS`]; the caller has found one) by
+/// the view, its rows copied into [`ROWS`] in their order. Runs after [`create`] (whose view
+/// the table's name kept out), in the caller's transaction.
+pub fn migrate(conn: &Connection, runs: &str) -> rusqlite::Result<()> {
     let old = format!("main.{}", quote(VIEW));
     let copy = format!(
         "INSERT INTO main.{rows} (sync_name, run_id, seq, primary_key, operation, status, error_reason, http_status, \
@@ -158,10 +151,7 @@ pub fn migrate(conn: &Connection, runs: &str) -> rusqlite::Result<bool> {
          FROM {old} WHERE true ON CONFLICT DO NOTHING",
         rows = quote(ROWS),
     );
-    let mut create = create(runs).into_iter();
-    conn.execute_batch(&create.next().unwrap_or_default())?;
     conn.execute_batch(&copy)?;
     conn.execute_batch(&format!("DROP TABLE {old}"))?;
-    conn.execute_batch(&create.next().unwrap_or_default())?;
-    Ok(true)
+    conn.execute_batch(&create_view(runs))
 }
