@@ -12,7 +12,7 @@
 //!   back the rollback journal the database had (module `journal`): commits then never wait for
 //!   the disk, and outcomes are recorded by a thread of their own while the runner reads on
 //!   (module `recorder`). Otherwise our connections only set per-connection settings (a busy
-//!   timeout, a larger page cache).
+//!   timeout, a page cache).
 //! * A dry run holds one `BEGIN IMMEDIATE` transaction from start to end, puts its snapshot and
 //!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
 //!   other run can take the lock.
@@ -44,11 +44,12 @@ use recorder::{Recorder, Recording};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Our connection's page cache (KiB): SQLite's default. A larger one made the snapshot slower
-/// (1M rows, 32 MB: about 0.1 s more written through the cache), and index builds no faster.
-const CACHE_KIB: i64 = 2 * 1024;
-/// The page cache of the connections that run small statements (heartbeat, recording).
-const SMALL_CACHE_KIB: i64 = 8 * 1024;
+/// The runner's connection's page cache (KiB): SQLite's default. A larger one made the snapshot
+/// slower (1M rows, 32 MB: about 0.1 s more written through the cache), and index builds no
+/// faster.
+const RUNNER_CACHE_KIB: i64 = 2 * 1024;
+/// The page cache of the background connections (heartbeat, recording).
+const BACKGROUND_CACHE_KIB: i64 = 8 * 1024;
 
 /// A SQLite source database.
 pub struct SqliteWarehouse {
@@ -115,7 +116,7 @@ impl SqliteWarehouse {
     fn exec(&self, doing: &str, sql: &str) -> Result<()> {
         let started = std::time::Instant::now();
         let result = self.conn.execute_batch(sql).map_err(|e| WarehouseError::sql(doing, e));
-        tracing::debug!(step = doing, seconds = started.elapsed().as_secs_f64(), "warehouse");
+        log_time(doing, started);
         result
     }
 
@@ -317,9 +318,7 @@ impl SqliteWarehouse {
             .and_then(|rows| rows.collect())
             .map_err(|e| WarehouseError::sql(doing, e))
     }
-}
 
-impl SqliteWarehouse {
     /// Whether SQLite reads the model in key order with no sort (a table read by its integer
     /// primary key, say), from its plan for the snapshot's rows in key order. A model that
     /// cannot be planned here says no, and its error comes from the snapshot itself.
@@ -350,13 +349,18 @@ impl SqliteWarehouse {
     }
 }
 
+/// Logs a warehouse step's time at debug level (`AUDIENCE_LOG=debug`).
+fn log_time(step: &str, started: std::time::Instant) {
+    tracing::debug!(step, seconds = started.elapsed().as_secs_f64(), "warehouse");
+}
+
 fn diff_quote(name: &str) -> String {
     super::ident::quote(name)
 }
 
 /// A connection with our per-connection settings.
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    connect_with_cache(path, CACHE_KIB)
+    connect_with_cache(path, RUNNER_CACHE_KIB)
 }
 
 /// A connection with our per-connection settings and a page cache of `cache_kib` KiB.
@@ -454,7 +458,7 @@ impl Heartbeat {
         let thread = std::thread::Builder::new()
             .name("audience-heartbeat".into())
             .spawn(move || {
-                let Ok(conn) = connect_with_cache(&path, SMALL_CACHE_KIB) else { return };
+                let Ok(conn) = connect_with_cache(&path, BACKGROUND_CACHE_KIB) else { return };
                 if wal && conn.execute_batch(journal::WAL_SETTINGS).is_err() {
                     return;
                 }
@@ -601,10 +605,8 @@ impl Warehouse for SqliteWarehouse {
         // Without members, every valid row is an insert: see `first_run`.
         let members = has_baseline && self.has_rows(&t.baseline)?;
         let unique = super::unique::key_is_unique(&self.conn, &spec.sql, &spec.primary_key);
-        // The snapshot commits on its own: in WAL mode the background connection then copies it
-        // into the database (and waits for the disk) while this one builds the delta. A run
-        // that dies before the delta is built leaves a snapshot that retention drops in time.
-        // With members, the snapshot is indexed by key: as it is written when the model comes
+        // The snapshot commits on its own: a run that dies before the delta is built leaves a
+        // snapshot that retention drops in time. With members, the snapshot is indexed by key: as it is written when the model comes
         // in key order, after it is written otherwise.
         let config = run.config;
         let (snapshot, index) = match (members, members && self.comes_in_key_order(&t, spec, config)) {
@@ -691,13 +693,13 @@ impl Warehouse for SqliteWarehouse {
         self.inline = !members;
         if !dry {
             self.enter_wal();
-        }
-        if self.wal && !dry {
-            let recording = self.recording(spec, run)?;
-            self.recorder = connect_with_cache(&self.path, SMALL_CACHE_KIB)
-                .and_then(|conn| conn.execute_batch(journal::WAL_SETTINGS).map(|()| conn))
-                .ok()
-                .and_then(|conn| Recorder::start(conn, recording));
+            if self.wal {
+                let recording = self.recording(spec, run)?;
+                self.recorder = connect_with_cache(&self.path, BACKGROUND_CACHE_KIB)
+                    .and_then(|conn| conn.execute_batch(journal::WAL_SETTINGS).map(|()| conn))
+                    .ok()
+                    .and_then(|conn| Recorder::start(conn, recording));
+            }
         }
         Ok(stats)
     }
@@ -841,11 +843,7 @@ impl Warehouse for SqliteWarehouse {
             // Our other connections are closed by now (heartbeat, recorder).
             let started = std::time::Instant::now();
             journal::leave_wal(&self.conn);
-            tracing::debug!(
-                step = "restoring the journal mode",
-                seconds = started.elapsed().as_secs_f64(),
-                "warehouse"
-            );
+            log_time("restoring the journal mode", started);
         }
         self.wal = false;
         self.sync = None;
