@@ -20,6 +20,7 @@
 mod journal;
 mod log;
 mod recorder;
+mod writeback;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -41,6 +42,7 @@ use super::{
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
 use recorder::{Recorder, Recording};
+use writeback::Writeback;
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -437,14 +439,15 @@ fn heartbeat_age(heartbeat: &str) -> Option<Duration> {
     Some((now - then).to_std().unwrap_or(Duration::ZERO))
 }
 
-/// How often, in WAL mode, the heartbeat's connection copies the log's new pages back into the
-/// database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// How often the heartbeat's thread starts the write-back of the database's dirty pages, and in
+/// WAL mode first copies the log's new pages back into the database.
+const TICK: Duration = Duration::from_millis(100);
 
 /// The thread that refreshes our lock row's heartbeat every [`HEARTBEAT`], on its own
-/// connection. In WAL mode it also copies the log back into the database (a passive checkpoint)
-/// every [`CHECKPOINT_EVERY`]: the disk syncs that takes happen here, not in the runner, and the
-/// log stays small. Dropping it stops the thread.
+/// connection. Every [`TICK`] it starts writing the database's dirty pages to disk (see
+/// [`writeback`]), so that the commits' disk syncs find little left to wait for. In WAL mode it
+/// also copies the log back into the database (a passive checkpoint) first: the disk syncs that
+/// takes happen here, not in the runner, and the log stays small. Dropping it stops the thread.
 struct Heartbeat {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -454,7 +457,7 @@ impl Heartbeat {
     fn start(path: &Path, sql: String, sync: &SyncName, pid: u32, wal: bool) -> Heartbeat {
         let (tx, rx) = mpsc::channel::<()>();
         let (path, sync) = (path.to_owned(), sync.as_str().to_owned());
-        let tick = if wal { CHECKPOINT_EVERY } else { HEARTBEAT };
+        let writeback = Writeback::open(&path, wal);
         let thread = std::thread::Builder::new()
             .name("audience-heartbeat".into())
             .spawn(move || {
@@ -464,11 +467,13 @@ impl Heartbeat {
                 }
                 let mut beat = std::time::Instant::now();
                 // Until told to stop (or the sender is dropped).
-                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(tick) {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
                     if wal {
                         // Passive: copies what no reader still needs, and never waits for a lock.
                         let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                     }
+                    // Failing only loses the early start: the commits' syncs still write.
+                    let _ = writeback.start();
                     if beat.elapsed() >= HEARTBEAT {
                         beat = std::time::Instant::now();
                         // A failure (the database busy for 30 s) is retried at the next beat;
