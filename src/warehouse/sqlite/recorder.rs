@@ -34,7 +34,9 @@ pub struct Recording {
     pub tables: Tables,
     pub spec: ModelSpec,
     pub run: RunRef,
-    /// The delta holds the images (the first run's view) rather than referring to snapshot rows.
+    /// The delta is the first run's view (see `first_run`): it holds the images rather than
+    /// referring to snapshot rows, and the baseline had no members when the run began, so
+    /// accepted adds are plain inserts.
     pub inline: bool,
     /// The sequence numbers of the delta's deletes (batches outside them move no member out,
     /// batches inside them move no member in: their statement is left out).
@@ -80,8 +82,12 @@ pub fn write_chunks(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>
             Some((lo, hi)) => (chunk.lo <= hi && chunk.hi >= lo, chunk.lo < lo || chunk.hi > hi),
         };
         if has_others {
-            let upsert = diff::baseline_upsert_from(t, spec, run.config, &stay, r.inline);
-            conn.prepare_cached(&upsert).and_then(|mut s| s.execute(params![chunk.lo, chunk.hi])).map_err(err)?;
+            let moved = if r.inline {
+                diff::baseline_insert_first(t, spec, run.config, &stay)
+            } else {
+                diff::baseline_upsert_from(t, spec, run.config, &stay, false)
+            };
+            conn.prepare_cached(&moved).and_then(|mut s| s.execute(params![chunk.lo, chunk.hi])).map_err(err)?;
         }
         if has_deletes {
             let delete = diff::baseline_delete(t, &stay);
