@@ -1,6 +1,6 @@
-//! SQLite's sync log: the view `_audience_logs` has exactly interface.md's columns over compact
-//! rows, and a database whose log is still the earlier table keeps every row when it moves to
-//! the view.
+//! SQLite's sync log: the view `_audience_logs` has exactly interface.md's columns and a row per
+//! record over compact rows and per-batch rows, and a database whose log is in an earlier layout
+//! (a table, or a view of the rows alone) keeps every row when it moves to the current one.
 
 mod sync_support;
 
@@ -122,4 +122,90 @@ fn a_log_table_of_the_earlier_layout_moves_to_the_view_with_every_row() {
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 0, "{s}\n{err}");
     assert_eq!(w.rows(&old), before);
+}
+
+#[test]
+fn succeeded_records_are_kept_a_row_per_batch_and_shown_a_row_each() {
+    let w = Warehouse::new(Kind::Sqlite, "log_batches");
+    let r = Receiver::start();
+    w.add_users(1..=25);
+    // Text keys that JSON has to escape, or that are not ASCII.
+    w.exec(r#"INSERT INTO users VALUES (26, 'say "hi" \ there', 'Q'), (27, 'ünïcödé ✓', 'U')"#);
+    let config = write_config(&w, &r, &Settings::default());
+    let text = std::fs::read_to_string(&config).unwrap().replace("primary_key = \"id\"", "primary_key = \"email\"");
+    std::fs::write(&config, text).unwrap();
+    r.reject(&[7]);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64(), s["failed"].as_u64()), (3, Some(26), Some(1)), "{s}\n{err}");
+
+    // The 26 successes are a few batch rows; the failure is a row of its own.
+    let batches = w.count("SELECT count(*) FROM _audience_log_batches WHERE sync_name = 'members' AND run_id = 1");
+    assert!((3..26).contains(&batches), "{batches} batch rows");
+    assert_eq!(w.count("SELECT count(*) FROM _audience_log_rows WHERE status = 0"), 0);
+    assert_eq!(w.count("SELECT count(*) FROM _audience_log_rows WHERE status = 1"), 1);
+
+    // The view: a row per record, each key as the model had it, as text.
+    let mut expected: Vec<String> = (1..=25).map(|i| format!("u{i}@example.com")).collect();
+    expected.extend([r#"say "hi" \ there"#.to_owned(), "ünïcödé ✓".to_owned()]);
+    expected.sort();
+    let shown = w.rows(
+        "SELECT primary_key, operation, status, typeof(primary_key) FROM _audience_logs \
+         WHERE sync_name = 'members' AND run_id = 1 ORDER BY primary_key",
+    );
+    let keys: Vec<&str> = shown.iter().map(|r| r[0].as_deref().unwrap()).collect();
+    assert_eq!(keys, expected);
+    for row in &shown {
+        let failed = row[0].as_deref() == Some("u7@example.com");
+        let status = if failed { "failed" } else { "succeeded" };
+        assert_eq!(row[1..], [Some("insert".into()), Some(status.into()), Some("text".into())], "{row:?}");
+    }
+
+    // `audience logs`: the delta's order (by key), with and without `--failed`.
+    let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members", "--format", "json"]);
+    let logs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = logs["rows"].as_array().unwrap().iter().map(|r| r["primary_key"].as_str().unwrap()).collect();
+    assert_eq!(keys, expected);
+    let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members", "--failed", "--format", "json"]);
+    let logs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<&str> =
+        logs["rows"].as_array().unwrap().iter().map(|r| r["primary_key"].as_str().unwrap()).collect();
+    assert_eq!(failed, ["u7@example.com"]);
+}
+
+#[test]
+fn a_log_from_before_the_batches_keeps_its_rows_and_gets_the_new_view() {
+    let (w, r, config) = first_synced(Kind::Sqlite, "log_before_batches", 1..=3);
+    // The layout before the batches: every record a row, and a view of the rows alone.
+    w.exec(
+        "DELETE FROM _audience_log_batches; DROP TABLE _audience_log_batches; DROP VIEW _audience_logs; \
+         INSERT INTO _audience_log_rows (sync_name, run_id, seq, primary_key, operation, status, finished_ms) \
+         VALUES ('members', 1, 1, 1, 2, 0, 1714557601250), ('members', 1, 2, 2, 2, 0, 1714557601250), \
+         ('members', 1, 3, 3, 2, 0, 1714557601250); \
+         CREATE VIEW _audience_logs AS SELECT l.sync_name AS sync_name, l.run_id AS run_id, \
+         CAST(l.primary_key AS TEXT) AS primary_key, 'insert' AS operation, 'succeeded' AS status, \
+         NULL AS error_reason, NULL AS http_status, NULL AS sync_started_at, NULL AS sync_finished_at \
+         FROM _audience_log_rows AS l",
+    );
+    // `audience logs` reads it as it is.
+    let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let logs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(logs["rows"].as_array().unwrap().len(), 3);
+
+    // The next run replaces the view: the old rows and the new batch both show.
+    w.add_users(4..=4);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    let shown = w.rows(
+        "SELECT CAST(run_id AS TEXT), primary_key, operation, status, substr(sync_finished_at, 1, 4) \
+         FROM _audience_logs ORDER BY run_id, primary_key",
+    );
+    let shown: Vec<Vec<String>> = shown.into_iter().map(|r| r.into_iter().map(Option::unwrap).collect()).collect();
+    let row = |run: &str, key: &str, year: &str| -> Vec<String> {
+        vec![run.into(), key.into(), "insert".into(), "succeeded".into(), year.into()]
+    };
+    let year = &shown[3][4];
+    assert_eq!(shown, vec![row("1", "1", "2024"), row("1", "2", "2024"), row("1", "3", "2024"), row("2", "4", year)]);
+    assert!(year.as_str() >= "2026", "{year}");
+    drop(r);
 }

@@ -122,20 +122,33 @@ impl SqliteWarehouse {
         result
     }
 
-    /// Creates the state tables that are missing, and moves a log kept in the earlier layout
-    /// into the current one (see `log::migrate`).
+    /// Creates the state tables that are missing, and the log's view (moving a log kept in the
+    /// earlier layout into the current one: see `log::migrate`). All in one transaction: in a
+    /// rollback journal each statement on its own would wait for the disk twice.
     fn create_state(&self) -> Result<()> {
         let doing = "creating the state tables";
         let runs = self.state.runs.qualified();
-        for sql in self.state.create().iter().chain(&log::create(&runs)) {
-            self.exec(doing, sql)?;
+        self.exec(doing, "BEGIN IMMEDIATE")?;
+        let created = self
+            .state
+            .create()
+            .iter()
+            .chain(&log::create())
+            .try_for_each(|sql| self.exec(doing, sql))
+            .and_then(|()| {
+                // A table by the view's name is the earlier layout (the view itself is no table).
+                if self.table_exists("main", log::VIEW)? {
+                    let doing = "moving the sync log to its current layout";
+                    log::migrate(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))
+                } else {
+                    log::ensure_view(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))
+                }
+            })
+            .and_then(|()| self.exec(doing, "COMMIT"));
+        if created.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
-        // A table by the view's name is the earlier layout (the view itself is no table).
-        if self.table_exists("main", log::VIEW)? {
-            let doing = "moving the sync log to its current layout";
-            self.write(doing, |w| log::migrate(&w.conn, &runs).map_err(|e| WarehouseError::sql(doing, e)))?;
-        }
-        Ok(())
+        created
     }
 
     /// Switches to WAL mode for the rest of the run (see `journal`), and lets the heartbeat's
@@ -818,9 +831,11 @@ impl Warehouse for SqliteWarehouse {
                 )?;
             }
             w.drop_delta(&delta)?;
-            w.conn
-                .execute(&log::delete_old(&w.state.runs.qualified()), params![sync.as_str(), cutoff])
-                .map_err(|e| WarehouseError::sql("deleting old log rows", e))?;
+            for sql in log::delete_old(&w.state.runs.qualified()) {
+                w.conn
+                    .execute(&sql, params![sync.as_str(), cutoff])
+                    .map_err(|e| WarehouseError::sql("deleting old log rows", e))?;
+            }
             Ok(())
         })
     }
@@ -873,7 +888,7 @@ impl Warehouse for SqliteWarehouse {
         let Some(run_id) = picked else { return Ok(None) };
         let mut stmt = self
             .conn
-            .prepare(&log::select(&self.state.runs.qualified(), failed_only))
+            .prepare(&log::select(&self.state.runs.qualified(), failed_only, self.table_exists("main", log::BATCHES)?))
             .map_err(|e| WarehouseError::sql(doing, e))?;
         let rows = stmt
             .query_map(params![sync.as_str(), run_id], |r| {
