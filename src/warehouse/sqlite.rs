@@ -17,14 +17,13 @@
 //!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
 //!   other run can take the lock.
 
+mod heartbeat;
 mod journal;
 mod log;
 mod recorder;
 mod writeback;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::functions::FunctionFlags;
@@ -33,7 +32,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
 use super::first_run;
-use super::lock::{self, HEARTBEAT, LockHolder, Me};
+use super::lock::{self, LockHolder, Me};
 use super::resync;
 use super::state::{StateTables, log_cutoff};
 use super::value::SqliteRow;
@@ -41,8 +40,8 @@ use super::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
+use heartbeat::Heartbeat;
 use recorder::{Recorder, Recording};
-use writeback::Writeback;
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -273,6 +272,7 @@ impl SqliteWarehouse {
             inline: self.inline,
             deletes: self.deletes,
             state: self.state.clone(),
+            nudge: self.heartbeat.as_ref().filter(|_| self.wal).map(Heartbeat::nudge),
             lock: match (&self.sync, &self.me, self.dry_run) {
                 (Some(sync), Some(me), false) => Some((sync.as_str().to_owned(), me.pid)),
                 _ => None,
@@ -450,63 +450,6 @@ fn heartbeat_age(heartbeat: &str) -> Option<Duration> {
     let then = chrono::DateTime::parse_from_rfc3339(heartbeat).ok()?.to_utc();
     let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
     Some((now - then).to_std().unwrap_or(Duration::ZERO))
-}
-
-/// How often the heartbeat's thread starts the write-back of the database's dirty pages, and in
-/// WAL mode first copies the log's new pages back into the database.
-const TICK: Duration = Duration::from_millis(100);
-
-/// The thread that refreshes our lock row's heartbeat every [`HEARTBEAT`], on its own
-/// connection. Every [`TICK`] it starts writing the database's dirty pages to disk (see
-/// [`writeback`]), so that the commits' disk syncs find little left to wait for. In WAL mode it
-/// also copies the log back into the database (a passive checkpoint) first: the disk syncs that
-/// takes happen here, not in the runner, and the log stays small. Dropping it stops the thread.
-struct Heartbeat {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Heartbeat {
-    fn start(path: &Path, sql: String, sync: &SyncName, pid: u32, wal: bool) -> Heartbeat {
-        let (tx, rx) = mpsc::channel::<()>();
-        let (path, sync) = (path.to_owned(), sync.as_str().to_owned());
-        let writeback = Writeback::open(&path, wal);
-        let thread = std::thread::Builder::new()
-            .name("audience-heartbeat".into())
-            .spawn(move || {
-                let Ok(conn) = connect_with_cache(&path, BACKGROUND_CACHE_KIB) else { return };
-                if wal && conn.execute_batch(journal::WAL_SETTINGS).is_err() {
-                    return;
-                }
-                let mut beat = std::time::Instant::now();
-                // Until told to stop (or the sender is dropped).
-                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
-                    if wal {
-                        // Passive: copies what no reader still needs, and never waits for a lock.
-                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    }
-                    // Failing only loses the early start: the commits' syncs still write.
-                    let _ = writeback.start();
-                    if beat.elapsed() >= HEARTBEAT {
-                        beat = std::time::Instant::now();
-                        // A failure (the database busy for 30 s) is retried at the next beat;
-                        // every commit of the run refreshes the heartbeat anyway.
-                        let _ = conn.execute(&sql, params![sync, pid, now_utc()]);
-                    }
-                }
-            })
-            .ok();
-        Heartbeat { stop: Some(tx), thread }
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 impl Drop for SqliteWarehouse {

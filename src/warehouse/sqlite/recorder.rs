@@ -23,6 +23,7 @@ use rusqlite::{Connection, params};
 use super::super::diff::{self, Tables};
 use super::super::state::StateTables;
 use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_millis, now_utc};
+use super::heartbeat::Nudge;
 use super::log;
 
 /// Hand-overs that may wait for the thread before the runner waits in turn.
@@ -42,6 +43,8 @@ pub struct Recording {
     /// batches inside them move no member in: their statement is left out).
     pub deletes: Option<(i64, i64)>,
     pub state: StateTables,
+    /// Asks the heartbeat's thread to copy a commit's pages back at once (WAL mode).
+    pub nudge: Option<Nudge>,
     /// Our lock row (sync name, pid), whose heartbeat each transaction refreshes.
     pub lock: Option<(String, u32)>,
 }
@@ -264,6 +267,9 @@ fn transaction(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) ->
             seconds = started.elapsed().as_secs_f64(),
             "warehouse"
         );
+        if let (Ok(()), Some(nudge)) = (&committed, &r.nudge) {
+            nudge.now();
+        }
         committed
     });
     if result.is_err() && !conn.is_autocommit() {

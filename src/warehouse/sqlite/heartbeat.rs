@@ -1,0 +1,160 @@
+//! The heartbeat's thread: our lock row's heartbeat, the write-back of the database's dirty
+//! pages, and in WAL mode the copy of the log back into the database.
+//!
+//! It works on its own connection, so that none of it waits in the runner: every [`HEARTBEAT`]
+//! it refreshes the heartbeat; every [`TICK`] it starts writing the database's dirty pages to
+//! disk (see [`super::writeback`]), so that the commits' disk syncs find little left to wait
+//! for; in WAL mode it first copies the log's pages back into the database (a passive
+//! checkpoint), so that the disk syncs that takes happen here and the log stays small.
+//!
+//! The recording thread [`Nudge`]s it after each commit: the pages of that commit are then
+//! copied back and on their way to the disk at once, rather than up to a tick later. That
+//! matters at the end of a run, when switching back from WAL copies whatever is left and waits
+//! for the disk: with the nudge, the last commit's pages are about all that is left. Nudges
+//! closer together than [`NUDGE_GAP`] wait for the next one (a first sync commits every 10-20
+//! ms).
+
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::params;
+
+use super::super::ident::SyncName;
+use super::super::lock::HEARTBEAT;
+use super::super::now_utc;
+use super::writeback::Writeback;
+use super::{BACKGROUND_CACHE_KIB, connect_with_cache, journal};
+
+/// How often the thread starts the write-back (and in WAL mode checkpoints first) unless nudged.
+const TICK: Duration = Duration::from_millis(100);
+/// The least time between two checkpoints that nudges ask for.
+const NUDGE_GAP: Duration = Duration::from_millis(25);
+
+/// What the thread is told.
+#[derive(Debug)]
+enum Beat {
+    /// A commit's pages are in the log: checkpoint now.
+    Checkpoint,
+    Stop,
+}
+
+/// Asks the thread to checkpoint now (see the module's doc).
+#[derive(Clone, Debug)]
+pub struct Nudge(Sender<Beat>);
+
+impl Nudge {
+    pub fn now(&self) {
+        // A thread that is gone has nothing left to copy.
+        let _ = self.0.send(Beat::Checkpoint);
+    }
+}
+
+/// The running thread; dropping it stops the thread and waits for it.
+pub struct Heartbeat {
+    tx: Sender<Beat>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    /// Starts the thread on the database at `path`: `sql` refreshes the heartbeat of the lock
+    /// row (sync, pid); `wal` says the database is in WAL mode.
+    pub fn start(path: &Path, sql: String, sync: &SyncName, pid: u32, wal: bool) -> Heartbeat {
+        let (tx, rx) = mpsc::channel::<Beat>();
+        let (path, sync) = (path.to_owned(), sync.as_str().to_owned());
+        let writeback = Writeback::open(&path, wal);
+        let thread = std::thread::Builder::new()
+            .name("audience-heartbeat".into())
+            .spawn(move || {
+                let Ok(conn) = connect_with_cache(&path, BACKGROUND_CACHE_KIB) else { return };
+                if wal && conn.execute_batch(journal::WAL_SETTINGS).is_err() {
+                    return;
+                }
+                let mut beat = Instant::now();
+                let mut copied = Instant::now();
+                loop {
+                    match rx.recv_timeout(TICK) {
+                        Ok(Beat::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                        Ok(Beat::Checkpoint) if copied.elapsed() < NUDGE_GAP => continue,
+                        Ok(Beat::Checkpoint) | Err(RecvTimeoutError::Timeout) => {}
+                    }
+                    if wal {
+                        // Passive: copies what no reader still needs, and never waits for a lock.
+                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    }
+                    // Failing only loses the early start: the commits' syncs still write.
+                    let _ = writeback.start();
+                    copied = Instant::now();
+                    if beat.elapsed() >= HEARTBEAT {
+                        beat = Instant::now();
+                        // A failure (the database busy for 30 s) is retried at the next beat;
+                        // every commit of the run refreshes the heartbeat anyway.
+                        let _ = conn.execute(&sql, params![sync, pid, now_utc()]);
+                    }
+                }
+            })
+            .ok();
+        Heartbeat { tx, thread }
+    }
+
+    /// A handle that asks for a checkpoint now (for the recording thread).
+    pub fn nudge(&self) -> Nudge {
+        Nudge(self.tx.clone())
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        // An explicit stop: a nudge handle still held elsewhere keeps the channel open.
+        let _ = self.tx.send(Beat::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_the_log_back_and_stops_while_a_nudge_is_still_held() {
+        let dir = std::env::temp_dir().join(format!("audience-heartbeat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).unwrap();
+        conn.execute_batch(journal::WAL_SETTINGS).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); CREATE TABLE _audience_locks (sync_name, pid, heartbeat_at)").unwrap();
+        let sync = SyncName::new("s").unwrap();
+        let sql = "UPDATE _audience_locks SET heartbeat_at = ?3 WHERE sync_name = ?1 AND pid = ?2".to_owned();
+        let heartbeat = Heartbeat::start(&path, sql, &sync, 1, true);
+        let nudge = heartbeat.nudge();
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) \
+             INSERT INTO t SELECT zeroblob(1000) FROM n",
+        )
+        .unwrap();
+        nudge.now();
+        // The rows reach the database file itself (a checkpoint by the thread, nudged or at its
+        // tick; nothing else checkpoints here), within a generous bound.
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while size() < 500_000 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(size() >= 500_000, "{} bytes", size());
+        // Dropping the heartbeat stops its thread although `nudge` keeps the channel open.
+        let (done, stopped) = mpsc::channel();
+        std::thread::spawn(move || {
+            drop(heartbeat);
+            let _ = done.send(());
+        });
+        assert!(stopped.recv_timeout(Duration::from_secs(10)).is_ok(), "the thread did not stop");
+        nudge.now();
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
