@@ -113,7 +113,7 @@ pub use client::{DeliveryClient, MAX_RESPONSE_BYTES, install_crypto_provider};
 pub use error::DeliveryError;
 pub use outcome::{ActionSummary, Outcome, Report, StopReason};
 pub use progress::Progress;
-pub use records::{RenderBatch, TemplateBatch};
+pub use records::{Keys, RenderBatch, TemplateBatch};
 pub use sender::{ActionContext, ActionSender};
 pub use settings::{Action, DeliverySettings, Endpoint, Header, RetrySettings};
 pub use stop::StopToken;

@@ -30,6 +30,59 @@ pub trait RenderBatch: Send + Sync + 'static {
     fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String>;
 }
 
+/// The primary keys of a batch's records, in order, in one buffer: a batch of 5,000 records
+/// makes two allocations for them rather than 5,000.
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    text: String,
+    /// Where each key ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Keys {
+    /// Room for `keys` keys of about `bytes` bytes in all.
+    pub fn with_capacity(keys: usize, bytes: usize) -> Keys {
+        Keys { text: String::with_capacity(bytes), ends: Vec::with_capacity(keys) }
+    }
+
+    /// Appends the next record's key.
+    pub fn push(&mut self, key: &str) {
+        self.text.push_str(key);
+        self.ends.push(self.text.len());
+    }
+
+    /// Key `index`, if there are that many.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let end = *self.ends.get(index)?;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        self.text.get(start..end)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Keys {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Keys {
+        let mut keys = Keys::default();
+        for key in iter {
+            keys.push(key.as_ref());
+        }
+        keys
+    }
+}
+
+impl From<Vec<String>> for Keys {
+    fn from(keys: Vec<String>) -> Keys {
+        keys.into_iter().collect()
+    }
+}
+
 /// A [`RecordBatch`] rendered by a compiled [`Template`]: the adapter from the field pipeline's
 /// output to delivery.
 #[derive(Clone, Debug)]
@@ -37,14 +90,19 @@ pub struct TemplateBatch {
     template: Arc<Template>,
     connection: Arc<Connection>,
     records: RecordBatch,
-    keys: Vec<String>,
+    keys: Keys,
 }
 
 impl TemplateBatch {
-    /// `keys[i]` is the primary key of record `i` of `records`. Should the lengths differ, the
-    /// batch holds the records that have both.
-    pub fn new(template: Arc<Template>, connection: Arc<Connection>, records: RecordBatch, keys: Vec<String>) -> Self {
-        TemplateBatch { template, connection, records, keys }
+    /// Key `i` of `keys` is the primary key of record `i` of `records`. Should the counts
+    /// differ, the batch holds the records that have both.
+    pub fn new(
+        template: Arc<Template>,
+        connection: Arc<Connection>,
+        records: RecordBatch,
+        keys: impl Into<Keys>,
+    ) -> Self {
+        TemplateBatch { template, connection, records, keys: keys.into() }
     }
 
     pub fn records(&self) -> &RecordBatch {
@@ -53,7 +111,7 @@ impl TemplateBatch {
 
     /// Record `index`'s primary key.
     pub fn key_str(&self, index: usize) -> Option<&str> {
-        self.keys.get(index).map(String::as_str)
+        self.keys.get(index)
     }
 }
 
@@ -63,7 +121,7 @@ impl RenderBatch for TemplateBatch {
     }
 
     fn key(&self, index: usize) -> &[u8] {
-        self.keys.get(index).map_or(&[], |k| k.as_bytes())
+        self.keys.get(index).map_or(&[], str::as_bytes)
     }
 
     fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String> {
@@ -133,6 +191,15 @@ mod tests {
         let mut out = Vec::new();
         b.render(r, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn keys_in_one_buffer() {
+        let keys: Keys = ["", "a", "ünï", "", "42"].into_iter().collect();
+        assert_eq!(keys.len(), 5);
+        let all: Vec<Option<&str>> = (0..6).map(|i| keys.get(i)).collect();
+        assert_eq!(all, [Some(""), Some("a"), Some("ünï"), Some(""), Some("42"), None]);
+        assert!(Keys::default().is_empty() && Keys::default().get(0).is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::delivery::{Outcome, RenderBatch, TemplateBatch};
+use crate::delivery::{Keys, Outcome, RenderBatch, TemplateBatch};
 use crate::template::{Connection, RecordBatch, Template};
 use crate::warehouse::{Failure, Op};
 
@@ -30,7 +30,7 @@ impl DeltaBatch {
         template: Arc<Template>,
         connection: Arc<Connection>,
         batch: RecordBatch,
-        keys: Vec<String>,
+        keys: Keys,
         chunk: u64,
         records: Vec<(i64, Op)>,
     ) -> DeltaBatch {

@@ -22,7 +22,7 @@ use super::batch::{Chunk, Chunks, DeltaBatch};
 use super::endpoint::{delivery_action, endpoint};
 use super::fingerprint::config_fingerprint;
 use super::summary::{Status, Stop, SyncSummary};
-use crate::delivery::{ActionContext, DeliveryClient, Outcome, Progress, Report, StopReason, StopToken};
+use crate::delivery::{ActionContext, DeliveryClient, Keys, Outcome, Progress, Report, StopReason, StopToken};
 use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
 use crate::fields::Scratch;
 use crate::template::Connection;
@@ -423,7 +423,7 @@ impl Recorder<'_> {
                 break;
             }
             let mut batch = action.new_batch();
-            let mut keys = Vec::new();
+            let mut keys = Keys::with_capacity(action.batch_size, action.batch_size * 16);
             let mut records = Vec::new();
             let mut chunk = Chunk::default();
             let mut emptied = 0u64;
@@ -435,7 +435,7 @@ impl Recorder<'_> {
                 ) {
                     Ok(processed) => {
                         emptied += processed.emptied as u64;
-                        keys.push(rec.key.to_owned());
+                        keys.push(rec.key);
                         records.push((rec.seq, rec.op));
                     }
                     Err(e) => {
