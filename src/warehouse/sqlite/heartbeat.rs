@@ -10,9 +10,9 @@
 //! The recording thread [`Nudge`]s it after each commit: the pages of that commit are then
 //! copied back and on their way to the disk at once, rather than up to a tick later. That
 //! matters at the end of a run, when switching back from WAL copies whatever is left and waits
-//! for the disk: with the nudge, the last commit's pages are about all that is left. Nudges
-//! closer together than [`NUDGE_GAP`] wait for the next one (a first sync commits every 10-20
-//! ms).
+//! for the disk: with the nudge, the last commit's pages are about all that is left. A nudge
+//! that comes sooner than [`NUDGE_GAP`] after the last copy is served when the gap has passed
+//! (a first sync commits every 10-20 ms).
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -63,7 +63,7 @@ impl Heartbeat {
     pub fn start(path: &Path, sql: String, sync: &SyncName, pid: u32, wal: bool) -> Heartbeat {
         let (tx, rx) = mpsc::channel::<Beat>();
         let (path, sync) = (path.to_owned(), sync.as_str().to_owned());
-        let writeback = Writeback::open(&path, wal);
+        let mut writeback = Writeback::new(&path, wal);
         let thread = std::thread::Builder::new()
             .name("audience-heartbeat".into())
             .spawn(move || {
@@ -73,11 +73,17 @@ impl Heartbeat {
                 }
                 let mut beat = Instant::now();
                 let mut copied = Instant::now();
+                // A nudge that came too soon after the last copy, waiting for the gap to pass.
+                let mut nudged = false;
                 loop {
-                    match rx.recv_timeout(TICK) {
+                    let due = if nudged { NUDGE_GAP } else { TICK };
+                    match rx.recv_timeout(due.saturating_sub(copied.elapsed())) {
                         Ok(Beat::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-                        Ok(Beat::Checkpoint) if copied.elapsed() < NUDGE_GAP => continue,
-                        Ok(Beat::Checkpoint) | Err(RecvTimeoutError::Timeout) => {}
+                        Ok(Beat::Checkpoint) if copied.elapsed() < NUDGE_GAP => {
+                            nudged = true;
+                            continue;
+                        }
+                        Ok(Beat::Checkpoint) | Err(RecvTimeoutError::Timeout) => nudged = false,
                     }
                     if wal {
                         // Passive: copies what no reader still needs, and never waits for a lock.

@@ -9,7 +9,7 @@
 //! waits for the disk (journal and database synced), which on a busy disk cost more than
 //! everything else a run does. In WAL mode with `synchronous = NORMAL` a commit waits for no disk at all: the log is
 //! synced when its pages are copied back into the database, which a background connection does
-//! (see `Heartbeat` in the parent module), so that the runner never waits for it. A commit is
+//! (see the `heartbeat` module), so that the runner never waits for it. A commit is
 //! still atomic and survives the process being killed; only a power loss or an operating-system
 //! crash may lose the last commits, and since the baseline only moves forward with what the API
 //! accepted, that loses no record: the next run sends those again.

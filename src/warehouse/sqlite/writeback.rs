@@ -12,75 +12,139 @@
 //! of it is synced before its checkpoint anyway, and the log is only rewritten from its start
 //! after a checkpoint has synced all of it, so an early start moves its disk writes, never adds
 //! any.
+//!
+//! **The descriptors are SQLite's own**, found in `/proc/self/fd`; this module never opens or
+//! closes the database file. SQLite locks it with POSIX record locks, and closing *any*
+//! descriptor of a file drops every such lock the process holds on it: a handle of our own,
+//! closed when a heartbeat stops, would silently unlock the database under a running sync.
+//! `sync_file_range` changes nothing about a file, so should SQLite close a descriptor and the
+//! number be reused between our check and the call, the worst outcome is an early write-back of
+//! some other file.
 
-use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// A database's files, opened for starting write-back (a no-op outside Linux).
+/// A database's files (the main file, and with WAL its log), to start their write-back.
 pub struct Writeback {
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    files: Vec<File>,
+    /// The files' paths as the kernel shows them (absolute, links resolved), with the descriptor
+    /// last found for each.
+    files: Vec<(PathBuf, Option<i32>)>,
 }
 
 impl Writeback {
-    /// Opens the database file at `path`, and with `wal` its log file, read-only (write-back
-    /// needs no write access). A file that cannot be opened is left out, which only loses its
-    /// early start.
-    pub fn open(path: &Path, wal: bool) -> Writeback {
-        let mut paths = vec![path.to_owned()];
+    /// The database at `path`, and with `wal` its log file.
+    pub fn new(path: &Path, wal: bool) -> Writeback {
+        let main = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let mut files = vec![(main.clone(), None)];
         if wal {
-            let mut log = path.as_os_str().to_owned();
+            let mut log = main.into_os_string();
             log.push("-wal");
-            paths.push(log.into());
+            files.push((log.into(), None));
         }
-        Writeback { files: paths.iter().filter_map(|p| File::open(p).ok()).collect() }
+        Writeback { files }
     }
 
-    /// How many files are open.
-    #[cfg(test)]
-    pub fn files(&self) -> usize {
-        self.files.len()
-    }
-
-    /// Starts writing the files' dirty pages to disk, without waiting for them.
-    pub fn start(&self) -> std::io::Result<()> {
-        #[cfg(target_os = "linux")]
-        for file in &self.files {
-            use std::os::fd::AsRawFd;
-            // SAFETY: the descriptor is open for as long as `self`; offset 0 with length 0
-            // means the whole file; the call writes nothing to our memory.
-            let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-            if rc != 0 {
-                return Err(std::io::Error::last_os_error());
+    /// Starts writing the files' dirty pages to disk, without waiting for them. A file that no
+    /// descriptor of this process has open is skipped. Returns the first error, having tried
+    /// every file.
+    pub fn start(&mut self) -> std::io::Result<()> {
+        let mut result = Ok(());
+        for (path, fd) in &mut self.files {
+            if !fd.is_some_and(|fd| opened(fd).as_deref() == Some(path.as_path())) {
+                *fd = find(path);
+            }
+            if let Some(fd) = *fd
+                && let Err(e) = write_back(fd)
+            {
+                result = result.and(Err(e));
             }
         }
-        Ok(())
+        result
+    }
+
+    /// The descriptors found at the last [`Writeback::start`] (for tests).
+    #[cfg(test)]
+    pub fn found(&self) -> usize {
+        self.files.iter().filter(|(_, fd)| fd.is_some()).count()
     }
 }
 
-#[cfg(test)]
+/// The file descriptor `fd` has open, as the kernel shows it.
+fn opened(fd: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()
+}
+
+/// A descriptor of this process open on `path`, if any.
+fn find(path: &Path) -> Option<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .find(|&fd| opened(fd).as_deref() == Some(path))
+}
+
+#[cfg(target_os = "linux")]
+fn write_back(fd: i32) -> std::io::Result<()> {
+    // SAFETY: the call reads and writes none of our memory; on a descriptor that is not (or no
+    // longer) a file it fails with an error, which the caller ignores.
+    let rc = unsafe { libc::sync_file_range(fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_back(_fd: i32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
+    /// This process's POSIX locks on the file at `path`, as `/proc/locks` lists them.
+    fn locks_on(path: &Path) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(path).unwrap().ino();
+        let pid = std::process::id().to_string();
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.get(1) == Some(&"POSIX")
+                    && f.get(4) == Some(&pid.as_str())
+                    && f.get(5).is_some_and(|d| d.ends_with(&format!(":{inode}")))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
     #[test]
-    fn starting_write_back_keeps_the_file_as_written() {
+    fn writes_back_through_sqlites_own_descriptors_and_keeps_its_locks() {
         let dir = std::env::temp_dir().join(format!("audience-writeback-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("db");
-        std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
-        let wb = Writeback::open(&path, false);
-        assert_eq!(wb.files(), 1);
-        wb.start().expect("starts on a read-only descriptor");
-        std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
-        wb.start().expect("starts again");
-        assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 1 << 20]);
-        // The log file is taken when it is there.
-        assert_eq!(Writeback::open(&path, true).files(), 1);
-        std::fs::write(dir.join("db-wal"), b"log").unwrap();
-        let both = Writeback::open(&path, true);
-        assert_eq!(both.files(), 2);
-        both.start().expect("starts on both");
-        assert_eq!(Writeback::open(&dir.join("missing"), false).files(), 0);
-        std::fs::remove_dir_all(&dir).unwrap();
+        let path = dir.join("w.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1); BEGIN").unwrap();
+        // A read transaction holds a shared lock on the database file.
+        conn.query_row("SELECT count(*) FROM t", [], |_| Ok(())).unwrap();
+        let before = locks_on(&path);
+        assert!(!before.is_empty(), "SQLite holds a lock");
+
+        let mut wb = Writeback::new(&path, false);
+        wb.start().expect("starts on SQLite's descriptor");
+        assert_eq!(wb.found(), 1);
+        drop(wb);
+        assert_eq!(locks_on(&path), before, "the locks are SQLite's as before");
+
+        // No log file: nothing to find, nothing fails.
+        let mut both = Writeback::new(&path, true);
+        both.start().unwrap();
+        assert_eq!(both.found(), 1);
+        // A file no descriptor has open is skipped.
+        let mut none = Writeback::new(&dir.join("missing.db"), false);
+        none.start().unwrap();
+        assert_eq!(none.found(), 0);
+        conn.execute_batch("COMMIT").unwrap();
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
