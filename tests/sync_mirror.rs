@@ -28,6 +28,7 @@ macro_rules! both_engines {
 both_engines!(first_run_sends_everything_then_only_changes);
 both_engines!(failed_records_are_retried_next_run);
 both_engines!(invalid_rows_are_logged_and_never_sent);
+both_engines!(a_first_run_with_invalid_rows_sends_the_valid_ones);
 both_engines!(mass_removal_guard_stops_a_run);
 both_engines!(retention_keeps_what_it_should);
 both_engines!(dry_run_sends_and_leaves_nothing);
@@ -186,6 +187,32 @@ fn invalid_rows_are_logged_and_never_sent(kind: Kind, name: &str) {
     assert_eq!(five.len(), 2);
     assert_eq!(five[0][1].as_deref(), Some("update"), "5 is a member");
     assert!(five[0][2].as_deref().unwrap().contains("not unique: 2 rows"), "{five:?}");
+}
+
+fn a_first_run_with_invalid_rows_sends_the_valid_ones(kind: Kind, name: &str) {
+    let w = Warehouse::new(kind, name);
+    let r = Receiver::start();
+    w.add_users(1..=25);
+    // Before any member: key 7 on two rows, 30 on three, one row without a key.
+    w.exec(
+        "INSERT INTO users (id, email, name) VALUES (7, 'again@example.com', 'dup'), (30, 'a@example.com', 'a'), \
+         (30, 'b@example.com', 'b'), (30, 'c@example.com', 'c'), (NULL, 'nokey@example.com', 'x')",
+    );
+    let config = write_config(&w, &r, &Settings::default());
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 3, "invalid rows: {s}\n{err}");
+    assert_eq!((s["inserted"].as_u64(), s["invalid"].as_u64()), (Some(24), Some(6)), "{s}");
+    let mut sent: Vec<i64> = r.members().keys().copied().collect();
+    sent.sort_unstable();
+    assert_eq!(sent, (1..=25).filter(|&i| i != 7).collect::<Vec<_>>());
+
+    // Once key 7 is unique again it is sent; nothing else is.
+    w.exec("DELETE FROM users WHERE name = 'dup'");
+    r.clear_log();
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 3, "the other invalid rows stay: {s}\n{err}");
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64(), s["deleted"].as_u64()), (Some(1), Some(0), Some(0)));
+    assert!(r.members().contains_key(&7));
 }
 
 fn mass_removal_guard_stops_a_run(kind: Kind, name: &str) {

@@ -268,9 +268,14 @@ pub fn snapshot_indexed_in_key_order(t: &Tables, spec: &ModelSpec, config: i64) 
     out
 }
 
-/// The snapshot's rows in key order.
+/// The snapshot's rows in the order of its key index (by the bytes: the snapshot's column has no
+/// collation of its own, whatever the model's says).
 pub fn in_key_order(t: &Tables, spec: &ModelSpec, config: i64) -> String {
-    format!("{} ORDER BY \"_audience_model\".{}", snapshot_select(t, spec, config), quote(&spec.primary_key))
+    format!(
+        "{} ORDER BY \"_audience_model\".{} COLLATE BINARY",
+        snapshot_select(t, spec, config),
+        quote(&spec.primary_key)
+    )
 }
 
 /// An empty dup table, for a model whose key is unique and non-null by construction (see
@@ -702,14 +707,16 @@ pub fn baseline_upsert_from(t: &Tables, spec: &ModelSpec, config: i64, not: &[i6
 }
 
 /// SQLite's first run (see `first_run`): the accepted adds of `lo..=hi` inserted into a baseline
-/// that had no members when the run began, from the delta's view. No key can be there already
-/// (each key is in the delta once, and each record is recorded once), so the statement has no
-/// `ON CONFLICT` leg: a plain insert costs less per row, and a key found there after all fails
-/// the recording loudly rather than being overwritten. Parameters: lo, hi.
+/// that had no members when the run began, from the delta's view. No key should be there already
+/// (each key is in the delta once, and each record is recorded once), so nothing is updated:
+/// `DO NOTHING` costs what a plain insert does, where `DO UPDATE` cost 10-20% more per row. A key
+/// found there after all keeps its row rather than failing the recording, and with it every
+/// later run. Parameters: lo, hi.
 pub fn baseline_insert_first(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -> String {
     baseline_move(t, spec, config, not, true, false)
 }
 
+/// `upsert`: a key already there takes the new image; otherwise it keeps its row.
 fn baseline_move(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline: bool, upsert: bool) -> String {
     let d = t.dialect;
     let key = "\"_audience_key\"";
@@ -744,8 +751,11 @@ fn baseline_move(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline:
         p1 = d.param(1, "bigint"),
         p2 = d.param(2, "bigint"),
         not = except_seqs(not),
-        conflict =
-            if upsert { format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", ")) } else { String::new() },
+        conflict = if upsert {
+            format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
+        } else {
+            format!(" ON CONFLICT ({key}) DO NOTHING")
+        },
     )
 }
 
@@ -854,7 +864,7 @@ mod tests {
         assert!(baseline_delete(&t, &[4]).contains("NOT IN (4)"));
         assert!(baseline_upsert(&t, &spec(), 1, &[]).contains("ON CONFLICT (\"_audience_key\") DO UPDATE"));
         let first = baseline_insert_first(&t, &spec(), 1, &[5]);
-        assert!(!first.contains("ON CONFLICT"), "{first}");
+        assert!(first.ends_with("ON CONFLICT (\"_audience_key\") DO NOTHING"), "{first}");
         assert!(first.contains("NOT IN (5)"), "{first}");
     }
 }

@@ -16,13 +16,20 @@
 //! baseline's moves take them from it (as from PostgreSQL's delta), with no second lookup of the
 //! snapshot row. A run with members uses [`super::diff::delta`].
 
-use super::diff::{Tables, snapshot_table};
+use super::diff::{Tables, snapshot_table, sqlite_delta_into, sqlite_delta_table};
 use super::ident::quote;
 use super::{ModelSpec, Op};
 
-/// The snapshot in key order (no index: nothing probes it by key).
+/// The snapshot in key order (no index: nothing probes it by key). The order is by the bytes
+/// (`COLLATE BINARY`), whatever the model's column says: the snapshot's own column, which the
+/// neighbour comparison and the baseline's key use, has no collation of its own, and keys equal
+/// byte for byte must be neighbours (under `NOCASE`, `'a', 'A', 'a'` is an order too).
 pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> String {
-    format!("{} ORDER BY \"_audience_model\".{}", snapshot_table(t, spec, config), quote(&spec.primary_key))
+    format!(
+        "{} ORDER BY \"_audience_model\".{} COLLATE BINARY",
+        snapshot_table(t, spec, config),
+        quote(&spec.primary_key)
+    )
 }
 
 /// The dup table (keys on several rows, with their row counts), from neighbouring rows of the
@@ -40,27 +47,38 @@ pub fn duplicates(t: &Tables) -> Vec<String> {
     ]
 }
 
-/// The delta as a view of the snapshot: its valid rows, all inserts, `seq` their rowid, with
-/// their images and fingerprints (read in place, with no second lookup of the row).
-/// `duplicates` says whether the dup table has rows.
-pub fn delta(t: &Tables, spec: &ModelSpec, duplicates: bool) -> String {
+/// The delta, with `duplicates` saying whether the dup table has rows.
+///
+/// * Without duplicate keys, a view of the snapshot: its rows with a key, all inserts, `seq`
+///   their rowid, with their images and fingerprints (read in place, with no second lookup of
+///   the row).
+/// * With duplicate keys, a delta table like a re-sync's (`diff::sqlite_delta_table`), its rows
+///   referring to snapshot rows, all inserts: the dup table is temporary (the runner's
+///   connection's own), and a view in the database can refer to no temporary table, nor could
+///   the recording thread's connection read it. Returns whether the delta is the view.
+pub fn delta(t: &Tables, spec: &ModelSpec, duplicates: bool) -> (Vec<String>, bool) {
     let (s, dup, key) = (t.snapshot.qualified(), t.dup.qualified(), "\"_audience_key\"");
+    let ins = Op::Insert as i64;
+    if duplicates {
+        let mut out = sqlite_delta_table(t);
+        out.push(format!(
+            "{into} SELECT {ins}, s.{key}, s.rowid FROM {s} AS s WHERE s.{key} IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM {dup} AS d WHERE d.{key} = s.{key}) ORDER BY s.rowid",
+            into = sqlite_delta_into(t),
+        ));
+        return (out, false);
+    }
     let create = match t.delta.schema {
         "temp" => format!("CREATE TEMP VIEW {}", quote(&t.delta.name)),
         _ => format!("CREATE VIEW {}", t.delta.qualified()),
     };
-    let valid = if duplicates {
-        format!(" AND NOT EXISTS (SELECT 1 FROM {dup} AS d WHERE d.{key} = s.{key})")
-    } else {
-        String::new()
-    };
     let images: String = spec.columns.iter().map(|c| format!(", s.{}", quote(c))).collect();
-    format!(
+    let view = format!(
         "{create} AS SELECT s.rowid AS \"_audience_seq\", {ins} AS \"_audience_op\", s.{key} AS {key}, \
          s.rowid AS \"_audience_src\"{images}, s.\"_audience_fp\" AS \"_audience_fp\" \
-         FROM {s} AS s WHERE s.{key} IS NOT NULL{valid}",
-        ins = Op::Insert as i64,
-    )
+         FROM {s} AS s WHERE s.{key} IS NOT NULL"
+    );
+    (vec![view], true)
 }
 
 /// The snapshot's rows, its rows with a null key, its rows with a duplicate key, and the first
@@ -94,11 +112,19 @@ mod tests {
             columns: vec!["email".into()],
         };
         let t = Tables::new(Dialect::Sqlite, &sync, 3, Place::Main, Place::Main);
-        assert!(snapshot(&t, &spec, 1).ends_with("AS \"_audience_model\" ORDER BY \"_audience_model\".\"id\""));
-        assert!(delta(&t, &spec, false).starts_with("CREATE VIEW \"main\".\"_audience_delta_s\" AS SELECT s.rowid"));
-        assert!(delta(&t, &spec, false).contains("s.\"email\", s.\"_audience_fp\""));
-        assert!(delta(&t, &spec, true).contains("NOT EXISTS (SELECT 1 FROM \"temp\".\"_audience_dup_s\""));
+        assert!(
+            snapshot(&t, &spec, 1)
+                .ends_with("AS \"_audience_model\" ORDER BY \"_audience_model\".\"id\" COLLATE BINARY")
+        );
+        let (view, is_view) = delta(&t, &spec, false);
+        assert!(is_view && view.len() == 1);
+        assert!(view[0].starts_with("CREATE VIEW \"main\".\"_audience_delta_s\" AS SELECT s.rowid"));
+        assert!(view[0].contains("s.\"email\", s.\"_audience_fp\""));
+        let (table, is_view) = delta(&t, &spec, true);
+        let table = table.join("\n");
+        assert!(!is_view && table.contains("CREATE TABLE \"main\".\"_audience_delta_s\""), "{table}");
+        assert!(table.contains("NOT EXISTS (SELECT 1 FROM \"temp\".\"_audience_dup_s\""), "{table}");
         let dry = Tables::new(Dialect::Sqlite, &sync, 3, Place::Temp, Place::Temp);
-        assert!(delta(&dry, &spec, false).starts_with("CREATE TEMP VIEW \"_audience_delta_s\""));
+        assert!(delta(&dry, &spec, false).0[0].starts_with("CREATE TEMP VIEW \"_audience_delta_s\""));
     }
 }

@@ -588,6 +588,8 @@ impl Warehouse for SqliteWarehouse {
             }
             Ok(())
         })?;
+        // Whether the delta is the first run's view (see `first_run::delta`).
+        let mut inline = false;
         let stats = self.write("building the delta", |w| {
             for sql in &index {
                 w.exec("indexing the snapshot", sql)?;
@@ -638,7 +640,11 @@ impl Warehouse for SqliteWarehouse {
                     }
                 }
             } else {
-                w.exec("computing the delta", &first_run::delta(&t, spec, duplicates > 0))?;
+                let (delta, view) = first_run::delta(&t, spec, duplicates > 0);
+                for sql in &delta {
+                    w.exec("computing the delta", sql)?;
+                }
+                inline = view;
             }
             let stats = if members { w.delta_stats(&t, baseline)? } else { w.first_run_stats(&t)? };
             let invalid = stats.invalid;
@@ -651,7 +657,7 @@ impl Warehouse for SqliteWarehouse {
         })?;
         self.tables = Some(t);
         self.deletes = stats.ranges[Op::Delete.index()];
-        self.inline = !members;
+        self.inline = inline;
         if !dry {
             self.enter_wal();
             if self.wal {

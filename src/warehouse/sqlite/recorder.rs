@@ -37,7 +37,7 @@ pub struct Recording {
     pub run: RunRef,
     /// The delta is the first run's view (see `first_run`): it holds the images rather than
     /// referring to snapshot rows, and the baseline had no members when the run began, so
-    /// accepted adds are plain inserts.
+    /// accepted adds are inserts with nothing to update.
     pub inline: bool,
     /// The sequence numbers of the delta's deletes (batches outside them move no member out,
     /// batches inside them move no member in: their statement is left out).
