@@ -52,3 +52,34 @@ fn a_key_column_with_a_nocase_collation_still_tells_keys_apart_by_their_bytes() 
     assert_eq!(code, 3, "{s}\n{err}");
     assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64(), s["requests"].as_u64()), (Some(0), Some(0), Some(0)));
 }
+
+#[test]
+fn a_mapped_column_named_rowid_is_refused_with_a_way_out() {
+    let w = Warehouse::new(Kind::Sqlite, "rowid_named_column");
+    let r = Receiver::start();
+    w.add_users(1..=3);
+    let config = write_config(&w, &r, &Settings::default());
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "query = \"SELECT id, email, name FROM users\"",
+            "query = \"SELECT id, email, name AS rowid FROM users\"",
+        )
+        .replace("name = \"name\" }", "name = \"rowid\" }");
+    std::fs::write(&config, text).unwrap();
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 1, "{s}\n{err}");
+    let error = s["error"].as_str().unwrap_or_default();
+    assert!(error.contains("column rowid is mapped") && error.contains("AS row_id"), "{error}");
+    assert!(r.requests().is_empty());
+
+    // As the key alone (not mapped), the name is no trouble.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("name AS rowid", "id AS rowid, name")
+        .replace("name = \"rowid\" }", "name = \"name\" }")
+        .replace("primary_key = \"id\"", "primary_key = \"rowid\"");
+    std::fs::write(&config, text).unwrap();
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64()), (0, Some(3)), "{s}\n{err}");
+}

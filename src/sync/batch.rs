@@ -66,6 +66,11 @@ pub struct Chunk {
     pub succeeded: [u64; 3],
     /// Records failed, per [`Op`] (the field pipeline's failures included).
     pub failed_by_op: [u64; 3],
+    /// The sequence numbers of the records handed to delivery, by their place in the batch, and
+    /// whether each has had its outcome: what [`Chunks::drain`] needs to find the ones that had
+    /// none.
+    sent: Vec<i64>,
+    reported: Vec<bool>,
 }
 
 /// The chunks in progress, by id.
@@ -76,8 +81,12 @@ pub struct Chunks {
 }
 
 impl Chunks {
-    /// Opens a chunk; returns its id.
-    pub fn open(&mut self, chunk: Chunk) -> u64 {
+    /// Opens a chunk whose batch holds `records` (sequence number and operation, in the batch's
+    /// order); returns its id.
+    pub fn open(&mut self, mut chunk: Chunk, records: &[(i64, Op)]) -> u64 {
+        chunk.sent = records.iter().map(|&(seq, _)| seq).collect();
+        chunk.reported = vec![false; records.len()];
+        chunk.pending = records.len();
         let id = self.next;
         self.next += 1;
         self.open.insert(id, chunk);
@@ -98,6 +107,11 @@ impl Chunks {
         let chunk = self.open.get_mut(&batch.chunk)?;
         for index in records {
             let Some(&(seq, op)) = batch.records.get(index) else { continue };
+            // A record has one outcome: a second report of it (a bug in delivery) changes nothing.
+            match chunk.reported.get_mut(index) {
+                Some(seen) if !*seen => *seen = true,
+                _ => continue,
+            }
             match outcome {
                 Outcome::Succeeded => chunk.succeeded[op.index()] += 1,
                 Outcome::Failed { status, reason } => {
@@ -116,12 +130,20 @@ impl Chunks {
         self.open.remove(&id)
     }
 
-    /// Every chunk still open (delivery ended without reporting some records: a bug there);
-    /// their unreported records count as undelivered.
+    /// Every chunk still open (delivery ended without reporting some records: a bug there),
+    /// complete: their unreported records count as undelivered, so that they get no log row and
+    /// no baseline move, and the next run sends them again.
     pub fn drain(&mut self) -> Vec<Chunk> {
         let mut ids: Vec<u64> = self.open.keys().copied().collect();
         ids.sort_unstable();
-        ids.into_iter().filter_map(|id| self.open.remove(&id)).collect()
+        let mut drained: Vec<Chunk> = ids.into_iter().filter_map(|id| self.open.remove(&id)).collect();
+        for chunk in &mut drained {
+            let unreported = chunk.sent.iter().zip(&chunk.reported).filter(|&(_, &seen)| !seen).map(|(&seq, _)| seq);
+            let unreported: Vec<i64> = unreported.collect();
+            chunk.undelivered.extend(unreported);
+            chunk.pending = 0;
+        }
+        drained
     }
 }
 
@@ -143,8 +165,9 @@ mod tests {
     #[test]
     fn a_chunk_completes_when_every_record_has_an_outcome() {
         let mut chunks = Chunks::default();
-        let id = chunks.open(Chunk { lo: 1, hi: 5, pending: 4, ..Chunk::default() });
-        let b = batch(id, &[1, 2, 4, 5]);
+        let seqs = [1, 2, 4, 5];
+        let id = chunks.open(Chunk { lo: 1, hi: 5, ..Chunk::default() }, &seqs.map(|s| (s, Op::Insert)));
+        let b = batch(id, &seqs);
         assert!(chunks.apply(&b, 2..4, &Outcome::Succeeded).is_none());
         let failed = Outcome::Failed { status: Some(422), reason: "bad".into() };
         assert!(chunks.apply(&b, 1..2, &failed).is_none());
@@ -154,5 +177,21 @@ mod tests {
         assert_eq!(done.undelivered, vec![1]);
         assert!(chunks.is_empty());
         assert_eq!(b.key(1), b"2");
+    }
+
+    #[test]
+    fn records_delivery_never_reported_are_undelivered_and_a_second_report_changes_nothing() {
+        let mut chunks = Chunks::default();
+        let seqs = [3, 4, 6, 7];
+        let id = chunks.open(Chunk { lo: 3, hi: 7, ..Chunk::default() }, &seqs.map(|s| (s, Op::Insert)));
+        let b = batch(id, &seqs);
+        assert!(chunks.apply(&b, 0..2, &Outcome::Succeeded).is_none());
+        assert!(chunks.apply(&b, 1..2, &Outcome::Undelivered).is_none(), "already reported");
+        let drained = chunks.drain();
+        assert_eq!(drained.len(), 1);
+        assert_eq!(drained[0].succeeded[Op::Insert.index()], 2);
+        assert_eq!(drained[0].undelivered, vec![6, 7]);
+        assert_eq!(drained[0].pending, 0);
+        assert!(chunks.is_empty());
     }
 }

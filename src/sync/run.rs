@@ -195,6 +195,15 @@ async fn prepare<W: Warehouse>(w: &mut W, job: &Job<'_>, name: &SyncName) -> Res
             return Err(Halt::failed(format!("the model's column {column} has a name audience reserves for itself")));
         }
     }
+    // Mapped columns are copied into the snapshot under their own names; the key alone is not.
+    if w.engine() == "SQLite"
+        && let Some(column) = columns.iter().find(|c| crate::warehouse::diff::hides_sqlite_rowid(c))
+    {
+        return Err(Halt::failed(format!(
+            "the model's column {column} is mapped to a field, and SQLite would read it in place of the rowid of \
+             audience's snapshot tables; rename it in the query (say, SELECT {column} AS row_id ...)"
+        )));
+    }
     let resolve = |wanted: &str| {
         let resolved = ident::resolve_column(wanted, &model_columns)?;
         columns.iter().position(|c| c == resolved)
@@ -448,14 +457,13 @@ impl Recorder<'_> {
             self.emptied += emptied;
             chunk.lo = after + 1;
             chunk.hi = last;
-            chunk.pending = batch.len();
             after = last;
             if batch.is_empty() {
                 // Every record failed the pipeline: nothing to send; recorded with the next flush.
                 self.done.push(chunk);
                 continue;
             }
-            let id = chunks.open(chunk);
+            let id = chunks.open(chunk, &records);
             sender.send(DeltaBatch::new(template.clone(), connection.clone(), batch, keys, id, records)).await;
         }
         // Every batch is handed over: record outcomes while delivery finishes.
@@ -478,12 +486,9 @@ impl Recorder<'_> {
         while let Ok(report) = rx.try_recv() {
             self.absorb(&mut chunks, report);
         }
-        for mut chunk in chunks.drain() {
-            // Delivery ended without an outcome for some records (a bug there): no log row, no
-            // baseline move, so the next run sends them again.
-            chunk.pending = 0;
-            self.done.push(chunk);
-        }
+        // Delivery ended without an outcome for some records (a bug there): they count as
+        // undelivered (no log row, no baseline move), so the next run sends them again.
+        self.done.extend(chunks.drain());
         self.flush(w, summary.requests).await?;
         progress.finish();
         self.requests_before += summary.requests;
