@@ -196,13 +196,13 @@ async fn prepare<W: Warehouse>(w: &mut W, job: &Job<'_>, name: &SyncName) -> Res
         }
     }
     // Mapped columns are copied into the snapshot under their own names; the key alone is not.
-    if w.engine() == "SQLite"
-        && let Some(column) = columns.iter().find(|c| crate::warehouse::diff::hides_sqlite_rowid(c))
-    {
-        return Err(Halt::failed(format!(
-            "the model's column {column} is mapped to a field, and SQLite would read it in place of the rowid of \
-             audience's snapshot tables; rename it in the query (say, SELECT {column} AS row_id ...)"
-        )));
+    for column in &columns {
+        if let Some(why) = w.refuses_column(column) {
+            return Err(Halt::failed(format!(
+                "the model's column {column} is mapped to a field, and {why}; rename it in the query \
+                 (say, SELECT {column} AS row_id ...)"
+            )));
+        }
     }
     let resolve = |wanted: &str| {
         let resolved = ident::resolve_column(wanted, &model_columns)?;

@@ -778,12 +778,6 @@ pub fn is_reserved(name: &str) -> bool {
     super::RESERVED_COLUMNS.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
 
-/// Whether a column named `name` in a SQLite table hides the table's rowid, which the snapshot's
-/// statements read by its plain name (`rowid`), as do its aliases.
-pub fn hides_sqlite_rowid(name: &str) -> bool {
-    ["rowid", "_rowid_", "oid"].iter().any(|r| r.eq_ignore_ascii_case(name))
-}
-
 /// The sync name as a string literal (for statements that cannot take parameters).
 pub fn sync_literal(sync: &SyncName) -> String {
     ident::literal(sync.as_str())

@@ -1,9 +1,10 @@
 //! SQLite's diff when the baseline has no members (a first run, or one after the members were
 //! all removed): every valid row of the model is an insert, so the diff needs no key index to
-//! probe, and the delta is a view of the snapshot instead of a table.
+//! probe, and the delta is a view of the snapshot instead of a table (unless the model has
+//! duplicate keys: see [`delta`]).
 //!
-//! * The snapshot is written in key order (`ORDER BY` the key in its `CREATE TABLE … AS
-//!   SELECT`). When the model already comes in key order (a table read by its integer primary
+//! * The snapshot is written in key order (`ORDER BY` the key, by its bytes, in its `CREATE
+//!   TABLE … AS SELECT`). When the model already comes in key order (a table read by its integer primary
 //!   key, the usual case), SQLite sorts nothing; otherwise it sorts the rows once, which costs
 //!   about what the key index and the delta table it replaces would.
 //! * Rows with the same key are then next to each other: duplicates are found by comparing each

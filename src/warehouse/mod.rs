@@ -274,6 +274,12 @@ pub trait Warehouse {
     /// "SQLite", "PostgreSQL": for messages.
     fn engine(&self) -> &'static str;
 
+    /// Why this engine cannot take a mapped column by this name (it is copied into the
+    /// snapshot under its own name), if it cannot.
+    fn refuses_column(&self, _name: &str) -> Option<&'static str> {
+        None
+    }
+
     /// The model's column names, without running it.
     async fn model_columns(&mut self, sql: &str) -> Result<Vec<String>>;
 

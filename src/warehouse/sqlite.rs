@@ -463,6 +463,13 @@ impl Warehouse for SqliteWarehouse {
         "SQLite"
     }
 
+    fn refuses_column(&self, name: &str) -> Option<&'static str> {
+        // The snapshot's statements read its rows' rowid by that name, which a column would hide
+        // (`oid` and `_rowid_`, which they never use, are fine).
+        name.eq_ignore_ascii_case("rowid")
+            .then_some("SQLite would read it in place of the rowid of audience's snapshot tables")
+    }
+
     async fn model_columns(&mut self, sql: &str) -> Result<Vec<String>> {
         let stmt = self.conn.prepare(sql).map_err(|e| WarehouseError::sql("preparing the model query", e))?;
         Ok(stmt.column_names().into_iter().map(str::to_owned).collect())
