@@ -4,7 +4,7 @@
 
 mod sync_support;
 
-use sync_support::{Kind, Receiver, Settings, Warehouse, audience, first_synced, sync, write_config};
+use sync_support::{Kind, audience, edit_config, first_synced, set_up, sync};
 
 /// Every column of the log as text, in the order the rows were written (their finish times).
 const ALL_AS_TEXT: &str = "SELECT sync_name, CAST(run_id AS TEXT), primary_key, operation, status, error_reason, \
@@ -75,10 +75,7 @@ fn the_log_view_has_the_interface_columns_and_text_forms() {
 
 #[test]
 fn a_log_table_of_the_earlier_layout_moves_to_the_view_with_every_row() {
-    let w = Warehouse::new(Kind::Sqlite, "log_layout_moved");
-    let r = Receiver::start();
-    w.add_users(1..=5);
-    let config = write_config(&w, &r, &Settings::default());
+    let (w, _r, config) = set_up(Kind::Sqlite, "log_layout_moved", 1..=5);
     // The earlier layout: a table with interface.md's columns, and an index on the run.
     w.exec(
         "CREATE TABLE _audience_logs (sync_name TEXT NOT NULL, run_id INTEGER NOT NULL, primary_key TEXT, \
@@ -126,14 +123,10 @@ fn a_log_table_of_the_earlier_layout_moves_to_the_view_with_every_row() {
 
 #[test]
 fn succeeded_records_are_kept_a_row_per_batch_and_shown_a_row_each() {
-    let w = Warehouse::new(Kind::Sqlite, "log_batches");
-    let r = Receiver::start();
-    w.add_users(1..=25);
+    let (w, r, config) = set_up(Kind::Sqlite, "log_batches", 1..=25);
     // Text keys that JSON has to escape, or that are not ASCII.
     w.exec(r#"INSERT INTO users VALUES (26, 'say "hi" \ there', 'Q'), (27, 'ünïcödé ✓', 'U')"#);
-    let config = write_config(&w, &r, &Settings::default());
-    let text = std::fs::read_to_string(&config).unwrap().replace("primary_key = \"id\"", "primary_key = \"email\"");
-    std::fs::write(&config, text).unwrap();
+    edit_config(&config, &[("primary_key = \"id\"", "primary_key = \"email\"")]);
     r.reject(&[7]);
     let (code, s, err) = sync(&config, &[]);
     assert_eq!((code, s["inserted"].as_u64(), s["failed"].as_u64()), (3, Some(26), Some(1)), "{s}\n{err}");

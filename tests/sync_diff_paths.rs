@@ -19,27 +19,26 @@ fn second_column(w: &Warehouse) -> Vec<Vec<Option<String>>> {
 
 /// Runs three re-syncs over the same changes and checks each against the receiver.
 fn three_resyncs(w: &Warehouse, r: &Receiver, config: &std::path::Path) {
+    // One run: it succeeds with `expected` counts and leaves the receiver mirroring the model.
+    let mirrored = |expected: (u64, u64, u64)| {
+        let (code, s, err) = sync(config, &[]);
+        assert_eq!(code, 0, "{s}\n{err}");
+        assert_eq!(counts(&s), expected);
+        assert_eq!(r.members(), w.expected_members());
+    };
+
     // Updates and inserts only: every member is still in the model.
     w.exec("UPDATE users SET name = 'changed' WHERE id IN (3, 7)");
     w.add_users(21..=22);
-    let (code, s, err) = sync(config, &[]);
-    assert_eq!(code, 0, "{s}\n{err}");
-    assert_eq!(counts(&s), (2, 2, 0));
-    assert_eq!(r.members(), w.expected_members());
+    mirrored((2, 2, 0));
 
     // As many keys as before, but one member left and a new key came: the delete is found.
     w.exec("DELETE FROM users WHERE id = 4");
     w.add_users(23..=23);
-    let (code, s, err) = sync(config, &[]);
-    assert_eq!(code, 0, "{s}\n{err}");
-    assert_eq!(counts(&s), (1, 0, 1));
-    assert_eq!(r.members(), w.expected_members());
+    mirrored((1, 0, 1));
 
     // Nothing changed.
-    let (code, s, err) = sync(config, &[]);
-    assert_eq!(code, 0, "{s}\n{err}");
-    assert_eq!(counts(&s), (0, 0, 0));
-    assert_eq!(r.members(), w.expected_members());
+    mirrored((0, 0, 0));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod sync_support;
 
-use sync_support::{Kind, Receiver, Settings, Warehouse, sync, write_config};
+use sync_support::{Kind, Receiver, Warehouse, set_up, sync};
 
 /// The journal mode a new connection finds.
 fn journal_mode(w: &Warehouse) -> String {
@@ -25,10 +25,7 @@ fn noted(w: &Warehouse) -> Option<String> {
 
 #[test]
 fn a_run_leaves_the_journal_mode_it_found() {
-    let w = Warehouse::new(Kind::Sqlite, "journal_mode_kept");
-    let r = Receiver::start();
-    w.add_users(1..=30);
-    let config = write_config(&w, &r, &Settings::default());
+    let (w, r, config) = set_up(Kind::Sqlite, "journal_mode_kept", 1..=30);
     assert_eq!(journal_mode(&w), "delete");
 
     let (code, s, err) = sync(&config, &[]);

@@ -5,7 +5,7 @@
 
 mod sync_support;
 
-use sync_support::{Kind, Receiver, Settings, Warehouse, sync, write_config};
+use sync_support::{Kind, Receiver, Settings, Warehouse, edit_config, set_up, sync, write_config};
 
 #[test]
 fn a_rowid_key_model_mirrors_like_any_other() {
@@ -37,8 +37,7 @@ fn a_key_column_with_a_nocase_collation_still_tells_keys_apart_by_their_bytes() 
     w.exec("INSERT INTO users VALUES (1, 'a@x', 'A1'), (2, 'A@x', 'A2'), (3, 'a@x', 'A3'), (4, 'b@x', 'B')");
     let r = Receiver::start();
     let config = write_config(&w, &r, &Settings::default());
-    let text = std::fs::read_to_string(&config).unwrap().replace("primary_key = \"id\"", "primary_key = \"email\"");
-    std::fs::write(&config, text).unwrap();
+    edit_config(&config, &[("primary_key = \"id\"", "primary_key = \"email\"")]);
 
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 3, "the duplicate rows are invalid: {s}\n{err}");
@@ -55,18 +54,14 @@ fn a_key_column_with_a_nocase_collation_still_tells_keys_apart_by_their_bytes() 
 
 #[test]
 fn a_mapped_column_named_rowid_is_refused_with_a_way_out() {
-    let w = Warehouse::new(Kind::Sqlite, "rowid_named_column");
-    let r = Receiver::start();
-    w.add_users(1..=3);
-    let config = write_config(&w, &r, &Settings::default());
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace(
-            "query = \"SELECT id, email, name FROM users\"",
-            "query = \"SELECT id, email, name AS rowid FROM users\"",
-        )
-        .replace("name = \"name\" }", "name = \"rowid\" }");
-    std::fs::write(&config, text).unwrap();
+    let (_w, r, config) = set_up(Kind::Sqlite, "rowid_named_column", 1..=3);
+    edit_config(
+        &config,
+        &[
+            ("query = \"SELECT id, email, name FROM users\"", "query = \"SELECT id, email, name AS rowid FROM users\""),
+            ("name = \"name\" }", "name = \"rowid\" }"),
+        ],
+    );
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 1, "{s}\n{err}");
     let error = s["error"].as_str().unwrap_or_default();
@@ -74,12 +69,14 @@ fn a_mapped_column_named_rowid_is_refused_with_a_way_out() {
     assert!(r.requests().is_empty());
 
     // As the key alone (not mapped), the name is no trouble.
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("name AS rowid", "id AS rowid, name")
-        .replace("name = \"rowid\" }", "name = \"name\" }")
-        .replace("primary_key = \"id\"", "primary_key = \"rowid\"");
-    std::fs::write(&config, text).unwrap();
+    edit_config(
+        &config,
+        &[
+            ("name AS rowid", "id AS rowid, name"),
+            ("name = \"rowid\" }", "name = \"name\" }"),
+            ("primary_key = \"id\"", "primary_key = \"rowid\""),
+        ],
+    );
     let (code, s, err) = sync(&config, &[]);
     assert_eq!((code, s["inserted"].as_u64()), (0, Some(3)), "{s}\n{err}");
 }

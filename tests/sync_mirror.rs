@@ -7,7 +7,7 @@ mod sync_support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sync_support::{Kind, Receiver, Settings, Warehouse, audience, sync, write_config};
+use sync_support::{Kind, Receiver, Settings, Warehouse, audience, set_up, sync, write_config};
 
 /// Runs a scenario on both engines, as two tests.
 macro_rules! both_engines {
@@ -190,15 +190,12 @@ fn invalid_rows_are_logged_and_never_sent(kind: Kind, name: &str) {
 }
 
 fn a_first_run_with_invalid_rows_sends_the_valid_ones(kind: Kind, name: &str) {
-    let w = Warehouse::new(kind, name);
-    let r = Receiver::start();
-    w.add_users(1..=25);
+    let (w, r, config) = set_up(kind, name, 1..=25);
     // Before any member: key 7 on two rows, 30 on three, one row without a key.
     w.exec(
         "INSERT INTO users (id, email, name) VALUES (7, 'again@example.com', 'dup'), (30, 'a@example.com', 'a'), \
          (30, 'b@example.com', 'b'), (30, 'c@example.com', 'c'), (NULL, 'nokey@example.com', 'x')",
     );
-    let config = write_config(&w, &r, &Settings::default());
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 3, "invalid rows: {s}\n{err}");
     assert_eq!((s["inserted"].as_u64(), s["invalid"].as_u64()), (Some(24), Some(6)), "{s}");

@@ -58,8 +58,6 @@ pub struct Chunk {
     /// The sequence numbers it covers (inclusive).
     pub lo: i64,
     pub hi: i64,
-    /// Records still waiting for an outcome.
-    pub pending: usize,
     pub failed: Vec<Failure>,
     pub undelivered: Vec<i64>,
     /// Records accepted, per [`Op`].
@@ -71,6 +69,13 @@ pub struct Chunk {
     /// none.
     sent: Vec<i64>,
     reported: Vec<bool>,
+}
+
+impl Chunk {
+    /// Records still waiting for an outcome.
+    pub fn pending(&self) -> usize {
+        self.reported.iter().filter(|&&seen| !seen).count()
+    }
 }
 
 /// The chunks in progress, by id.
@@ -86,7 +91,6 @@ impl Chunks {
     pub fn open(&mut self, mut chunk: Chunk, records: &[(i64, Op)]) -> u64 {
         chunk.sent = records.iter().map(|&(seq, _)| seq).collect();
         chunk.reported = vec![false; records.len()];
-        chunk.pending = records.len();
         let id = self.next;
         self.next += 1;
         self.open.insert(id, chunk);
@@ -120,9 +124,8 @@ impl Chunks {
                 }
                 Outcome::Undelivered => chunk.undelivered.push(seq),
             }
-            chunk.pending = chunk.pending.saturating_sub(1);
         }
-        if chunk.pending == 0 { self.open.remove(&batch.chunk) } else { None }
+        if chunk.pending() == 0 { self.open.remove(&batch.chunk) } else { None }
     }
 
     /// Takes a chunk out whatever its state (an empty one, or the rest after delivery ended).
@@ -138,10 +141,12 @@ impl Chunks {
         ids.sort_unstable();
         let mut drained: Vec<Chunk> = ids.into_iter().filter_map(|id| self.open.remove(&id)).collect();
         for chunk in &mut drained {
-            let unreported = chunk.sent.iter().zip(&chunk.reported).filter(|&(_, &seen)| !seen).map(|(&seq, _)| seq);
-            let unreported: Vec<i64> = unreported.collect();
-            chunk.undelivered.extend(unreported);
-            chunk.pending = 0;
+            for (&seq, seen) in chunk.sent.iter().zip(&mut chunk.reported) {
+                if !*seen {
+                    chunk.undelivered.push(seq);
+                    *seen = true;
+                }
+            }
         }
         drained
     }
@@ -151,23 +156,23 @@ impl Chunks {
 mod tests {
     use super::*;
 
-    fn batch(chunk: u64, seqs: &[i64]) -> DeltaBatch {
+    /// A chunk covering `lo..=hi` opened in `chunks`, and its batch of inserts `seqs`.
+    fn opened(chunks: &mut Chunks, lo: i64, hi: i64, seqs: &[i64]) -> DeltaBatch {
+        let ops: Vec<(i64, Op)> = seqs.iter().map(|&s| (s, Op::Insert)).collect();
+        let chunk = chunks.open(Chunk { lo, hi, ..Chunk::default() }, &ops);
         let template = Arc::new(Template::compile(r#"{"u": [$$.records.{"e": e}]}"#).unwrap());
         let mut records = RecordBatch::new(1);
         for _ in seqs {
             records.push_record();
         }
         let keys = seqs.iter().map(|s| s.to_string()).collect();
-        let ops = seqs.iter().map(|&s| (s, Op::Insert)).collect();
         DeltaBatch::new(template, Arc::new(Connection::default()), records, keys, chunk, ops)
     }
 
     #[test]
     fn a_chunk_completes_when_every_record_has_an_outcome() {
         let mut chunks = Chunks::default();
-        let seqs = [1, 2, 4, 5];
-        let id = chunks.open(Chunk { lo: 1, hi: 5, ..Chunk::default() }, &seqs.map(|s| (s, Op::Insert)));
-        let b = batch(id, &seqs);
+        let b = opened(&mut chunks, 1, 5, &[1, 2, 4, 5]);
         assert!(chunks.apply(&b, 2..4, &Outcome::Succeeded).is_none());
         let failed = Outcome::Failed { status: Some(422), reason: "bad".into() };
         assert!(chunks.apply(&b, 1..2, &failed).is_none());
@@ -182,16 +187,14 @@ mod tests {
     #[test]
     fn records_delivery_never_reported_are_undelivered_and_a_second_report_changes_nothing() {
         let mut chunks = Chunks::default();
-        let seqs = [3, 4, 6, 7];
-        let id = chunks.open(Chunk { lo: 3, hi: 7, ..Chunk::default() }, &seqs.map(|s| (s, Op::Insert)));
-        let b = batch(id, &seqs);
+        let b = opened(&mut chunks, 3, 7, &[3, 4, 6, 7]);
         assert!(chunks.apply(&b, 0..2, &Outcome::Succeeded).is_none());
         assert!(chunks.apply(&b, 1..2, &Outcome::Undelivered).is_none(), "already reported");
         let drained = chunks.drain();
         assert_eq!(drained.len(), 1);
         assert_eq!(drained[0].succeeded[Op::Insert.index()], 2);
         assert_eq!(drained[0].undelivered, vec![6, 7]);
-        assert_eq!(drained[0].pending, 0);
+        assert_eq!(drained[0].pending(), 0);
         assert!(chunks.is_empty());
     }
 }

@@ -52,9 +52,10 @@ impl Dialect {
     /// `sqlite::fingerprint`). Its first value is the configuration, so that a member sent under
     /// another one never has the fingerprint of its current row: the re-sync's merge then finds
     /// it among the changed rows, with no separate look for such members (see `resync`).
-    /// PostgreSQL's diff compares the configuration column itself, and hashes a JSON array of the values: `jsonb` encodes each
-    /// value with its type (`1` and `"1"` differ), null-safe and delimiter-safe, which a
-    /// `concat_ws` of texts is not; SHA-256 (PostgreSQL 11+) is cut to its first 64 bits.
+    /// PostgreSQL's diff compares the configuration column itself, and hashes a JSON array of
+    /// the values: `jsonb` encodes each value with its type (`1` and `"1"` differ), null-safe and
+    /// delimiter-safe, which a `concat_ws` of texts is not; SHA-256 (PostgreSQL 11+) is cut to
+    /// its first 64 bits.
     pub fn fingerprint(self, config: i64, columns: &[String]) -> String {
         match self {
             Dialect::Sqlite => {
@@ -231,6 +232,11 @@ pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> Vec<String> {
 
 /// The snapshot's `CREATE TABLE … AS SELECT` (the model aliased `"_audience_model"`).
 pub fn snapshot_table(t: &Tables, spec: &ModelSpec, config: i64) -> String {
+    create_snapshot_as(t, &snapshot_select(t, spec, config))
+}
+
+/// `CREATE TABLE` the snapshot `AS` `select`.
+pub fn create_snapshot_as(t: &Tables, select: &str) -> String {
     let create = match t.snapshot.schema {
         "temp" | "pg_temp" => "CREATE TEMP TABLE",
         _ => "CREATE TABLE",
@@ -240,7 +246,7 @@ pub fn snapshot_table(t: &Tables, spec: &ModelSpec, config: i64) -> String {
         Dialect::Postgres if t.snapshot.schema == "pg_temp" => quote(&t.snapshot.name),
         _ => t.snapshot.qualified(),
     };
-    format!("{create} {name} AS {}", snapshot_select(t, spec, config))
+    format!("{create} {name} AS {select}")
 }
 
 /// The snapshot's rows: the key as `_audience_key`, the image columns, the fingerprint (under
@@ -315,8 +321,8 @@ pub fn duplicates(t: &Tables) -> Vec<String> {
 ///
 /// SQLite: a `WITHOUT ROWID` table keyed by `_audience_key`, the fingerprint and configuration
 /// next, then the images: the diff's probes by key find the whole row in the key's b-tree, with
-/// no second lookup, and its merges read it in (key, fingerprint) order. PostgreSQL: shaped like the snapshot
-/// (`CREATE TABLE … AS … WITH NO DATA`) so that its columns have the model's types.
+/// no second lookup, and its merges read it in (key, fingerprint) order. PostgreSQL: shaped like
+/// the snapshot (`CREATE TABLE … AS … WITH NO DATA`) so that its columns have the model's types.
 ///
 /// `types` (SQLite) are the snapshot's declared types of the key and of each image column: the
 /// key must have the same type affinity as the snapshot's, or SQLite could not use the key's
@@ -532,17 +538,22 @@ pub fn delta_stats(t: &Tables) -> String {
     )
 }
 
-/// Rows of the snapshot, and its invalid rows (null key, or a key in `dup`). SQLite's snapshot
-/// was filled by one statement, so its rowids count its rows: `max(rowid)` finds their number
-/// with one step down its b-tree, where `count(*)` would read all of its key index.
+/// The number of the snapshot's rows, as a scalar subquery. SQLite's snapshot was filled by one
+/// statement, so its rowids count its rows: `max(rowid)` finds their number with one step down
+/// its b-tree, where `count(*)` would read all of its key index.
+pub fn snapshot_rows(t: &Tables) -> String {
+    match t.dialect {
+        Dialect::Sqlite => format!("coalesce((SELECT max(rowid) FROM {}), 0)", t.snapshot.qualified()),
+        Dialect::Postgres => format!("(SELECT count(*) FROM {})", t.snapshot.qualified()),
+    }
+}
+
+/// Rows of the snapshot, and its invalid rows (null key, or a key in `dup`).
 pub fn snapshot_stats(t: &Tables) -> String {
-    let rows = match t.dialect {
-        Dialect::Sqlite => "coalesce(max(rowid), 0)",
-        Dialect::Postgres => "count(*)",
-    };
     format!(
-        "SELECT (SELECT {rows} FROM {s}), \
+        "SELECT {rows}, \
          (SELECT count(*) FROM {s} WHERE \"_audience_key\" IS NULL) + CAST((SELECT coalesce(sum(n), 0) FROM {d}) AS bigint)",
+        rows = snapshot_rows(t),
         s = t.snapshot.qualified(),
         d = t.dup.qualified()
     )
@@ -553,7 +564,8 @@ pub fn baseline_count(t: &Tables) -> String {
     format!("SELECT count(*) FROM {}", t.baseline.qualified())
 }
 
-/// The log rows of the invalid rows, one per row. Parameters: sync name, run id, started at.
+/// PostgreSQL's log rows of the invalid rows, one per row (SQLite's log is `sqlite::log`'s).
+/// Parameters: sync name, run id, started at.
 pub fn log_invalid(t: &Tables) -> String {
     let d = t.dialect;
     let key = "\"_audience_key\"";
@@ -653,8 +665,8 @@ pub fn except_seqs(seqs: &[i64]) -> String {
     format!(" AND d.\"_audience_seq\" NOT IN ({})", list.join(", "))
 }
 
-/// Log rows for the records of `lo..=hi` that succeeded: one set-based insert from the delta.
-/// Parameters: sync name, run id, started at, finished at, lo, hi.
+/// PostgreSQL's log rows for the records of `lo..=hi` that succeeded: one set-based insert from
+/// the delta. Parameters: sync name, run id, started at, finished at, lo, hi.
 pub fn log_succeeded(t: &Tables, not: &[i64]) -> String {
     log_from_delta(
         t,
@@ -664,8 +676,8 @@ pub fn log_succeeded(t: &Tables, not: &[i64]) -> String {
     )
 }
 
-/// The log row of one failed record. Parameters: sync name, run id, started at, finished at,
-/// seq, reason, HTTP status.
+/// PostgreSQL's log row of one failed record. Parameters: sync name, run id, started at,
+/// finished at, seq, reason, HTTP status.
 pub fn log_failed(t: &Tables) -> String {
     let d = t.dialect;
     log_from_delta(
@@ -695,15 +707,10 @@ fn log_from_delta(t: &Tables, status: &str, seq: &str, not: &[i64]) -> String {
 }
 
 /// Moves the baseline to the accepted adds and updates of `lo..=hi`: their new image, under
-/// this configuration. Parameters: lo, hi.
+/// this configuration, from PostgreSQL's delta (which holds the images) or from the snapshot rows
+/// SQLite's delta table refers to. Parameters: lo, hi.
 pub fn baseline_upsert(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -> String {
-    baseline_upsert_from(t, spec, config, not, t.dialect == Dialect::Postgres)
-}
-
-/// [`baseline_upsert`], with the images read from the delta itself when `inline` (PostgreSQL's
-/// delta, SQLite's first-run view) rather than from the snapshot rows it refers to.
-pub fn baseline_upsert_from(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline: bool) -> String {
-    baseline_move(t, spec, config, not, inline, true)
+    baseline_move(t, spec, config, not, t.dialect == Dialect::Postgres, true)
 }
 
 /// SQLite's first run (see `first_run`): the accepted adds of `lo..=hi` inserted into a baseline
@@ -716,18 +723,24 @@ pub fn baseline_insert_first(t: &Tables, spec: &ModelSpec, config: i64, not: &[i
     baseline_move(t, spec, config, not, true, false)
 }
 
-/// `upsert`: a key already there takes the new image; otherwise it keeps its row.
+/// The accepted adds and updates of `lo..=hi` into the baseline, the images read from the delta
+/// itself when `inline`, else from the snapshot rows it refers to. `upsert`: a key already there
+/// takes the new image; otherwise it keeps its row.
 fn baseline_move(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline: bool, upsert: bool) -> String {
     let d = t.dialect;
     let key = "\"_audience_key\"";
-    let set: Vec<String> = spec
-        .columns
-        .iter()
-        .map(|c| quote(c))
-        .chain(["\"_audience_fp\"".to_owned(), "\"_audience_config\"".to_owned()])
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    // SQLite's delta table refers to the snapshot row; PostgreSQL's holds the image itself.
+    let conflict = if upsert {
+        let set: Vec<String> = spec
+            .columns
+            .iter()
+            .map(|c| quote(c))
+            .chain(["\"_audience_fp\"".to_owned(), "\"_audience_config\"".to_owned()])
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
+    } else {
+        format!(" ON CONFLICT ({key}) DO NOTHING")
+    };
     let (from, image) = if inline {
         (format!("{} AS d", t.delta.qualified()), "d")
     } else {
@@ -751,11 +764,6 @@ fn baseline_move(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline:
         p1 = d.param(1, "bigint"),
         p2 = d.param(2, "bigint"),
         not = except_seqs(not),
-        conflict = if upsert {
-            format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
-        } else {
-            format!(" ON CONFLICT ({key}) DO NOTHING")
-        },
     )
 }
 

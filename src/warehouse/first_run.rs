@@ -17,20 +17,16 @@
 //! baseline's moves take them from it (as from PostgreSQL's delta), with no second lookup of the
 //! snapshot row. A run with members uses [`super::diff::delta`].
 
-use super::diff::{Tables, snapshot_table, sqlite_delta_into, sqlite_delta_table};
+use super::diff::{Tables, create_snapshot_as, in_key_order, snapshot_rows, sqlite_delta_into, sqlite_delta_table};
 use super::ident::quote;
 use super::{ModelSpec, Op};
 
 /// The snapshot in key order (no index: nothing probes it by key). The order is by the bytes
-/// (`COLLATE BINARY`), whatever the model's column says: the snapshot's own column, which the
+/// ([`in_key_order`]), whatever the model's column says: the snapshot's own column, which the
 /// neighbour comparison and the baseline's key use, has no collation of its own, and keys equal
 /// byte for byte must be neighbours (under `NOCASE`, `'a', 'A', 'a'` is an order too).
 pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> String {
-    format!(
-        "{} ORDER BY \"_audience_model\".{} COLLATE BINARY",
-        snapshot_table(t, spec, config),
-        quote(&spec.primary_key)
-    )
+    create_snapshot_as(t, &in_key_order(t, spec, config))
 }
 
 /// The dup table (keys on several rows, with their row counts), from neighbouring rows of the
@@ -88,7 +84,7 @@ pub fn delta(t: &Tables, spec: &ModelSpec, duplicates: bool) -> (Vec<String>, bo
 /// `GROUP BY` of its op, would read all of it, and the `GROUP BY` sort it too.)
 pub fn stats(t: &Tables) -> String {
     let (s, dup, delta) = (t.snapshot.qualified(), t.dup.qualified(), t.delta.qualified());
-    let rows = format!("coalesce((SELECT max(rowid) FROM {s}), 0)");
+    let rows = snapshot_rows(t);
     format!(
         "SELECT {rows}, coalesce((SELECT rowid FROM {s} WHERE \"_audience_key\" IS NOT NULL ORDER BY rowid LIMIT 1), \
          {rows} + 1) - 1, coalesce((SELECT sum(n) FROM {dup}), 0), \

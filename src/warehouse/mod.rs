@@ -343,13 +343,13 @@ pub trait Warehouse {
     ) -> Result<Option<(i64, Vec<LogRow>)>>;
 }
 
-/// Now, as the state tables write it: RFC 3339 in UTC with milliseconds, so that text
-/// comparison is time order (SQLite stores timestamps as text).
 /// Now, in milliseconds since the Unix epoch (the SQLite log's `finished_ms`).
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Now, as the state tables write it: RFC 3339 in UTC with milliseconds, so that text
+/// comparison is time order (SQLite stores timestamps as text).
 pub fn now_utc() -> String {
     chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

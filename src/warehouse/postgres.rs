@@ -240,7 +240,6 @@ impl PgWarehouse {
         }))
     }
 
-    /// The holder to name when the advisory lock is taken (its lock row may not be written yet).
     /// Calls `function` (`pg_try_advisory_lock`, or its transaction-scoped twin for a dry run)
     /// on the sync's lock key: whether the lock was taken.
     async fn try_advisory_lock(&self, function: &str, key: i64) -> Result<bool> {
@@ -252,6 +251,7 @@ impl PgWarehouse {
         Ok(row.get::<_, bool>(0))
     }
 
+    /// The holder to name when the advisory lock is taken (its lock row may not be written yet).
     async fn holder(&self, sync: &SyncName) -> LockHolder {
         self.read_lock(sync).await.ok().flatten().unwrap_or_else(|| LockHolder {
             host: "another session".into(),

@@ -25,7 +25,8 @@
 
 use super::Op;
 use super::diff::{
-    Place, TableName, Tables, deletes_by_merge, schema, sqlite_delta_into, sqlite_delta_table, table_name,
+    Place, TableName, Tables, deletes_by_merge, schema, snapshot_rows, sqlite_delta_into, sqlite_delta_table,
+    table_name,
 };
 use super::ident::quote;
 
@@ -52,16 +53,17 @@ pub fn changed(t: &Tables) -> Vec<String> {
 
 /// The snapshot's rows with a key, and the changed rows whose key is no member's: with no
 /// duplicate keys, their difference is the number of members whose key is in the snapshot. The
-/// snapshot was filled by one statement, so its rowids count its rows, and null keys come first
+/// snapshot's rows are counted by their rowids (`diff::snapshot_rows`), and null keys come first
 /// in its index: neither count reads the snapshot through.
 pub fn present(t: &Tables) -> String {
     let key = "\"_audience_key\"";
     format!(
-        "SELECT coalesce((SELECT max(rowid) FROM {s}), 0) - (SELECT count(*) FROM {s} WHERE {key} IS NULL), \
+        "SELECT {rows} - (SELECT count(*) FROM {s} WHERE {key} IS NULL), \
          (SELECT count(*) FROM {c} AS c WHERE NOT EXISTS (SELECT 1 FROM {b} AS b WHERE b.{key} = c.k))",
         s = t.snapshot.qualified(),
         b = t.baseline.qualified(),
         c = changed_table(t).qualified(),
+        rows = snapshot_rows(t),
     )
 }
 

@@ -386,6 +386,27 @@ fn connect_with_cache(path: &Path, cache_kib: i64) -> rusqlite::Result<Connectio
     Ok(conn)
 }
 
+/// A fresh database path in a directory of its own, `(directory, database)`, for the unit tests
+/// of this module and its children.
+#[cfg(test)]
+fn scratch_db(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("audience-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("w.db");
+    let _ = std::fs::remove_file(&path);
+    (dir, path)
+}
+
+/// A background thread's connection (heartbeat, recording), with our WAL settings when the
+/// database is in WAL mode.
+fn connect_background(path: &Path, wal: bool) -> rusqlite::Result<Connection> {
+    let conn = connect_with_cache(path, BACKGROUND_CACHE_KIB)?;
+    if wal {
+        conn.execute_batch(journal::WAL_SETTINGS)?;
+    }
+    Ok(conn)
+}
+
 /// Registers `audience_fingerprint(v1, v2, ...)`: SipHash-1-3 (fixed keys) over each value's
 /// type tag and bytes (lengths included, so that no two rows share an encoding), as a signed
 /// 64-bit integer.
@@ -574,8 +595,8 @@ impl Warehouse for SqliteWarehouse {
         let members = has_baseline && self.has_rows(&t.baseline)?;
         let unique = super::unique::key_is_unique(&self.conn, &spec.sql, &spec.primary_key);
         // The snapshot commits on its own: a run that dies before the delta is built leaves a
-        // snapshot that retention drops in time. With members, the snapshot is indexed by key: as it is written when the model comes
-        // in key order, after it is written otherwise.
+        // snapshot that retention drops in time. With members, the snapshot is indexed by key:
+        // as it is written when the model comes in key order, after it is written otherwise.
         let config = run.config;
         let (snapshot, index) = match (members, members && self.comes_in_key_order(&t, spec, config)) {
             (false, _) => (vec![first_run::snapshot(&t, spec, config)], vec![]),
@@ -669,10 +690,8 @@ impl Warehouse for SqliteWarehouse {
             self.enter_wal();
             if self.wal {
                 let recording = self.recording(spec, run)?;
-                self.recorder = connect_with_cache(&self.path, BACKGROUND_CACHE_KIB)
-                    .and_then(|conn| conn.execute_batch(journal::WAL_SETTINGS).map(|()| conn))
-                    .ok()
-                    .and_then(|conn| Recorder::start(conn, recording));
+                self.recorder =
+                    connect_background(&self.path, true).ok().and_then(|conn| Recorder::start(conn, recording));
             }
         }
         Ok(stats)

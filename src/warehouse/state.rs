@@ -1,8 +1,8 @@
 //! The state tables every sync shares, and their statements: runs, locks and the sync log
 //! (interface.md, "Warehouse tables"). SQLite: `_audience_runs`, `_audience_locks` and the view
-//! `_audience_logs` in the source database (the log's rows and view are `sqlite::log`'s);
-//! PostgreSQL: `_audience.runs`, `_audience.locks`, `_audience.logs`. Timestamps are RFC 3339 text in UTC in SQLite (text order is time order),
-//! `timestamptz` in PostgreSQL.
+//! `_audience_logs` in the source database (the log's tables and view are `sqlite::log`'s);
+//! PostgreSQL: `_audience.runs`, `_audience.locks`, `_audience.logs`. Timestamps are RFC 3339
+//! text in UTC in SQLite (text order is time order), `timestamptz` in PostgreSQL.
 
 use super::diff::{Dialect, Place, TableName, create_index, schema, table_name};
 

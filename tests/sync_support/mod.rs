@@ -518,13 +518,30 @@ pub fn sync(config: &Path, args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), json["syncs"][0].clone(), stderr)
 }
 
-/// A warehouse of `kind` with users `ids`, a receiver, and the default config, after a first
-/// sync that sent every user.
-pub fn first_synced(kind: Kind, name: &str, ids: impl IntoIterator<Item = i64>) -> (Warehouse, Receiver, PathBuf) {
+/// A warehouse `name` with users `ids`, a receiver, and a config with the default settings for
+/// both: what most tests start from.
+pub fn set_up(kind: Kind, name: &str, ids: impl IntoIterator<Item = i64>) -> (Warehouse, Receiver, PathBuf) {
     let w = Warehouse::new(kind, name);
     let r = Receiver::start();
     w.add_users(ids);
     let config = write_config(&w, &r, &Settings::default());
+    (w, r, config)
+}
+
+/// Rewrites the config file at `config`, each `(from, to)` in turn; each `from` must be there.
+pub fn edit_config(config: &Path, edits: &[(&str, &str)]) {
+    let mut text = std::fs::read_to_string(config).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the config has no {from:?}");
+        text = text.replace(from, to);
+    }
+    std::fs::write(config, text).unwrap();
+}
+
+/// A warehouse of `kind` with users `ids`, a receiver, and the default config, after a first
+/// sync that sent every user.
+pub fn first_synced(kind: Kind, name: &str, ids: impl IntoIterator<Item = i64>) -> (Warehouse, Receiver, PathBuf) {
+    let (w, r, config) = set_up(kind, name, ids);
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 0, "{s}\n{err}");
     (w, r, config)

@@ -24,8 +24,8 @@ use rusqlite::params;
 use super::super::ident::SyncName;
 use super::super::lock::HEARTBEAT;
 use super::super::now_utc;
+use super::connect_background;
 use super::writeback::Writeback;
-use super::{BACKGROUND_CACHE_KIB, connect_with_cache, journal};
 
 /// How often the thread starts the write-back (and in WAL mode checkpoints first) unless nudged.
 const TICK: Duration = Duration::from_millis(100);
@@ -67,10 +67,7 @@ impl Heartbeat {
         let thread = std::thread::Builder::new()
             .name("audience-heartbeat".into())
             .spawn(move || {
-                let Ok(conn) = connect_with_cache(&path, BACKGROUND_CACHE_KIB) else { return };
-                if wal && conn.execute_batch(journal::WAL_SETTINGS).is_err() {
-                    return;
-                }
+                let Ok(conn) = connect_background(&path, wal) else { return };
                 let mut beat = Instant::now();
                 let mut copied = Instant::now();
                 // A nudge that came too soon after the last copy, waiting for the gap to pass.
@@ -126,13 +123,10 @@ mod tests {
 
     #[test]
     fn copies_the_log_back_and_stops_while_a_nudge_is_still_held() {
-        let dir = std::env::temp_dir().join(format!("audience-heartbeat-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("w.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = super::super::scratch_db("heartbeat");
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).unwrap();
-        conn.execute_batch(journal::WAL_SETTINGS).unwrap();
+        conn.execute_batch(super::super::journal::WAL_SETTINGS).unwrap();
         conn.execute_batch("CREATE TABLE t (x); CREATE TABLE _audience_locks (sync_name, pid, heartbeat_at)").unwrap();
         let sync = SyncName::new("s").unwrap();
         let sql = "UPDATE _audience_locks SET heartbeat_at = ?3 WHERE sync_name = ?1 AND pid = ?2".to_owned();

@@ -7,12 +7,12 @@
 //!
 //! Why WAL for sending: a run commits once per batch, and in a rollback journal every commit
 //! waits for the disk (journal and database synced), which on a busy disk cost more than
-//! everything else a run does. In WAL mode with `synchronous = NORMAL` a commit waits for no disk at all: the log is
-//! synced when its pages are copied back into the database, which a background connection does
-//! (see the `heartbeat` module), so that the runner never waits for it. A commit is
-//! still atomic and survives the process being killed; only a power loss or an operating-system
-//! crash may lose the last commits, and since the baseline only moves forward with what the API
-//! accepted, that loses no record: the next run sends those again.
+//! everything else a run does. In WAL mode with `synchronous = NORMAL` a commit waits for no
+//! disk at all: the log is synced when its pages are copied back into the database, which a
+//! background connection does (see the `heartbeat` module), so that the runner never waits for
+//! it. A commit is still atomic and survives the process being killed; only a power loss or an
+//! operating-system crash may lose the last commits, and since the baseline only moves forward
+//! with what the API accepted, that loses no record: the next run sends those again.
 //!
 //! The switch is undone, never left behind for good:
 //!
@@ -136,10 +136,7 @@ mod tests {
 
     #[test]
     fn a_run_switches_and_the_last_one_restores() {
-        let dir = std::env::temp_dir().join(format!("audience-journal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("w.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = super::super::scratch_db("journal");
         let a = open(&path);
         a.execute_batch("CREATE TABLE t (x)").unwrap();
         assert!(enter_wal(&a));

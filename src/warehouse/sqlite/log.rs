@@ -129,11 +129,11 @@ fn batches(filter: &str) -> String {
 pub fn select(runs: &str, failed_only: bool, batches_too: bool) -> String {
     let run = "WHERE sync_name = ?1 AND run_id = ?2";
     let only = if failed_only { format!(" AND status <> {SUCCEEDED}") } else { String::new() };
-    let failed = format!("SELECT l.seq AS seq, {COLUMNS} FROM {}", from(&rows(&format!("{run}{only}")), runs));
+    let per_record = format!("SELECT l.seq AS seq, {COLUMNS} FROM {}", from(&rows(&format!("{run}{only}")), runs));
     let all = if failed_only || !batches_too {
-        failed
+        per_record
     } else {
-        format!("{failed} UNION ALL SELECT l.seq, {COLUMNS} FROM {}", from(&batches(run), runs))
+        format!("{per_record} UNION ALL SELECT l.seq, {COLUMNS} FROM {}", from(&batches(run), runs))
     };
     format!(
         "SELECT primary_key, operation, status, error_reason, http_status, sync_started_at, sync_finished_at \

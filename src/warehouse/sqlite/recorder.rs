@@ -88,7 +88,7 @@ pub fn write_chunks(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>
             let moved = if r.inline {
                 diff::baseline_insert_first(t, spec, run.config, &stay)
             } else {
-                diff::baseline_upsert_from(t, spec, run.config, &stay, false)
+                diff::baseline_upsert(t, spec, run.config, &stay)
             };
             conn.prepare_cached(&moved).and_then(|mut s| s.execute(params![chunk.lo, chunk.hi])).map_err(err)?;
         }

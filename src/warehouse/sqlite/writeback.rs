@@ -118,10 +118,7 @@ mod tests {
 
     #[test]
     fn writes_back_through_sqlites_own_descriptors_and_keeps_its_locks() {
-        let dir = std::env::temp_dir().join(format!("audience-writeback-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("w.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = super::super::scratch_db("writeback");
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1); BEGIN").unwrap();
         // A read transaction holds a shared lock on the database file.
