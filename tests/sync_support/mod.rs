@@ -286,7 +286,10 @@ impl Warehouse {
             }
             Kind::Postgres => {
                 let admin_url = database_url();
-                let db = format!("audience_t_{}", name.to_lowercase());
+                // The process id keeps suites that share a server (two checkouts, two CI jobs)
+                // out of each other's databases; PostgreSQL names hold 63 bytes.
+                let mut db = format!("audience_t_{}_{}", std::process::id(), name.to_lowercase());
+                db.truncate(63);
                 runtime.block_on(async {
                     let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
                         .await
