@@ -12,7 +12,8 @@
 //! (`INSTA_UPDATE=always cargo test --test config` writes a new case's snapshot: read it).
 //!
 //! The JSON Schema at `schema/config.schema.json` must match the types:
-//! `AUDIENCE_UPDATE_SCHEMA=1 cargo test --test config` regenerates it.
+//! `AUDIENCE_UPDATE_SCHEMA=1 cargo test --test config` regenerates it (that run fails, saying so;
+//! the next one checks).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -212,12 +213,20 @@ fn examples_are_valid() {
 fn schema_is_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/config.schema.json");
     let generated = destination::schema::config_schema_text();
-    if std::env::var_os("AUDIENCE_UPDATE_SCHEMA").is_some() {
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    // Regenerating is a failure of this run (it checked nothing) that says what it wrote; the
+    // next run, without the variable, checks. CI never writes.
+    if std::env::var_os("AUDIENCE_UPDATE_SCHEMA").is_some() && committed != generated {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "AUDIENCE_UPDATE_SCHEMA is set under CI: the schema is never written there"
+        );
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).ok();
         std::fs::write(&path, &generated).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        return;
+        panic!(
+            "schema/config.schema.json was stale and is now regenerated: review it, commit it, and run again without AUDIENCE_UPDATE_SCHEMA"
+        );
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
         "schema/config.schema.json is stale: regenerate it with `AUDIENCE_UPDATE_SCHEMA=1 cargo test --test config schema` and commit it"

@@ -72,3 +72,22 @@ fn a_killed_run_leaves_a_working_database_and_the_next_run_restores_the_journal(
     assert_eq!(journal_mode(&w), "delete", "the next run restores the journal mode");
     assert_eq!(noted(&w), None);
 }
+
+/// (Test support.) A PostgreSQL test database is dropped when its test is over, passed or not.
+#[test]
+fn a_test_database_is_dropped_with_its_warehouse() {
+    let w = Warehouse::new(Kind::Postgres, "dropped");
+    let name = w.database().unwrap().to_owned();
+    assert!(sync_support::database_exists(&name), "{name} was made");
+    drop(w);
+    assert!(!sync_support::database_exists(&name), "{name} is still there");
+    // A failing test drops its database as it unwinds.
+    let name = std::panic::catch_unwind(|| {
+        let w = Warehouse::new(Kind::Postgres, "dropped_failing");
+        let name = w.database().unwrap().to_owned();
+        std::panic::panic_any(name);
+    })
+    .unwrap_err();
+    let name = name.downcast::<String>().unwrap();
+    assert!(!sync_support::database_exists(&name), "{name} is still there");
+}

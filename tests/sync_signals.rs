@@ -3,7 +3,9 @@
 
 mod sync_support;
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use sync_support::{Kind, Receiver, Settings, Warehouse, sync};
@@ -15,19 +17,41 @@ fn interrupt_finishes_what_is_in_flight(kind: Kind) {
     let settings = Settings { batch_size: 10, max_concurrency: 1, ..Settings::default() };
     let config = sync_support::write_config(&w, &r, &settings);
     r.hold(1);
-    let child = Command::new(env!("CARGO_BIN_EXE_audience"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
         .args(["sync", config.to_str().unwrap(), "--format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // stderr, line by line as the process writes it (and all of it, for the messages below).
+    let (tx, rx) = mpsc::channel();
+    let seen = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (stderr, seen) = (child.stderr.take().unwrap(), seen.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                seen.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        })
+    };
     r.wait_for(2, Duration::from_secs(60));
     // SAFETY: kill sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
-    std::thread::sleep(Duration::from_millis(300));
+    // The process says it got the signal once its stop is in effect: only then may the held
+    // request be answered (answered earlier, the next batch could start before the stop).
+    loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("no line saying the signal was received; stderr so far:\n{}", seen.lock().unwrap())
+        });
+        if line.contains("signal received") {
+            break;
+        }
+    }
     r.release();
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    reader.join().unwrap();
+    let stderr = seen.lock().unwrap().clone();
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = &json["syncs"][0];

@@ -110,6 +110,7 @@ fn seeds(name: &str) -> Vec<u64> {
 #[test]
 fn render_matches_evaluate_over_the_equivalent_document() {
     let cases = env_u64("AUDIENCE_TWO_MODES_CASES").unwrap_or(DEFAULT_CASES);
+    assert!(cases > 0, "AUDIENCE_TWO_MODES_CASES=0 would compare nothing: give it at least 1");
     let mut failures = Vec::new();
     let seeds = seeds("two_modes");
     for &seed in &seeds {

@@ -255,8 +255,9 @@ fn watch_signals(shutdown: StopToken) -> std::io::Result<()> {
                 tracing::error!("second signal: exiting now");
                 std::process::exit(crate::sync::summary::exit::INTERRUPTED);
             }
-            tracing::info!("signal received: stopping (the requests in flight finish; a second signal exits at once)");
+            // Stopped before it is said: once the line is out, no new run or request starts.
             shutdown.stop(StopReason::Interrupted);
+            tracing::info!("signal received: stopping (the requests in flight finish; a second signal exits at once)");
         }
     });
     Ok(())

@@ -205,12 +205,14 @@ impl Signals {
                     eprintln!("second signal: exiting now");
                     std::process::exit(exit_code_interrupted());
                 }
+                // Stopped before it is said, so that whoever waits for the line knows that no
+                // new request starts from then on.
+                token.lock().unwrap_or_else(|p| p.into_inner()).stop(StopReason::Interrupted);
                 log_line(
                     "warning",
                     "*",
                     "signal received: finishing the requests in flight (a second signal exits at once)",
                 );
-                token.lock().unwrap_or_else(|p| p.into_inner()).stop(StopReason::Interrupted);
             }
         });
         Signals { current, interrupted }

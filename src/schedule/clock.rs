@@ -92,9 +92,22 @@ mod tests {
         assert_eq!(clock.now(), later);
     }
 
+    /// On paused time any sleep would move tokio's clock on: it stays put.
     #[tokio::test(start_paused = true)]
     async fn system_clock_returns_at_once_for_the_past() {
         let clock = SystemClock;
+        let before = tokio::time::Instant::now();
         clock.sleep_until(clock.now() - chrono::Duration::seconds(1)).await;
+        assert_eq!(tokio::time::Instant::now(), before, "slept for a moment already past");
+    }
+
+    /// A moment just ahead: the wait ends at it, not before.
+    #[tokio::test]
+    async fn system_clock_waits_until_the_moment() {
+        let clock = SystemClock;
+        let at = clock.now() + chrono::Duration::milliseconds(50);
+        clock.sleep_until(at).await;
+        let woke = clock.now();
+        assert!(woke >= at, "woke at {woke}, before {at}");
     }
 }

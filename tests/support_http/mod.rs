@@ -19,6 +19,7 @@ use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// A request as the server got it.
@@ -57,6 +58,8 @@ pub struct Reply {
     body: Vec<u8>,
     /// Wait this long before answering (a slow API).
     delay: Duration,
+    /// Answer only once this is true (a request held until the test lets it go).
+    gate: Option<watch::Receiver<bool>>,
     /// Close the connection without a response.
     drop: bool,
 }
@@ -67,7 +70,7 @@ impl Reply {
     }
 
     pub fn status(status: u16) -> Reply {
-        Reply { status, headers: Vec::new(), body: Vec::new(), delay: Duration::ZERO, drop: false }
+        Reply { status, headers: Vec::new(), body: Vec::new(), delay: Duration::ZERO, gate: None, drop: false }
     }
 
     /// Closes the connection without answering.
@@ -87,6 +90,13 @@ impl Reply {
 
     pub fn after(mut self, delay: Duration) -> Reply {
         self.delay = delay;
+        self
+    }
+
+    /// Holds the answer until `gate` is true: a test that needs a request in flight says when
+    /// it may end, instead of guessing a delay.
+    pub fn when_open(mut self, gate: &watch::Receiver<bool>) -> Reply {
+        self.gate = Some(gate.clone());
         self
     }
 }
@@ -204,6 +214,9 @@ async fn answer(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
     let reply = (state.script)(&received);
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
+    }
+    if let Some(mut gate) = reply.gate {
+        let _ = gate.wait_for(|open| *open).await;
     }
     if reply.drop {
         // An error from the service makes hyper close the connection without a response.

@@ -241,6 +241,8 @@ pub struct Warehouse {
     path: PathBuf,
     /// PostgreSQL: the test database's URL.
     url: String,
+    /// PostgreSQL: the test database, dropped with the warehouse.
+    database: Option<String>,
     runtime: tokio::runtime::Runtime,
     pg: Option<tokio_postgres::Client>,
 }
@@ -279,10 +281,10 @@ impl Warehouse {
         let dir = scratch_dir(&format!("{name}-{kind:?}").to_lowercase());
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let path = dir.join("warehouse.db");
-        let (url, pg) = match kind {
+        let (url, pg, database) = match kind {
             Kind::Sqlite => {
                 rusqlite::Connection::open(&path).unwrap();
-                (String::new(), None)
+                (String::new(), None, None)
             }
             Kind::Postgres => {
                 let admin_url = database_url();
@@ -304,12 +306,17 @@ impl Warehouse {
                     tokio::spawn(conn);
                     client
                 });
-                (url, Some(client))
+                (url, Some(client), Some(db))
             }
         };
-        let w = Warehouse { kind, dir, path, url, runtime, pg };
+        let w = Warehouse { kind, dir, path, url, database, runtime, pg };
         w.exec("CREATE TABLE users (id bigint, email text, name text)");
         w
+    }
+
+    /// PostgreSQL: the test database's name.
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
     }
 
     /// SQLite: the database file.
@@ -434,6 +441,37 @@ impl Warehouse {
             })
             .collect()
     }
+}
+
+/// A PostgreSQL test database goes when its test ends (passed or failed), so that local runs do
+/// not pile them up. Best effort: a server that is gone or refuses leaves it, and the test's
+/// outcome stands.
+impl Drop for Warehouse {
+    fn drop(&mut self) {
+        let Some(db) = self.database.take() else { return };
+        // Our own connection first; FORCE ends any a killed child left behind.
+        self.pg = None;
+        let Ok(admin_url) = std::env::var("DATABASE_URL") else { return };
+        let dropped = self.runtime.block_on(async {
+            let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
+            tokio::spawn(conn);
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await
+        });
+        if let Err(e) = dropped {
+            eprintln!("note: test database {db} was left on the server: {e}");
+        }
+    }
+}
+
+/// Whether database `name` exists on the `DATABASE_URL` server.
+pub fn database_exists(name: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (admin, conn) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let row = admin.query_one("SELECT count(*) FROM pg_database WHERE datname = $1", &[&name]).await.unwrap();
+        row.get::<_, i64>(0) > 0
+    })
 }
 
 /// Settings of a test config.
