@@ -17,20 +17,11 @@ use super::records::RenderBatch;
 use super::sender::{ActionContext, ActionSender};
 use super::settings::{DeliverySettings, Endpoint};
 use super::stop::StopToken;
+use crate::http::client::ClientSettings;
 
 /// Response bodies are read up to this many bytes (sync.md): enough for any error message, and
 /// an API that answers with megabytes costs no memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-/// Installs ring as the process's rustls crypto provider. Call once at start-up, before any TLS
-/// (HTTP or PostgreSQL); calling again does nothing. [`DeliveryClient::new`] calls it too.
-///
-/// rustls panics when no provider is installed and more than one is compiled in, which a later
-/// dependency could cause; installing one explicitly rules that out.
-pub fn install_crypto_provider() {
-    // Err only means a provider is installed already, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// Delivers requests to one destination. Cheap to clone; clones share the connections and the
 /// limits, so every sync that runs at the same time under `run` should deliver through clones
@@ -57,16 +48,12 @@ impl DeliveryClient {
         settings: DeliverySettings,
         secrets: impl IntoIterator<Item = S>,
     ) -> Result<DeliveryClient, DeliveryError> {
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            // sync.md: no redirect is followed (a 3xx fails its records with the Location).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.timeout)
-            // Keep as many idle connections as can be busy at once: each is reused.
-            .pool_max_idle_per_host(settings.max_concurrency.max(1) as usize)
-            .user_agent(concat!("audience/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| DeliveryError::Client(e.to_string()))?;
+        let http = crate::http::client::build(ClientSettings {
+            timeout: settings.timeout,
+            // As many idle connections as can be busy at once: each is reused.
+            max_idle_per_host: settings.max_concurrency.max(1) as usize,
+        })
+        .map_err(|e| DeliveryError::Client(e.to_string()))?;
         let limiter = Limiter::new(settings.max_concurrency, settings.rate_limit);
         let masker = Masker::new(secrets);
         Ok(DeliveryClient { inner: Arc::new(ClientInner { http, limiter, settings, masker }) })

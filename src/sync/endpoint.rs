@@ -13,12 +13,7 @@ pub fn delivery_settings(d: &Destination) -> DeliverySettings {
         max_concurrency: d.max_concurrency,
         rate_limit: d.rate_limit,
         max_request_bytes: d.max_request_bytes,
-        retry: delivery::RetrySettings {
-            max_attempts: d.retry.max_attempts,
-            initial_backoff: d.retry.initial_backoff,
-            max_backoff: d.retry.max_backoff,
-            max_elapsed: d.retry.max_elapsed,
-        },
+        retry: d.retry,
     }
 }
 

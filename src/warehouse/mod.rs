@@ -11,13 +11,15 @@
 //!        └─────────────────────────── record_chunks ◀── outcomes ◀── sync runner ◀┘
 //! ```
 //!
-//! * [`Warehouse`]: what the runner asks of a connector. [`sqlite`] (the embedded default) and
-//!   [`postgres`] implement it; a Snowflake or BigQuery connector would too, with the same SQL
-//!   shapes (see [`diff`]) in its own dialect.
-//! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons;
-//!   [`first_run`]: SQLite's diff when the baseline has no members (the delta a view of the
-//!   snapshot, which is written in key order); [`unique`]: when a SQLite model's key is unique
-//!   and non-null by construction (the duplicate check is then left out).
+//! * [`Warehouse`]: what the runner asks of a connector. [`connect`] is the one seam from a
+//!   [`connect::Source`] to a [`connect::Connector`]; every command opens its warehouse there.
+//! * One folder per engine, holding everything of that engine (connection, TLS, dialect SQL,
+//!   value decoding, state layout): [`sqlite`] (the embedded default: its first-run and
+//!   full-resync diffs, the proof that a key is unique, its journal, recorder and log layout)
+//!   and [`postgres`] (its session and TLS, advisory locks, binary decoding). A Snowflake or
+//!   BigQuery connector would be a folder beside them, with the same SQL shapes (see [`diff`])
+//!   in its own dialect, and HTTPS through [`crate::http`].
+//! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
 //! * [`state`]: the state tables (runs, locks, logs) and their queries.
 //! * [`ident`]: identifiers we build are validated and quoted; [`value`]: warehouse values to
 //!   [`crate::fields::WarehouseValue`]; [`lock`]: lock holders and the staleness rule.
@@ -33,15 +35,13 @@
 //! * The sync log's `http_status` is null for succeeded records (delivery reports a 2xx as
 //!   success without the exact status) and for failures without a response.
 
+pub mod connect;
 pub mod diff;
-pub mod first_run;
 pub mod ident;
 pub mod lock;
 pub mod postgres;
-pub mod resync;
 pub mod sqlite;
 pub mod state;
-pub mod unique;
 pub mod value;
 
 use std::fmt;

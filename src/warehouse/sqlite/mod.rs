@@ -17,10 +17,13 @@
 //!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
 //!   other run can take the lock.
 
+mod first_run;
 mod heartbeat;
 mod journal;
 mod log;
 mod recorder;
+mod resync;
+mod unique;
 mod writeback;
 
 use std::path::{Path, PathBuf};
@@ -30,13 +33,11 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
-use super::first_run;
-use super::lock::{self, LockHolder, Me};
-use super::resync;
-use super::state::{StateTables, log_cutoff};
-use super::value::SqliteRow;
-use super::{
+use crate::warehouse::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
+use crate::warehouse::lock::{self, LockHolder, Me};
+use crate::warehouse::state::{StateTables, log_cutoff};
+use crate::warehouse::value::SqliteRow;
+use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
@@ -317,7 +318,11 @@ impl SqliteWarehouse {
     fn widen_baseline(&self, t: &Tables, spec: &ModelSpec, have: &[(String, String)]) -> Result<()> {
         for column in &spec.columns {
             if !have.iter().any(|(h, _)| h.eq_ignore_ascii_case(column)) {
-                let sql = format!("ALTER TABLE {} ADD COLUMN {}", t.baseline.qualified(), super::ident::quote(column));
+                let sql = format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    t.baseline.qualified(),
+                    crate::warehouse::ident::quote(column)
+                );
                 self.exec("adding a column to the baseline", &sql)?;
             }
         }
@@ -370,7 +375,7 @@ fn log_time(step: &str, started: std::time::Instant) {
 }
 
 fn diff_quote(name: &str) -> String {
-    super::ident::quote(name)
+    crate::warehouse::ident::quote(name)
 }
 
 /// A connection with our per-connection settings.
@@ -593,7 +598,7 @@ impl Warehouse for SqliteWarehouse {
         let t = Tables::new(Dialect::Sqlite, &spec.sync, run.run_id, scratch, baseline_place);
         // Without members, every valid row is an insert: see `first_run`.
         let members = has_baseline && self.has_rows(&t.baseline)?;
-        let unique = super::unique::key_is_unique(&self.conn, &spec.sql, &spec.primary_key);
+        let unique = unique::key_is_unique(&self.conn, &spec.sql, &spec.primary_key);
         // The snapshot commits on its own: a run that dies before the delta is built leaves a
         // snapshot that retention drops in time. With members, the snapshot is indexed by key:
         // as it is written when the model comes in key order, after it is written otherwise.
@@ -802,7 +807,7 @@ impl Warehouse for SqliteWarehouse {
             for (_, name) in runs.iter().skip(keep) {
                 w.exec(
                     "dropping an old snapshot",
-                    &format!("DROP TABLE IF EXISTS main.{}", super::ident::quote(name)),
+                    &format!("DROP TABLE IF EXISTS main.{}", crate::warehouse::ident::quote(name)),
                 )?;
             }
             w.drop_delta(&delta)?;

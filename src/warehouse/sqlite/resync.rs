@@ -23,12 +23,12 @@
 //! key column's type differs from the snapshot's (`EXCEPT` compares values as stored, `=` after
 //! type affinity), and one written before the fingerprint was its second column.
 
-use super::Op;
-use super::diff::{
+use crate::warehouse::Op;
+use crate::warehouse::diff::{
     Place, TableName, Tables, deletes_by_merge, schema, snapshot_rows, sqlite_delta_into, sqlite_delta_table,
     table_name,
 };
-use super::ident::quote;
+use crate::warehouse::ident::quote;
 
 /// The temporary table of changed rows: (key, fingerprint) pairs of the snapshot.
 pub fn changed_table(t: &Tables) -> TableName {
@@ -96,9 +96,9 @@ pub fn delta(t: &Tables, config: i64, deletes: bool, duplicates: bool) -> Vec<St
 
 #[cfg(test)]
 mod tests {
-    use super::super::diff::Dialect;
-    use super::super::ident::SyncName;
     use super::*;
+    use crate::warehouse::diff::Dialect;
+    use crate::warehouse::ident::SyncName;
 
     #[test]
     fn merge_statements() {
