@@ -20,7 +20,8 @@
 //!   BigQuery connector would be a folder beside them, with the same SQL shapes (see [`diff`])
 //!   in its own dialect, and HTTPS through [`crate::http`].
 //! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
-//! * [`state`]: the state tables (runs, locks, logs) and their queries.
+//! * [`state`]: the state tables (runs, locks, logs) and their queries; [`schema`]: their
+//!   layout's version, upgraded in place by a run and refused when newer than this binary's.
 //! * [`ident`]: identifiers we build are validated and quoted; [`value`]: warehouse values to
 //!   [`crate::fields::WarehouseValue`]; [`lock`]: lock holders and the staleness rule.
 //!
@@ -40,6 +41,7 @@ pub mod diff;
 pub mod ident;
 pub mod lock;
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 pub mod state;
 pub mod value;
@@ -240,6 +242,8 @@ pub enum WarehouseError {
     Model(String),
     /// A statement failed: what we were doing, and the engine's message.
     Sql { doing: String, message: String },
+    /// The state tables are at a layout newer than this binary knows (see [`schema`]).
+    NewerSchema { found: i64, known: i64 },
 }
 
 impl WarehouseError {
@@ -255,6 +259,11 @@ impl fmt::Display for WarehouseError {
             WarehouseError::Connect(why) => write!(f, "cannot open the warehouse: {why}"),
             WarehouseError::Model(why) => f.write_str(why),
             WarehouseError::Sql { doing, message } => write!(f, "warehouse error while {doing}: {message}"),
+            WarehouseError::NewerSchema { found, known } => write!(
+                f,
+                "the state tables are at schema version {found}, written by a newer audience; this one reads up to \
+                 version {known}: run the newer audience (nothing was changed)"
+            ),
         }
     }
 }

@@ -24,6 +24,7 @@ use tokio_postgres::{Client, Statement};
 
 use crate::warehouse::diff::{self, Dialect, DiffHints, Place, Tables};
 use crate::warehouse::lock::{LockHolder, Me};
+use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::value::{PgCell, PgColumn, numeric_cell};
 use crate::warehouse::{
@@ -52,6 +53,11 @@ impl std::fmt::Debug for PgWarehouse {
         f.debug_struct("PgWarehouse").field("sync", &self.sync).field("dry_run", &self.dry_run).finish_non_exhaustive()
     }
 }
+
+/// The transaction advisory-lock key under which the state tables are created and upgraded
+/// (the ASCII bytes of `audience`: fixed, and unlike any sync's key in practice, those being
+/// hashes).
+const SCHEMA_LOCK_KEY: i64 = 0x6175_6469_656e_6365;
 
 /// The advisory-lock key of a sync: 64 bits of SHA-256 of a fixed prefix and the name, so that
 /// it collides neither with another sync's nor (in practice) with another application's.
@@ -99,6 +105,52 @@ impl PgWarehouse {
             .await
             .map_err(|e| sql_error("looking for a table", &e))?;
         Ok(row.get(0))
+    }
+
+    /// Creates the state tables that are missing and brings an older layout up to the current
+    /// version ([`schema`]), refusing a newer one: in one transaction, under a transaction
+    /// advisory lock every process takes for this, so that two never upgrade (or create the
+    /// schema) at once.
+    async fn create_state(&self) -> Result<()> {
+        let doing = "creating the state tables";
+        self.begin_tx(doing).await?;
+        let result = async {
+            self.execute(doing, "SELECT pg_advisory_xact_lock($1::bigint)", &[&SCHEMA_LOCK_KEY]).await?;
+            let upgrade = schema::upgrade_from(self.schema_version().await?)?;
+            for sql in self.state.create().iter().chain([&self.state.create_schema()]) {
+                self.exec(doing, sql).await?;
+            }
+            if upgrade.is_some() {
+                // Version 0 to 1 changes no table (see `schema`): the version is recorded.
+                for sql in self.state.write_schema() {
+                    self.exec("recording the state tables' schema version", &sql).await?;
+                }
+            }
+            self.commit(doing).await
+        }
+        .await;
+        if result.is_err() {
+            self.rollback().await;
+        }
+        result
+    }
+
+    /// The state tables' recorded schema version (`None`: none recorded).
+    async fn schema_version(&self) -> Result<Option<i64>> {
+        if !self.table_exists(&self.state.schema.qualified()).await? {
+            return Ok(None);
+        }
+        let row = self
+            .client
+            .query_one(&self.state.read_schema(), &[])
+            .await
+            .map_err(|e| sql_error("reading the state tables' schema version", &e))?;
+        Ok(row.get(0))
+    }
+
+    /// Refuses state tables newer than this binary (for what only reads them).
+    async fn refuse_newer_schema(&self) -> Result<()> {
+        schema::upgrade_from(self.schema_version().await?).map(|_| ())
     }
 
     async fn read_lock(&self, sync: &SyncName) -> Result<Option<LockHolder>> {
@@ -402,15 +454,17 @@ impl Warehouse for PgWarehouse {
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 return Err(WarehouseError::Locked(holder));
             }
+            if let Err(e) = self.refuse_newer_schema().await {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(e);
+            }
             return Ok(Locked { taken_over: None });
         }
         if !self.try_advisory_lock("pg_try_advisory_lock", key).await? {
             return Err(WarehouseError::Locked(self.holder(sync).await));
         }
         let setup = async {
-            for sql in self.state.create() {
-                self.exec("creating the state tables", &sql).await?;
-            }
+            self.create_state().await?;
             // A lock row without the advisory lock is what a dead session leaves: replace it.
             let taken_over = self.read_lock(sync).await?.map(|h| (h, "its session is gone".to_owned()));
             let now = now_utc();
@@ -631,6 +685,7 @@ impl Warehouse for PgWarehouse {
         if !self.table_exists(&self.state.runs.qualified()).await? {
             return Ok(None);
         }
+        self.refuse_newer_schema().await?;
         let doing = "reading the sync log";
         let row = self
             .client

@@ -35,6 +35,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::warehouse::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
 use crate::warehouse::lock::{self, LockHolder, Me};
+use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::value::SqliteRow;
 use crate::warehouse::{
@@ -123,32 +124,55 @@ impl SqliteWarehouse {
     }
 
     /// Creates the state tables that are missing, and the log's view (moving a log kept in the
-    /// earlier layout into the current one: see `log::migrate`). All in one transaction: in a
-    /// rollback journal each statement on its own would wait for the disk twice.
+    /// earlier layout into the current one: see `log::migrate`), and brings an older layout up
+    /// to the current version ([`schema`]), refusing a newer one. All in one transaction, which
+    /// holds the database's write lock (so no two processes upgrade at once): in a rollback
+    /// journal each statement on its own would also wait for the disk twice.
     fn create_state(&self) -> Result<()> {
         let doing = "creating the state tables";
         let runs = self.state.runs.qualified();
         self.exec(doing, "BEGIN IMMEDIATE")?;
-        let created = self
-            .state
-            .create()
-            .iter()
-            .chain(&log::create())
-            .try_for_each(|sql| self.exec(doing, sql))
-            .and_then(|()| {
-                // A table by the view's name is the earlier layout (the view itself is no table).
-                if self.table_exists("main", log::VIEW)? {
-                    let doing = "moving the sync log to its current layout";
-                    log::migrate(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))
-                } else {
-                    log::ensure_view(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))
-                }
-            })
-            .and_then(|()| self.exec(doing, "COMMIT"));
+        let created = self.schema_version().and_then(schema::upgrade_from).and_then(|upgrade| {
+            self.state
+                .create()
+                .iter()
+                .chain(&log::create())
+                .chain([&self.state.create_schema()])
+                .try_for_each(|sql| self.exec(doing, sql))?;
+            // A table by the view's name is the earlier layout (the view itself is no table).
+            if self.table_exists("main", log::VIEW)? {
+                let doing = "moving the sync log to its current layout";
+                log::migrate(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))?;
+            } else {
+                log::ensure_view(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))?;
+            }
+            if let Some(from) = upgrade {
+                // Version 0 to 1 changes no table (see `schema`): the version is recorded.
+                debug_assert!(from < schema::SCHEMA_VERSION);
+                let doing = "recording the state tables' schema version";
+                self.state.write_schema().iter().try_for_each(|sql| self.exec(doing, sql))?;
+            }
+            self.exec(doing, "COMMIT")
+        });
         if created.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         created
+    }
+
+    /// The state tables' recorded schema version (`None`: none recorded).
+    fn schema_version(&self) -> Result<Option<i64>> {
+        if !self.table_exists("main", &self.state.schema.name)? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(&self.state.read_schema(), [], |r| r.get(0))
+            .map_err(|e| WarehouseError::sql("reading the state tables' schema version", e))
+    }
+
+    /// Refuses state tables newer than this binary (for the commands that only read them).
+    fn refuse_newer_schema(&self) -> Result<()> {
+        schema::upgrade_from(self.schema_version()?).map(|_| ())
     }
 
     /// Switches to WAL mode for the rest of the run (see `journal`), and lets the heartbeat's
@@ -507,6 +531,10 @@ impl Warehouse for SqliteWarehouse {
         self.dry_run = dry_run;
         if dry_run {
             self.exec("starting the dry run", "BEGIN IMMEDIATE")?;
+            if let Err(e) = self.refuse_newer_schema() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
             if self.table_exists("main", &self.state.locks.name)?
                 && let Some(holder) = self.read_lock(sync)?
                 && self.live_holder(&holder, me).is_none()
@@ -860,6 +888,7 @@ impl Warehouse for SqliteWarehouse {
         if !self.table_exists("main", &self.state.runs.name)? {
             return Ok(None);
         }
+        self.refuse_newer_schema()?;
         let doing = "reading the sync log";
         let picked: Option<i64> = self
             .conn
