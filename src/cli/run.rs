@@ -13,7 +13,7 @@ use super::{exit, stderr_color};
 use crate::delivery::{DeliveryClient, StopReason, StopToken};
 use crate::destination::{self, Config, EnvMode};
 use crate::schedule::{Scheduled, Scheduler, Slot, SystemClock};
-use crate::sync::endpoint::delivery_settings;
+use crate::sync::endpoint::delivery_client;
 use crate::sync::{Job, RunOptions, Status, Stop, SyncSummary, run_job};
 
 /// Run every sync of a config on its schedule, until SIGINT or SIGTERM.
@@ -103,7 +103,7 @@ async fn serve(config: Config, templates: [Option<String>; 3], scheduler: &Sched
         tracing::error!("cannot watch SIGINT and SIGTERM: {e}");
         return exit::INVALID;
     }
-    let client = match DeliveryClient::new(delivery_settings(&config.destination), config.redactor.secrets()) {
+    let client = match delivery_client(&config) {
         Ok(client) => client,
         Err(e) => {
             tracing::error!("{}", config.redactor.redact(&e.to_string()));

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Format, exit, print_json, usable_config};
-use crate::delivery::{DeliveryClient, StopReason, StopToken};
+use crate::delivery::{StopReason, StopToken};
 use crate::destination::{self, Config, EnvMode, Sync};
-use crate::sync::endpoint::delivery_settings;
+use crate::sync::endpoint::delivery_client;
 use crate::sync::summary::Status;
 use crate::sync::{Job, RunOptions, Stop, SyncSummary, run_job};
 
@@ -103,7 +103,7 @@ async fn run_all(
     format: Format,
 ) -> Vec<SyncSummary> {
     let signals = Signals::watch();
-    let client = match DeliveryClient::new(delivery_settings(&config.destination), config.redactor.secrets()) {
+    let client = match delivery_client(config) {
         Ok(client) => client,
         Err(e) => {
             return syncs

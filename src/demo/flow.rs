@@ -11,7 +11,7 @@ use super::data::{self, Changes, Expected};
 use super::files::{self, AUDIENCE_ID, SYNC, TOKEN, WAREHOUSE};
 use crate::delivery::{DeliveryClient, StopToken};
 use crate::destination::{self, Config, EnvMode};
-use crate::sync::endpoint::delivery_settings;
+use crate::sync::endpoint::delivery_client;
 use crate::sync::{Job, RunOptions, Status, SyncSummary, run_sync};
 use crate::warehouse::sqlite::SqliteWarehouse;
 
@@ -113,8 +113,7 @@ pub async fn run(options: &Options) -> Result<Report, DemoError> {
     }
     let templates = report.templates.clone().map(|t| t.map(|t| t.text));
     let Some(config) = report.config else { return Err(DemoError("the demo's config did not load".into())) };
-    let client = DeliveryClient::new(delivery_settings(&config.destination), config.redactor.secrets())
-        .map_err(|e| fail("cannot make the HTTP client", e))?;
+    let client = delivery_client(&config).map_err(|e| fail("cannot make the HTTP client", e))?;
     let runner = Runner {
         config: &config,
         templates: &templates,
