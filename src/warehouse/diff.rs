@@ -592,7 +592,7 @@ pub fn log_invalid(t: &Tables) -> String {
 /// Reads delta records: `seq`, op, the key as text, then the image columns. SQLite reads an
 /// insert's or update's image from its snapshot row and a delete's from the baseline (see
 /// [`Images`]); PostgreSQL reads the delta's own copies through `select` (an expression per
-/// column, see `value::PgColumn`). Parameters: after, last, limit.
+/// column, see `postgres/value.rs`). Parameters: after, last, limit.
 pub fn read_delta(t: &Tables, spec: &ModelSpec, select: &[String]) -> String {
     match t.dialect {
         Dialect::Sqlite => read_images(t, spec, Images::Either),

@@ -22,8 +22,9 @@
 //! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
 //! * [`state`]: the state tables (runs, locks, logs) and their queries; [`schema`]: their
 //!   layout's version, upgraded in place by a run and refused when newer than this binary's.
-//! * [`ident`]: identifiers we build are validated and quoted; [`value`]: warehouse values to
-//!   [`crate::fields::WarehouseValue`]; [`lock`]: lock holders and the staleness rule.
+//! * [`ident`]: identifiers we build are validated and quoted; [`lock`]: lock holders and the
+//!   staleness rule. Each engine turns its values into [`crate::fields::WarehouseValue`] in its
+//!   own folder (`sqlite/value.rs`, `postgres/value.rs`).
 //!
 //! Choices where sync.md is silent:
 //!
@@ -44,7 +45,6 @@ pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 pub mod state;
-pub mod value;
 
 use std::fmt;
 

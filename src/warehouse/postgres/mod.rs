@@ -13,9 +13,10 @@
 //!   process's crypto provider, installed at start-up ([`crate::http::tls`]).
 //! * **A dry run** works in one transaction, with an advisory lock held for the transaction,
 //!   temporary tables, and a rollback at the end.
-//! * **Values** are decoded from the binary protocol by [`crate::warehouse::value`].
+//! * **Values** are decoded from the binary protocol by module `value`.
 
 mod connect;
+mod value;
 
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
@@ -26,12 +27,12 @@ use crate::warehouse::diff::{self, Dialect, DiffHints, Place, Tables};
 use crate::warehouse::lock::{LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
-use crate::warehouse::value::{PgCell, PgColumn, numeric_cell};
 use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
 };
 pub use connect::{ConnectionString, TlsMode, parse_connection_string};
+use value::{PgCell, PgColumn, numeric_cell};
 
 use crate::fields::OwnedValue;
 

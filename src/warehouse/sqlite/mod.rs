@@ -24,6 +24,7 @@ mod log;
 mod recorder;
 mod resync;
 mod unique;
+mod value;
 mod writeback;
 
 use std::path::{Path, PathBuf};
@@ -37,13 +38,13 @@ use crate::warehouse::diff::{self, Dialect, DiffHints, Images, Place, TableName,
 use crate::warehouse::lock::{self, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
-use crate::warehouse::value::SqliteRow;
 use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
 use heartbeat::Heartbeat;
 use recorder::{Recorder, Recording};
+use value::SqliteRow;
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
