@@ -16,6 +16,7 @@
 //! * **Values** are decoded from the binary protocol by module `value`.
 
 mod connect;
+mod delta;
 mod value;
 
 use sha2::{Digest, Sha256};
@@ -278,7 +279,7 @@ impl PgWarehouse {
             self.exec("finding duplicate keys", &sql).await?;
         }
         let duplicates = self.query_i64("finding duplicate keys", &diff::has_duplicates(&t)).await?;
-        for sql in diff::delta(&t, spec, run.config, DiffHints { duplicates: duplicates > 0, ..DiffHints::ALL }) {
+        for sql in delta::delta(&t, spec, run.config, DiffHints { duplicates: duplicates > 0, ..DiffHints::ALL }) {
             self.exec("computing the delta", &sql).await?;
         }
         let row = self
@@ -321,7 +322,7 @@ impl PgWarehouse {
             spec.columns.iter().zip(&kinds).map(|(c, k)| k.select(&crate::warehouse::ident::quote(c))).collect();
         let statement = self
             .client
-            .prepare(&diff::read_delta(&t, spec, &select))
+            .prepare(&delta::read_delta(&t, &select))
             .await
             .map_err(|e| sql_error("reading the delta", &e))?;
         self.reader = Some((statement, kinds));

@@ -15,11 +15,10 @@
 //!
 //! The view has the delta table's columns, and the images and fingerprints too: reads and the
 //! baseline's moves take them from it (as from PostgreSQL's delta), with no second lookup of the
-//! snapshot row. A run with members uses [`crate::warehouse::diff::delta`].
+//! snapshot row. A run with members uses [`super::delta::delta`].
 
-use crate::warehouse::diff::{
-    Tables, create_snapshot_as, in_key_order, snapshot_rows, sqlite_delta_into, sqlite_delta_table,
-};
+use super::delta::{sqlite_delta_into, sqlite_delta_table};
+use crate::warehouse::diff::{Tables, create_snapshot_as, in_key_order, snapshot_rows};
 use crate::warehouse::ident::quote;
 use crate::warehouse::{ModelSpec, Op};
 
@@ -51,7 +50,7 @@ pub fn duplicates(t: &Tables) -> Vec<String> {
 /// * Without duplicate keys, a view of the snapshot: its rows with a key, all inserts, `seq`
 ///   their rowid, with their images and fingerprints (read in place, with no second lookup of
 ///   the row).
-/// * With duplicate keys, a delta table like a re-sync's (`diff::sqlite_delta_table`), its rows
+/// * With duplicate keys, a delta table like a re-sync's (`delta::sqlite_delta_table`), its rows
 ///   referring to snapshot rows, all inserts: the dup table is temporary (the runner's
 ///   connection's own), and a view in the database can refer to no temporary table, nor could
 ///   the recording thread's connection read it. Returns whether the delta is the view.

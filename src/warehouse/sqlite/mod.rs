@@ -17,6 +17,7 @@
 //!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
 //!   other run can take the lock.
 
+mod delta;
 mod first_run;
 mod heartbeat;
 mod journal;
@@ -34,7 +35,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::warehouse::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
+use crate::warehouse::diff::{self, Dialect, DiffHints, Place, TableName, Tables};
 use crate::warehouse::lock::{self, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
@@ -42,6 +43,7 @@ use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
+use delta::Images;
 use heartbeat::Heartbeat;
 use recorder::{Recorder, Recording};
 use value::SqliteRow;
@@ -225,7 +227,7 @@ impl SqliteWarehouse {
         result
     }
 
-    /// The delta's counts and ranges (see [`DeltaStats`]) after [`diff::delta`].
+    /// The delta's counts and ranges (see [`DeltaStats`]) after [`delta::delta`].
     fn delta_stats(&self, t: &Tables, baseline: i64) -> Result<DeltaStats> {
         let (rows, invalid): (i64, i64) = self
             .conn
@@ -697,7 +699,7 @@ impl Warehouse for SqliteWarehouse {
                 if hints.can_merge() {
                     w.merge_delta(&t, run.config, baseline, duplicates > 0)?;
                 } else {
-                    for sql in diff::delta(&t, spec, run.config, hints) {
+                    for sql in delta::delta(&t, run.config, hints) {
                         w.exec("computing the delta", &sql)?;
                     }
                 }
@@ -748,7 +750,7 @@ impl Warehouse for SqliteWarehouse {
             Some((_, hi)) if last <= hi => Images::Removed,
             Some(_) => Images::Either,
         };
-        let sql = diff::read_images(t, spec, images);
+        let sql = delta::read_images(t, spec, images);
         let doing = "reading the delta";
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
         let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
