@@ -7,6 +7,8 @@
 
 pub mod destination;
 pub mod fields;
+pub mod http;
+pub mod percent;
 pub mod template;
 
 #[doc(hidden)]

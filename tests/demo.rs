@@ -136,7 +136,7 @@ fn the_demo_in_a_new_temporary_folder_prints_where_it_is() {
 /// The API on its own answers like a real one: auth, validation, idempotent replays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_api_answers_like_a_real_one() {
-    audience::delivery::install_crypto_provider();
+    audience::http::tls::install_crypto_provider();
     let api = AudienceApi::start("t0ken").await.unwrap();
     let http = reqwest::Client::new();
     let url = format!("{}/audiences/a1/members", api.url());

@@ -178,8 +178,10 @@ impl Visit for Fields {
     }
 }
 
+/// Now, RFC 3339 in UTC with milliseconds (as the state tables write timestamps).
 fn now() -> String {
-    crate::warehouse::now_utc()
+    chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

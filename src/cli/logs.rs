@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
-use super::sync::{Connector, open};
 use super::{Format, exit, print_json, stderr_color};
 use crate::destination::{self, EnvMode};
-use crate::warehouse::{LogRow, SyncName, Warehouse};
+use crate::sync::read_logs;
 
 /// Show the sync-log rows of a run (default: the latest run of the sync): one row per record of
 /// the run's delta and per invalid row, with its outcome and, for failures, why.
@@ -28,14 +25,6 @@ pub struct Args {
     format: Format,
 }
 
-/// `--format json`
-#[derive(Serialize)]
-struct Output<'a> {
-    sync: &'a str,
-    run_id: i64,
-    rows: &'a [LogRow],
-}
-
 pub fn run(args: Args) -> i32 {
     let report = destination::check_file(&args.config, EnvMode::Error);
     let Some(config) = &report.config else {
@@ -48,10 +37,6 @@ pub fn run(args: Args) -> i32 {
         eprintln!("error: the config has no sync {}; its syncs are: {}", args.sync, names.join(", "));
         return exit::USAGE;
     };
-    let Ok(name) = SyncName::new(&sync.name) else {
-        eprintln!("error: {} is not a valid sync name", sync.name);
-        return exit::INVALID;
-    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -59,13 +44,7 @@ pub fn run(args: Args) -> i32 {
             return exit::INVALID;
         }
     };
-    let found = runtime.block_on(async {
-        match open(sync).await? {
-            Connector::Sqlite(mut w) => w.logs(&name, args.run, args.failed).await,
-            Connector::Postgres(mut w) => w.logs(&name, args.run, args.failed).await,
-        }
-    });
-    let (run_id, rows) = match found {
+    let log = match runtime.block_on(read_logs(sync, args.run, args.failed)) {
         Ok(Some(found)) => found,
         Ok(None) => {
             match args.run {
@@ -75,32 +54,13 @@ pub fn run(args: Args) -> i32 {
             return exit::INVALID;
         }
         Err(e) => {
-            eprintln!("error: {}", config.redactor.redact(&e.to_string()));
+            eprintln!("error: {}", config.redactor.redact(&e));
             return exit::INVALID;
         }
     };
     match args.format {
-        Format::Json => print_json(&Output { sync: &sync.name, run_id, rows: &rows }),
-        Format::Human => print!("{}", human(&sync.name, run_id, &rows)),
+        Format::Json => print_json(&log),
+        Format::Human => print!("{}", log.human()),
     }
     exit::OK
-}
-
-/// A table for people: one line per row.
-fn human(sync: &str, run_id: i64, rows: &[LogRow]) -> String {
-    let mut out = format!("sync {sync}, run {run_id}: {} rows\n", rows.len());
-    if let Some(first) = rows.first() {
-        out.push_str(&format!("started {}\n", first.sync_started_at));
-    }
-    for r in rows {
-        let status = r.http_status.map_or_else(String::new, |s| format!(" HTTP {s}"));
-        let reason = r.error_reason.as_deref().map_or_else(String::new, |e| format!("  {e}"));
-        out.push_str(&format!(
-            "{:<24} {:<7} {:<10}{status}{reason}\n",
-            r.primary_key.as_deref().unwrap_or("(null)"),
-            r.operation,
-            r.status
-        ));
-    }
-    out
 }

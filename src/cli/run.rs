@@ -9,13 +9,12 @@ use std::rc::Rc;
 
 use tracing::Level;
 
-use super::sync::{Connector, open};
 use super::{exit, stderr_color};
 use crate::delivery::{DeliveryClient, StopReason, StopToken};
 use crate::destination::{self, Config, EnvMode};
 use crate::schedule::{Scheduled, Scheduler, Slot, SystemClock};
-use crate::sync::endpoint::delivery_settings;
-use crate::sync::{Job, RunOptions, Status, Stop, SyncSummary, run_sync};
+use crate::sync::endpoint::delivery_client;
+use crate::sync::{Job, RunOptions, Status, Stop, SyncSummary, run_job};
 
 /// Run every sync of a config on its schedule, until SIGINT or SIGTERM.
 ///
@@ -104,7 +103,7 @@ async fn serve(config: Config, templates: [Option<String>; 3], scheduler: &Sched
         tracing::error!("cannot watch SIGINT and SIGTERM: {e}");
         return exit::INVALID;
     }
-    let client = match DeliveryClient::new(delivery_settings(&config.destination), config.redactor.secrets()) {
+    let client = match delivery_client(&config) {
         Ok(client) => client,
         Err(e) => {
             tracing::error!("{}", config.redactor.redact(&e.to_string()));
@@ -142,16 +141,7 @@ async fn one_run(context: Rc<Context>, slot: Slot) {
     let job = Job { config, sync, templates: &context.templates };
     let name = sync.name.as_str();
     let notice = |message: &str| tracing::warn!(sync = %name, "{}", config.redactor.redact(message));
-    let summary = match open(sync).await {
-        Ok(Connector::Sqlite(mut w)) => run_sync(&mut w, &job, &context.client, &slot.stop, &OPTIONS, &notice).await,
-        Ok(Connector::Postgres(mut w)) => run_sync(&mut *w, &job, &context.client, &slot.stop, &OPTIONS, &notice).await,
-        Err(e) => {
-            let mut s = SyncSummary::new(name, false);
-            s.status = Status::Failed;
-            s.error = Some(config.redactor.redact(&e.to_string()).into_owned());
-            s
-        }
-    };
+    let summary = run_job(&job, &context.client, &slot.stop, &OPTIONS, &notice).await;
     log_outcome(&summary, &context.path);
 }
 

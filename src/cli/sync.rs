@@ -6,14 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Format, exit, print_json, usable_config};
-use crate::delivery::{DeliveryClient, StopReason, StopToken};
-use crate::destination::{self, Config, EnvMode, Sync, WarehouseSource};
-use crate::sync::endpoint::delivery_settings;
+use crate::delivery::{StopReason, StopToken};
+use crate::destination::{self, Config, EnvMode, Sync};
+use crate::sync::endpoint::delivery_client;
 use crate::sync::summary::Status;
-use crate::sync::{Job, RunOptions, Stop, SyncSummary, run_sync};
-use crate::warehouse::WarehouseError;
-use crate::warehouse::postgres::PgWarehouse;
-use crate::warehouse::sqlite::SqliteWarehouse;
+use crate::sync::{Job, RunOptions, Stop, SyncSummary, run_job};
 
 /// Run mirror-mode syncs now: snapshot the model, diff it against what the API has accepted, and
 /// send the adds, updates and removes.
@@ -106,7 +103,7 @@ async fn run_all(
     format: Format,
 ) -> Vec<SyncSummary> {
     let signals = Signals::watch();
-    let client = match DeliveryClient::new(delivery_settings(&config.destination), config.redactor.secrets()) {
+    let client = match delivery_client(config) {
         Ok(client) => client,
         Err(e) => {
             return syncs
@@ -127,11 +124,7 @@ async fn run_all(
             let stop = signals.token();
             let job = Job { config, sync, templates };
             let notice = |message: &str| log_line("warning", &sync.name, &config.redactor.redact(message));
-            match open(sync).await {
-                Ok(Connector::Sqlite(mut w)) => run_sync(&mut w, &job, &client, &stop, options, &notice).await,
-                Ok(Connector::Postgres(mut w)) => run_sync(&mut *w, &job, &client, &stop, options, &notice).await,
-                Err(e) => failed(sync, options, config.redactor.redact(&e.to_string()).into_owned()),
-            }
+            run_job(&job, &client, &stop, options, &notice).await
         };
         if format == Format::Human {
             println!("{}", summary.human());
@@ -146,26 +139,6 @@ fn failed(sync: &Sync, options: &RunOptions, error: String) -> SyncSummary {
     s.status = Status::Failed;
     s.error = Some(error);
     s
-}
-
-/// A connector for a sync's source. Made once per run, so its size does not matter.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Connector {
-    Sqlite(SqliteWarehouse),
-    Postgres(Box<PgWarehouse>),
-}
-
-/// Opens the warehouse of `sync`.
-pub(crate) async fn open(sync: &Sync) -> Result<Connector, WarehouseError> {
-    match &sync.source {
-        WarehouseSource::Sqlite { path, secret } => {
-            let shown = if *secret { destination::MASK.to_owned() } else { path.display().to_string() };
-            SqliteWarehouse::open(path, &shown).map(Connector::Sqlite)
-        }
-        WarehouseSource::Postgres { url, shown } => {
-            PgWarehouse::connect(url.as_str(), shown).await.map(|w| Connector::Postgres(Box::new(w)))
-        }
-    }
 }
 
 /// A log line on stderr: plain text on a terminal, a JSON line otherwise (interface.md).

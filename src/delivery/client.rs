@@ -17,20 +17,12 @@ use super::records::RenderBatch;
 use super::sender::{ActionContext, ActionSender};
 use super::settings::{DeliverySettings, Endpoint};
 use super::stop::StopToken;
+use crate::http::auth::{Credentials, StaticCredentials};
+use crate::http::client::ClientSettings;
 
 /// Response bodies are read up to this many bytes (sync.md): enough for any error message, and
 /// an API that answers with megabytes costs no memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-/// Installs ring as the process's rustls crypto provider. Call once at start-up, before any TLS
-/// (HTTP or PostgreSQL); calling again does nothing. [`DeliveryClient::new`] calls it too.
-///
-/// rustls panics when no provider is installed and more than one is compiled in, which a later
-/// dependency could cause; installing one explicitly rules that out.
-pub fn install_crypto_provider() {
-    // Err only means a provider is installed already, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// Delivers requests to one destination. Cheap to clone; clones share the connections and the
 /// limits, so every sync that runs at the same time under `run` should deliver through clones
@@ -45,31 +37,41 @@ pub(crate) struct ClientInner {
     http: reqwest::Client,
     pub(crate) limiter: Limiter,
     pub(crate) settings: DeliverySettings,
-    /// The secrets of the whole config; an action adds its endpoint's secret headers.
+    /// The secrets of the whole config; an action adds its endpoint's secret headers, and the
+    /// credentials the secrets they obtain.
     pub(crate) masker: Masker,
+    /// Asked for the authentication headers of every attempt.
+    credentials: Arc<dyn Credentials>,
 }
 
 impl DeliveryClient {
-    /// A client for a destination with these settings. `secrets` are every secret of the
-    /// config (tokens, passwords, secret headers, values from the environment): any of them
-    /// echoed in a response is masked before it is stored.
+    /// A client for a destination with these settings, whose requests carry only their
+    /// endpoint's headers. `secrets` are every secret of the config (tokens, passwords, secret
+    /// headers, values from the environment): any of them echoed in a response is masked before
+    /// it is stored.
     pub fn new<S: AsRef<str>>(
         settings: DeliverySettings,
         secrets: impl IntoIterator<Item = S>,
     ) -> Result<DeliveryClient, DeliveryError> {
-        install_crypto_provider();
-        let http = reqwest::Client::builder()
-            // sync.md: no redirect is followed (a 3xx fails its records with the Location).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.timeout)
-            // Keep as many idle connections as can be busy at once: each is reused.
-            .pool_max_idle_per_host(settings.max_concurrency.max(1) as usize)
-            .user_agent(concat!("audience/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| DeliveryError::Client(e.to_string()))?;
+        DeliveryClient::with_credentials(settings, secrets, Arc::new(StaticCredentials::none()))
+    }
+
+    /// As [`DeliveryClient::new`], every attempt also carrying the headers `credentials` give
+    /// for it (replacing the endpoint's headers of the same names).
+    pub fn with_credentials<S: AsRef<str>>(
+        settings: DeliverySettings,
+        secrets: impl IntoIterator<Item = S>,
+        credentials: Arc<dyn Credentials>,
+    ) -> Result<DeliveryClient, DeliveryError> {
+        let http = crate::http::client::build(ClientSettings {
+            timeout: settings.timeout,
+            // As many idle connections as can be busy at once: each is reused.
+            max_idle_per_host: settings.max_concurrency.max(1) as usize,
+        })
+        .map_err(|e| DeliveryError::Client(e.to_string()))?;
         let limiter = Limiter::new(settings.max_concurrency, settings.rate_limit);
         let masker = Masker::new(secrets);
-        Ok(DeliveryClient { inner: Arc::new(ClientInner { http, limiter, settings, masker }) })
+        Ok(DeliveryClient { inner: Arc::new(ClientInner { http, limiter, settings, masker, credentials }) })
     }
 
     pub fn settings(&self) -> &DeliverySettings {
@@ -86,7 +88,7 @@ impl DeliveryClient {
         reports: UnboundedSender<Report<B>>,
     ) -> Result<ActionSender<B>, DeliveryError> {
         let target = Target::new(&context.endpoint)?;
-        let mut masker = self.inner.masker.clone();
+        let masker = self.inner.masker.clone();
         for header in context.endpoint.headers.iter().filter(|h| h.secret) {
             masker.add(&header.value);
         }
@@ -144,10 +146,19 @@ impl ClientInner {
     /// Sends the request once. In flight, it is not cancelled by a stop: sync.md lets requests
     /// in flight finish.
     pub(crate) async fn attempt(&self, target: &Target, key: &str, body: Bytes) -> Attempted {
+        let mut headers = target.headers.clone();
+        match self.credentials.headers(&self.masker).await {
+            Ok(auth) => {
+                for (name, value) in auth {
+                    headers.insert(name, value);
+                }
+            }
+            Err(why) => return Attempted::Failed(format!("cannot obtain the credentials: {why}")),
+        }
         let request = self
             .http
             .request(target.method.clone(), target.url.clone())
-            .headers(target.headers.clone())
+            .headers(headers)
             .header(idempotency::HEADER, key)
             .body(body);
         let mut response = match request.send().await {

@@ -2,6 +2,7 @@
 //! response snippets, the sync log included), and cutting response text down to a reason.
 
 use std::borrow::Cow;
+use std::sync::{Arc, RwLock};
 
 /// What a secret is shown as.
 pub const MASK: &str = "***";
@@ -15,14 +16,18 @@ pub const SNIPPET_BYTES: usize = 512;
 /// A secret is masked in each form it can take in a response: as written, JSON-escaped (an API
 /// echoing a header value inside a JSON string) and percent-encoded (echoing a URL). The
 /// longest forms go first, so that a secret containing another is masked whole.
+///
+/// Secrets can be added while requests are in flight (a credential fetched during a run: see
+/// [`crate::http::auth`]); clones share their secrets, so one added through any clone is masked
+/// by all from then on.
 #[derive(Clone, Default)]
 pub struct Masker {
-    forms: Vec<String>,
+    forms: Arc<RwLock<Vec<String>>>,
 }
 
 impl Masker {
     pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Masker {
-        let mut masker = Masker::default();
+        let masker = Masker::default();
         for secret in secrets {
             masker.add(secret.as_ref());
         }
@@ -30,24 +35,27 @@ impl Masker {
     }
 
     /// Adds a secret; an empty one is ignored (there is nothing to hide).
-    pub fn add(&mut self, secret: &str) {
+    pub fn add(&self, secret: &str) {
         if secret.is_empty() {
             return;
         }
         let json = serde_json::to_string(secret).unwrap_or_default();
         let escaped = json.get(1..json.len().saturating_sub(1)).unwrap_or_default().to_owned();
+        // A panic elsewhere while holding the lock leaves the list whole: use it.
+        let mut forms = self.forms.write().unwrap_or_else(|p| p.into_inner());
         for form in [secret.to_owned(), escaped, percent_encode(secret)] {
-            if !form.is_empty() && !self.forms.contains(&form) {
-                self.forms.push(form);
+            if !form.is_empty() && !forms.contains(&form) {
+                forms.push(form);
             }
         }
-        self.forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
     }
 
     /// `text` with every form of every secret replaced by [`MASK`].
     pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let forms = self.forms.read().unwrap_or_else(|p| p.into_inner());
         let mut out = Cow::Borrowed(text);
-        for form in &self.forms {
+        for form in forms.iter() {
             if out.contains(form.as_str()) {
                 out = Cow::Owned(out.replace(form.as_str(), MASK));
             }
@@ -56,10 +64,16 @@ impl Masker {
     }
 }
 
+impl crate::http::auth::SecretSink for Masker {
+    fn add_secret(&self, secret: &str) {
+        self.add(secret);
+    }
+}
+
 impl std::fmt::Debug for Masker {
     /// Never the secrets: only how many forms are masked.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Masker({} forms)", self.forms.len())
+        write!(f, "Masker({} forms)", self.forms.read().map_or(0, |forms| forms.len()))
     }
 }
 
@@ -124,6 +138,17 @@ mod tests {
         }
         assert!(matches!(m.mask("clean"), Cow::Borrowed(_)));
         assert!(!format!("{m:?}").contains("tok"));
+    }
+
+    #[test]
+    fn a_secret_added_later_is_masked_by_every_clone() {
+        let m = Masker::new(["first"]);
+        let action = m.clone();
+        assert_eq!(action.mask("first fresh"), "*** fresh");
+        // A token fetched during the run, handed over through the credential seam.
+        crate::http::auth::SecretSink::add_secret(&m, "fresh");
+        assert_eq!(action.mask("first fresh"), "*** ***");
+        assert_eq!(m.mask("{\"t\":\"fresh\"}"), "{\"t\":\"***\"}");
     }
 
     #[test]

@@ -55,7 +55,7 @@
 //! # }
 //! ```
 //!
-//! Pure parts, table-tested: [`policy`] (the response table, the backoff schedule with the
+//! Pure parts, table-tested: [`crate::http::policy`] (the response table, the backoff schedule with the
 //! clock and the random source passed in, `Retry-After`), [`batching`] (greedy packing by count
 //! and bytes), [`bisect`] (halves and the splitting bound), [`limits::Pacer`] (the rate),
 //! [`idempotency`] and [`mask`]. The I/O: [`client`] (reqwest), [`limits::Limiter`] (tokio),
@@ -102,14 +102,13 @@ pub mod idempotency;
 pub mod limits;
 pub mod mask;
 pub mod outcome;
-pub mod policy;
 pub mod progress;
 pub mod records;
 pub mod sender;
 pub mod settings;
 pub mod stop;
 
-pub use client::{DeliveryClient, MAX_RESPONSE_BYTES, install_crypto_provider};
+pub use client::{DeliveryClient, MAX_RESPONSE_BYTES};
 pub use error::DeliveryError;
 pub use outcome::{ActionSummary, Outcome, Report, StopReason};
 pub use progress::Progress;

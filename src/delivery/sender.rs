@@ -36,11 +36,11 @@ use super::client::{Attempted, ClientInner, Target, show_duration};
 use super::idempotency::idempotency_key;
 use super::mask::{Masker, snippet};
 use super::outcome::{ActionSummary, Outcome, Report, StopReason};
-use super::policy::{Answer, Jitter, Verdict, classify, next_retry, parse_retry_after};
 use super::progress::Progress;
 use super::records::RenderBatch;
 use super::settings::{Action, Endpoint};
 use super::stop::StopToken;
+use crate::http::policy::{Answer, Jitter, Verdict, classify, next_retry, parse_retry_after};
 
 /// Which action of which run, and where its requests go.
 #[derive(Clone, Debug)]

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::http::retry::RetrySettings;
+
 /// The destination's delivery settings (`[destination]` and `[destination.retry]` of
 /// interface.md). Shared by every sync that uses the destination.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,30 +33,6 @@ impl Default for DeliverySettings {
             rate_limit: None,
             max_request_bytes: None,
             retry: RetrySettings::default(),
-        }
-    }
-}
-
-/// `[destination.retry]`: how a request that met a transient failure is tried again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetrySettings {
-    /// Attempts per request, the first included (default 6). 0 is taken as 1.
-    pub max_attempts: u32,
-    /// The ceiling of the first retry's wait; it doubles with each retry (default 500 ms).
-    pub initial_backoff: Duration,
-    /// The longest wait between two attempts, `Retry-After` included (default 30 s).
-    pub max_backoff: Duration,
-    /// No attempt starts later than this after the first one started (default 5 min).
-    pub max_elapsed: Duration,
-}
-
-impl Default for RetrySettings {
-    fn default() -> RetrySettings {
-        RetrySettings {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-            max_elapsed: Duration::from_secs(5 * 60),
         }
     }
 }

@@ -11,9 +11,9 @@ use super::data::{self, Changes, Expected};
 use super::files::{self, AUDIENCE_ID, SYNC, TOKEN, WAREHOUSE};
 use crate::delivery::{DeliveryClient, StopToken};
 use crate::destination::{self, Config, EnvMode};
-use crate::sync::endpoint::delivery_settings;
+use crate::sync::connect::connect;
+use crate::sync::endpoint::delivery_client;
 use crate::sync::{Job, RunOptions, Status, SyncSummary, run_sync};
-use crate::warehouse::sqlite::SqliteWarehouse;
 
 /// What to run the demo with.
 #[derive(Clone, Debug)]
@@ -113,15 +113,8 @@ pub async fn run(options: &Options) -> Result<Report, DemoError> {
     }
     let templates = report.templates.clone().map(|t| t.map(|t| t.text));
     let Some(config) = report.config else { return Err(DemoError("the demo's config did not load".into())) };
-    let client = DeliveryClient::new(delivery_settings(&config.destination), config.redactor.secrets())
-        .map_err(|e| fail("cannot make the HTTP client", e))?;
-    let runner = Runner {
-        config: &config,
-        templates: &templates,
-        client: &client,
-        warehouse: &warehouse,
-        notices: RefCell::default(),
-    };
+    let client = delivery_client(&config).map_err(|e| fail("cannot make the HTTP client", e))?;
+    let runner = Runner { config: &config, templates: &templates, client: &client, notices: RefCell::default() };
 
     let initial = data::model_ids(&warehouse).map_err(|e| fail("cannot read the model", e))?.len() as u64;
     let first = Expected { add: initial, update: 0, remove: 0 };
@@ -157,7 +150,6 @@ struct Runner<'a> {
     config: &'a Config,
     templates: &'a [Option<String>; 3],
     client: &'a DeliveryClient,
-    warehouse: &'a Path,
     /// Messages the runs passed to their `notice` callback.
     notices: RefCell<Vec<String>>,
 }
@@ -177,8 +169,8 @@ impl Runner<'_> {
         let job = Job { config: self.config, sync, templates: self.templates };
         let options = RunOptions { dry_run: false, full_resync: false, allow_mass_removal: false, progress: false };
         let notice = |message: &str| self.notices.borrow_mut().push(message.to_owned());
-        let mut warehouse = SqliteWarehouse::open(self.warehouse, &self.warehouse.display().to_string())
-            .map_err(|e| fail("cannot open the warehouse", e))?;
+        // Through the one seam every command uses (the config's source is the demo's database).
+        let mut warehouse = connect(sync).await.map_err(|e| fail("cannot open the warehouse", e))?;
         api.take_received();
         let summary = run_sync(&mut warehouse, &job, self.client, &StopToken::new(), &options, &notice).await;
         drop(warehouse);

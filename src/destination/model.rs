@@ -206,25 +206,8 @@ impl Action {
     }
 }
 
-/// `[destination.retry]`
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetrySettings {
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    pub max_elapsed: Duration,
-}
-
-impl Default for RetrySettings {
-    fn default() -> Self {
-        RetrySettings {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-            max_elapsed: Duration::from_secs(300),
-        }
-    }
-}
+/// `[destination.retry]`: the one type, with its defaults, that delivery also takes.
+pub use crate::http::retry::RetrySettings;
 
 /// `[syncs.NAME]`
 #[derive(Clone, Debug)]

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// What a secret is shown as.
 pub const MASK: &str = "***";
@@ -78,8 +79,18 @@ impl fmt::Debug for Text {
 /// own: not where a letter or digit continues it on either side (as `\b` would say), so that a
 /// short secret such as `p` does not mask every `p` of every word, while a secret in quotes, in
 /// a URL or after `Bearer ` is masked.
+///
+/// Secrets can be added while the program runs (a credential fetched during a run: see
+/// `crate::http::auth`); clones share their secrets, so one added through any clone is
+/// redacted by all from then on.
 #[derive(Clone, Default)]
 pub struct Redactor {
+    known: Arc<RwLock<Known>>,
+}
+
+/// What a [`Redactor`] knows.
+#[derive(Default)]
+struct Known {
     /// The secrets as given (for layers that mask in their own way, such as delivery's).
     secrets: Vec<String>,
     /// Every form of every secret, longest first, without duplicates or empty strings.
@@ -88,7 +99,7 @@ pub struct Redactor {
 
 impl Redactor {
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Redactor {
-        let mut redactor = Redactor::default();
+        let redactor = Redactor::default();
         for secret in secrets {
             redactor.add(secret);
         }
@@ -96,34 +107,41 @@ impl Redactor {
     }
 
     /// Adds a secret (an empty one is ignored: there is nothing to hide).
-    pub fn add(&mut self, secret: &str) {
-        if secret.is_empty() || self.secrets.iter().any(|s| s == secret) {
+    pub fn add(&self, secret: &str) {
+        // A panic elsewhere while holding the lock leaves the lists whole: use them.
+        let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
+        if secret.is_empty() || known.secrets.iter().any(|s| s == secret) {
             return;
         }
-        self.secrets.push(secret.to_owned());
+        known.secrets.push(secret.to_owned());
         let json = serde_json::to_string(secret).unwrap_or_default();
         let escaped = json.get(1..json.len().saturating_sub(1)).unwrap_or_default().to_owned();
         for form in [secret.to_owned(), super::url::percent_encode(secret), escaped] {
-            if !form.is_empty() && !self.forms.contains(&form) {
-                self.forms.push(form);
+            if !form.is_empty() && !known.forms.contains(&form) {
+                known.forms.push(form);
             }
         }
-        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        known.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    }
+
+    fn known(&self) -> RwLockReadGuard<'_, Known> {
+        self.known.read().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.forms.is_empty()
+        self.known().forms.is_empty()
     }
 
-    /// The secrets, as given.
-    pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.secrets.iter().map(String::as_str)
+    /// The secrets, as given (those known now).
+    pub fn secrets(&self) -> Vec<String> {
+        self.known().secrets.clone()
     }
 
     /// `text` with every occurrence of a secret replaced by [`MASK`].
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let known = self.known();
         let mut out = Cow::Borrowed(text);
-        for form in &self.forms {
+        for form in &known.forms {
             if let Some(replaced) = replace_standalone(&out, form, |_| MASK.to_owned()) {
                 out = Cow::Owned(replaced);
             }
@@ -136,8 +154,9 @@ impl Redactor {
     /// `text` with every occurrence of a secret replaced by as many `*` as it has bytes, so
     /// that byte offsets into the text stay valid (for reports that point into a file).
     pub fn redact_same_length(&self, text: &str) -> String {
+        let known = self.known();
         let mut out = text.to_owned();
-        for form in &self.forms {
+        for form in &known.forms {
             if let Some(replaced) = replace_standalone(&out, form, |len| "*".repeat(len)) {
                 out = replaced;
             }
@@ -177,7 +196,7 @@ fn replace_standalone(text: &str, needle: &str, with: impl Fn(usize) -> String) 
 impl fmt::Debug for Redactor {
     /// Never the secrets themselves: only how many forms are masked.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} forms)", self.forms.len())
+        write!(f, "Redactor({} forms)", self.known().forms.len())
     }
 }
 

@@ -77,27 +77,6 @@ fn mask_postgres_password(url: &str, scheme_len: usize) -> (String, Option<Strin
     (format!("{scheme}{authority}{tail}"), password)
 }
 
-/// Percent-decodes `s` (for masking a password in the form the server receives it).
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +107,5 @@ mod tests {
         for bad in ["sqlite://", "mysql://x", "postgres://", "warehouse.db", "", "postgresé://x", "pé"] {
             assert!(parse_source(bad, false, base).is_err(), "{bad}");
         }
-        assert_eq!(percent_decode("s3cr%40t%zz"), "s3cr@t%zz");
     }
 }

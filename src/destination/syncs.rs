@@ -11,8 +11,9 @@ use super::model::{Model, StaticSetting, Sync, WarehouseSource};
 use super::problem::Problem;
 use super::schedule::{self, MAX_EVERY, MIN_EVERY, Schedule, TimeOfDay};
 use super::secret::Text;
-use super::source::{parse_source, percent_decode};
+use super::source::parse_source;
 use super::validate::{Ctx, field_list};
+use crate::percent::percent_decode;
 
 /// What the sync checks need to know of the destination.
 pub(crate) struct FieldContext<'a> {

@@ -504,7 +504,7 @@ fn retry(ctx: &mut Ctx<'_>, table: Option<&RetryTable>) -> RetrySettings {
     let Some(t) = table else { return d };
     let hour = Duration::from_secs(3600);
     let settings = RetrySettings {
-        max_attempts: ctx.int("destination.retry.max_attempts", t.max_attempts, 1..=100, 6) as u32,
+        max_attempts: ctx.int("destination.retry.max_attempts", t.max_attempts, 1..=100, d.max_attempts.into()) as u32,
         initial_backoff: ctx.duration(
             "destination.retry.initial_backoff",
             t.initial_backoff.as_ref(),

@@ -8,6 +8,8 @@
 //! * [`summary`]: [`SyncSummary`], its status and exit code (interface.md).
 //! * [`fingerprint`]: the configuration fingerprint that triggers a full resync.
 //! * [`endpoint`]: the adapter from the config's types to delivery's.
+//! * [`connect`]: the adapter from the config's source to the warehouse's seam; a run of a
+//!   sync and a run's sync log, for the command line, on whatever engine the source names.
 //!
 //! Choices where sync.md and interface.md are silent:
 //!
@@ -23,10 +25,12 @@
 //!   bounded by twice `max_concurrency`: a crash re-sends at most those batches.
 
 pub mod batch;
+pub mod connect;
 pub mod endpoint;
 pub mod fingerprint;
 pub mod run;
 pub mod summary;
 
+pub use connect::{RunLog, read_logs, run_job};
 pub use run::{Job, RunOptions, run_sync};
 pub use summary::{Status, Stop, SyncSummary};

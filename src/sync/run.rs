@@ -401,7 +401,7 @@ impl Recorder<'_> {
             sync: self.run.sync.as_str().to_owned(),
             run_id: self.run.run_id as u64,
             action: delivery_action(phase.kind),
-            endpoint: endpoint(action),
+            endpoint: endpoint(action, &ctx.job.config.destination.auth),
             batch_size: action.batch_size,
             progress: progress.clone(),
         };

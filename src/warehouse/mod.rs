@@ -11,16 +11,20 @@
 //!        └─────────────────────────── record_chunks ◀── outcomes ◀── sync runner ◀┘
 //! ```
 //!
-//! * [`Warehouse`]: what the runner asks of a connector. [`sqlite`] (the embedded default) and
-//!   [`postgres`] implement it; a Snowflake or BigQuery connector would too, with the same SQL
-//!   shapes (see [`diff`]) in its own dialect.
-//! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons;
-//!   [`first_run`]: SQLite's diff when the baseline has no members (the delta a view of the
-//!   snapshot, which is written in key order); [`unique`]: when a SQLite model's key is unique
-//!   and non-null by construction (the duplicate check is then left out).
-//! * [`state`]: the state tables (runs, locks, logs) and their queries.
-//! * [`ident`]: identifiers we build are validated and quoted; [`value`]: warehouse values to
-//!   [`crate::fields::WarehouseValue`]; [`lock`]: lock holders and the staleness rule.
+//! * [`Warehouse`]: what the runner asks of a connector. [`connect`] is the one seam from a
+//!   [`connect::Source`] to a [`connect::Connector`]; every command opens its warehouse there.
+//! * One folder per engine, holding everything of that engine (connection, TLS, dialect SQL,
+//!   value decoding, state layout): [`sqlite`] (the embedded default: its first-run and
+//!   full-resync diffs, the proof that a key is unique, its journal, recorder and log layout)
+//!   and [`postgres`] (its session and TLS, advisory locks, binary decoding). A Snowflake or
+//!   BigQuery connector would be a folder beside them, with the same SQL shapes (see [`diff`])
+//!   in its own dialect, and HTTPS through [`crate::http`].
+//! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
+//! * [`state`]: the state tables (runs, locks, logs) and their queries; [`schema`]: their
+//!   layout's version, upgraded in place by a run and refused when newer than this binary's.
+//! * [`ident`]: identifiers we build are validated and quoted; [`lock`]: lock holders and the
+//!   staleness rule. Each engine turns its values into [`crate::fields::WarehouseValue`] in its
+//!   own folder (`sqlite/value.rs`, `postgres/value.rs`).
 //!
 //! Choices where sync.md is silent:
 //!
@@ -33,16 +37,14 @@
 //! * The sync log's `http_status` is null for succeeded records (delivery reports a 2xx as
 //!   success without the exact status) and for failures without a response.
 
+pub mod connect;
 pub mod diff;
-pub mod first_run;
 pub mod ident;
 pub mod lock;
 pub mod postgres;
-pub mod resync;
+pub mod schema;
 pub mod sqlite;
 pub mod state;
-pub mod unique;
-pub mod value;
 
 use std::fmt;
 
@@ -240,6 +242,8 @@ pub enum WarehouseError {
     Model(String),
     /// A statement failed: what we were doing, and the engine's message.
     Sql { doing: String, message: String },
+    /// The state tables are at a layout newer than this binary knows (see [`schema`]).
+    NewerSchema { found: i64, known: i64 },
 }
 
 impl WarehouseError {
@@ -255,6 +259,11 @@ impl fmt::Display for WarehouseError {
             WarehouseError::Connect(why) => write!(f, "cannot open the warehouse: {why}"),
             WarehouseError::Model(why) => f.write_str(why),
             WarehouseError::Sql { doing, message } => write!(f, "warehouse error while {doing}: {message}"),
+            WarehouseError::NewerSchema { found, known } => write!(
+                f,
+                "the state tables are at schema version {found}, written by a newer audience; this one reads up to \
+                 version {known}: run the newer audience (nothing was changed)"
+            ),
         }
     }
 }

@@ -13,12 +13,20 @@ pub struct StateTables {
     pub runs: TableName,
     pub locks: TableName,
     pub logs: TableName,
+    /// The layout's version (see [`super::schema`]).
+    pub schema: TableName,
 }
 
 impl StateTables {
     pub fn new(dialect: Dialect) -> StateTables {
         let table = |base: &str| TableName { schema: schema(dialect, Place::Main), name: table_name(dialect, base) };
-        StateTables { dialect, runs: table("runs"), locks: table("locks"), logs: table("logs") }
+        StateTables {
+            dialect,
+            runs: table("runs"),
+            locks: table("locks"),
+            logs: table("logs"),
+            schema: table("schema"),
+        }
     }
 
     /// Creates whatever is missing (idempotent).

@@ -1,5 +1,5 @@
 //! The PostgreSQL connector: a real warehouse. State lives in the schema `_audience`; the diff
-//! runs in PostgreSQL (see [`super::diff`]); the delta is read by ranges of its sequence numbers.
+//! runs in PostgreSQL (see [`crate::warehouse::diff`]); the delta is read by ranges of its sequence numbers.
 //!
 //! * **The lock** is a session advisory lock (`pg_try_advisory_lock`) on a 64-bit key derived
 //!   from the sync's name: it dies with the session, so a crashed run never leaves it behind.
@@ -9,30 +9,32 @@
 //!   unencrypted connection only when the server does not offer TLS or the handshake fails;
 //!   `require`, `verify-ca` and `verify-full` insist on TLS with the certificate and host name
 //!   verified (rustls always checks the name, so the three behave as `verify-full`). Roots are
-//!   the platform's, or the PEM file of `sslrootcert`. rustls uses the crypto provider the
-//!   delivery layer installs (ring).
+//!   the platform's, or the PEM file of `sslrootcert` (module `connect`). rustls uses the
+//!   process's crypto provider, installed at start-up ([`crate::http::tls`]).
 //! * **A dry run** works in one transaction, with an advisory lock held for the transaction,
 //!   temporary tables, and a rollback at the end.
-//! * **Values** are decoded from the binary protocol by [`super::value`].
+//! * **Values** are decoded from the binary protocol by module `value`.
 
-use std::str::FromStr;
+mod connect;
+mod delta;
+mod value;
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
-use super::diff::{self, Dialect, DiffHints, Place, Tables};
-use super::lock::{LockHolder, Me};
-use super::state::{StateTables, log_cutoff};
-use super::value::{PgCell, PgColumn, numeric_cell};
-use super::{
+use crate::warehouse::diff::{self, Dialect, DiffHints, Place, Tables};
+use crate::warehouse::lock::{LockHolder, Me};
+use crate::warehouse::schema;
+use crate::warehouse::state::{StateTables, log_cutoff};
+use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
 };
+pub use connect::{ConnectionString, TlsMode, parse_connection_string};
+use value::{PgCell, PgColumn, numeric_cell};
+
 use crate::fields::OwnedValue;
 
 /// A PostgreSQL warehouse, one session.
@@ -54,56 +56,10 @@ impl std::fmt::Debug for PgWarehouse {
     }
 }
 
-/// `sslmode` as libpq spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsMode {
-    Disable,
-    Prefer,
-    /// `require`, `verify-ca`, `verify-full` (all verified).
-    Require,
-}
-
-/// A connection string split into what tokio-postgres reads and the TLS settings we handle.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ConnectionString {
-    /// The URL without `sslmode` and `sslrootcert`.
-    pub url: String,
-    pub tls: TlsMode,
-    pub root_cert: Option<String>,
-}
-
-/// Splits the TLS parameters off a `postgres://` URL. The error never quotes the URL (it may
-/// hold a password).
-pub fn parse_connection_string(url: &str) -> std::result::Result<ConnectionString, String> {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let mut tls = TlsMode::Prefer;
-    let mut root_cert = None;
-    let mut kept = Vec::new();
-    for param in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
-        let (key, value) = param.split_once('=').unwrap_or((param, ""));
-        match key {
-            "sslmode" => {
-                tls = match value {
-                    "disable" => TlsMode::Disable,
-                    "allow" | "prefer" => TlsMode::Prefer,
-                    "require" | "verify-ca" | "verify-full" => TlsMode::Require,
-                    _ => {
-                        return Err(format!(
-                            "unknown sslmode `{value}`: use disable, prefer, require, verify-ca or verify-full"
-                        ));
-                    }
-                }
-            }
-            "sslrootcert" => root_cert = Some(crate::destination::source::percent_decode(value)),
-            _ => kept.push(param),
-        }
-    }
-    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
-    Ok(ConnectionString { url, tls, root_cert })
-}
+/// The transaction advisory-lock key under which the state tables are created and upgraded
+/// (the ASCII bytes of `audience`: fixed, and unlike any sync's key in practice, those being
+/// hashes).
+const SCHEMA_LOCK_KEY: i64 = 0x6175_6469_656e_6365;
 
 /// The advisory-lock key of a sync: 64 bits of SHA-256 of a fixed prefix and the name, so that
 /// it collides neither with another sync's nor (in practice) with another application's.
@@ -114,80 +70,11 @@ pub fn lock_key(sync: &SyncName) -> i64 {
     i64::from_be_bytes(first)
 }
 
-fn tls_config(root_cert: Option<&str>) -> std::result::Result<rustls::ClientConfig, String> {
-    crate::delivery::install_crypto_provider();
-    match root_cert {
-        Some(path) => {
-            let mut roots = rustls::RootCertStore::empty();
-            let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read sslrootcert: {e}"))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| format!("cannot read sslrootcert: {e}"))?;
-                roots.add(cert).map_err(|e| format!("sslrootcert holds an unusable certificate: {e}"))?;
-            }
-            Ok(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
-        }
-        None => {
-            use rustls_platform_verifier::ConfigVerifierExt;
-            rustls::ClientConfig::with_platform_verifier().map_err(|e| format!("cannot load the TLS roots: {e}"))
-        }
-    }
-}
-
 impl PgWarehouse {
     /// Connects to `url` (a secret: it may hold a password); `shown` is the URL with the
     /// password masked, for errors.
     pub async fn connect(url: &str, shown: &str) -> Result<PgWarehouse> {
-        let fail = |why: String| WarehouseError::Connect(format!("{shown}: {why}"));
-        let parsed = parse_connection_string(url).map_err(fail)?;
-        // tokio-postgres's own message for a bad string names the option, not its value.
-        let mut config = tokio_postgres::Config::from_str(&parsed.url).map_err(|e| fail(e.to_string()))?;
-        let connect = |config: tokio_postgres::Config, tls: Option<rustls::ClientConfig>| async move {
-            match tls {
-                None => config.connect(NoTls).await.map(|(c, conn)| {
-                    (
-                        c,
-                        tokio::spawn(async move {
-                            let _ = conn.await;
-                        }),
-                    )
-                }),
-                Some(tls) => {
-                    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-                    config.connect(tls).await.map(|(c, conn)| {
-                        (
-                            c,
-                            tokio::spawn(async move {
-                                let _ = conn.await;
-                            }),
-                        )
-                    })
-                }
-            }
-        };
-        let (client, connection) = match parsed.tls {
-            TlsMode::Disable => {
-                config.ssl_mode(SslMode::Disable);
-                connect(config, None).await.map_err(|e| fail(describe(&e)))?
-            }
-            TlsMode::Require => {
-                config.ssl_mode(SslMode::Require);
-                let tls = tls_config(parsed.root_cert.as_deref()).map_err(fail)?;
-                connect(config, Some(tls)).await.map_err(|e| fail(describe(&e)))?
-            }
-            TlsMode::Prefer => {
-                config.ssl_mode(SslMode::Prefer);
-                let tls = tls_config(parsed.root_cert.as_deref()).map_err(fail)?;
-                match connect(config.clone(), Some(tls)).await {
-                    Ok(pair) => pair,
-                    // libpq's `prefer` falls back to no TLS when the TLS attempt fails.
-                    Err(e) if describe(&e).contains("TLS") => {
-                        config.ssl_mode(SslMode::Disable);
-                        connect(config, None).await.map_err(|e| fail(describe(&e)))?
-                    }
-                    Err(e) => return Err(fail(describe(&e))),
-                }
-            }
-        };
+        let (client, connection) = connect::session(url, shown).await?;
         Ok(PgWarehouse {
             client,
             connection,
@@ -220,6 +107,52 @@ impl PgWarehouse {
             .await
             .map_err(|e| sql_error("looking for a table", &e))?;
         Ok(row.get(0))
+    }
+
+    /// Creates the state tables that are missing and brings an older layout up to the current
+    /// version ([`schema`]), refusing a newer one: in one transaction, under a transaction
+    /// advisory lock every process takes for this, so that two never upgrade (or create the
+    /// schema) at once.
+    async fn create_state(&self) -> Result<()> {
+        let doing = "creating the state tables";
+        self.begin_tx(doing).await?;
+        let result = async {
+            self.execute(doing, "SELECT pg_advisory_xact_lock($1::bigint)", &[&SCHEMA_LOCK_KEY]).await?;
+            let upgrade = schema::upgrade_from(self.schema_version().await?)?;
+            for sql in self.state.create().iter().chain([&self.state.create_schema()]) {
+                self.exec(doing, sql).await?;
+            }
+            if upgrade.is_some() {
+                // Version 0 to 1 changes no table (see `schema`): the version is recorded.
+                for sql in self.state.write_schema() {
+                    self.exec("recording the state tables' schema version", &sql).await?;
+                }
+            }
+            self.commit(doing).await
+        }
+        .await;
+        if result.is_err() {
+            self.rollback().await;
+        }
+        result
+    }
+
+    /// The state tables' recorded schema version (`None`: none recorded).
+    async fn schema_version(&self) -> Result<Option<i64>> {
+        if !self.table_exists(&self.state.schema.qualified()).await? {
+            return Ok(None);
+        }
+        let row = self
+            .client
+            .query_one(&self.state.read_schema(), &[])
+            .await
+            .map_err(|e| sql_error("reading the state tables' schema version", &e))?;
+        Ok(row.get(0))
+    }
+
+    /// Refuses state tables newer than this binary (for what only reads them).
+    async fn refuse_newer_schema(&self) -> Result<()> {
+        schema::upgrade_from(self.schema_version().await?).map(|_| ())
     }
 
     async fn read_lock(&self, sync: &SyncName) -> Result<Option<LockHolder>> {
@@ -309,7 +242,11 @@ impl PgWarehouse {
                 .map_err(|e| sql_error(doing, &e))?;
             let ty: String = row.get(0);
             // `ty` is PostgreSQL's own spelling of a type (format_type), not user text.
-            let sql = format!("ALTER TABLE {} ADD COLUMN {} {ty}", t.baseline.qualified(), super::ident::quote(column));
+            let sql = format!(
+                "ALTER TABLE {} ADD COLUMN {} {ty}",
+                t.baseline.qualified(),
+                crate::warehouse::ident::quote(column)
+            );
             self.exec(doing, &sql).await?;
         }
         Ok(())
@@ -342,7 +279,7 @@ impl PgWarehouse {
             self.exec("finding duplicate keys", &sql).await?;
         }
         let duplicates = self.query_i64("finding duplicate keys", &diff::has_duplicates(&t)).await?;
-        for sql in diff::delta(&t, spec, run.config, DiffHints { duplicates: duplicates > 0, ..DiffHints::ALL }) {
+        for sql in delta::delta(&t, spec, run.config, DiffHints { duplicates: duplicates > 0, ..DiffHints::ALL }) {
             self.exec("computing the delta", &sql).await?;
         }
         let row = self
@@ -382,10 +319,10 @@ impl PgWarehouse {
         let kinds: Vec<PgColumn> =
             types.columns()[3..3 + spec.columns.len()].iter().map(|c| PgColumn::for_type(c.type_())).collect();
         let select: Vec<String> =
-            spec.columns.iter().zip(&kinds).map(|(c, k)| k.select(&super::ident::quote(c))).collect();
+            spec.columns.iter().zip(&kinds).map(|(c, k)| k.select(&crate::warehouse::ident::quote(c))).collect();
         let statement = self
             .client
-            .prepare(&diff::read_delta(&t, spec, &select))
+            .prepare(&delta::read_delta(&t, &select))
             .await
             .map_err(|e| sql_error("reading the delta", &e))?;
         self.reader = Some((statement, kinds));
@@ -519,15 +456,17 @@ impl Warehouse for PgWarehouse {
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 return Err(WarehouseError::Locked(holder));
             }
+            if let Err(e) = self.refuse_newer_schema().await {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(e);
+            }
             return Ok(Locked { taken_over: None });
         }
         if !self.try_advisory_lock("pg_try_advisory_lock", key).await? {
             return Err(WarehouseError::Locked(self.holder(sync).await));
         }
         let setup = async {
-            for sql in self.state.create() {
-                self.exec("creating the state tables", &sql).await?;
-            }
+            self.create_state().await?;
             // A lock row without the advisory lock is what a dead session leaves: replace it.
             let taken_over = self.read_lock(sync).await?.map(|h| (h, "its session is gone".to_owned()));
             let now = now_utc();
@@ -707,7 +646,7 @@ impl Warehouse for PgWarehouse {
         for (_, name) in runs.iter().skip(snapshots.max(1) as usize) {
             self.exec(
                 "dropping an old snapshot",
-                &format!("DROP TABLE IF EXISTS \"_audience\".{}", super::ident::quote(name)),
+                &format!("DROP TABLE IF EXISTS \"_audience\".{}", crate::warehouse::ident::quote(name)),
             )
             .await?;
         }
@@ -748,6 +687,7 @@ impl Warehouse for PgWarehouse {
         if !self.table_exists(&self.state.runs.qualified()).await? {
             return Ok(None);
         }
+        self.refuse_newer_schema().await?;
         let doing = "reading the sync log";
         let row = self
             .client

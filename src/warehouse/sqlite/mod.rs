@@ -17,10 +17,15 @@
 //!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
 //!   other run can take the lock.
 
+mod delta;
+mod first_run;
 mod heartbeat;
 mod journal;
 mod log;
 mod recorder;
+mod resync;
+mod unique;
+mod value;
 mod writeback;
 
 use std::path::{Path, PathBuf};
@@ -30,18 +35,18 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::diff::{self, Dialect, DiffHints, Images, Place, TableName, Tables};
-use super::first_run;
-use super::lock::{self, LockHolder, Me};
-use super::resync;
-use super::state::{StateTables, log_cutoff};
-use super::value::SqliteRow;
-use super::{
+use crate::warehouse::diff::{self, Dialect, DiffHints, Place, TableName, Tables};
+use crate::warehouse::lock::{self, LockHolder, Me};
+use crate::warehouse::schema;
+use crate::warehouse::state::{StateTables, log_cutoff};
+use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
+use delta::Images;
 use heartbeat::Heartbeat;
 use recorder::{Recorder, Recording};
+use value::SqliteRow;
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -122,32 +127,55 @@ impl SqliteWarehouse {
     }
 
     /// Creates the state tables that are missing, and the log's view (moving a log kept in the
-    /// earlier layout into the current one: see `log::migrate`). All in one transaction: in a
-    /// rollback journal each statement on its own would wait for the disk twice.
+    /// earlier layout into the current one: see `log::migrate`), and brings an older layout up
+    /// to the current version ([`schema`]), refusing a newer one. All in one transaction, which
+    /// holds the database's write lock (so no two processes upgrade at once): in a rollback
+    /// journal each statement on its own would also wait for the disk twice.
     fn create_state(&self) -> Result<()> {
         let doing = "creating the state tables";
         let runs = self.state.runs.qualified();
         self.exec(doing, "BEGIN IMMEDIATE")?;
-        let created = self
-            .state
-            .create()
-            .iter()
-            .chain(&log::create())
-            .try_for_each(|sql| self.exec(doing, sql))
-            .and_then(|()| {
-                // A table by the view's name is the earlier layout (the view itself is no table).
-                if self.table_exists("main", log::VIEW)? {
-                    let doing = "moving the sync log to its current layout";
-                    log::migrate(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))
-                } else {
-                    log::ensure_view(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))
-                }
-            })
-            .and_then(|()| self.exec(doing, "COMMIT"));
+        let created = self.schema_version().and_then(schema::upgrade_from).and_then(|upgrade| {
+            self.state
+                .create()
+                .iter()
+                .chain(&log::create())
+                .chain([&self.state.create_schema()])
+                .try_for_each(|sql| self.exec(doing, sql))?;
+            // A table by the view's name is the earlier layout (the view itself is no table).
+            if self.table_exists("main", log::VIEW)? {
+                let doing = "moving the sync log to its current layout";
+                log::migrate(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))?;
+            } else {
+                log::ensure_view(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))?;
+            }
+            if let Some(from) = upgrade {
+                // Version 0 to 1 changes no table (see `schema`): the version is recorded.
+                debug_assert!(from < schema::SCHEMA_VERSION);
+                let doing = "recording the state tables' schema version";
+                self.state.write_schema().iter().try_for_each(|sql| self.exec(doing, sql))?;
+            }
+            self.exec(doing, "COMMIT")
+        });
         if created.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         created
+    }
+
+    /// The state tables' recorded schema version (`None`: none recorded).
+    fn schema_version(&self) -> Result<Option<i64>> {
+        if !self.table_exists("main", &self.state.schema.name)? {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(&self.state.read_schema(), [], |r| r.get(0))
+            .map_err(|e| WarehouseError::sql("reading the state tables' schema version", e))
+    }
+
+    /// Refuses state tables newer than this binary (for the commands that only read them).
+    fn refuse_newer_schema(&self) -> Result<()> {
+        schema::upgrade_from(self.schema_version()?).map(|_| ())
     }
 
     /// Switches to WAL mode for the rest of the run (see `journal`), and lets the heartbeat's
@@ -199,7 +227,7 @@ impl SqliteWarehouse {
         result
     }
 
-    /// The delta's counts and ranges (see [`DeltaStats`]) after [`diff::delta`].
+    /// The delta's counts and ranges (see [`DeltaStats`]) after [`delta::delta`].
     fn delta_stats(&self, t: &Tables, baseline: i64) -> Result<DeltaStats> {
         let (rows, invalid): (i64, i64) = self
             .conn
@@ -317,7 +345,11 @@ impl SqliteWarehouse {
     fn widen_baseline(&self, t: &Tables, spec: &ModelSpec, have: &[(String, String)]) -> Result<()> {
         for column in &spec.columns {
             if !have.iter().any(|(h, _)| h.eq_ignore_ascii_case(column)) {
-                let sql = format!("ALTER TABLE {} ADD COLUMN {}", t.baseline.qualified(), super::ident::quote(column));
+                let sql = format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    t.baseline.qualified(),
+                    crate::warehouse::ident::quote(column)
+                );
                 self.exec("adding a column to the baseline", &sql)?;
             }
         }
@@ -370,7 +402,7 @@ fn log_time(step: &str, started: std::time::Instant) {
 }
 
 fn diff_quote(name: &str) -> String {
-    super::ident::quote(name)
+    crate::warehouse::ident::quote(name)
 }
 
 /// A connection with our per-connection settings.
@@ -502,6 +534,10 @@ impl Warehouse for SqliteWarehouse {
         self.dry_run = dry_run;
         if dry_run {
             self.exec("starting the dry run", "BEGIN IMMEDIATE")?;
+            if let Err(e) = self.refuse_newer_schema() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
             if self.table_exists("main", &self.state.locks.name)?
                 && let Some(holder) = self.read_lock(sync)?
                 && self.live_holder(&holder, me).is_none()
@@ -593,7 +629,7 @@ impl Warehouse for SqliteWarehouse {
         let t = Tables::new(Dialect::Sqlite, &spec.sync, run.run_id, scratch, baseline_place);
         // Without members, every valid row is an insert: see `first_run`.
         let members = has_baseline && self.has_rows(&t.baseline)?;
-        let unique = super::unique::key_is_unique(&self.conn, &spec.sql, &spec.primary_key);
+        let unique = unique::key_is_unique(&self.conn, &spec.sql, &spec.primary_key);
         // The snapshot commits on its own: a run that dies before the delta is built leaves a
         // snapshot that retention drops in time. With members, the snapshot is indexed by key:
         // as it is written when the model comes in key order, after it is written otherwise.
@@ -663,7 +699,7 @@ impl Warehouse for SqliteWarehouse {
                 if hints.can_merge() {
                     w.merge_delta(&t, run.config, baseline, duplicates > 0)?;
                 } else {
-                    for sql in diff::delta(&t, spec, run.config, hints) {
+                    for sql in delta::delta(&t, run.config, hints) {
                         w.exec("computing the delta", &sql)?;
                     }
                 }
@@ -714,7 +750,7 @@ impl Warehouse for SqliteWarehouse {
             Some((_, hi)) if last <= hi => Images::Removed,
             Some(_) => Images::Either,
         };
-        let sql = diff::read_images(t, spec, images);
+        let sql = delta::read_images(t, spec, images);
         let doing = "reading the delta";
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
         let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
@@ -802,7 +838,7 @@ impl Warehouse for SqliteWarehouse {
             for (_, name) in runs.iter().skip(keep) {
                 w.exec(
                     "dropping an old snapshot",
-                    &format!("DROP TABLE IF EXISTS main.{}", super::ident::quote(name)),
+                    &format!("DROP TABLE IF EXISTS main.{}", crate::warehouse::ident::quote(name)),
                 )?;
             }
             w.drop_delta(&delta)?;
@@ -855,6 +891,7 @@ impl Warehouse for SqliteWarehouse {
         if !self.table_exists("main", &self.state.runs.name)? {
             return Ok(None);
         }
+        self.refuse_newer_schema()?;
         let doing = "reading the sync log";
         let picked: Option<i64> = self
             .conn

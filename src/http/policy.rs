@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::settings::RetrySettings;
+use super::retry::RetrySettings;
 
 /// What came back from one attempt, as far as the policy cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,11 +15,12 @@
 //!
 //! The view has the delta table's columns, and the images and fingerprints too: reads and the
 //! baseline's moves take them from it (as from PostgreSQL's delta), with no second lookup of the
-//! snapshot row. A run with members uses [`super::diff::delta`].
+//! snapshot row. A run with members uses [`super::delta::delta`].
 
-use super::diff::{Tables, create_snapshot_as, in_key_order, snapshot_rows, sqlite_delta_into, sqlite_delta_table};
-use super::ident::quote;
-use super::{ModelSpec, Op};
+use super::delta::{sqlite_delta_into, sqlite_delta_table};
+use crate::warehouse::diff::{Tables, create_snapshot_as, in_key_order, snapshot_rows};
+use crate::warehouse::ident::quote;
+use crate::warehouse::{ModelSpec, Op};
 
 /// The snapshot in key order (no index: nothing probes it by key). The order is by the bytes
 /// ([`in_key_order`]), whatever the model's column says: the snapshot's own column, which the
@@ -40,7 +41,7 @@ pub fn duplicates(t: &Tables) -> Vec<String> {
              JOIN {s} AS b ON b.rowid = a.rowid + 1 WHERE a.{key} = b.{key} GROUP BY a.{key}",
             quote(&t.dup.name)
         ),
-        super::diff::create_index(t.dialect, &t.dup, "key", &["_audience_key"], true),
+        crate::warehouse::diff::create_index(t.dialect, &t.dup, "key", &["_audience_key"], true),
     ]
 }
 
@@ -49,7 +50,7 @@ pub fn duplicates(t: &Tables) -> Vec<String> {
 /// * Without duplicate keys, a view of the snapshot: its rows with a key, all inserts, `seq`
 ///   their rowid, with their images and fingerprints (read in place, with no second lookup of
 ///   the row).
-/// * With duplicate keys, a delta table like a re-sync's (`diff::sqlite_delta_table`), its rows
+/// * With duplicate keys, a delta table like a re-sync's (`delta::sqlite_delta_table`), its rows
 ///   referring to snapshot rows, all inserts: the dup table is temporary (the runner's
 ///   connection's own), and a view in the database can refer to no temporary table, nor could
 ///   the recording thread's connection read it. Returns whether the delta is the view.
@@ -95,9 +96,9 @@ pub fn stats(t: &Tables) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::diff::{Dialect, Place};
-    use super::super::ident::SyncName;
     use super::*;
+    use crate::warehouse::diff::{Dialect, Place};
+    use crate::warehouse::ident::SyncName;
 
     #[test]
     fn first_run_statements() {

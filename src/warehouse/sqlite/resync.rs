@@ -19,16 +19,14 @@
 //!   duplicate keys and every member's key is in the snapshot, which the counts tell (the
 //!   snapshot's keys, less those of changed rows that are not members, are the members present).
 //!
-//! The probe per row (`diff::delta`) stays for baselines where the merge cannot run: one whose
+//! The probe per row (`delta::delta`) stays for baselines where the merge cannot run: one whose
 //! key column's type differs from the snapshot's (`EXCEPT` compares values as stored, `=` after
 //! type affinity), and one written before the fingerprint was its second column.
 
-use super::Op;
-use super::diff::{
-    Place, TableName, Tables, deletes_by_merge, schema, snapshot_rows, sqlite_delta_into, sqlite_delta_table,
-    table_name,
-};
-use super::ident::quote;
+use super::delta::{deletes_by_merge, sqlite_delta_into, sqlite_delta_table};
+use crate::warehouse::Op;
+use crate::warehouse::diff::{Place, TableName, Tables, schema, snapshot_rows, table_name};
+use crate::warehouse::ident::quote;
 
 /// The temporary table of changed rows: (key, fingerprint) pairs of the snapshot.
 pub fn changed_table(t: &Tables) -> TableName {
@@ -67,7 +65,7 @@ pub fn present(t: &Tables) -> String {
     )
 }
 
-/// The delta table (`diff::sqlite_delta_table`), in sending order: deletes, updates, inserts,
+/// The delta table (`delta::sqlite_delta_table`), in sending order: deletes, updates, inserts,
 /// each by key. `deletes`: whether to look for deletes; `duplicates`: whether the dup table has
 /// rows.
 pub fn delta(t: &Tables, config: i64, deletes: bool, duplicates: bool) -> Vec<String> {
@@ -96,9 +94,9 @@ pub fn delta(t: &Tables, config: i64, deletes: bool, duplicates: bool) -> Vec<St
 
 #[cfg(test)]
 mod tests {
-    use super::super::diff::Dialect;
-    use super::super::ident::SyncName;
     use super::*;
+    use crate::warehouse::diff::Dialect;
+    use crate::warehouse::ident::SyncName;
 
     #[test]
     fn merge_statements() {

@@ -1,0 +1,26 @@
+//! The one way this crate builds an HTTP client: rustls with the process's crypto provider, a
+//! timeout per request, no redirects followed, our user agent. Delivery builds its client here,
+//! and so would an HTTPS warehouse connector.
+
+use std::time::Duration;
+
+/// What a client is built with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// Per request, from sending to the end of reading the response.
+    pub timeout: Duration,
+    /// Idle connections kept per host (as many as can be busy at once: each is reused).
+    pub max_idle_per_host: usize,
+}
+
+/// A reqwest client with these settings. No redirect is followed (sync.md: a 3xx fails its
+/// records with the `Location`, and a credential must not follow a redirect elsewhere).
+pub fn build(settings: ClientSettings) -> Result<reqwest::Client, reqwest::Error> {
+    super::tls::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(settings.timeout)
+        .pool_max_idle_per_host(settings.max_idle_per_host)
+        .user_agent(concat!("audience/", env!("CARGO_PKG_VERSION")))
+        .build()
+}

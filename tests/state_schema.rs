@@ -1,0 +1,158 @@
+//! The state tables' schema version: a warehouse written before versions were recorded (by the
+//! release at commit 8f61bcf) is upgraded in place by the next run and goes on syncing, sending
+//! nothing the API already accepted; state tables newer than the binary are refused, by a run,
+//! a dry run and `audience logs`, and left as they are.
+//!
+//! `tests/upgrade/` holds what that release wrote: `main-8f61bcf.db`, the SQLite warehouse after
+//! one run of `main-8f61bcf.toml` (30 users sent), and the layout of its state tables
+//! (`main-8f61bcf-sqlite-layout.sql`, from `sqlite_master`).
+
+mod sync_support;
+
+use std::path::{Path, PathBuf};
+
+use sync_support::{Kind, Warehouse, audience, first_synced, sync};
+
+/// Runs a scenario on both engines, as two tests.
+macro_rules! both_engines {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn sqlite() {
+                super::$scenario(super::Kind::Sqlite, stringify!($scenario));
+            }
+            #[test]
+            fn postgres() {
+                super::$scenario(super::Kind::Postgres, stringify!($scenario));
+            }
+        }
+    };
+}
+
+both_engines!(the_layout_before_versions_is_upgraded_and_goes_on_syncing);
+both_engines!(a_newer_schema_is_refused_and_left_alone);
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade");
+
+/// The recorded schema version, `None` when no version table exists.
+fn version(w: &Warehouse) -> Option<i64> {
+    let exists = match w.kind {
+        Kind::Sqlite => "SELECT count(*) FROM sqlite_master WHERE name = '_audience_schema'",
+        Kind::Postgres => "SELECT count(*) FROM pg_tables WHERE schemaname = '_audience' AND tablename = 'schema'",
+    };
+    (w.count(exists) > 0).then(|| w.count(&format!("SELECT max(version) FROM {}", w.state("schema"))))
+}
+
+/// The state tables' layout in SQLite: each object's SQL, in name order.
+fn sqlite_layout(path: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt =
+        conn.prepare("SELECT sql FROM sqlite_master WHERE name LIKE '\\_audience%' ESCAPE '\\' ORDER BY name").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+/// The layout the release before versions wrote, as `tests/upgrade/` keeps it.
+fn layout_before_versions() -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(FIXTURES).join("main-8f61bcf-sqlite-layout.sql")).unwrap();
+    text.split(";\n").filter(|s| !s.trim().is_empty()).map(str::to_owned).collect()
+}
+
+fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: &str) {
+    let (w, r, config) = first_synced(kind, name, 1..=30);
+    assert_eq!(version(&w), Some(1), "a new warehouse records the current version");
+    // Back to the layout before versions: the same tables without the version table.
+    match kind {
+        Kind::Sqlite => w.exec("DROP TABLE \"_audience_schema\""),
+        Kind::Postgres => w.exec("DROP TABLE \"_audience\".\"schema\""),
+    }
+    if kind == Kind::Sqlite {
+        assert_eq!(sqlite_layout(w.path()), layout_before_versions(), "the layout the release before versions wrote");
+    }
+    // The next run upgrades in place, and sends only what changed since the API accepted 1..=30.
+    w.add_users(31..=35);
+    w.exec("UPDATE users SET name = 'changed' WHERE id = 7");
+    r.clear_log();
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64(), s["deleted"].as_u64()), (Some(5), Some(1), Some(0)));
+    let mut sent = r.ids("POST");
+    sent.sort_unstable();
+    assert_eq!(sent, (31..=35).collect::<Vec<_>>(), "no accepted member is sent again");
+    assert_eq!(r.ids("PATCH"), vec![7]);
+    assert_eq!(r.members(), w.expected_members());
+    assert_eq!(version(&w), Some(1), "the run recorded the version");
+    // And the one after that runs on the upgraded layout as usual.
+    r.clear_log();
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64(), s["updated"].as_u64()), (0, Some(0), Some(0)), "{s}\n{err}");
+    assert!(r.requests().is_empty());
+}
+
+fn a_newer_schema_is_refused_and_left_alone(kind: Kind, name: &str) {
+    let (w, r, config) = first_synced(kind, name, 1..=10);
+    w.exec(&format!("UPDATE {} SET version = 2", w.state("schema")));
+    w.add_users(11..=12);
+    let tables = w.state_tables();
+    let runs = w.count(&format!("SELECT count(*) FROM {}", w.state("runs")));
+    r.clear_log();
+    for args in [&[][..], &["--dry-run"][..]] {
+        let (code, s, err) = sync(&config, args);
+        assert_eq!(code, 1, "{args:?}: {s}\n{err}");
+        let error = s["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("schema version 2") && error.contains("reads up to version 1"),
+            "{args:?}: the error names both versions: {error}"
+        );
+    }
+    let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("schema version 2"), "{stderr}");
+    assert!(r.requests().is_empty(), "nothing sent");
+    assert_eq!(version(&w), Some(2), "the version is left alone");
+    assert_eq!(w.state_tables(), tables, "no table created or dropped");
+    assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("runs"))), runs, "no run recorded");
+}
+
+/// Copies the warehouse and config the release before versions left into a fresh folder.
+fn release_before_versions(name: &str) -> (PathBuf, PathBuf) {
+    let dir = sync_support::scratch_dir(name);
+    let db = dir.join("warehouse.db");
+    std::fs::copy(Path::new(FIXTURES).join("main-8f61bcf.db"), &db).unwrap();
+    let config = dir.join("audience.toml");
+    std::fs::copy(Path::new(FIXTURES).join("main-8f61bcf.toml"), &config).unwrap();
+    (db, config)
+}
+
+/// The warehouse the release before versions wrote itself: read as it is, then upgraded by a
+/// run that finds nothing to send (its API is gone: a request would fail the run's records).
+#[test]
+fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
+    let (db, config) = release_before_versions("upgrade-release");
+    let query =
+        |sql: &str| -> i64 { rusqlite::Connection::open(&db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(sqlite_layout(&db), layout_before_versions());
+    // Its log reads as it is, before any upgrade.
+    let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((log["run_id"].as_i64(), log["rows"].as_array().map(Vec::len)), (Some(1), Some(30)));
+    // A dry run sees no change: every member it accepted stays accepted under this binary.
+    let (code, s, err) = sync(&config, &["--dry-run"]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64(), s["deleted"].as_u64()), (Some(0), Some(0), Some(0)));
+    // The run upgrades it in place.
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!((s["run_id"].as_i64(), s["requests"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!(query("SELECT max(version) FROM _audience_schema"), 1);
+    assert_eq!(query("SELECT count(*) FROM _audience_baseline_members"), 30, "every member kept");
+    let mut upgraded = layout_before_versions();
+    upgraded.push("CREATE TABLE \"_audience_schema\" (version INTEGER NOT NULL)".into());
+    upgraded.sort_by_key(|sql| sql.split('"').nth(1).unwrap_or_default().to_owned());
+    let mut now = sqlite_layout(&db);
+    now.sort_by_key(|sql| sql.split('"').nth(1).unwrap_or_default().to_owned());
+    // Run 1's snapshot is kept (retention keeps the newest), run 2's added.
+    now.retain(|sql| !sql.contains("_audience_snapshot_members_2"));
+    assert_eq!(now, upgraded, "the upgrade adds the version table and changes nothing else");
+}
