@@ -12,6 +12,9 @@ pub mod template;
 #[doc(hidden)]
 pub mod fuzzing;
 
+#[doc(hidden)]
+pub mod generate;
+
 #[cfg(feature = "cli")]
 pub mod delivery;
 
