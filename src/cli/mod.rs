@@ -58,6 +58,9 @@ pub mod exit {
 }
 
 /// Runs the command line; returns the process exit code.
+// Unsafe: `signal` through libc, to restore SIGPIPE's default (allowed on this function alone,
+// not on the command modules below `cli`).
+#[allow(unsafe_code)]
 pub fn main() -> i32 {
     // Rust ignores SIGPIPE, so a closed stdout (`audience logs … | head`) would make every
     // `print!` panic; restore the default so the process ends quietly, as other tools do.
