@@ -18,7 +18,8 @@
 //!
 //! * [`config`]: the serde model of the file (and of its JSON Schema, [`schema`]).
 //! * [`load`]: parsing, aliases, [`env`](mod@env) expansion, unknown keys and wrong types with key paths.
-//! * [`validate`] and `syncs`: every other check; [`model`]: the checked, typed [`Config`].
+//! * [`validate`] and `syncs`: every other check, sharing the state in `checker`; [`model`]:
+//!   the checked, typed [`Config`].
 //! * [`url`] and [`headers`]: the URL and header rules as pure functions; [`request`]:
 //!   [`PreparedAction`].
 //! * [`preview`] and [`samples`]: `audience preview`.
@@ -29,6 +30,7 @@
 //! of a `postgres://` URL) are [`Text`]s whose `Debug` prints `***`; anything shown to people
 //! goes through the config's [`Redactor`] as well.
 
+mod checker;
 pub mod codes;
 pub mod config;
 pub mod env;

@@ -4,6 +4,7 @@
 
 use crate::fields::{FieldPlan, FieldSettings, FieldSpec, OwnedValue, Source};
 
+use super::checker::{Ctx, field_list};
 use super::codes::ConfigCode;
 use super::config::{OrderedMap, ScheduleTable, StringOr, SyncTable};
 use super::keypath;
@@ -12,7 +13,6 @@ use super::problem::Problem;
 use super::schedule::{self, MAX_EVERY, MIN_EVERY, Schedule, TimeOfDay};
 use super::secret::Text;
 use super::source::{parse_source, percent_decode};
-use super::validate::{Ctx, field_list};
 
 /// What the sync checks need to know of the destination.
 pub(crate) struct FieldContext<'a> {
