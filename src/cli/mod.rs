@@ -103,7 +103,7 @@ pub(crate) fn usable_config<'r>(
     format: Format,
     command: Option<&str>,
 ) -> Option<&'r crate::destination::Config> {
-    let Some(config) = &report.config else {
+    let Some(config) = &report.checked.config else {
         match format {
             Format::Json => print_json(&report.to_json()),
             Format::Human => {

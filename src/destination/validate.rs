@@ -52,6 +52,21 @@ pub struct Validated {
     pub secret_keys: Vec<String>,
 }
 
+impl Validated {
+    /// What is known of a config that could not be checked (unreadable, or not TOML): the
+    /// problem that stopped it, and nothing else.
+    pub fn unchecked(problem: Problem) -> Validated {
+        Validated {
+            problems: vec![problem],
+            templates: Default::default(),
+            fields: Default::default(),
+            config: None,
+            redactor: Redactor::default(),
+            secret_keys: Vec::new(),
+        }
+    }
+}
+
 /// Runs every check. `config_name` is the config file as given, for messages.
 pub fn validate(parsed: Parsed, base_dir: &Path) -> Validated {
     let Parsed { file, expansion, action_keys, problems, dropped } = parsed;
