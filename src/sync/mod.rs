@@ -23,6 +23,7 @@
 //!   bounded by twice `max_concurrency`: a crash re-sends at most those batches.
 
 pub mod batch;
+mod delta;
 pub mod endpoint;
 pub mod fingerprint;
 pub mod run;
