@@ -6,8 +6,9 @@ use std::ops::Range;
 use ariadne::{Config as AriadneConfig, IndexType, Label, Report as AriadneReport, ReportKind, Source};
 use serde::Serialize;
 
+use crate::template::diagnostic::DiagnosticJson;
+use crate::template::report as template_report;
 use crate::template::span::LineIndex;
-use crate::template::{Severity, report as template_report};
 
 use super::codes::ConfigCode;
 use super::model::ActionKind;
@@ -42,23 +43,8 @@ impl std::fmt::Debug for Report {
 #[derive(Debug, Serialize)]
 pub struct CheckJson {
     pub valid: bool,
-    pub diagnostics: Vec<ProblemJson>,
+    pub diagnostics: Vec<DiagnosticJson>,
     pub fields: FieldsJson,
-}
-
-/// One diagnostic, field for field as interface.md fixes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProblemJson {
-    pub code: &'static str,
-    pub message: String,
-    pub severity: Severity,
-    pub action: Option<&'static str>,
-    pub key: Option<String>,
-    pub line: Option<u32>,
-    pub column: Option<u32>,
-    pub start: Option<u32>,
-    pub end: Option<u32>,
-    pub hint: Option<String>,
 }
 
 /// Each action's template fields.
@@ -109,7 +95,7 @@ impl Report {
         CheckJson { valid: self.is_valid(), diagnostics, fields: FieldsJson { add, update, remove } }
     }
 
-    fn problem_json(&self, p: &Problem) -> ProblemJson {
+    fn problem_json(&self, p: &Problem) -> DiagnosticJson {
         // Template problems are located within the template text; a TOML syntax error within
         // the config file; other config problems by their key alone.
         let located = match (&p.template, p.action, &p.span) {
@@ -126,11 +112,11 @@ impl Report {
             }
             None => (None, None, None, None),
         };
-        ProblemJson {
-            code: p.code.as_str(),
+        DiagnosticJson {
+            code: p.code.as_str().to_owned(),
             message: p.message.clone(),
             severity: p.severity,
-            action: p.action.map(ActionKind::name),
+            action: p.action.map(|a| a.name().to_owned()),
             key: p.key.clone().filter(|k| !k.is_empty()),
             line,
             column,
