@@ -17,34 +17,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use audience::template::diagnostic::DiagnosticJson;
 use audience::template::{Checked, Code, Diagnostic, check_expression, check_template, report};
 use serde::Serialize;
 
-/// A diagnostic as the snapshots show it.
-#[derive(Serialize)]
-struct Shown {
-    code: String,
-    message: String,
-    line: u32,
-    column: u32,
-    start: u32,
-    end: u32,
-    hint: Option<String>,
-}
-
-fn shown(src: &str, diags: &[Diagnostic]) -> Vec<Shown> {
+/// The diagnostics as the snapshots show them: the one JSON shape every command prints.
+fn shown(src: &str, diags: &[Diagnostic]) -> Vec<DiagnosticJson> {
     report::render_json(src, diags)
-        .into_iter()
-        .map(|j| Shown {
-            code: j.code.to_string(),
-            message: j.message,
-            line: j.line.unwrap_or(0),
-            column: j.column.unwrap_or(0),
-            start: j.start.unwrap_or(0),
-            end: j.end.unwrap_or(0),
-            hint: j.hint,
-        })
-        .collect()
 }
 
 /// A template field as the snapshots show it.
