@@ -33,6 +33,7 @@
 mod checker;
 pub mod codes;
 pub mod config;
+pub mod defaults;
 pub mod env;
 pub mod headers;
 pub mod keypath;

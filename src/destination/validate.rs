@@ -16,6 +16,7 @@ use crate::template::{self, Template};
 use super::checker::{Ctx, field_list};
 use super::codes::ConfigCode;
 use super::config::{ActionTable, AuthTable, DestinationTable, FieldTable, RetryTable, StringOr};
+use super::defaults;
 use super::headers;
 use super::keypath;
 use super::load::Parsed;
@@ -116,9 +117,9 @@ fn destination(
     let base_url = base_url(ctx, d.base_url.as_ref());
     let headers = custom_headers(ctx, d);
     let auth = auth(ctx, d.auth.as_ref());
-    let timeout =
-        ctx.duration("destination.timeout", d.timeout.as_ref(), Duration::from_secs(30), Duration::from_secs(3600));
-    let max_concurrency = ctx.int("destination.max_concurrency", d.max_concurrency, 1..=256, 4) as u32;
+    let timeout = ctx.duration("destination.timeout", d.timeout.as_ref(), defaults::TIMEOUT, Duration::from_secs(3600));
+    let max_concurrency =
+        ctx.int("destination.max_concurrency", d.max_concurrency, 1..=256, defaults::MAX_CONCURRENCY) as u32;
     let rate_limit = match d.rate_limit {
         Some(r) if !(r.is_finite() && r > 0.0 && r <= 1e6) => {
             ctx.error(
@@ -435,7 +436,7 @@ fn own_action(
         );
     }
     let method = match t.method.as_deref() {
-        None => Method::Post,
+        None => defaults::METHOD,
         Some(m) => Method::parse(m).unwrap_or_else(|| {
             let hint = match Method::parse(&m.to_ascii_uppercase()) {
                 Some(upper) => format!("write it in upper case: {upper}"),
@@ -447,7 +448,7 @@ fn own_action(
                 format!("unknown HTTP method `{m}`"),
                 hint,
             );
-            Method::Post
+            defaults::METHOD
         }),
     };
     let path = ctx.required(&base, "path", t.path.as_ref(), false);
@@ -465,7 +466,8 @@ fn own_action(
             });
         }
     }
-    let batch_size = ctx.int(&keypath::join(&base, "batch_size"), t.batch_size, 1..=5000, 5000) as usize;
+    let batch_size =
+        ctx.int(&keypath::join(&base, "batch_size"), t.batch_size, 1..=5000, defaults::BATCH_SIZE) as usize;
     let (source, file) = template_source(ctx, &base, t)?;
     let template_file = file.map(|path| {
         let secret = ctx.is_env(&keypath::join(&base, "template_file"));
