@@ -4,6 +4,12 @@
 //! Request bodies are templates in an allowlisted subset of JSONata, checked with precise
 //! diagnostics, compiled to bytecode and rendered for whole batches of records by a VM whose
 //! output is byte-identical to the reference JSONata.
+//!
+//! `unsafe` is denied here and allowed, each with its reason, only in the modules that need it:
+//! the template engine's output writers (`template::cursor`, `template::vm`, `template::json`),
+//! two libc calls of the warehouse (`warehouse::lock`, `warehouse::sqlite::writeback`) and the
+//! SIGPIPE reset at the start of `cli::main`.
+#![deny(unsafe_code)]
 
 pub mod destination;
 pub mod fields;
@@ -13,6 +19,9 @@ pub mod template;
 
 #[doc(hidden)]
 pub mod fuzzing;
+
+#[doc(hidden)]
+pub mod generate;
 
 #[cfg(feature = "cli")]
 pub mod delivery;

@@ -9,6 +9,11 @@
 //! * `valid/*.jsonata`: valid templates; the snapshot holds their fields (and any warning).
 //! * `positions/*.jsonata`: lines and columns after multi-byte characters, tabs, CRLF and lone
 //!   CR; the snapshot holds the JSON and the human report.
+//! * `expressions/*.jsonata`: valid expressions (not templates), for their disassembly.
+//!
+//! The compiled programs of every `valid/` template (the product page's sample templates among
+//! them), of the example config's templates and of every `expressions/` case are kept as
+//! disassembly snapshots, so that what a change to the compiler does to the code shows in review.
 //!
 //! For every case, the human report and the JSON agree on every line and column. A new case is
 //! a new file: `INSTA_UPDATE=always cargo test --test cases` writes its snapshot (read it!).
@@ -17,34 +22,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use audience::template::{Checked, Code, Diagnostic, check_expression, check_template, report};
+use audience::template::diagnostic::DiagnosticJson;
+use audience::template::{Checked, Code, Diagnostic, Expression, Template, check_expression, check_template, report};
 use serde::Serialize;
 
-/// A diagnostic as the snapshots show it.
-#[derive(Serialize)]
-struct Shown {
-    code: String,
-    message: String,
-    line: u32,
-    column: u32,
-    start: u32,
-    end: u32,
-    hint: Option<String>,
-}
-
-fn shown(src: &str, diags: &[Diagnostic]) -> Vec<Shown> {
+/// The diagnostics as the snapshots show them: the one JSON shape every command prints.
+fn shown(src: &str, diags: &[Diagnostic]) -> Vec<DiagnosticJson> {
     report::render_json(src, diags)
-        .into_iter()
-        .map(|j| Shown {
-            code: j.code.to_string(),
-            message: j.message,
-            line: j.line.unwrap_or(0),
-            column: j.column.unwrap_or(0),
-            start: j.start.unwrap_or(0),
-            end: j.end.unwrap_or(0),
-            hint: j.hint,
-        })
-        .collect()
 }
 
 /// A template field as the snapshots show it.
@@ -255,4 +239,38 @@ fn constructs_md_matches_the_checker_and_the_case_files() {
         assert!(listed, "{code}: case file {text:?} is missing from constructs.md");
     }
     assert!(examples.iter().filter(|e| e.code.is_none()).count() >= 10, "allowed constructs have examples");
+}
+
+#[test]
+fn disassembly_of_templates() {
+    let disassemble = |path: &Path| {
+        let src = read(path);
+        let template = Template::compile(&src).unwrap_or_else(|d| panic!("{}: {d:?}", path.display()));
+        insta::assert_snapshot!(template.program().disassemble());
+    };
+    insta::glob!("cases/valid/*.jsonata", disassemble);
+}
+
+#[test]
+fn disassembly_of_the_example_config() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/acme.toml");
+    let report = audience::destination::check_file(&config, audience::destination::EnvMode::Warn);
+    let mut seen = 0;
+    for (kind, source) in ["add", "update", "remove"].into_iter().zip(&report.checked.templates) {
+        let Some(source) = source else { continue };
+        let template = Template::compile(&source.text).unwrap_or_else(|d| panic!("{kind}: {d:?}"));
+        insta::assert_snapshot!(format!("disassembly_of_the_example_config@{kind}"), template.program().disassemble());
+        seen += 1;
+    }
+    // update uses add's request (`use_add`): two templates.
+    assert_eq!(seen, 2, "{report:?}");
+}
+
+#[test]
+fn disassembly_of_expressions() {
+    insta::glob!("cases/expressions/*.jsonata", |path| {
+        let src = read(path);
+        let expression = Expression::compile(&src).unwrap_or_else(|d| panic!("{}: {d:?}", path.display()));
+        insta::assert_snapshot!(expression.program().disassemble());
+    });
 }

@@ -97,6 +97,43 @@ fn check_reports_every_error_and_exits_1() {
     }
 }
 
+/// The keys of a diagnostic, in order, as every command prints one.
+const DIAGNOSTIC_KEYS: [&str; 10] =
+    ["code", "message", "severity", "action", "key", "line", "column", "start", "end", "hint"];
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().cloned().collect()
+}
+
+#[test]
+fn every_command_prints_a_diagnostic_in_one_shape() {
+    let mut shapes = Vec::new();
+    // render: an error in the expression, when evaluating, and in the input
+    for (expr, input) in [("a & b", "{}"), ("$number($$)", "\"x\""), ("$$", "{")] {
+        let o = audience(&["render", "-e", expr, "--format", "json"], input);
+        assert_eq!(o.status.code(), Some(1), "{expr}");
+        shapes.push((format!("render {expr}"), keys(&serde_json::from_str(&stdout(&o)).unwrap())));
+    }
+    // check: a template, and a config with a problem in a template and one in a key
+    let t = temp_file("shape.jsonata", "{\"a\": x & y}");
+    let config = temp_file(
+        "shape.toml",
+        "[destination]\nbase_url = \"http://127.0.0.1:1\"\nretries = 3\n[destination.actions.add]\n\
+         method = \"POST\"\npath = \"/a\"\ntemplate = \"{\\\"a\\\": x & y}\"\n",
+    );
+    for path in [&t, &config] {
+        let o = audience(&["check", path.to_str().unwrap(), "--format", "json"], "");
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        for d in v["diagnostics"].as_array().unwrap() {
+            shapes.push((format!("check {} {}", path.display(), d["code"]), keys(d)));
+        }
+    }
+    assert!(shapes.len() >= 6, "{shapes:?}");
+    for (what, keys) in &shapes {
+        assert_eq!(keys, &DIAGNOSTIC_KEYS, "{what}");
+    }
+}
+
 #[test]
 fn check_lists_the_fields_of_a_valid_template() {
     let t = temp_file(

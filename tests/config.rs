@@ -84,10 +84,10 @@ fn every_case_reports_exactly_its_problems() {
         }
         let errors_expected = want.iter().any(|e| !e.starts_with("warning "));
         assert_eq!(report.is_valid(), !errors_expected, "{}", path.display());
-        assert_eq!(report.config.is_some(), report.is_valid(), "{}", path.display());
+        assert_eq!(report.checked.config.is_some(), report.is_valid(), "{}", path.display());
         // The human report never panics and names every code.
         let human = report.render_human(false);
-        for d in &report.problems {
+        for d in &report.checked.problems {
             assert!(human.contains(d.code.as_str()), "{}: {} missing from\n{human}", path.display(), d.code);
         }
         insta::assert_json_snapshot!(report.to_json());
@@ -120,7 +120,7 @@ fn every_config_code_has_a_case_and_a_line_in_the_docs() {
 #[test]
 fn defaults_are_applied() {
     let report = check(&cases_dir().join("valid-minimal.toml"), EnvMode::Error);
-    let config = report.config.expect("valid");
+    let config = report.checked.config.expect("valid");
     let d = &config.destination;
     assert_eq!(d.base_url.as_str(), "https://api.example.com");
     assert_eq!(
@@ -154,7 +154,7 @@ fn defaults_are_applied() {
 #[test]
 fn every_form_is_read() {
     let report = check(&cases_dir().join("valid-every-form.toml"), EnvMode::Error);
-    let config = report.config.expect("valid");
+    let config = report.checked.config.expect("valid");
     let d = &config.destination;
     assert_eq!(d.base_url.as_str(), "https://api.example.com/v1");
     assert_eq!(d.rate_limit, Some(2.5));
@@ -190,7 +190,7 @@ fn unset_variables_are_errors_outside_check() {
     let path = cases_dir().join("C0201-unset-variable.toml");
     let report = check(&path, EnvMode::Error);
     assert!(!report.is_valid());
-    assert!(report.problems.iter().all(|p| p.is(ConfigCode::UnsetVariable) && p.is_error()));
+    assert!(report.checked.problems.iter().all(|p| p.is(ConfigCode::UnsetVariable) && p.is_error()));
 }
 
 #[test]
@@ -201,8 +201,8 @@ fn examples_are_valid() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "toml") {
             let report = check(&path, EnvMode::Error);
-            assert!(report.is_valid(), "{}: {:?}", path.display(), report.problems);
-            assert!(report.problems.is_empty(), "{}: {:?}", path.display(), report.problems);
+            assert!(report.is_valid(), "{}: {:?}", path.display(), report.checked.problems);
+            assert!(report.checked.problems.is_empty(), "{}: {:?}", path.display(), report.checked.problems);
             seen += 1;
         }
     }
@@ -415,7 +415,7 @@ mod robustness {
             let report = destination::check_text(&damaged, "damaged.toml", &cases_dir(), &env, EnvMode::Warn);
             let _ = report.render_human(false);
             let _ = serde_json::to_string(&report.to_json());
-            prop_assert_eq!(report.config.is_some(), report.is_valid());
+            prop_assert_eq!(report.checked.config.is_some(), report.is_valid());
         }
     }
 }

@@ -119,15 +119,7 @@ fn session(text: &str) -> Vec<Run> {
 /// together), computed with the library as the command computes it.
 fn render(expr: &str, json: bool, input: &str) -> String {
     fn error_json(d: audience::template::diagnostic::DiagnosticJson) -> String {
-        let v = serde_json::json!({
-            "code": d.code.as_str(),
-            "message": d.message,
-            "line": d.line,
-            "column": d.column,
-            "start": d.start,
-            "end": d.end,
-        });
-        serde_json::to_string_pretty(&v).unwrap() + "\n"
+        serde_json::to_string_pretty(&d).unwrap() + "\n"
     }
     let human = |diags: &[Diagnostic]| report::render_human(expr, "<expr>", diags, false);
     let compiled = match Expression::compile(expr) {

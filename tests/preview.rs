@@ -211,7 +211,7 @@ fn bearer_config() -> destination::Config {
         &lookup,
         EnvMode::Error,
     );
-    report.config.unwrap_or_else(|| panic!("{:?}", report.problems))
+    report.checked.config.unwrap_or_else(|| panic!("{:?}", report.checked.problems))
 }
 
 proptest! {

@@ -216,7 +216,7 @@ fn debug_and_errors_show_no_secret() {
     for (auth, credential) in [(bearer(), BEARER), (basic(), BASIC), (api_key(), API_KEY)] {
         let text = config(&auth);
         let report = destination::check_text(&text, "canary.toml", Path::new("."), &lookup, EnvMode::Error);
-        let config = report.config.as_ref().unwrap_or_else(|| panic!("{:?}", report.problems));
+        let config = report.checked.config.as_ref().unwrap_or_else(|| panic!("{:?}", report.checked.problems));
         assert_no_canary("Debug of the config", &format!("{config:?} {config:#?}"));
         assert_no_canary("Debug of the report", &format!("{report:?}"));
         let sync = &config.syncs[0];
@@ -252,14 +252,14 @@ fn debug_and_errors_show_no_secret() {
         )
         .replace(&format!("postgres://app:{POSTGRES}@db.internal:5432/dw?sslmode=verify-full"), "${PLANTED_DB}");
     let report = destination::check_text(&text, "canary.toml", Path::new("."), &paths, EnvMode::Error);
-    let config = report.config.as_ref().unwrap_or_else(|| panic!("{:?}", report.problems));
+    let config = report.checked.config.as_ref().unwrap_or_else(|| panic!("{:?}", report.checked.problems));
     assert!(config.destination.action(ActionKind::Remove).template_file.is_some());
     assert_no_canary("Debug of a config with paths from the environment", &format!("{config:?}"));
 
     for (name, text) in broken_configs() {
         let report = destination::check_text(&text, "canary.toml", Path::new("."), &lookup, EnvMode::Error);
         let messages: Vec<String> =
-            report.problems.iter().map(|p| format!("{} {:?} {:?}", p.message, p.hint, p)).collect();
+            report.checked.problems.iter().map(|p| format!("{} {:?} {:?}", p.message, p.hint, p)).collect();
         assert_no_canary(&format!("{name}: messages and Debug of problems"), &messages.join("\n"));
         assert_no_canary(&format!("{name}: JSON"), &serde_json::to_string(&report.to_json()).unwrap_or_default());
         assert_no_canary(&format!("{name}: human"), &report.render_human(false));

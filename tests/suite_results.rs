@@ -208,22 +208,11 @@ fn write_js(value: &Value, out: &mut String) {
     }
 }
 
+/// A string as `JSON.stringify` writes it: serde_json escapes exactly the same characters the
+/// same way (the short escapes, other controls as lowercase `\u00xx`), and a Rust string holds
+/// no lone surrogate, the one case where they could differ.
 fn write_js_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => write!(out, "\\u{:04x}", c as u32).unwrap(),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&serde_json::to_string(s).expect("a string serialises"));
 }
 
 #[test]

@@ -3,36 +3,17 @@
 //! document `{"records": [...], "connection": {...}}` (missing fields omitted), and fails with
 //! the same error code when it fails.
 //!
-//! Seeded loop (the generators live in `tests/support/mod.rs`): fixed seeds plus one fresh seed
+//! Seeded loop (the generators live in `src/generate/`): fixed seeds plus one fresh seed
 //! per run, printed as `two_modes: fresh seed = N (replay with AUDIENCE_TWO_MODES_SEED=N)`.
 //! `AUDIENCE_TWO_MODES_CASES` sets the number of templates per seed.
 
 mod support;
 
 use audience::template::{Connection, RecordBatch, Template};
-use support::{FieldVal, Rng, batch_doc, env_u64, fresh_seed, gen_connection, gen_field_value, gen_template};
+use support::{Rng, batch_doc, env_u64, fill_batch, fresh_seed, gen_connection, gen_records, gen_template};
 
 const FIXED_SEEDS: &[u64] = &[0x7770_0001, 0x7770_0002];
 const DEFAULT_CASES: u64 = 300;
-
-/// Record counts: zero, one and many.
-fn record_count(rng: &mut Rng) -> usize {
-    *rng.pick(&[0, 1, 1, 2, 3, 7, 20])
-}
-
-fn build(rng: &mut Rng, width: usize) -> Vec<Vec<FieldVal>> {
-    (0..record_count(rng)).map(|_| (0..width).map(|_| gen_field_value(rng)).collect()).collect()
-}
-
-fn fill(batch: &mut RecordBatch, records: &[Vec<FieldVal>]) {
-    batch.clear();
-    for rec in records {
-        batch.push_record();
-        for (i, v) in rec.iter().enumerate() {
-            v.set(batch, i);
-        }
-    }
-}
 
 fn outcome(r: Result<bool, audience::template::Diagnostic>, out: &[u8]) -> Result<String, String> {
     match r {
@@ -71,11 +52,11 @@ fn check_seed(seed: u64, cases: u64, failures: &mut Vec<Failure>) {
         // Several batches per template, reusing the batch and the buffer as the sync does.
         for _ in 0..3 {
             let conn = gen_connection(&mut rng);
-            let records = build(&mut rng, fields.len());
+            let records = gen_records(&mut rng, fields.len());
             if batch.width() != fields.len() {
                 batch = RecordBatch::new(fields.len());
             }
-            fill(&mut batch, &records);
+            fill_batch(&mut batch, &records);
             out.clear();
             let r = template.render(&batch, &conn, &mut out);
             let render = match r {
@@ -141,16 +122,16 @@ fn same_record_same_body() {
                 Template::compile(&src).unwrap_or_else(|d| panic!("seed {seed} case {index}: {src:?}: {d:?}"));
             let width = template.fields().len();
             let conn: Connection = gen_connection(&mut rng);
-            let records = build(&mut rng, width);
+            let records = gen_records(&mut rng, width);
             let mut batch = RecordBatch::new(width);
-            fill(&mut batch, &records);
+            fill_batch(&mut batch, &records);
 
             let mut out = Vec::new();
             let first = template.render(&batch, &conn, &mut out).map(|()| out.clone());
             out.clear();
             let second = template.render(&batch, &conn, &mut out).map(|()| out.clone());
             // Rebuild the batch from scratch in a reused (cleared) batch: same body again.
-            fill(&mut batch, &records);
+            fill_batch(&mut batch, &records);
             out.clear();
             let third = template.render(&batch, &conn, &mut out).map(|()| out.clone());
             let show = |r: &Result<Vec<u8>, audience::template::Diagnostic>| match r {
@@ -163,10 +144,10 @@ fn same_record_same_body() {
             // A one-record batch per record renders the same record the same way each time.
             if let Some(rec) = records.first() {
                 let one = vec![rec.clone()];
-                fill(&mut batch, &one);
+                fill_batch(&mut batch, &one);
                 out.clear();
                 let a = template.render(&batch, &conn, &mut out).map(|()| out.clone());
-                fill(&mut batch, &one);
+                fill_batch(&mut batch, &one);
                 out.clear();
                 let b = template.render(&batch, &conn, &mut out).map(|()| out.clone());
                 assert_eq!(show(&a), show(&b), "seed {seed} case {index}: {src:?}");

@@ -27,7 +27,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> i32 {
     let report = destination::check_file(&args.config, EnvMode::Error);
-    let Some(config) = &report.config else {
+    let Some(config) = &report.checked.config else {
         eprint!("{}", report.render_human(stderr_color()));
         eprintln!("error: logs needs a config without errors (it reads the sync's source)");
         return exit::INVALID;

@@ -58,6 +58,9 @@ pub mod exit {
 }
 
 /// Runs the command line; returns the process exit code.
+// Unsafe: `signal` through libc, to restore SIGPIPE's default (allowed on this function alone,
+// not on the command modules below `cli`).
+#[allow(unsafe_code)]
 pub fn main() -> i32 {
     // Rust ignores SIGPIPE, so a closed stdout (`audience logs … | head`) would make every
     // `print!` panic; restore the default so the process ends quietly, as other tools do.
@@ -102,7 +105,7 @@ pub(crate) fn usable_config<'r>(
     format: Format,
     command: Option<&str>,
 ) -> Option<&'r crate::destination::Config> {
-    let Some(config) = &report.config else {
+    let Some(config) = &report.checked.config else {
         match format {
             Format::Json => print_json(&report.to_json()),
             Format::Human => {

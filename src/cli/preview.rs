@@ -80,7 +80,7 @@ pub fn run(args: Args) -> i32 {
         }
         Err(PreviewError::Render(d)) => {
             let kind = args.action;
-            match &report.templates[kind.index()] {
+            match &report.checked.templates[kind.index()] {
                 Some(source) => {
                     let name = source.file.as_ref().map_or_else(|| source.key.clone(), |f| f.display().to_string());
                     let mut d = d.clone();

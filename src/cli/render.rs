@@ -1,8 +1,8 @@
 //! `audience render`: evaluates an expression of the subset over a JSON input.
 
 use super::{Format, exit, print_json, stderr_color};
+use crate::template::diagnostic::DiagnosticJson;
 use crate::template::{Expression, report};
-use serde::Serialize;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
@@ -29,17 +29,6 @@ pub struct Args {
     disassemble: bool,
 }
 
-/// A run-time or input error in the `--format json` shape.
-#[derive(Serialize)]
-struct ErrorJson {
-    code: String,
-    message: String,
-    line: Option<u32>,
-    column: Option<u32>,
-    start: Option<u32>,
-    end: Option<u32>,
-}
-
 pub fn run(args: Args) -> i32 {
     let (name, src) = match (&args.expr, &args.template) {
         (Some(expr), _) => ("<expr>".to_string(), expr.clone()),
@@ -54,16 +43,8 @@ pub fn run(args: Args) -> i32 {
         Err(diags) => {
             match args.format {
                 Format::Json => {
-                    let first = report::render_json(&src, &diags).into_iter().next();
-                    if let Some(d) = first {
-                        print_json(&ErrorJson {
-                            code: d.code.to_string(),
-                            message: d.message,
-                            line: d.line,
-                            column: d.column,
-                            start: d.start,
-                            end: d.end,
-                        });
+                    if let Some(d) = report::render_json(&src, &diags).first() {
+                        print_json(d);
                     }
                 }
                 Format::Human => eprint!("{}", report::render_human(&src, &name, &diags, stderr_color())),
@@ -90,13 +71,10 @@ pub fn run(args: Args) -> i32 {
                     format!("the input is not JSON: {} at line {line} column {column}", describe_json_error(&e));
                 return match args.format {
                     Format::Json => {
-                        print_json(&ErrorJson {
-                            code: "input".into(),
-                            message,
+                        print_json(&DiagnosticJson {
                             line: Some(line as u32),
                             column: Some(column as u32),
-                            start: None,
-                            end: None,
+                            ..DiagnosticJson::error("input", message)
                         });
                         exit::INVALID
                     }
@@ -123,15 +101,7 @@ pub fn run(args: Args) -> i32 {
         Err(diag) => {
             match args.format {
                 Format::Json => {
-                    let d = diag.to_json(&src);
-                    print_json(&ErrorJson {
-                        code: d.code.to_string(),
-                        message: d.message,
-                        line: d.line,
-                        column: d.column,
-                        start: d.start,
-                        end: d.end,
-                    });
+                    print_json(&diag.to_json(&src));
                 }
                 Format::Human => eprint!("{}", report::render_human(&src, &name, &[diag], stderr_color())),
             }
@@ -174,14 +144,7 @@ fn read_input(path: Option<&std::path::Path>) -> Result<String, String> {
 
 fn fail(format: Format, code: &str, message: &str) -> i32 {
     match format {
-        Format::Json => print_json(&ErrorJson {
-            code: code.into(),
-            message: message.into(),
-            line: None,
-            column: None,
-            start: None,
-            end: None,
-        }),
+        Format::Json => print_json(&DiagnosticJson::error(code, message)),
         Format::Human => eprintln!("error: {message}"),
     }
     exit::INVALID

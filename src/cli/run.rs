@@ -61,8 +61,8 @@ pub fn run(args: Args) -> i32 {
         eprintln!("error: run refuses a config with errors");
         return exit::INVALID;
     }
-    let templates = report.templates.clone().map(|t| t.map(|t| t.text));
-    let Some(config) = report.config.take() else {
+    let templates = report.checked.templates.clone().map(|t| t.map(|t| t.text));
+    let Some(config) = report.checked.config.take() else {
         eprintln!("error: run refuses a config with errors");
         return exit::INVALID;
     };

@@ -68,7 +68,7 @@ pub fn run(args: Args) -> i32 {
     // Delivery's warnings (the API rejected the configuration, splitting stopped) and
     // `AUDIENCE_LOG=debug`'s request lines, in the shape of the sync's own lines.
     super::log::Lines::new(!std::io::stderr().is_terminal()).install();
-    let templates = report.templates.clone().map(|t| t.map(|t| t.text));
+    let templates = report.checked.templates.clone().map(|t| t.map(|t| t.text));
     let options = RunOptions {
         dry_run: args.dry_run,
         full_resync: args.full_resync,

@@ -111,8 +111,8 @@ pub async fn run(options: &Options) -> Result<Report, DemoError> {
     if !report.is_valid() || report.warnings() > 0 {
         return Err(DemoError(format!("the demo's config does not check clean (a bug): {}", report.summary())));
     }
-    let templates = report.templates.clone().map(|t| t.map(|t| t.text));
-    let Some(config) = report.config else { return Err(DemoError("the demo's config did not load".into())) };
+    let templates = report.checked.templates.clone().map(|t| t.map(|t| t.text));
+    let Some(config) = report.checked.config else { return Err(DemoError("the demo's config did not load".into())) };
     let client = delivery_client(&config).map_err(|e| fail("cannot make the HTTP client", e))?;
     let runner = Runner { config: &config, templates: &templates, client: &client, notices: RefCell::default() };
 

@@ -14,6 +14,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use schemars::JsonSchema;
+
+use super::defaults;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
 /// An `audience` config: one destination (your HTTP API) and the syncs that feed it. String
@@ -45,10 +47,10 @@ pub struct DestinationTable {
     #[serde(default)]
     pub headers: OrderedMap<StringOr<HeaderTable>>,
     /// Per-request timeout, such as `"30s"`.
-    #[schemars(extend("default" = "30s"))]
+    #[schemars(extend("default" = defaults::duration_text(defaults::TIMEOUT)))]
     pub timeout: Option<String>,
     /// Requests in flight at once.
-    #[schemars(range(min = 1, max = 256), extend("default" = 4))]
+    #[schemars(range(min = 1, max = 256), extend("default" = defaults::MAX_CONCURRENCY))]
     pub max_concurrency: Option<i64>,
     /// Requests per second (no limit when absent).
     #[schemars(extend("exclusiveMinimum" = 0))]
@@ -117,13 +119,13 @@ pub struct ActionsTable {
 #[derive(Default, serde::Deserialize, JsonSchema)]
 pub struct ActionTable {
     /// `POST`, `PUT`, `PATCH`, `GET` or `DELETE`.
-    #[schemars(extend("enum" = ["POST", "PUT", "PATCH", "GET", "DELETE"], "default" = "POST"))]
+    #[schemars(extend("enum" = ["POST", "PUT", "PATCH", "GET", "DELETE"], "default" = defaults::METHOD.as_str()))]
     pub method: Option<String>,
     /// Appended to the base URL; starts with `/`; may hold `{{connection.audienceId}}` and
     /// `{{connection.audienceName}}`.
     pub path: Option<String>,
     /// Most records per request.
-    #[schemars(range(min = 1, max = 5000), extend("default" = 5000))]
+    #[schemars(range(min = 1, max = 5000), extend("default" = defaults::BATCH_SIZE))]
     pub batch_size: Option<i64>,
     /// The request body: a JSONata template (never expanded for `${...}`).
     pub template: Option<String>,
@@ -192,7 +194,7 @@ pub struct SyncTable {
     pub primary_key: Option<String>,
     /// "Automatically hash PII data": hash fields that have a hash algorithm. When false,
     /// values must already be digests.
-    #[schemars(extend("default" = true))]
+    #[schemars(extend("default" = defaults::HASH_PII))]
     pub hash_pii: Option<bool>,
     /// Template field -> warehouse column.
     #[serde(default)]
@@ -205,16 +207,16 @@ pub struct SyncTable {
     #[schemars(extend("default" = "manual"))]
     pub schedule: Option<StringOr<ScheduleTable>>,
     /// Store sync logs in the warehouse.
-    #[schemars(extend("default" = true))]
+    #[schemars(extend("default" = defaults::RETAIN_LOGS))]
     pub retain_logs: Option<bool>,
     /// Days of sync logs kept.
-    #[schemars(range(min = 1, max = 36500), extend("default" = 7))]
+    #[schemars(range(min = 1, max = 36500), extend("default" = defaults::LOG_RETENTION_DAYS))]
     pub log_retention_days: Option<i64>,
     /// Run snapshots kept.
-    #[schemars(range(min = 1, max = 1000), extend("default" = 3))]
+    #[schemars(range(min = 1, max = 1000), extend("default" = defaults::SNAPSHOT_RETENTION))]
     pub snapshot_retention: Option<i64>,
     /// Send failed records again on the next run.
-    #[schemars(extend("default" = true))]
+    #[schemars(extend("default" = defaults::RETRY_FAILED))]
     pub retry_failed: Option<bool>,
     /// Stop a run that would remove more than this share of the audience.
     #[schemars(range(min = 0.0, max = 1.0), extend("default" = 0.5))]

@@ -18,7 +18,8 @@
 //!
 //! * [`config`]: the serde model of the file (and of its JSON Schema, [`schema`]).
 //! * [`load`]: parsing, aliases, [`env`](mod@env) expansion, unknown keys and wrong types with key paths.
-//! * [`validate`] and `syncs`: every other check; [`model`]: the checked, typed [`Config`].
+//! * [`validate`] and `syncs`: every other check, sharing the state in `checker`; [`model`]:
+//!   the checked, typed [`Config`].
 //! * [`url`] and [`headers`]: the URL and header rules as pure functions; [`request`]:
 //!   [`PreparedAction`].
 //! * [`preview`] and [`samples`]: `audience preview`.
@@ -29,8 +30,10 @@
 //! of a `postgres://` URL) are [`Text`]s whose `Debug` prints `***`; anything shown to people
 //! goes through the config's [`Redactor`] as well.
 
+mod checker;
 pub mod codes;
 pub mod config;
+pub mod defaults;
 pub mod env;
 pub mod headers;
 pub mod keypath;
@@ -64,6 +67,7 @@ pub use report::Report;
 pub use request::{PrepareError, PreparedAction};
 pub use schedule::{Schedule, TimeOfDay};
 pub use secret::{MASK, Redactor, Text};
+pub use validate::Validated;
 
 /// Checks the config file at `path` with the process environment.
 pub fn check_file(path: &Path, mode: EnvMode) -> Report {
@@ -71,19 +75,11 @@ pub fn check_file(path: &Path, mode: EnvMode) -> Report {
     let base_dir = path.parent().unwrap_or(Path::new("."));
     match std::fs::read_to_string(path) {
         Ok(text) => check_text(&text, &name, base_dir, &|var| std::env::var(var).ok(), mode),
-        Err(e) => Report {
-            name: name.clone(),
-            text: String::new(),
-            problems: vec![Problem {
-                key: None,
-                ..Problem::error(ConfigCode::Unreadable, "", format!("cannot read {name}: {e}"))
-            }],
-            templates: Default::default(),
-            fields: Default::default(),
-            config: None,
-            redactor: Redactor::default(),
-            secret_keys: Vec::new(),
-        },
+        Err(e) => {
+            let problem =
+                Problem { key: None, ..Problem::error(ConfigCode::Unreadable, "", format!("cannot read {name}: {e}")) };
+            Report { name, text: String::new(), checked: Validated::unchecked(problem) }
+        }
     }
 }
 
@@ -96,31 +92,11 @@ pub fn check_text(
     lookup: &dyn Fn(&str) -> Option<String>,
     mode: EnvMode,
 ) -> Report {
-    let report = match load::parse(text, lookup, mode) {
-        Ok(parsed) => {
-            let v = validate::validate(parsed, base_dir);
-            Report {
-                name: name.to_owned(),
-                text: text.to_owned(),
-                problems: v.problems,
-                templates: v.templates,
-                fields: v.fields,
-                config: v.config,
-                redactor: v.redactor,
-                secret_keys: v.secret_keys,
-            }
-        }
-        Err(problem) => Report {
-            name: name.to_owned(),
-            text: text.to_owned(),
-            problems: vec![*problem],
-            templates: Default::default(),
-            fields: Default::default(),
-            config: None,
-            redactor: Redactor::default(),
-            secret_keys: Vec::new(),
-        },
+    let checked = match load::parse(text, lookup, mode) {
+        Ok(parsed) => validate::validate(parsed, base_dir),
+        Err(problem) => Validated::unchecked(*problem),
     };
+    let report = Report { name: name.to_owned(), text: text.to_owned(), checked };
     report.finish()
 }
 
@@ -128,7 +104,7 @@ pub fn check_text(
 /// or the report of its problems.
 pub fn load_config(path: &Path) -> Result<Config, Box<Report>> {
     let mut report = check_file(path, EnvMode::Error);
-    match report.config.take() {
+    match report.checked.config.take() {
         Some(config) => Ok(config),
         None => Err(Box::new(report)),
     }

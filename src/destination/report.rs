@@ -6,34 +6,25 @@ use std::ops::Range;
 use ariadne::{Config as AriadneConfig, IndexType, Label, Report as AriadneReport, ReportKind, Source};
 use serde::Serialize;
 
+use crate::template::diagnostic::DiagnosticJson;
+use crate::template::report as template_report;
 use crate::template::span::LineIndex;
-use crate::template::{Severity, report as template_report};
 
 use super::codes::ConfigCode;
-use super::model::{ActionKind, Config};
+use super::model::ActionKind;
 use super::problem::Problem;
-use super::secret::Redactor;
 use super::spans::KeySpans;
-use super::validate::TemplateSource;
+use super::validate::Validated;
 
-/// Everything `check` found in a config file.
+/// Everything `check` found in a config file: the file, and what the checks found in it.
 pub struct Report {
     /// The config file as given on the command line.
     pub name: String,
     /// Its text (empty when it could not be read).
     pub text: String,
-    /// Every problem, in file order; messages are already redacted.
-    pub problems: Vec<Problem>,
-    /// Each action's template, indexed by [`ActionKind`].
-    pub templates: [Option<TemplateSource>; 3],
-    /// Each action's template fields.
-    pub fields: [Vec<String>; 3],
-    /// The config, when there is no error.
-    pub config: Option<Config>,
-    pub redactor: Redactor,
-    /// Key paths whose value is written in the file as a secret: masked wherever the file is
-    /// shown.
-    pub secret_keys: Vec<String>,
+    /// Every problem (in file order, messages already redacted once the report is finished),
+    /// the templates, their fields, and the config when there is no error.
+    pub checked: Validated,
 }
 
 impl std::fmt::Debug for Report {
@@ -41,9 +32,9 @@ impl std::fmt::Debug for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Report")
             .field("name", &self.name)
-            .field("problems", &self.problems)
-            .field("fields", &self.fields)
-            .field("config", &self.config)
+            .field("problems", &self.checked.problems)
+            .field("fields", &self.checked.fields)
+            .field("config", &self.checked.config)
             .finish_non_exhaustive()
     }
 }
@@ -52,23 +43,8 @@ impl std::fmt::Debug for Report {
 #[derive(Debug, Serialize)]
 pub struct CheckJson {
     pub valid: bool,
-    pub diagnostics: Vec<ProblemJson>,
+    pub diagnostics: Vec<DiagnosticJson>,
     pub fields: FieldsJson,
-}
-
-/// One diagnostic, field for field as interface.md fixes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProblemJson {
-    pub code: &'static str,
-    pub message: String,
-    pub severity: Severity,
-    pub action: Option<&'static str>,
-    pub key: Option<String>,
-    pub line: Option<u32>,
-    pub column: Option<u32>,
-    pub start: Option<u32>,
-    pub end: Option<u32>,
-    pub hint: Option<String>,
 }
 
 /// Each action's template fields.
@@ -82,23 +58,23 @@ pub struct FieldsJson {
 impl Report {
     /// Valid: no error (warnings allowed).
     pub fn is_valid(&self) -> bool {
-        !self.problems.iter().any(Problem::is_error)
+        !self.checked.problems.iter().any(Problem::is_error)
     }
 
     pub fn errors(&self) -> usize {
-        self.problems.iter().filter(|p| p.is_error()).count()
+        self.checked.problems.iter().filter(|p| p.is_error()).count()
     }
 
     pub fn warnings(&self) -> usize {
-        self.problems.len() - self.errors()
+        self.checked.problems.len() - self.errors()
     }
 
     /// Orders problems as they appear in the file, masks secrets in their text.
     pub(crate) fn finish(mut self) -> Report {
         let spans = KeySpans::new(&self.text);
-        for p in &mut self.problems {
-            p.message = self.redactor.redact(&p.message).into_owned();
-            p.hint = p.hint.as_deref().map(|h| self.redactor.redact(h).into_owned());
+        for p in &mut self.checked.problems {
+            p.message = self.checked.redactor.redact(&p.message).into_owned();
+            p.hint = p.hint.as_deref().map(|h| self.checked.redactor.redact(h).into_owned());
         }
         let position = |p: &Problem| -> (usize, u32) {
             let at = match (&p.span, p.key.as_deref()) {
@@ -108,23 +84,23 @@ impl Report {
             };
             (at, p.template.as_ref().map_or(0, |d| d.span.start))
         };
-        self.problems.sort_by_key(position);
+        self.checked.problems.sort_by_key(position);
         self
     }
 
     /// The JSON of `check --format json`.
     pub fn to_json(&self) -> CheckJson {
-        let diagnostics = self.problems.iter().map(|p| self.problem_json(p)).collect();
-        let [add, update, remove] = self.fields.clone();
+        let diagnostics = self.checked.problems.iter().map(|p| self.problem_json(p)).collect();
+        let [add, update, remove] = self.checked.fields.clone();
         CheckJson { valid: self.is_valid(), diagnostics, fields: FieldsJson { add, update, remove } }
     }
 
-    fn problem_json(&self, p: &Problem) -> ProblemJson {
+    fn problem_json(&self, p: &Problem) -> DiagnosticJson {
         // Template problems are located within the template text; a TOML syntax error within
         // the config file; other config problems by their key alone.
         let located = match (&p.template, p.action, &p.span) {
             (Some(d), Some(action), _) => {
-                self.templates[action.index()].as_ref().map(|t| (t.text.as_str(), d.span.start, d.span.end))
+                self.checked.templates[action.index()].as_ref().map(|t| (t.text.as_str(), d.span.start, d.span.end))
             }
             (None, _, Some(span)) => Some((self.text.as_str(), span.start, span.end)),
             _ => None,
@@ -136,11 +112,11 @@ impl Report {
             }
             None => (None, None, None, None),
         };
-        ProblemJson {
-            code: p.code.as_str(),
+        DiagnosticJson {
+            code: p.code.as_str().to_owned(),
             message: p.message.clone(),
             severity: p.severity,
-            action: p.action.map(ActionKind::name),
+            action: p.action.map(|a| a.name().to_owned()),
             key: p.key.clone().filter(|k| !k.is_empty()),
             line,
             column,
@@ -156,10 +132,10 @@ impl Report {
         let spans = KeySpans::new(&self.text);
         let display = self.masked_text(&spans);
         let mut out = String::new();
-        for p in &self.problems {
+        for p in &self.checked.problems {
             match (&p.template, p.action) {
                 (Some(d), Some(action)) => {
-                    let Some(source) = &self.templates[action.index()] else { continue };
+                    let Some(source) = &self.checked.templates[action.index()] else { continue };
                     let name = match &source.file {
                         Some(file) => file.display().to_string(),
                         None => format!("{} ({})", source.key, self.name),
@@ -192,13 +168,13 @@ impl Report {
                 slot.copy_from_slice(&fill);
             }
         };
-        for key in &self.secret_keys {
+        for key in &self.checked.secret_keys {
             if let Some((range, true)) = spans.value_span(key) {
                 mask(range);
             }
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let redacted = self.redactor.redact_same_length(&text);
+        let redacted = self.checked.redactor.redact_same_length(&text);
         // A space after the end, so that a span at the very end has a character to point at.
         format!("{redacted} ")
     }
@@ -259,7 +235,7 @@ impl Report {
         }
         let mut text = format!("{}: valid ({warnings} warning{})", self.name, plural(warnings));
         for kind in ActionKind::ALL {
-            let fields = &self.fields[kind.index()];
+            let fields = &self.checked.fields[kind.index()];
             let list = if fields.is_empty() { "(none)".to_owned() } else { fields.join(", ") };
             text.push_str(&format!("\n  {kind} fields: {list}"));
         }

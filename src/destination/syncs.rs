@@ -4,15 +4,16 @@
 
 use crate::fields::{FieldPlan, FieldSettings, FieldSpec, OwnedValue, Source};
 
+use super::checker::{Ctx, field_list};
 use super::codes::ConfigCode;
 use super::config::{OrderedMap, ScheduleTable, StringOr, SyncTable};
+use super::defaults;
 use super::keypath;
 use super::model::{Model, StaticSetting, Sync, WarehouseSource};
 use super::problem::Problem;
 use super::schedule::{self, MAX_EVERY, MIN_EVERY, Schedule, TimeOfDay};
 use super::secret::Text;
 use super::source::parse_source;
-use super::validate::{Ctx, field_list};
 use crate::percent::percent_decode;
 
 /// What the sync checks need to know of the destination.
@@ -79,15 +80,23 @@ fn check_sync(ctx: &mut Ctx<'_>, name: &str, t: &SyncTable, fields: &FieldContex
     let model = model(ctx, &base, t);
     let primary_key = ctx.required(&base, "primary_key", t.primary_key.as_ref(), false);
     identifier(ctx, &keypath::join(&base, "primary_key"), &primary_key);
-    let hash_pii = t.hash_pii.unwrap_or(true);
+    let hash_pii = t.hash_pii.unwrap_or(defaults::HASH_PII);
     let map = mapping(ctx, &base, t, fields);
     let statics = statics(ctx, &base, t, hash_pii, fields);
     required_fields(ctx, &base, &map, &statics, fields);
     let schedule = schedule(ctx, &keypath::join(&base, "schedule"), t.schedule.as_ref());
-    let log_retention_days =
-        ctx.int(&keypath::join(&base, "log_retention_days"), t.log_retention_days, 1..=36500, 7) as u32;
-    let snapshot_retention =
-        ctx.int(&keypath::join(&base, "snapshot_retention"), t.snapshot_retention, 1..=1000, 3) as u32;
+    let log_retention_days = ctx.int(
+        &keypath::join(&base, "log_retention_days"),
+        t.log_retention_days,
+        1..=36500,
+        defaults::LOG_RETENTION_DAYS,
+    ) as u32;
+    let snapshot_retention = ctx.int(
+        &keypath::join(&base, "snapshot_retention"),
+        t.snapshot_retention,
+        1..=1000,
+        defaults::SNAPSHOT_RETENTION,
+    ) as u32;
     let max_removal_share = match t.max_removal_share {
         Some(s) if !(0.0..=1.0).contains(&s) => {
             ctx.error_hint(
@@ -112,10 +121,10 @@ fn check_sync(ctx: &mut Ctx<'_>, name: &str, t: &SyncTable, fields: &FieldContex
         map,
         statics,
         schedule,
-        retain_logs: t.retain_logs.unwrap_or(true),
+        retain_logs: t.retain_logs.unwrap_or(defaults::RETAIN_LOGS),
         log_retention_days,
         snapshot_retention,
-        retry_failed: t.retry_failed.unwrap_or(true),
+        retry_failed: t.retry_failed.unwrap_or(defaults::RETRY_FAILED),
         max_removal_share,
     }
 }

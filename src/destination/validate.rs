@@ -13,15 +13,15 @@ use std::time::Duration;
 use crate::fields::{FieldSettings, HashAlgorithm, Normalization};
 use crate::template::{self, Template};
 
+use super::checker::{Ctx, field_list};
 use super::codes::ConfigCode;
 use super::config::{ActionTable, AuthTable, DestinationTable, FieldTable, RetryTable, StringOr};
-use super::env::Expansion;
+use super::defaults;
 use super::headers;
 use super::keypath;
 use super::load::Parsed;
 use super::model::{Action, ActionKind, Auth, Config, Destination, HeaderSetting, Method, RetrySettings};
 use super::problem::Problem;
-use super::schedule::parse_duration;
 use super::secret::{Redactor, Text};
 use super::syncs;
 use super::url;
@@ -53,141 +53,25 @@ pub struct Validated {
     pub secret_keys: Vec<String>,
 }
 
-/// The checker's state: the problems so far, and what the environment expansion found.
-pub(crate) struct Ctx<'a> {
-    pub problems: Vec<Problem>,
-    expansion: &'a Expansion,
-    /// Wrongly typed values the loader dropped (and reported).
-    dropped: &'a std::collections::BTreeSet<String>,
-    pub secrets: Vec<String>,
-    /// Key paths whose value, as written in the file, is a secret (masked when the file is
-    /// shown in a report).
-    pub secret_keys: Vec<String>,
-    pub base_dir: &'a Path,
-}
-
-impl Ctx<'_> {
-    /// Records a problem, unless it is about a value the loader already reported as wrongly
-    /// typed (and dropped), or about something inside such a value.
-    pub fn push(&mut self, problem: Problem) {
-        if !problem.key.as_deref().is_some_and(|key| self.was_dropped(key)) {
-            self.problems.push(problem);
+impl Validated {
+    /// What is known of a config that could not be checked (unreadable, or not TOML): the
+    /// problem that stopped it, and nothing else.
+    pub fn unchecked(problem: Problem) -> Validated {
+        Validated {
+            problems: vec![problem],
+            templates: Default::default(),
+            fields: Default::default(),
+            config: None,
+            redactor: Redactor::default(),
+            secret_keys: Vec::new(),
         }
     }
-
-    /// Whether the value at `key` (or a value holding it) was dropped for its type.
-    pub fn was_dropped(&self, key: &str) -> bool {
-        self.dropped.iter().any(|d| {
-            key == d || (key.starts_with(d.as_str()) && matches!(key.as_bytes().get(d.len()), Some(b'.' | b'[')))
-        })
-    }
-
-    pub fn error(&mut self, code: ConfigCode, key: &str, message: impl Into<String>) {
-        self.push(Problem::error(code, key, message));
-    }
-
-    pub fn error_hint(&mut self, code: ConfigCode, key: &str, message: impl Into<String>, hint: impl Into<String>) {
-        self.push(Problem::error(code, key, message).with_hint(hint));
-    }
-
-    /// Whether the value at `key` is known (it used no unset variable).
-    pub fn known(&self, key: &str) -> bool {
-        !self.expansion.unresolved.contains(key)
-    }
-
-    /// Whether the value at `key`, or any value inside it, came from the environment.
-    pub fn is_env(&self, key: &str) -> bool {
-        self.expansion
-            .from_env
-            .iter()
-            .any(|k| k == key || (k.starts_with(key) && matches!(k.as_bytes().get(key.len()), Some(b'.' | b'['))))
-    }
-
-    /// The value at `key` as a [`Text`]: secret when `always_secret` or from the environment.
-    pub fn text(&mut self, key: &str, value: &str, always_secret: bool) -> Text {
-        let from_env = self.is_env(key);
-        let text = Text::new(value, always_secret || from_env);
-        if text.is_secret() && !value.is_empty() {
-            self.secrets.push(value.to_owned());
-        }
-        if always_secret && !from_env {
-            self.secret_keys.push(key.to_owned());
-        }
-        text
-    }
-
-    /// A required string: reports it missing or empty.
-    pub fn required(&mut self, base: &str, name: &str, value: Option<&String>, always_secret: bool) -> Text {
-        let key = keypath::join(base, name);
-        match value {
-            None => {
-                self.error(ConfigCode::MissingKey, &key, format!("`{name}` is required"));
-                Text::default()
-            }
-            Some(v) if v.is_empty() && self.known(&key) => {
-                self.error(ConfigCode::Empty, &key, format!("`{name}` is empty"));
-                Text::default()
-            }
-            Some(v) => self.text(&key, v, always_secret),
-        }
-    }
-
-    /// An integer in `range`, or `default` when absent.
-    pub fn int(&mut self, key: &str, value: Option<i64>, range: std::ops::RangeInclusive<i64>, default: i64) -> i64 {
-        match value {
-            Some(v) if !range.contains(&v) => {
-                self.error(
-                    ConfigCode::OutOfRange,
-                    key,
-                    format!("{v} is out of range: expected {} to {}", range.start(), range.end()),
-                );
-                default
-            }
-            Some(v) => v,
-            None => default,
-        }
-    }
-
-    /// A duration, or `default` when absent; must be more than zero and at most `max`.
-    pub fn duration(&mut self, key: &str, value: Option<&String>, default: Duration, max: Duration) -> Duration {
-        let Some(text) = value else { return default };
-        if !self.known(key) {
-            return default;
-        }
-        match parse_duration(text) {
-            Ok(d) if d.is_zero() || d > max => {
-                self.error(
-                    ConfigCode::OutOfRange,
-                    key,
-                    format!("expected more than 0 and at most {}", show_duration(max)),
-                );
-                default
-            }
-            Ok(d) => d,
-            Err(message) => {
-                self.error(ConfigCode::Duration, key, message);
-                default
-            }
-        }
-    }
-}
-
-fn show_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s.is_multiple_of(3600) { format!("{}h", s / 3600) } else { format!("{}m", s / 60) }
 }
 
 /// Runs every check. `config_name` is the config file as given, for messages.
 pub fn validate(parsed: Parsed, base_dir: &Path) -> Validated {
     let Parsed { file, expansion, action_keys, problems, dropped } = parsed;
-    let mut ctx = Ctx {
-        problems,
-        expansion: &expansion,
-        dropped: &dropped,
-        secrets: expansion.secrets.clone(),
-        secret_keys: Vec::new(),
-        base_dir,
-    };
+    let mut ctx = Ctx::new(problems, &expansion, &dropped, base_dir);
     let mut templates: [Option<TemplateSource>; 3] = Default::default();
     let mut fields: [Vec<String>; 3] = Default::default();
 
@@ -233,9 +117,9 @@ fn destination(
     let base_url = base_url(ctx, d.base_url.as_ref());
     let headers = custom_headers(ctx, d);
     let auth = auth(ctx, d.auth.as_ref());
-    let timeout =
-        ctx.duration("destination.timeout", d.timeout.as_ref(), Duration::from_secs(30), Duration::from_secs(3600));
-    let max_concurrency = ctx.int("destination.max_concurrency", d.max_concurrency, 1..=256, 4) as u32;
+    let timeout = ctx.duration("destination.timeout", d.timeout.as_ref(), defaults::TIMEOUT, Duration::from_secs(3600));
+    let max_concurrency =
+        ctx.int("destination.max_concurrency", d.max_concurrency, 1..=256, defaults::MAX_CONCURRENCY) as u32;
     let rate_limit = match d.rate_limit {
         Some(r) if !(r.is_finite() && r > 0.0 && r <= 1e6) => {
             ctx.error(
@@ -552,7 +436,7 @@ fn own_action(
         );
     }
     let method = match t.method.as_deref() {
-        None => Method::Post,
+        None => defaults::METHOD,
         Some(m) => Method::parse(m).unwrap_or_else(|| {
             let hint = match Method::parse(&m.to_ascii_uppercase()) {
                 Some(upper) => format!("write it in upper case: {upper}"),
@@ -564,7 +448,7 @@ fn own_action(
                 format!("unknown HTTP method `{m}`"),
                 hint,
             );
-            Method::Post
+            defaults::METHOD
         }),
     };
     let path = ctx.required(&base, "path", t.path.as_ref(), false);
@@ -582,7 +466,8 @@ fn own_action(
             });
         }
     }
-    let batch_size = ctx.int(&keypath::join(&base, "batch_size"), t.batch_size, 1..=5000, 5000) as usize;
+    let batch_size =
+        ctx.int(&keypath::join(&base, "batch_size"), t.batch_size, 1..=5000, defaults::BATCH_SIZE) as usize;
     let (source, file) = template_source(ctx, &base, t)?;
     let template_file = file.map(|path| {
         let secret = ctx.is_env(&keypath::join(&base, "template_file"));
@@ -724,15 +609,4 @@ fn unused_field_settings(ctx: &mut Ctx<'_>, settings: &[(String, FieldSettings)]
             );
         }
     }
-}
-
-/// The distinct fields of every template, for hints.
-pub(crate) fn field_list(fields: &[Vec<String>; 3]) -> String {
-    let mut all: Vec<&str> = Vec::new();
-    for f in fields.iter().flatten() {
-        if !all.contains(&f.as_str()) {
-            all.push(f);
-        }
-    }
-    if all.is_empty() { "(none)".to_owned() } else { all.join(", ") }
 }

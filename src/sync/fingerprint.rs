@@ -108,8 +108,8 @@ map = { email = "email" }
     fn fingerprint(token: &str, timeout: &str, hash: &str) -> i64 {
         let text = BASE.replace("TOKEN", token).replace("TIMEOUT", timeout).replace("HASH", hash);
         let report = check_text(&text, "t.toml", std::path::Path::new("/tmp"), &|_| None, EnvMode::Error);
-        let config = report.config.as_ref().unwrap_or_else(|| panic!("{:?}", report.problems));
-        let templates = report.templates.clone().map(|t| t.map(|t| t.text));
+        let config = report.checked.config.as_ref().unwrap_or_else(|| panic!("{:?}", report.checked.problems));
+        let templates = report.checked.templates.clone().map(|t| t.map(|t| t.text));
         config_fingerprint(config, &config.syncs[0], &templates)
     }
 

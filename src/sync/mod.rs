@@ -26,6 +26,7 @@
 
 pub mod batch;
 pub mod connect;
+mod delta;
 pub mod endpoint;
 pub mod fingerprint;
 pub mod run;

@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::batch::{Chunk, Chunks, DeltaBatch};
+use super::delta::DeltaReader;
 use super::endpoint::{delivery_action, endpoint};
 use super::fingerprint::config_fingerprint;
 use super::summary::{Status, Stop, SyncSummary};
 use crate::delivery::{ActionContext, DeliveryClient, Keys, Outcome, Progress, Report, StopReason, StopToken};
 use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
-use crate::fields::Scratch;
 use crate::template::Connection;
 use crate::warehouse::{
     ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunRef, RunStart, RunStatus, SyncName, Warehouse,
@@ -412,8 +412,7 @@ impl Recorder<'_> {
         // As many batches as delivery lets wait for a request slot (twice max_concurrency).
         let limit = (client.settings().max_concurrency.max(1) as usize) * 2;
         let mut chunks = Chunks::default();
-        let mut scratch = Scratch::default();
-        let mut after = phase.lo - 1;
+        let mut reader = DeltaReader::new(self.spec, action, phase.lo, phase.hi);
         loop {
             // Batches that complete together are recorded in one transaction.
             while chunks.len() >= limit {
@@ -436,12 +435,8 @@ impl Recorder<'_> {
             let mut records = Vec::new();
             let mut chunk = Chunk::default();
             let mut emptied = 0u64;
-            let read = w
-                .read_delta(self.spec, after, phase.hi, action.batch_size, &mut |rec| match action.plan.process(
-                    rec.row,
-                    &mut batch,
-                    &mut scratch,
-                ) {
+            let read = reader
+                .next(w, &mut batch, &mut |rec, outcome| match outcome {
                     Ok(processed) => {
                         emptied += processed.emptied as u64;
                         keys.push(rec.key);
@@ -453,11 +448,10 @@ impl Recorder<'_> {
                     }
                 })
                 .await?;
-            let Some(last) = read else { break };
+            let Some((lo, hi)) = read else { break };
             self.emptied += emptied;
-            chunk.lo = after + 1;
-            chunk.hi = last;
-            after = last;
+            chunk.lo = lo;
+            chunk.hi = hi;
             if batch.is_empty() {
                 // Every record failed the pipeline: nothing to send; recorded with the next flush.
                 self.done.push(chunk);
@@ -551,18 +545,12 @@ async fn dry_run<W: Warehouse>(
     for op in Op::ALL {
         let Some((lo, hi)) = stats.ranges[op.index()] else { continue };
         let action = actions.for_op(op);
-        let mut scratch = Scratch::default();
         let mut batch = action.new_batch();
-        let mut after = lo - 1;
+        let mut reader = DeltaReader::new(spec, action, lo, hi);
         let mut sampled = false;
         loop {
-            batch.clear();
-            let read = w
-                .read_delta(spec, after, hi, action.batch_size, &mut |rec| match action.plan.process(
-                    rec.row,
-                    &mut batch,
-                    &mut scratch,
-                ) {
+            let read = reader
+                .next(w, &mut batch, &mut |_, outcome| match outcome {
                     Ok(p) => {
                         ok[op.index()] += 1;
                         emptied += p.emptied as u64;
@@ -570,8 +558,9 @@ async fn dry_run<W: Warehouse>(
                     Err(_) => failed += 1,
                 })
                 .await?;
-            let Some(last) = read else { break };
-            after = last;
+            if read.is_none() {
+                break;
+            }
             if !sampled && !batch.is_empty() {
                 sampled = true;
                 let name = match op {

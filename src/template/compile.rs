@@ -1,6 +1,6 @@
 //! Lowers a checked expression to a [`Program`].
 //!
-//! The input must have passed `check::check_subset`: anything outside the subset is a bug in
+//! The input must have passed `subset::check_subset`: anything outside the subset is a bug in
 //! the checker and panics here rather than being miscompiled.
 
 use super::TemplateField;

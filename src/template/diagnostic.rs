@@ -240,36 +240,64 @@ impl Diagnostic {
     /// The diagnostic as the JSON object of the public interface (`interface.md`), located in
     /// `src`. `action` and `key` are filled in by callers that know them.
     pub fn to_json(&self, src: &str) -> DiagnosticJson {
-        let index = LineIndex::new(src);
+        self.located_json(&LineIndex::new(src))
+    }
+
+    /// [`Diagnostic::to_json`] with the line index of its source already built.
+    pub fn located_json(&self, index: &LineIndex) -> DiagnosticJson {
         let at = index.line_col(self.span.start as usize);
         DiagnosticJson {
-            code: self.code,
-            message: self.message.clone(),
+            code: self.code.as_str().to_owned(),
             severity: self.severity,
-            action: None,
-            key: None,
             line: Some(at.line),
             column: Some(at.column),
             start: Some(self.span.start),
             end: Some(self.span.end),
             hint: self.hint.clone(),
+            ..DiagnosticJson::error("", self.message.clone())
         }
     }
 }
 
-/// The serialised form of a diagnostic, field for field as `interface.md` fixes it.
+/// The one JSON shape of a diagnostic, whatever reports it (`audience check` for a template or a
+/// config, `audience render --format json`, and any other command that reports one): the keys
+/// `interface.md` fixes, always all of them, null where they do not apply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DiagnosticJson {
-    pub code: Code,
+    /// A template code (`X0102`, `D3030`, ...), a config code, or `input` for input that is not
+    /// JSON.
+    pub code: String,
     pub message: String,
     pub severity: Severity,
+    /// `add`, `update` or `remove` for a problem in an action's template.
     pub action: Option<String>,
+    /// The config key path of a config problem.
     pub key: Option<String>,
+    /// Where the problem is: line and column (1-based, in characters) and the byte span, in
+    /// the text it was found in.
     pub line: Option<u32>,
     pub column: Option<u32>,
     pub start: Option<u32>,
     pub end: Option<u32>,
     pub hint: Option<String>,
+}
+
+impl DiagnosticJson {
+    /// An error with nothing to locate it by; callers fill in what they know.
+    pub fn error(code: impl Into<String>, message: impl Into<String>) -> DiagnosticJson {
+        DiagnosticJson {
+            code: code.into(),
+            message: message.into(),
+            severity: Severity::Error,
+            action: None,
+            key: None,
+            line: None,
+            column: None,
+            start: None,
+            end: None,
+            hint: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //!
 //! * [`lexer`] knows every JSONata token, so nothing outside the subset is a generic error.
 //! * [`parser`] is a recursive-descent parser with precedence climbing for all of JSONata.
-//! * [`check`] applies the expression subset, then the template profile, and extracts the
+//! * [`subset`] applies the expression subset (the allowlist of JSONata constructs); then
+//!   [`profile`] applies the template profile (the request-body rules) and extracts the
 //!   template fields.
 //! * [`compile`] lowers a checked tree to a flat [`program::Program`], serialising constant
 //!   parts once.
@@ -26,7 +27,6 @@
 
 pub mod ast;
 pub mod batch;
-pub mod check;
 pub mod compile;
 pub(crate) mod cursor;
 pub mod diagnostic;
@@ -34,9 +34,11 @@ pub mod json;
 pub mod lexer;
 pub mod lower;
 pub mod parser;
+pub mod profile;
 pub mod program;
 pub mod report;
 pub mod span;
+pub mod subset;
 pub mod value;
 pub mod vm;
 
@@ -77,7 +79,7 @@ pub fn check_expression(src: &str) -> Checked {
     let parsed = parser::parse(src);
     let mut diagnostics = parsed.diagnostics;
     if let Some(expr) = &parsed.expr {
-        check::check_subset(expr, &mut diagnostics);
+        subset::check_subset(expr, &mut diagnostics);
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     Checked { expr: parsed.expr, diagnostics, fields: Vec::new() }
@@ -91,12 +93,12 @@ pub fn check_template(src: &str) -> Checked {
     let mut fields = Vec::new();
     if let Some(expr) = &parsed.expr {
         let before = diagnostics.len();
-        check::check_subset(expr, &mut diagnostics);
+        subset::check_subset(expr, &mut diagnostics);
         // The profile rules talk about the shape of a valid expression: on a tree that already
         // broke the subset they would only repeat what was said.
         let subset_ok = diagnostics[before..].iter().all(|d| !d.is_error());
         if subset_ok {
-            fields = check::check_profile(expr, &mut diagnostics);
+            fields = profile::check_profile(expr, &mut diagnostics);
         }
     }
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));

@@ -156,8 +156,8 @@ impl Program {
         &self.names[index as usize]
     }
 
-    /// A readable listing, one instruction a line, indented by nesting (used by snapshot tests
-    /// and `audience render --disassemble`).
+    /// A readable listing, one instruction a line, indented by nesting (used by the disassembly
+    /// snapshots of `tests/cases.rs` and by `audience render --disassemble`).
     pub fn disassemble(&self) -> String {
         let mut out = String::new();
         let mut ends: Vec<usize> = Vec::new();

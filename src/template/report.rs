@@ -33,24 +33,7 @@ pub fn render_human(src: &str, source_name: &str, diags: &[Diagnostic], color: b
 /// Renders `diags` as the JSON objects of the public interface, located in `src`.
 pub fn render_json(src: &str, diags: &[Diagnostic]) -> Vec<DiagnosticJson> {
     let index = LineIndex::new(src);
-    diags
-        .iter()
-        .map(|d| {
-            let at = index.line_col(d.span.start as usize);
-            DiagnosticJson {
-                code: d.code,
-                message: d.message.clone(),
-                severity: d.severity,
-                action: None,
-                key: None,
-                line: Some(at.line),
-                column: Some(at.column),
-                start: Some(d.span.start),
-                end: Some(d.span.end),
-                hint: d.hint.clone(),
-            }
-        })
-        .collect()
+    diags.iter().map(|d| d.located_json(&index)).collect()
 }
 
 fn build_report<'a>(

@@ -6,6 +6,9 @@
 //! `.{ ... }` step is streamed: one object per item of the sequence before it, with nothing
 //! collected. The rules follow the reference's `evaluatePath`, `evaluateStep`, `lookup` and
 //! `evaluateGroupExpression`; the comments name the rule each piece implements.
+// Unsafe: the lowered block writer writes through the reserved room of a `Cursor` (its safety
+// contract is in `cursor.rs`).
+#![allow(unsafe_code)]
 
 use super::batch::Slot;
 use super::batch::{Connection, RecordBatch};

@@ -5,6 +5,8 @@
 //! the holder refreshes every [`HEARTBEAT`]. The row is stale, and may be taken over, when the
 //! process is gone on this host, or when the heartbeat is older than [`STALE_AFTER`] (a holder
 //! on another host, or one that hangs).
+// Unsafe: `kill(pid, 0)` and `gethostname` through libc, to tell whether a lock's holder lives.
+#![allow(unsafe_code)]
 
 use std::fmt;
 use std::time::Duration;

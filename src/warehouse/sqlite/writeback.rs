@@ -20,6 +20,8 @@
 //! `sync_file_range` changes nothing about a file, so should SQLite close a descriptor and the
 //! number be reused between our check and the call, the worst outcome is an early write-back of
 //! some other file.
+// Unsafe: `sync_file_range` through libc, to start writing back dirty pages early.
+#![allow(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 
