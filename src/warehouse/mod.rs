@@ -39,6 +39,7 @@ pub mod ident;
 pub mod lock;
 pub mod postgres;
 pub mod resync;
+pub mod snowflake;
 pub mod sqlite;
 pub mod state;
 pub mod unique;
