@@ -121,6 +121,9 @@ pub struct Stream {
     pub batches: Vec<Batch>,
 }
 
+/// The most rows a batch may claim beyond what its body could hold (see [`read_batch`]).
+const MAX_BODYLESS_ROWS: usize = 65_536;
+
 /// Reads an IPC stream. The error says what is malformed or unsupported.
 pub fn read_stream(bytes: &[u8]) -> Result<Stream, String> {
     let mut fields: Option<Vec<Field>> = None;
@@ -147,7 +150,7 @@ pub fn read_stream(bytes: &[u8]) -> Result<Stream, String> {
         let body = slice(bytes, pos, body_len)?;
         pos += body_len;
         match header_type {
-            1 => fields = Some(header.tables(1)?.into_iter().map(read_field).collect::<Result<_, _>>()?),
+            1 => fields = Some(header.tables(1)?.into_iter().map(|t| read_field(t, 0)).collect::<Result<_, _>>()?),
             2 => return Err("dictionary-encoded Arrow columns are not supported".into()),
             3 => {
                 let schema = fields.as_deref().ok_or("a record batch before the schema")?;
@@ -159,7 +162,14 @@ pub fn read_stream(bytes: &[u8]) -> Result<Stream, String> {
     Ok(Stream { fields: fields.ok_or("an Arrow stream without a schema")?, batches })
 }
 
-fn read_field(table: Table<'_>) -> Result<Field, String> {
+/// How deep fields may nest (Snowflake's timestamps nest once). A corrupt schema could point a
+/// field's children back at itself; the limit turns that into an error, not a stack overflow.
+const MAX_NESTING: usize = 8;
+
+fn read_field(table: Table<'_>, depth: usize) -> Result<Field, String> {
+    if depth > MAX_NESTING {
+        return Err(format!("fields nested more than {MAX_NESTING} deep"));
+    }
     let name = table.string(0)?.unwrap_or_default().to_string();
     let type_id = table.u8(2, 0)?;
     let ty = table.table(3)?;
@@ -195,7 +205,7 @@ fn read_field(table: Table<'_>) -> Result<Field, String> {
         20 => ArrowType::LargeUtf8,
         other => ArrowType::Unsupported(other),
     };
-    let children = table.tables(5)?.into_iter().map(read_field).collect::<Result<_, _>>()?;
+    let children = table.tables(5)?.into_iter().map(|t| read_field(t, depth + 1)).collect::<Result<_, _>>()?;
     let mut metadata = Vec::new();
     for kv in table.tables(6)? {
         metadata.push((kv.string(0)?.unwrap_or_default().to_string(), kv.string(1)?.unwrap_or_default().to_string()));
@@ -206,6 +216,8 @@ fn read_field(table: Table<'_>) -> Result<Field, String> {
 /// The nodes and buffers of a record batch, consumed in schema order (depth first).
 struct BatchCursor<'a> {
     body: &'a [u8],
+    /// The batch's row count: every array of the batch has exactly this length.
+    rows: usize,
     nodes: Vec<(i64, i64)>,
     buffers: Vec<(i64, i64)>,
     next_node: usize,
@@ -219,6 +231,9 @@ impl<'a> BatchCursor<'a> {
         self.next_node += 1;
         let len = usize::try_from(len).map_err(|_| "a negative array length")?;
         let nulls = usize::try_from(nulls).map_err(|_| "a negative null count")?;
+        if len != self.rows || nulls > len {
+            return Err(format!("an array of {len} values ({nulls} null) in a batch of {} rows", self.rows));
+        }
         Ok((len, nulls))
     }
 
@@ -236,17 +251,20 @@ fn read_batch(header: &Table<'_>, body: &[u8], fields: &[Field]) -> Result<Batch
     if header.table(3)?.is_some() {
         return Err("compressed Arrow record batches are not supported".into());
     }
+    // Every value takes at least a bit of the body, but for the null type, which takes none:
+    // a row count the body cannot hold is corrupt, and must not size an allocation.
+    if rows > (body.len() * 8).max(MAX_BODYLESS_ROWS) {
+        return Err(format!("a batch of {rows} rows in a body of {} bytes", body.len()));
+    }
     let mut cursor = BatchCursor {
         body,
+        rows,
         nodes: header.structs(1, 16, |b| Ok((i64_at(b, 0)?, i64_at(b, 8)?)))?,
         buffers: header.structs(2, 16, |b| Ok((i64_at(b, 0)?, i64_at(b, 8)?)))?,
         next_node: 0,
         next_buffer: 0,
     };
     let columns = fields.iter().map(|f| read_column(f, &mut cursor)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(column) = columns.iter().find(|c| c.len() != rows) {
-        return Err(format!("a column of {} values in a batch of {rows} rows", column.len()));
-    }
     Ok(Batch { rows, columns })
 }
 
@@ -274,7 +292,7 @@ fn read_column(field: &Field, cursor: &mut BatchCursor<'_>) -> Result<Column, St
         valid: impl Fn(usize) -> bool,
         get: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<Vec<Option<T>>, String> {
-        if values.len() < len * width {
+        if len.checked_mul(width).is_none_or(|n| values.len() < n) {
             return Err(format!("a values buffer of {} bytes for {len} values of {width} bytes", values.len()));
         }
         (0..len).map(|i| if valid(i) { get(&values[i * width..(i + 1) * width]).map(Some) } else { Ok(None) }).collect()
