@@ -330,6 +330,45 @@ mod tests {
     }
 
     #[test]
+    fn arrow_timestamp_layouts() {
+        let ts = |s: &str| OwnedValue::Timestamp(s.into());
+        let ints = |v: &[Option<i64>]| Column::Int(v.to_vec());
+        // TIMESTAMP_NTZ(3) as one scaled integer.
+        let col = ints(&[Some(1_704_164_645_123), None]);
+        assert_eq!(
+            arrow_column(&col, &ty("timestamp_ntz", 3)),
+            Ok(vec![ts("2024-01-02T03:04:05.123Z"), OwnedValue::Null])
+        );
+        // TIMESTAMP_NTZ(9): {epoch, fraction}.
+        let col = Column::Struct {
+            valid: vec![true, false],
+            children: vec![ints(&[Some(1_704_164_645), Some(0)]), ints(&[Some(5), Some(0)])],
+        };
+        assert_eq!(
+            arrow_column(&col, &ty("timestamp_ltz", 9)),
+            Ok(vec![ts("2024-01-02T03:04:05.000000005Z"), OwnedValue::Null])
+        );
+        // TIMESTAMP_TZ(3): {epoch scaled, timezone}; TIMESTAMP_TZ(9): {epoch, fraction, timezone}.
+        let col =
+            Column::Struct { valid: vec![true], children: vec![ints(&[Some(1_704_164_645_500)]), ints(&[Some(1560)])] };
+        assert_eq!(arrow_column(&col, &ty("timestamp_tz", 3)), Ok(vec![ts("2024-01-02T03:04:05.500Z")]));
+        let col = Column::Struct {
+            valid: vec![true],
+            children: vec![ints(&[Some(1_704_164_645)]), ints(&[Some(500_000_000)]), ints(&[Some(1560)])],
+        };
+        assert_eq!(arrow_column(&col, &ty("timestamp_tz", 9)), Ok(vec![ts("2024-01-02T03:04:05.500Z")]));
+        // A layout that is none of these is an error naming both types.
+        let err = arrow_column(&Column::Float(vec![Some(1.0)]), &ty("timestamp_tz", 9)).unwrap_err();
+        assert!(err.contains("timestamp_tz") && err.contains("float"), "{err}");
+        // NUMBER(38, 2) as a 128-bit decimal.
+        let col = Column::Decimal(vec![Some(-1_234_567_890_123_456_789_012_345), None]);
+        assert_eq!(
+            arrow_column(&col, &ty("fixed", 2)),
+            Ok(vec![OwnedValue::Numeric("-12345678901234567890123.45".into()), OwnedValue::Null])
+        );
+    }
+
+    #[test]
     fn other_json_cells() {
         assert_eq!(json_cell("1", &ty("boolean", 0)), Ok(OwnedValue::Bool(true)));
         assert_eq!(json_cell("false", &ty("boolean", 0)), Ok(OwnedValue::Bool(false)));

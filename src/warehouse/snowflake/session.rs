@@ -199,7 +199,7 @@ impl Session {
         }
         let mut session =
             Session { http, base, token: String::new(), masker, options: options.clone(), sequence: 0, round_trips: 0 };
-        let data = session.send(session.http.post(url).json_body(&body)).await?;
+        let data = session.send(session.http.post(url).json_body(&body)).await?.data;
         let token = data
             .get("token")
             .and_then(Value::as_str)
@@ -260,13 +260,15 @@ impl Session {
             self.base.join("queries/v1/query-request").map_err(|e| SnowflakeError::Protocol(e.to_string()))?;
         url.query_pairs_mut().append_pair("requestId", &request_id());
         let request = self.http.post(url).json_body(&body);
-        let mut data = self.send(self.authorized(request)).await?;
+        let mut answer = self.send(self.authorized(request)).await?;
         let started = std::time::Instant::now();
         let mut wait = Duration::from_millis(50);
         // Still running: poll the result URL, backing off up to a second between polls.
-        while let Some(path) =
-            data.get("getResultUrl").and_then(Value::as_str).filter(|_| data.get("rowtype").is_none())
-        {
+        while answer.running {
+            let path =
+                answer.data.get("getResultUrl").and_then(Value::as_str).ok_or_else(|| {
+                    SnowflakeError::Protocol("a statement still running, without a result URL".into())
+                })?;
             if started.elapsed() > self.options.statement_timeout {
                 return Err(SnowflakeError::Transport(format!(
                     "the statement ran past {} s",
@@ -277,9 +279,9 @@ impl Session {
             wait = (wait * 2).min(Duration::from_secs(1));
             let url = self.base.join(path).map_err(|e| SnowflakeError::Protocol(format!("a bad result URL: {e}")))?;
             let request = self.http.get(url);
-            data = self.send(self.authorized(request)).await?;
+            answer = self.send(self.authorized(request)).await?;
         }
-        self.result(data, page_rows)
+        self.result(answer.data, page_rows)
     }
 
     /// Logs out, ending the session on Snowflake's side (its token stops working).
@@ -294,8 +296,9 @@ impl Session {
         request.header(AUTHORIZATION, format!("Snowflake Token=\"{}\"", self.token))
     }
 
-    /// Sends one request and opens the envelope: the `data` of a success, or the error.
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Result<Value, SnowflakeError> {
+    /// Sends one request and opens the envelope: the `data` of a success or of a statement
+    /// still running, or the error.
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Result<Answer, SnowflakeError> {
         self.round_trips += 1;
         let response = request
             .header(ACCEPT, "application/snowflake")
@@ -320,8 +323,9 @@ impl Session {
             other => other.to_string(),
         });
         // 333333 / 333334: accepted, still running; `data.getResultUrl` is where to poll.
-        if envelope.success || matches!(code.as_deref(), Some("333333" | "333334")) {
-            return Ok(envelope.data.unwrap_or(Value::Null));
+        let running = matches!(code.as_deref(), Some("333333" | "333334"));
+        if envelope.success || running {
+            return Ok(Answer { running, data: envelope.data.unwrap_or(Value::Null) });
         }
         let sql_state =
             envelope.data.as_ref().and_then(|d| d.get("sqlState")).and_then(Value::as_str).map(str::to_string);
@@ -390,6 +394,12 @@ pub fn login_body(source: &SnowflakeSource, key: Option<&KeyPair>, now: u64) -> 
         }
     }
     Ok(json!({ "data": data }))
+}
+
+/// An answer opened: its `data`, and whether the statement is still running.
+struct Answer {
+    running: bool,
+    data: Value,
 }
 
 /// The JSON envelope of every answer.
