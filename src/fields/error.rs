@@ -14,20 +14,45 @@ use super::normalize::PhoneProblem;
 pub enum FieldError {
     /// `hash_pii = true` and the raw value is already a digest of the field's algorithm (64,
     /// 128 or 32 hex digits). Hashing it again would send a digest of a digest.
-    AlreadyHashed { field: Arc<str> },
+    AlreadyHashed {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// `hash_pii = false` and the raw value is not a digest of the field's algorithm, so
     /// plain PII would be sent where a digest is expected.
-    NotHashed { field: Arc<str> },
+    NotHashed {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// A required field is unmapped, null, empty, or normalised to empty.
-    Required { field: Arc<str> },
+    Required {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// A BLOB/bytea value: it has no JSON form.
-    Bytes { field: Arc<str> },
+    Bytes {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// A floating-point NaN or infinity: JSON has no such number.
-    NotFinite { field: Arc<str> },
+    NotFinite {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// `phone_e164` could not make an E.164 number of the value.
-    Phone { field: Arc<str>, problem: PhoneProblem },
+    Phone {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+        /// What is wrong with the number.
+        problem: PhoneProblem,
+    },
     /// The plan reads a column the row does not have: the plan was built for another query.
-    NoSuchColumn { field: Arc<str>, column: usize },
+    NoSuchColumn {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+        /// The column index the plan maps the field to (0-based, in the query's column order).
+        column: usize,
+    },
 }
 
 impl FieldError {

@@ -28,11 +28,14 @@ pub enum Source {
 pub struct FieldSpec {
     /// The template field's name, as configured (error messages use it).
     pub name: String,
+    /// How the field's value is checked, normalised and hashed.
     pub settings: FieldSettings,
+    /// Where the field's value comes from.
     pub source: Source,
 }
 
 impl FieldSpec {
+    /// A field named `name` with these settings, read from `source`.
     pub fn new(name: impl Into<String>, settings: FieldSettings, source: Source) -> FieldSpec {
         FieldSpec { name: name.into(), settings, source }
     }

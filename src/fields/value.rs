@@ -56,14 +56,23 @@ impl<'a> From<&'a Value> for WarehouseValue<'a> {
 /// A warehouse value that owns its data: a static field's literal, or a test row.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OwnedValue {
+    /// SQL NULL: [`WarehouseValue::Null`].
     Null,
+    /// An integer: [`WarehouseValue::Int`].
     Int(i64),
+    /// A double: [`WarehouseValue::Float`].
     Float(f64),
+    /// Numeric/decimal text such as `"19.99"`: [`WarehouseValue::Numeric`].
     Numeric(String),
+    /// Text: [`WarehouseValue::Text`].
     Text(String),
+    /// A date or timestamp printed as RFC 3339: [`WarehouseValue::Timestamp`].
     Timestamp(String),
+    /// A boolean: [`WarehouseValue::Bool`].
     Bool(bool),
+    /// A json/jsonb value: [`WarehouseValue::Json`].
     Json(Value),
+    /// A BLOB/bytea: [`WarehouseValue::Bytes`].
     Bytes(Vec<u8>),
 }
 
