@@ -108,7 +108,7 @@ impl Target {
     pub(crate) fn new(endpoint: &Endpoint) -> Result<Target, DeliveryError> {
         let method = reqwest::Method::from_bytes(endpoint.method.as_bytes())
             .map_err(|_| DeliveryError::Method(endpoint.method.clone()))?;
-        let url = reqwest::Url::parse(&endpoint.url).map_err(|e| DeliveryError::Url(e.to_string()))?;
+        let url = crate::http::client::wire_url(&endpoint.url).map_err(DeliveryError::Url)?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(DeliveryError::Url(format!("the scheme must be http or https, not {}", url.scheme())));
         }

@@ -203,6 +203,9 @@ pub fn validate(parsed: Parsed, base_dir: &Path) -> Validated {
     let complete = destination.is_some();
     let field_context = syncs::FieldContext { fields: &fields, settings: &settings, complete };
     let syncs = syncs::check_syncs(&mut ctx, &file.syncs, &field_context);
+    if let Some(destination) = &destination {
+        syncs::dot_segments(&mut ctx, destination, &syncs);
+    }
     if complete {
         unused_field_settings(&mut ctx, &settings, &fields);
     }
