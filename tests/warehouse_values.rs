@@ -47,12 +47,13 @@ fn sqlite_values_become_json() {
         "CREATE TABLE t (id INTEGER, big INTEGER, real REAL, txt TEXT, looks_json TEXT, blob BLOB); \
          INSERT INTO t VALUES (1, 9007199254740993, 0.1, 'x', '{\"a\": 1}', NULL), \
                               (2, -1, 1e21, '', NULL, NULL), \
-                              (3, 0, 0.5, 'y', NULL, x'00ff')",
+                              (3, 0, 0.5, 'y', NULL, x'00ff'), \
+                              (4, 0, 0.5, CAST(x'6f6bc3a9ff21' AS TEXT), NULL, NULL)",
     );
     let fields = ["big", "real", "txt", "looks_json", "blob"];
     let config = config(&w, &r, "SELECT * FROM t", &fields, &w.source());
     let (code, s, err) = sync(&config, &[]);
-    assert_eq!(code, 3, "the BLOB row fails: {s}\n{err}");
+    assert_eq!(code, 3, "the BLOB row and the invalid text fail: {s}\n{err}");
     let m = r.members();
     // Integers exact to 64 bits; floats as JavaScript prints them; SQLite text never parsed.
     assert_eq!(
@@ -63,6 +64,13 @@ fn sqlite_values_become_json() {
     assert!(!m.contains_key(&3));
     let reason = w.rows("SELECT error_reason FROM _audience_logs WHERE primary_key = '3'");
     assert_eq!(reason[0][0].as_deref(), Some("field blob holds binary data (BLOB/bytea), which has no JSON form"));
+    // Text that is not UTF-8 (`ok`, `é`, then 0xff): said so, with the column and where.
+    assert!(!m.contains_key(&4));
+    let reason = w.rows("SELECT error_reason FROM _audience_logs WHERE primary_key = '4'");
+    assert_eq!(
+        reason[0][0].as_deref(),
+        Some("field txt (column txt) holds text that is not valid UTF-8: the first invalid byte is at byte offset 4")
+    );
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub enum FieldError {
     Required { field: Arc<str> },
     /// A BLOB/bytea value: it has no JSON form.
     Bytes { field: Arc<str> },
+    /// Text that is not valid UTF-8: `offset` is the byte offset of the first invalid byte in
+    /// the value; `column` the warehouse column, when the plan knows its name.
+    InvalidUtf8 { field: Arc<str>, column: Option<Arc<str>>, offset: usize },
     /// A floating-point NaN or infinity: JSON has no such number.
     NotFinite { field: Arc<str> },
     /// `phone_e164` could not make an E.164 number of the value.
@@ -38,6 +41,7 @@ impl FieldError {
             | FieldError::NotHashed { field }
             | FieldError::Required { field }
             | FieldError::Bytes { field }
+            | FieldError::InvalidUtf8 { field, .. }
             | FieldError::NotFinite { field }
             | FieldError::Phone { field, .. }
             | FieldError::NoSuchColumn { field, .. } => field,
@@ -64,6 +68,13 @@ impl fmt::Display for FieldError {
             }
             FieldError::Bytes { field } => {
                 write!(f, "field {field} holds binary data (BLOB/bytea), which has no JSON form")
+            }
+            FieldError::InvalidUtf8 { field, column, offset } => {
+                write!(f, "field {field}")?;
+                if let Some(column) = column {
+                    write!(f, " (column {column})")?;
+                }
+                write!(f, " holds text that is not valid UTF-8: the first invalid byte is at byte offset {offset}")
             }
             FieldError::NotFinite { field } => {
                 write!(f, "field {field} holds a floating-point NaN or infinity, which has no JSON form")
