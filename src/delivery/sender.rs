@@ -400,7 +400,7 @@ impl<B: RenderBatch> Shared<B> {
                             // Stopped while still holding the room in flight, so that no request
                             // waiting for it starts after the API said the configuration is wrong.
                             tracing::warn!(status, "the API rejected the configuration: the run stops");
-                            self.stop.stop(StopReason::Rejected { status, reason });
+                            self.stop.stop(StopReason::Rejected { status: Some(status), reason });
                             drop(permit);
                             return Sent::StopRun;
                         }
@@ -415,6 +415,14 @@ impl<B: RenderBatch> Shared<B> {
                         None,
                         format!("no response within the {} timeout", show_duration(self.client.settings.timeout)),
                     )
+                }
+                Attempted::Certificate(why) => {
+                    // Like a 401 (sync.md, Security): the run stops at once, nothing retried.
+                    let reason = format!("the API's TLS certificate failed verification: {}", self.masker.mask(&why));
+                    tracing::warn!("the API's TLS certificate failed verification: the run stops");
+                    self.stop.stop(StopReason::Rejected { status: None, reason });
+                    drop(permit);
+                    return Sent::StopRun;
                 }
                 Attempted::Failed(why) => {
                     tracing::debug!(attempt = attempts, "connection error");

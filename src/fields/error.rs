@@ -34,6 +34,15 @@ pub enum FieldError {
         /// The template field's name, as configured.
         field: Arc<str>,
     },
+    /// Text that is not valid UTF-8.
+    InvalidUtf8 {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+        /// The warehouse column, when the plan knows its name.
+        column: Option<Arc<str>>,
+        /// The byte offset of the first invalid byte in the value.
+        offset: usize,
+    },
     /// A floating-point NaN or infinity: JSON has no such number.
     NotFinite {
         /// The template field's name, as configured.
@@ -63,6 +72,7 @@ impl FieldError {
             | FieldError::NotHashed { field }
             | FieldError::Required { field }
             | FieldError::Bytes { field }
+            | FieldError::InvalidUtf8 { field, .. }
             | FieldError::NotFinite { field }
             | FieldError::Phone { field, .. }
             | FieldError::NoSuchColumn { field, .. } => field,
@@ -89,6 +99,13 @@ impl fmt::Display for FieldError {
             }
             FieldError::Bytes { field } => {
                 write!(f, "field {field} holds binary data (BLOB/bytea), which has no JSON form")
+            }
+            FieldError::InvalidUtf8 { field, column, offset } => {
+                write!(f, "field {field}")?;
+                if let Some(column) = column {
+                    write!(f, " (column {column})")?;
+                }
+                write!(f, " holds text that is not valid UTF-8: the first invalid byte is at byte offset {offset}")
             }
             FieldError::NotFinite { field } => {
                 write!(f, "field {field} holds a floating-point NaN or infinity, which has no JSON form")

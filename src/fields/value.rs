@@ -33,6 +33,9 @@ pub enum WarehouseValue<'a> {
     Json(&'a Value),
     /// BLOB, bytea: there is no JSON form, so the record fails with a reason.
     Bytes(&'a [u8]),
+    /// Text that is not valid UTF-8 (SQLite stores whatever it is given): no JSON string can
+    /// carry it unchanged, so the record fails with where the first invalid byte is.
+    InvalidText(&'a [u8]),
 }
 
 impl<'a> From<&'a Value> for WarehouseValue<'a> {
@@ -134,7 +137,8 @@ impl From<&WarehouseValue<'_>> for OwnedValue {
             WarehouseValue::Timestamp(s) => OwnedValue::Timestamp(s.to_owned()),
             WarehouseValue::Bool(b) => OwnedValue::Bool(b),
             WarehouseValue::Json(v) => OwnedValue::Json(v.clone()),
-            WarehouseValue::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
+            // Owned values are literals and test rows; invalid text kept as its bytes.
+            WarehouseValue::Bytes(b) | WarehouseValue::InvalidText(b) => OwnedValue::Bytes(b.to_vec()),
         }
     }
 }
