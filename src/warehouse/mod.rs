@@ -40,6 +40,7 @@
 pub mod connect;
 pub mod diff;
 pub mod ident;
+pub mod lease;
 pub mod lock;
 pub mod postgres;
 pub mod schema;
@@ -235,7 +236,10 @@ pub struct Locked {
 #[derive(Debug)]
 pub enum WarehouseError {
     /// Another run of the sync holds the lock.
-    Locked(LockHolder),
+    Locked(Box<LockHolder>),
+    /// This run's lock was taken over (its token is no longer in the lock row): the message
+    /// says by whom. The run sends and records nothing more.
+    LostLock(String),
     /// The warehouse could not be opened or reached.
     Connect(String),
     /// The model is unusable (a missing column, a reserved name).
@@ -256,6 +260,7 @@ impl fmt::Display for WarehouseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WarehouseError::Locked(holder) => write!(f, "another run of this sync holds the lock: {holder}"),
+            WarehouseError::LostLock(message) => f.write_str(message),
             WarehouseError::Connect(why) => write!(f, "cannot open the warehouse: {why}"),
             WarehouseError::Model(why) => f.write_str(why),
             WarehouseError::Sql { doing, message } => write!(f, "warehouse error while {doing}: {message}"),
@@ -297,6 +302,12 @@ pub trait Warehouse {
     /// [`Warehouse::end`] rolls back, so that it leaves nothing behind. Runs a dead holder left
     /// `running` are marked failed.
     async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked>;
+
+    /// The run's lease on its lock row, once [`Warehouse::begin`] took it (engines whose lock
+    /// dies with a session have none): delivery asks it before each request.
+    fn lease(&self) -> Option<std::sync::Arc<lease::Lease>> {
+        None
+    }
 
     /// Records the start of a run and returns its id (one more than the sync's last).
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64>;

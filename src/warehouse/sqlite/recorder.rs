@@ -22,7 +22,7 @@ use rusqlite::{Connection, params};
 
 use super::super::diff::{self, Tables};
 use super::super::state::StateTables;
-use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_millis, now_utc};
+use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_millis};
 use super::heartbeat::Nudge;
 use super::log;
 
@@ -45,8 +45,10 @@ pub struct Recording {
     pub state: StateTables,
     /// Asks the heartbeat's thread to copy a commit's pages back at once (WAL mode).
     pub nudge: Option<Nudge>,
-    /// Our lock row (sync name, pid), whose heartbeat each transaction refreshes.
-    pub lock: Option<(String, u32)>,
+    /// Our lock row (sync name, token), whose heartbeat each transaction refreshes: the fence.
+    pub lock: Option<(String, String)>,
+    /// Our hold on the lock, told of each renewal (and of a lost lock).
+    pub lease: Option<std::sync::Arc<super::super::lease::Lease>>,
 }
 
 /// Writes completed batches in the connection's current transaction: log rows, baseline moves
@@ -253,9 +255,8 @@ fn transaction(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) ->
     conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| WarehouseError::sql(doing, e))?;
     let locked = started.elapsed();
     let result = write_chunks(conn, r, chunks).and_then(|()| {
-        if let Some((sync, pid)) = &r.lock {
-            conn.execute(&r.state.heartbeat(), params![sync, pid, now_utc()])
-                .map_err(|e| WarehouseError::sql("refreshing the lock's heartbeat", e))?;
+        if let Some((sync, token)) = &r.lock {
+            super::fence(conn, &r.state, sync, token, r.lease.as_deref())?;
         }
         let written = started.elapsed();
         let committed = conn.execute_batch("COMMIT").map_err(|e| WarehouseError::sql(doing, e));
