@@ -7,7 +7,8 @@
 //! renewed first, so that a run that was asleep (a paused process, a suspended machine) finds
 //! out that it was taken over before it sends, not after.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::lock::boot_clock;
@@ -30,6 +31,9 @@ pub struct Lease {
     lease: Duration,
     state: Mutex<State>,
     renew: Mutex<Renew>,
+    /// Set by the engine when its hold ended on its own (PostgreSQL: the session that held the
+    /// advisory lock ended): then no request is fresh, and the renewal says who holds it.
+    ended: Option<Arc<AtomicBool>>,
 }
 
 #[derive(Debug)]
@@ -49,7 +53,18 @@ impl std::fmt::Debug for Lease {
 impl Lease {
     /// A lease of `lease` whose heartbeat was just written (the lock was just taken).
     pub fn new(lease: Duration, renew: Renew) -> Lease {
-        Lease { lease, state: Mutex::new(State { renewed: boot_clock(), lost: None }), renew: Mutex::new(renew) }
+        Lease {
+            lease,
+            state: Mutex::new(State { renewed: boot_clock(), lost: None }),
+            renew: Mutex::new(renew),
+            ended: None,
+        }
+    }
+
+    /// The same lease, never fresh once `ended` is set (see the field's doc).
+    pub fn ending_with(mut self, ended: Arc<AtomicBool>) -> Lease {
+        self.ended = Some(ended);
+        self
     }
 
     /// Notes a renewal made elsewhere (a write transaction that refreshed the heartbeat).
@@ -88,7 +103,9 @@ impl Lease {
     /// Whether a request may go out without renewing first: not lost, and renewed within half
     /// the lease.
     pub fn fresh(&self) -> bool {
-        self.lost().is_none() && self.age() < self.lease / 2
+        self.lost().is_none()
+            && self.age() < self.lease / 2
+            && !self.ended.as_ref().is_some_and(|e| e.load(Ordering::SeqCst))
     }
 
     /// Renews the heartbeat now (blocking: a statement in the warehouse). Fails when the lock is

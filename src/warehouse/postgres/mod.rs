@@ -29,7 +29,10 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use crate::warehouse::diff::{self, Dialect, DiffHints, Place, Tables};
-use crate::warehouse::lease::lost_message;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::warehouse::lease::{Lease, Renewed, lost_message};
 use crate::warehouse::lock::{Identity, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
@@ -46,6 +49,11 @@ use crate::fields::OwnedValue;
 pub struct PgWarehouse {
     client: Client,
     connection: JoinHandle<()>,
+    /// Set when the connection task ends: the session, and its advisory lock, are gone.
+    ended: Arc<AtomicBool>,
+    /// The run's lease: it has no heartbeat to renew (the advisory lock lives as long as the
+    /// session), but tells delivery, before each request, whether the session still holds it.
+    lease: Option<Arc<Lease>>,
     state: StateTables,
     sync: Option<SyncName>,
     me: Option<Me>,
@@ -66,6 +74,9 @@ impl std::fmt::Debug for PgWarehouse {
 /// hashes).
 const SCHEMA_LOCK_KEY: i64 = 0x6175_6469_656e_6365;
 
+/// Who holds the lock once our session ended, as a run that lost it says.
+const SESSION_ENDED: &str = "whichever run took it after this run's PostgreSQL session ended";
+
 /// The advisory-lock key of a sync: 64 bits of SHA-256 of a fixed prefix and the name, so that
 /// it collides neither with another sync's nor (in practice) with another application's.
 pub fn lock_key(sync: &SyncName) -> i64 {
@@ -80,9 +91,25 @@ impl PgWarehouse {
     /// password masked, for errors.
     pub async fn connect(url: &str, shown: &str) -> Result<PgWarehouse> {
         let (client, connection) = connect::session(url, shown).await?;
+        let ended = Arc::new(AtomicBool::new(false));
+        let flag = ended.clone();
+        let connection = tokio::spawn(async move {
+            /// Aborting the watcher aborts the connection task too (dropping a handle would not).
+            struct AbortOnDrop(JoinHandle<()>);
+            impl Drop for AbortOnDrop {
+                fn drop(&mut self) {
+                    self.0.abort();
+                }
+            }
+            let mut task = AbortOnDrop(connection);
+            let _ = (&mut task.0).await;
+            flag.store(true, Ordering::SeqCst);
+        });
         Ok(PgWarehouse {
             client,
             connection,
+            ended,
+            lease: None,
             state: StateTables::new(Dialect::Postgres),
             sync: None,
             me: None,
@@ -545,7 +572,19 @@ impl Warehouse for PgWarehouse {
         if result.is_err() {
             let _ = self.client.execute("SELECT pg_advisory_unlock($1::bigint)", &[&key]).await;
         }
+        if result.is_ok() {
+            let ended = self.ended.clone();
+            let flag = ended.clone();
+            let renew = Box::new(move || {
+                if flag.load(Ordering::SeqCst) { Ok(Renewed::Lost(SESSION_ENDED.into())) } else { Ok(Renewed::Yes) }
+            });
+            self.lease = Some(Arc::new(Lease::new(me.lease, renew).ending_with(ended)));
+        }
         result
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        self.lease.clone()
     }
 
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64> {
@@ -648,19 +687,19 @@ impl Warehouse for PgWarehouse {
 
     async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
         let doing = "recording outcomes";
-        self.begin_tx(doing).await?;
-        let recorded = match self.record(spec, run, chunks).await {
-            Ok(()) => self.commit(doing).await,
-            Err(e) => {
-                self.rollback().await;
-                Err(e)
-            }
+        let recorded = match self.begin_tx(doing).await {
+            Ok(()) => match self.record(spec, run, chunks).await {
+                Ok(()) => self.commit(doing).await,
+                Err(e) => {
+                    self.rollback().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
         };
         if recorded.is_err() && self.client.is_closed() {
             // The session is gone, and its advisory lock with it: another run may hold it now.
-            return Err(WarehouseError::LostLock(
-                "lost the lock: the session that held it ended; this run stopped sending and recording".into(),
-            ));
+            return Err(WarehouseError::LostLock(lost_message(SESSION_ENDED)));
         }
         recorded
     }
@@ -722,6 +761,9 @@ impl Warehouse for PgWarehouse {
     }
 
     async fn end(&mut self, sync: &SyncName) -> Result<()> {
+        if let Some(lease) = self.lease.take() {
+            lease.close();
+        }
         self.tables = None;
         self.reader = None;
         let result = if self.dry_run {

@@ -231,7 +231,9 @@ impl SqliteWarehouse {
             return work(self);
         }
         self.exec(doing, "BEGIN IMMEDIATE")?;
-        let result = work(self).and_then(|value| {
+        // Fenced at the start (nothing is written by a run that lost its lock) and refreshed
+        // again before the commit (a long statement leaves no old heartbeat behind).
+        let result = self.touch().and_then(|()| work(self)).and_then(|value| {
             self.touch()?;
             self.exec(doing, "COMMIT")?;
             Ok(value)
@@ -711,6 +713,47 @@ impl Drop for SqliteWarehouse {
     }
 }
 
+impl SqliteWarehouse {
+    /// [`Warehouse::read_delta`] itself.
+    fn read_range(
+        &mut self,
+        spec: &ModelSpec,
+        after: i64,
+        last: i64,
+        limit: usize,
+        visit: &mut dyn FnMut(&DeltaRecord<'_>),
+    ) -> Result<Option<i64>> {
+        let t = self.tables()?;
+        // A range within the deletes reads the baseline's images; one past them, the snapshot's.
+        let images = match self.deletes {
+            _ if self.inline => Images::Inline,
+            None => Images::Current,
+            Some((_, hi)) if after >= hi => Images::Current,
+            Some((_, hi)) if last <= hi => Images::Removed,
+            Some(_) => Images::Either,
+        };
+        let sql = delta::read_images(t, spec, images);
+        let doing = "reading the delta";
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut read = None;
+        let width = spec.columns.len();
+        while let Some(row) = rows.next().map_err(|e| WarehouseError::sql(doing, e))? {
+            let seq: i64 = row.get(0).map_err(|e| WarehouseError::sql(doing, e))?;
+            let op = Op::from_code(row.get(1).map_err(|e| WarehouseError::sql(doing, e))?)
+                .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
+            let key = match row.get_ref(2).map_err(|e| WarehouseError::sql(doing, e))? {
+                ValueRef::Text(b) => String::from_utf8_lossy(b),
+                _ => "".into(),
+            };
+            let image = SqliteRow { row, offset: 3, width };
+            visit(&DeltaRecord { seq, op, key: &key, row: &image });
+            read = Some(seq);
+        }
+        Ok(read)
+    }
+}
+
 impl Warehouse for SqliteWarehouse {
     fn engine(&self) -> &'static str {
         "SQLite"
@@ -933,34 +976,15 @@ impl Warehouse for SqliteWarehouse {
         limit: usize,
         visit: &mut dyn FnMut(&DeltaRecord<'_>),
     ) -> Result<Option<i64>> {
-        let t = self.tables()?;
-        // A range within the deletes reads the baseline's images; one past them, the snapshot's.
-        let images = match self.deletes {
-            _ if self.inline => Images::Inline,
-            None => Images::Current,
-            Some((_, hi)) if after >= hi => Images::Current,
-            Some((_, hi)) if last <= hi => Images::Removed,
-            Some(_) => Images::Either,
-        };
-        let sql = delta::read_images(t, spec, images);
-        let doing = "reading the delta";
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
-        let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
-        let mut read = None;
-        let width = spec.columns.len();
-        while let Some(row) = rows.next().map_err(|e| WarehouseError::sql(doing, e))? {
-            let seq: i64 = row.get(0).map_err(|e| WarehouseError::sql(doing, e))?;
-            let op = Op::from_code(row.get(1).map_err(|e| WarehouseError::sql(doing, e))?)
-                .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
-            let key = match row.get_ref(2).map_err(|e| WarehouseError::sql(doing, e))? {
-                ValueRef::Text(b) => String::from_utf8_lossy(b),
-                _ => "".into(),
-            };
-            let image = SqliteRow { row, offset: 3, width };
-            visit(&DeltaRecord { seq, op, key: &key, row: &image });
-            read = Some(seq);
+        // A run that lost its lock reads nothing more: its taker may have dropped its delta.
+        if let Some(lease) = &self.lease {
+            lease.ensure().map_err(WarehouseError::LostLock)?;
         }
-        Ok(read)
+        let read = self.read_range(spec, after, last, limit, visit);
+        match (&read, self.lease.as_ref().and_then(|l| l.lost())) {
+            (Err(_), Some(lost)) => Err(WarehouseError::LostLock(lost)),
+            _ => read,
+        }
     }
 
     async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {

@@ -8,7 +8,8 @@
 //! lock each other out: there the runner records on its own connection, as before.)
 //!
 //! Ordering and safety are those of recording in place: batches are recorded in the order they
-//! completed, in transactions that refresh the heartbeat (hand-overs that waited share one); at
+//! completed, in transactions that begin by refreshing the heartbeat, fenced by the run's token
+//! (hand-overs that waited share one); at
 //! most [`QUEUE`] hand-overs wait, so a crash leaves as few completed-but-unrecorded batches as
 //! before (they are sent again by the next run, like the requests in flight). The first error
 //! stops the recording: later batches are not recorded (their records are sent again next run),
@@ -254,10 +255,14 @@ fn transaction(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) ->
     let started = std::time::Instant::now();
     conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| WarehouseError::sql(doing, e))?;
     let locked = started.elapsed();
-    let result = write_chunks(conn, r, chunks).and_then(|()| {
-        if let Some((sync, token)) = &r.lock {
-            super::fence(conn, &r.state, sync, token, r.lease.as_deref())?;
-        }
+    // The fence first: a run that lost its lock must not touch tables its taker may have
+    // dropped (its delta), let alone move the baseline. The write lock is held from here to
+    // the commit, so the token cannot change in between.
+    let fenced = match &r.lock {
+        Some((sync, token)) => super::fence(conn, &r.state, sync, token, r.lease.as_deref()),
+        None => Ok(()),
+    };
+    let result = fenced.and_then(|()| write_chunks(conn, r, chunks)).and_then(|()| {
         let written = started.elapsed();
         let committed = conn.execute_batch("COMMIT").map_err(|e| WarehouseError::sql(doing, e));
         tracing::debug!(
