@@ -61,6 +61,8 @@ fn interrupt_finishes_what_is_in_flight(kind: Kind) {
     // handed to delivery when the signal came.
     assert!(s["error"].as_str().unwrap().contains("40 records are left for the next run"), "{s}");
     assert_eq!(r.received(), 2, "no request after the signal");
+    let row = w.rows(&format!("SELECT status FROM {} WHERE run_id = 1", w.state("runs")));
+    assert_eq!(row[0][0].as_deref(), Some("interrupted"), "the run row");
     assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("logs"))), 20, "the one in flight is recorded");
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 0, "{s}\n{err}");

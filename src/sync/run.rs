@@ -277,13 +277,14 @@ async fn locked_run<W: Warehouse>(
         return outcome;
     }
     // The run row says how it ended, whatever happened.
-    let (status, error) = match &outcome {
-        Ok(()) => (summary.status, summary.error.clone()),
-        Err(halt) => (halt.status, Some(halt.message.clone())),
+    let (status, stop, error) = match &outcome {
+        Ok(()) => (summary.status, summary.stop, summary.error.clone()),
+        Err(halt) => (halt.status, halt.stop, Some(halt.message.clone())),
     };
     let row_status = match status {
         Status::Succeeded => RunStatus::Succeeded,
         Status::Partial => RunStatus::Partial,
+        Status::Stopped if stop == Some(Stop::Interrupted) => RunStatus::Interrupted,
         Status::Stopped => RunStatus::Stopped,
         Status::Failed => RunStatus::Failed,
     };

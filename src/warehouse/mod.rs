@@ -5,7 +5,7 @@
 //! ```text
 //!   model SQL ──snapshot (CREATE TABLE … AS SELECT, fingerprint in SQL)──▶ snapshot_<sync>_<run>
 //!                                                                           │ diff (joins)
-//!   baseline_<sync> (what the API accepted: key, row image, fingerprint) ──┴──▶ delta_<sync>
+//!   baseline_<sync> (what the API accepted: key, row image, fingerprint) ──┴──▶ delta_<sync>-<run>
 //!        ▲                                                                        │ read by
 //!        │  moves, in one transaction per completed batch, with the log rows      │ seq ranges
 //!        └─────────────────────────── record_chunks ◀── outcomes ◀── sync runner ◀┘
@@ -22,8 +22,9 @@
 //! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
 //! * [`state`]: the state tables (runs, locks, logs) and their queries; [`schema`]: their
 //!   layout's version, upgraded in place by a run and refused when newer than this binary's.
-//! * [`ident`]: identifiers we build are validated and quoted; [`lock`]: lock holders and the
-//!   staleness rule. Each engine turns its values into [`crate::fields::WarehouseValue`] in its
+//! * [`ident`]: identifiers we build are validated and quoted; [`lock`]: lock holders, their
+//!   identity and the takeover rule; [`lease`]: a run's hold on its lock between heartbeats,
+//!   which delivery asks before each request. Each engine turns its values into [`crate::fields::WarehouseValue`] in its
 //!   own folder (`sqlite/value.rs`, `postgres/value.rs`).
 //!
 //! Choices where sync.md is silent:
@@ -190,7 +191,8 @@ pub struct ChunkOutcome<'a> {
     pub counts: RunCounts,
 }
 
-/// How a run ended, as its run row says.
+/// How a run ended, as its run row says (interface.md, `audience runs`). A run that died is
+/// marked `abandoned` by the next run that takes the lock (`state::fail_dead_runs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
     Running,
@@ -198,6 +200,8 @@ pub enum RunStatus {
     Partial,
     Stopped,
     Failed,
+    /// SIGINT or SIGTERM: the requests in flight finished and were recorded.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -208,6 +212,7 @@ impl RunStatus {
             RunStatus::Partial => "partial",
             RunStatus::Stopped => "stopped",
             RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 }
