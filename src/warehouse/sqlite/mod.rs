@@ -433,10 +433,16 @@ impl SqliteWarehouse {
         Ok(Some(Locked { taken_over }))
     }
 
-    /// Starts our hold on the lock row just written: the lease and the heartbeat's thread.
+    /// Starts our hold on the lock row just written: the lease and the heartbeat's thread. When
+    /// that fails, the row is deleted again (no `end` follows a failed `begin`).
     fn hold(&mut self, sync: &SyncName, me: &Me) -> Result<()> {
-        let renew = renewer(&self.path, &self.state, sync, &me.token)
-            .map_err(|e| WarehouseError::sql("opening the heartbeat's connection", e))?;
+        let renew = match renewer(&self.path, &self.state, sync, &me.token) {
+            Ok(renew) => renew,
+            Err(e) => {
+                let _ = self.conn.execute(&self.state.delete_lock(), params![sync.as_str(), me.token]);
+                return Err(WarehouseError::sql("opening the heartbeat's connection", e));
+            }
+        };
         let lease = Arc::new(Lease::new(me.lease, renew));
         self.lease = Some(lease.clone());
         self.heartbeat = Some(Heartbeat::start(&self.path, Some(lease), me.lease, false));
