@@ -143,6 +143,7 @@ fn defaults_are_applied() {
     assert_eq!(sync.name, "main");
     assert!(sync.hash_pii && sync.retain_logs && sync.retry_failed);
     assert_eq!((sync.log_retention_days, sync.snapshot_retention, sync.max_removal_share), (7, 3, 0.5));
+    assert_eq!(sync.lock_timeout, std::time::Duration::from_secs(600), "lock_timeout: 10 minutes");
     assert_eq!(sync.schedule, Schedule::Manual);
     assert_eq!(sync.model, Model::Table(destination::Text::plain("users")));
     assert_eq!(
@@ -244,7 +245,7 @@ fn schema_describes_every_key_the_loader_accepts() {
     assert_eq!(schema["additionalProperties"], false);
     let actions = &schema["properties"]["destination"]["properties"]["actions"];
     assert_eq!(props(actions), ["add", "update", "remove", "insert", "delete"]);
-    assert_eq!(props(&defs["SyncTable"]).len(), 15);
+    assert_eq!(props(&defs["SyncTable"]).len(), 16);
     assert_eq!(defs["SyncTable"]["properties"]["max_removal_share"]["maximum"], 1.0);
     assert!(!serde_json::to_string(&schema).unwrap_or_default().contains("\"null\""));
 }

@@ -34,6 +34,13 @@ both_engines!(a_newer_schema_is_refused_and_left_alone);
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade");
 
+/// The schema version this binary writes.
+const CURRENT: i64 = 2;
+
+/// The lock row's identity columns version 2 added, as SQLite's `ADD COLUMN` appends them to
+/// the table's SQL.
+const LOCK_IDENTITY: &str = ", token TEXT, boot_id TEXT, pid_ns INTEGER, start_time INTEGER, lease_ms INTEGER";
+
 /// The recorded schema version, `None` when no version table exists.
 fn version(w: &Warehouse) -> Option<i64> {
     let exists = match w.kind {
@@ -59,11 +66,22 @@ fn layout_before_versions() -> Vec<String> {
 
 fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: &str) {
     let (w, r, config) = first_synced(kind, name, 1..=30);
-    assert_eq!(version(&w), Some(1), "a new warehouse records the current version");
-    // Back to the layout before versions: the same tables without the version table.
+    assert_eq!(version(&w), Some(CURRENT), "a new warehouse records the current version");
+    // Back to the layout before versions: the same tables without the version table, and the
+    // locks table without the identity columns of version 2.
     match kind {
-        Kind::Sqlite => w.exec("DROP TABLE \"_audience_schema\""),
-        Kind::Postgres => w.exec("DROP TABLE \"_audience\".\"schema\""),
+        Kind::Sqlite => {
+            w.exec("DROP TABLE \"_audience_schema\"");
+            let old = layout_before_versions().into_iter().find(|sql| sql.contains("_audience_locks")).unwrap();
+            w.exec("DROP TABLE \"_audience_locks\"");
+            w.exec(&old);
+        }
+        Kind::Postgres => {
+            w.exec("DROP TABLE \"_audience\".\"schema\"");
+            for column in ["token", "boot_id", "pid_ns", "start_time", "lease_ms"] {
+                w.exec(&format!("ALTER TABLE \"_audience\".\"locks\" DROP COLUMN {column}"));
+            }
+        }
     }
     if kind == Kind::Sqlite {
         assert_eq!(sqlite_layout(w.path()), layout_before_versions(), "the layout the release before versions wrote");
@@ -80,7 +98,7 @@ fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: 
     assert_eq!(sent, (31..=35).collect::<Vec<_>>(), "no accepted member is sent again");
     assert_eq!(r.ids("PATCH"), vec![7]);
     assert_eq!(r.members(), w.expected_members());
-    assert_eq!(version(&w), Some(1), "the run recorded the version");
+    assert_eq!(version(&w), Some(CURRENT), "the run recorded the version");
     // And the one after that runs on the upgraded layout as usual.
     r.clear_log();
     let (code, s, err) = sync(&config, &[]);
@@ -90,7 +108,7 @@ fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: 
 
 fn a_newer_schema_is_refused_and_left_alone(kind: Kind, name: &str) {
     let (w, r, config) = first_synced(kind, name, 1..=10);
-    w.exec(&format!("UPDATE {} SET version = 2", w.state("schema")));
+    w.exec(&format!("UPDATE {} SET version = {}", w.state("schema"), CURRENT + 1));
     w.add_users(11..=12);
     let tables = w.state_tables();
     let runs = w.count(&format!("SELECT count(*) FROM {}", w.state("runs")));
@@ -100,16 +118,17 @@ fn a_newer_schema_is_refused_and_left_alone(kind: Kind, name: &str) {
         assert_eq!(code, 1, "{args:?}: {s}\n{err}");
         let error = s["error"].as_str().unwrap_or_default();
         assert!(
-            error.contains("schema version 2") && error.contains("reads up to version 1"),
+            error.contains(&format!("schema version {}", CURRENT + 1))
+                && error.contains(&format!("reads up to version {CURRENT}")),
             "{args:?}: the error names both versions: {error}"
         );
     }
     let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("schema version 2"), "{stderr}");
+    assert!(stderr.contains(&format!("schema version {}", CURRENT + 1)), "{stderr}");
     assert!(r.requests().is_empty(), "nothing sent");
-    assert_eq!(version(&w), Some(2), "the version is left alone");
+    assert_eq!(version(&w), Some(CURRENT + 1), "the version is left alone");
     assert_eq!(w.state_tables(), tables, "no table created or dropped");
     assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("runs"))), runs, "no run recorded");
 }
@@ -145,14 +164,20 @@ fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 0, "{s}\n{err}");
     assert_eq!((s["run_id"].as_i64(), s["requests"].as_u64()), (Some(2), Some(0)), "{s}");
-    assert_eq!(query("SELECT max(version) FROM _audience_schema"), 1);
+    assert_eq!(query("SELECT max(version) FROM _audience_schema"), CURRENT);
     assert_eq!(query("SELECT count(*) FROM _audience_baseline_members"), 30, "every member kept");
-    let mut upgraded = layout_before_versions();
+    let mut upgraded: Vec<String> = layout_before_versions()
+        .into_iter()
+        .map(|sql| match sql.strip_suffix(')') {
+            Some(locks) if sql.starts_with("CREATE TABLE \"_audience_locks\"") => format!("{locks}{LOCK_IDENTITY})"),
+            _ => sql,
+        })
+        .collect();
     upgraded.push("CREATE TABLE \"_audience_schema\" (version INTEGER NOT NULL)".into());
     upgraded.sort_by_key(|sql| sql.split('"').nth(1).unwrap_or_default().to_owned());
     let mut now = sqlite_layout(&db);
     now.sort_by_key(|sql| sql.split('"').nth(1).unwrap_or_default().to_owned());
     // Run 1's snapshot is kept (retention keeps the newest), run 2's added.
     now.retain(|sql| !sql.contains("_audience_snapshot_members_2"));
-    assert_eq!(now, upgraded, "the upgrade adds the version table and changes nothing else");
+    assert_eq!(now, upgraded, "the upgrade adds the version table and the lock's identity, and changes nothing else");
 }

@@ -13,7 +13,7 @@ use sync_support::{Kind, Receiver, Settings, Warehouse, sync};
 fn interrupt_finishes_what_is_in_flight(kind: Kind) {
     let w = Warehouse::new(kind, "signals");
     let r = Receiver::start();
-    w.add_users(1..=30);
+    w.add_users(1..=60);
     let settings = Settings { batch_size: 10, max_concurrency: 1, ..Settings::default() };
     let config = sync_support::write_config(&w, &r, &settings);
     r.hold(1);
@@ -57,14 +57,19 @@ fn interrupt_finishes_what_is_in_flight(kind: Kind) {
     let s = &json["syncs"][0];
     assert_eq!((s["status"].as_str(), s["inserted"].as_u64()), (Some("stopped"), Some(20)), "{s}");
     assert!(s["error"].as_str().unwrap().contains("interrupted"), "{s}");
+    // Every record of the delta not accepted is counted: the 40 never sent, not only those
+    // handed to delivery when the signal came.
+    assert!(s["error"].as_str().unwrap().contains("40 records are left for the next run"), "{s}");
     assert_eq!(r.received(), 2, "no request after the signal");
+    let row = w.rows(&format!("SELECT status FROM {} WHERE run_id = 1", w.state("runs")));
+    assert_eq!(row[0][0].as_deref(), Some("interrupted"), "the run row");
     assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("logs"))), 20, "the one in flight is recorded");
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 0, "{s}\n{err}");
     // Requests run concurrently, so they may arrive in any order: compare the records sent.
     let mut sent = r.ids("POST");
     sent.sort_unstable();
-    assert_eq!(sent, (1..=30).collect::<Vec<_>>(), "the held request was answered, then 21..=30");
+    assert_eq!(sent, (1..=60).collect::<Vec<_>>(), "the held request was answered, then 21..=60");
     assert_eq!(r.members(), w.expected_members());
 }
 

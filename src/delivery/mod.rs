@@ -115,4 +115,4 @@ pub use progress::Progress;
 pub use records::{Keys, RenderBatch, TemplateBatch};
 pub use sender::{ActionContext, ActionSender};
 pub use settings::{Action, DeliverySettings, Endpoint, Header, RetrySettings};
-pub use stop::StopToken;
+pub use stop::{Gate, StopToken};

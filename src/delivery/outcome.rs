@@ -44,6 +44,9 @@ pub enum StopReason {
     /// The API answered 401, 403, 404 or 405 (`status`), or its TLS certificate failed
     /// verification (no status): the configuration, not the data, is wrong.
     Rejected { status: Option<u16>, reason: String },
+    /// The run's [`super::Gate`] refused a request: the run lost its lock (the message says to
+    /// whom), and must send nothing more.
+    LostLock(String),
 }
 
 impl fmt::Display for StopReason {
@@ -51,6 +54,7 @@ impl fmt::Display for StopReason {
         match self {
             StopReason::Interrupted => f.write_str("interrupted"),
             StopReason::Rejected { reason, .. } => f.write_str(reason),
+            StopReason::LostLock(why) => f.write_str(why),
         }
     }
 }

@@ -384,6 +384,11 @@ impl<B: RenderBatch> Shared<B> {
                 _ = self.stop.stopped() => return Sent::Abandoned,
                 permit = self.client.limiter.acquire() => permit,
             };
+            // The run may have lost its lock while it waited (or slept): then nothing more goes.
+            if !self.stop.admit().await {
+                drop(permit);
+                return Sent::Abandoned;
+            }
             attempts += 1;
             self.counts.requests.fetch_add(1, Ordering::Relaxed);
             let span = tracing::debug_span!("delivery.request", attempt = attempts, bytes = body.len());

@@ -19,11 +19,55 @@ struct Inner {
     /// Flips to true once; `watch` wakes every waiter, including ones that subscribe later.
     flag: watch::Sender<bool>,
     reason: Mutex<Option<StopReason>>,
+    /// Asked before each request, once set.
+    gate: Mutex<Option<Arc<dyn Gate>>>,
+}
+
+/// Asked before each request: whether the run may still send. The warehouse's lease on the
+/// run's lock is one (sync.md, step 1: a run checks that its heartbeat is fresh before each
+/// request, renewing it first when it is not).
+pub trait Gate: Send + Sync + std::fmt::Debug {
+    /// Cheap: whether a request may go at once, without [`Gate::confirm`].
+    fn fresh(&self) -> bool;
+    /// May block (it is run on a blocking thread): `Ok` when the request may go; the error
+    /// stops the run ([`StopReason::LostLock`]).
+    fn confirm(&self) -> Result<(), String>;
 }
 
 impl StopToken {
     pub fn new() -> StopToken {
-        StopToken { inner: Arc::new(Inner { flag: watch::Sender::new(false), reason: Mutex::new(None) }) }
+        StopToken {
+            inner: Arc::new(Inner {
+                flag: watch::Sender::new(false),
+                reason: Mutex::new(None),
+                gate: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Sets the gate every request of the run passes first (replacing any earlier one).
+    pub fn set_gate(&self, gate: Option<Arc<dyn Gate>>) {
+        *self.inner.gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = gate;
+    }
+
+    /// Whether a request may go now: asks the gate (when one is set), and stops the run with
+    /// [`StopReason::LostLock`] when it refuses.
+    pub async fn admit(&self) -> bool {
+        let gate = self.inner.gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let Some(gate) = gate else { return !self.is_stopped() };
+        if gate.fresh() {
+            return !self.is_stopped();
+        }
+        let confirmed = tokio::task::spawn_blocking(move || gate.confirm())
+            .await
+            .unwrap_or_else(|e| Err(format!("the lock's check failed: {e}")));
+        match confirmed {
+            Ok(()) => !self.is_stopped(),
+            Err(why) => {
+                self.stop(StopReason::LostLock(why));
+                false
+            }
+        }
     }
 
     /// Stops the run. The first reason is kept; later calls change nothing.

@@ -221,6 +221,10 @@ pub struct SyncTable {
     /// Stop a run that would remove more than this share of the audience.
     #[schemars(range(min = 0.0, max = 1.0), extend("default" = 0.5))]
     pub max_removal_share: Option<f64>,
+    /// The lock's lease, from `"1s"` to `"1h"`: a run elsewhere whose heartbeat stands still
+    /// this long is taken over.
+    #[schemars(extend("default" = "10m"))]
+    pub lock_timeout: Option<String>,
 }
 
 /// A static value: any TOML value (a string, number, boolean, date, array or table).

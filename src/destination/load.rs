@@ -206,6 +206,7 @@ fn suggestion(path: &[Segment]) -> Option<String> {
             "snapshot_retention",
             "retry_failed",
             "max_removal_share",
+            "lock_timeout",
         ],
         ["syncs", _, "schedule"] => &["every", "starting_at", "cron"],
         _ => return None,

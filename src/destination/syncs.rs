@@ -110,6 +110,17 @@ fn check_sync(ctx: &mut Ctx<'_>, name: &str, t: &SyncTable, fields: &FieldContex
         Some(s) => s,
         None => 0.5,
     };
+    let lock_timeout = {
+        let key = keypath::join(&base, "lock_timeout");
+        use super::model::{LOCK_TIMEOUT_DEFAULT, LOCK_TIMEOUT_MAX, LOCK_TIMEOUT_MIN};
+        let lease = ctx.duration(&key, t.lock_timeout.as_ref(), LOCK_TIMEOUT_DEFAULT, LOCK_TIMEOUT_MAX);
+        if lease < LOCK_TIMEOUT_MIN {
+            ctx.error(ConfigCode::OutOfRange, &key, "lock_timeout is the lock's lease: from 1s to 1h");
+            LOCK_TIMEOUT_DEFAULT
+        } else {
+            lease
+        }
+    };
     Sync {
         name: name.to_owned(),
         audience_name,
@@ -126,6 +137,7 @@ fn check_sync(ctx: &mut Ctx<'_>, name: &str, t: &SyncTable, fields: &FieldContex
         snapshot_retention,
         retry_failed: t.retry_failed.unwrap_or(defaults::RETRY_FAILED),
         max_removal_share,
+        lock_timeout,
     }
 }
 

@@ -23,13 +23,24 @@ use super::delta::DeltaReader;
 use super::endpoint::{delivery_action, endpoint};
 use super::fingerprint::config_fingerprint;
 use super::summary::{Status, Stop, SyncSummary};
-use crate::delivery::{ActionContext, DeliveryClient, Keys, Outcome, Progress, Report, StopReason, StopToken};
+use crate::delivery::{ActionContext, DeliveryClient, Gate, Keys, Outcome, Progress, Report, StopReason, StopToken};
 use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
 use crate::template::Connection;
 use crate::warehouse::{
     ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunRef, RunStart, RunStatus, SyncName, Warehouse,
-    WarehouseError, ident, model_sql, now_utc,
+    WarehouseError, ident, lease::Lease, model_sql, now_utc,
 };
+
+/// The lease on the run's lock row is what delivery asks before each request.
+impl Gate for Lease {
+    fn fresh(&self) -> bool {
+        Lease::fresh(self)
+    }
+
+    fn confirm(&self) -> Result<(), String> {
+        self.ensure()
+    }
+}
 
 /// What `audience sync` asks of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,12 +155,14 @@ struct Ctx<'a> {
 async fn run<W: Warehouse>(w: &mut W, ctx: &Ctx<'_>, summary: &mut SyncSummary) -> Result<(), Halt> {
     let name = SyncName::new(&ctx.job.sync.name).map_err(|e| Halt::failed(e.to_string()))?;
     let (spec, actions) = prepare(w, ctx.job, &name).await?;
-    let me = Me::current();
+    let me = Me::current(ctx.job.sync.lock_timeout);
     let locked = w.begin(&name, &me, ctx.options.dry_run).await?;
     if let Some((holder, why)) = &locked.taken_over {
         (ctx.notice)(&format!("took over the stale lock of {holder}: {why}"));
     }
+    ctx.stop.set_gate(w.lease().map(|lease| lease as Arc<dyn Gate>));
     let result = locked_run(w, ctx, summary, &spec, &actions, &me).await;
+    ctx.stop.set_gate(None);
     let ended = w.end(&name).await;
     match (result, ended) {
         (Err(halt), _) => Err(halt),
@@ -264,13 +277,14 @@ async fn locked_run<W: Warehouse>(
         return outcome;
     }
     // The run row says how it ended, whatever happened.
-    let (status, error) = match &outcome {
-        Ok(()) => (summary.status, summary.error.clone()),
-        Err(halt) => (halt.status, Some(halt.message.clone())),
+    let (status, stop, error) = match &outcome {
+        Ok(()) => (summary.status, summary.stop, summary.error.clone()),
+        Err(halt) => (halt.status, halt.stop, Some(halt.message.clone())),
     };
     let row_status = match status {
         Status::Succeeded => RunStatus::Succeeded,
         Status::Partial => RunStatus::Partial,
+        Status::Stopped if stop == Some(Stop::Interrupted) => RunStatus::Interrupted,
         Status::Stopped => RunStatus::Stopped,
         Status::Failed => RunStatus::Failed,
     };
@@ -348,24 +362,29 @@ async fn deliver<W: Warehouse>(
     let counts = *recorder.counts;
     summary.counts = counts;
     summary.emptied = recorder.emptied;
-    summary.undelivered = recorder.undelivered;
+    // Every record of the delta the API has not accepted is left for the next run: those not
+    // sent because the run stopped, those never read, and (with retry_failed) those that failed.
+    let total: u64 = stats.counts.iter().sum();
+    let settled =
+        counts.inserted + counts.updated + counts.deleted + if recorder.move_failed { counts.failed } else { 0 };
+    let left = total.saturating_sub(settled);
+    summary.undelivered = if ctx.stop.is_stopped() { left } else { recorder.undelivered };
     match ctx.stop.reason() {
         Some(StopReason::Interrupted) => {
             summary.status = Status::Stopped;
             summary.stop = Some(Stop::Interrupted);
             summary.error = Some(format!(
-                "interrupted: the requests in flight finished and their outcomes are recorded; {} records are left for the next run",
-                recorder.undelivered
+                "interrupted: the requests in flight finished and their outcomes are recorded; {left} records are left for the next run"
             ));
         }
         Some(StopReason::Rejected { reason, .. }) => {
             summary.status = Status::Stopped;
             summary.stop = Some(Stop::Rejected);
             summary.error = Some(format!(
-                "the API rejected the configuration ({reason}); {} records are left for the next run",
-                recorder.undelivered
+                "the API rejected the configuration ({reason}); {left} records are left for the next run"
             ));
         }
+        Some(StopReason::LostLock(why)) => return Err(Halt::failed(why)),
         None if counts.failed > 0 || counts.invalid > 0 => summary.status = Status::Partial,
         None => summary.status = Status::Succeeded,
     }

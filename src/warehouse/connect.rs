@@ -80,6 +80,10 @@ impl Warehouse for Connector {
         each!(self, w => w.begin(sync, me, dry_run).await)
     }
 
+    fn lease(&self) -> Option<std::sync::Arc<super::lease::Lease>> {
+        each!(self, w => w.lease())
+    }
+
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64> {
         each!(self, w => w.start_run(sync, start).await)
     }

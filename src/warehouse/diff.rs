@@ -108,9 +108,12 @@ impl TableName {
 /// The names of a sync's tables.
 ///
 /// SQLite: `_audience_baseline_<sync>`, `_audience_snapshot_<sync>_<run>`,
-/// `_audience_delta_<sync>` in `main` (the source database). PostgreSQL: schema `_audience`,
-/// tables `baseline_<sync>`, `snapshot_<sync>_<run>`, `delta_<sync>`. The dup table, and in a dry
-/// run the snapshot and delta too, are temporary.
+/// `_audience_delta_<sync>-<run>` in `main` (the source database). PostgreSQL: schema
+/// `_audience`, tables `baseline_<sync>`, `snapshot_<sync>_<run>`, `delta_<sync>-<run>`. The dup
+/// table, and in a dry run the snapshot and delta too, are temporary. State of one run is named
+/// after the run (sync.md, step 1), so that a dead run's delta is never mistaken for, or dropped
+/// under, a live run's; the `-` (never in a sync name) keeps `delta_a-12` of sync `a` apart
+/// from any name of sync `a_12`.
 #[derive(Clone, Debug)]
 pub struct Tables {
     pub dialect: Dialect,
@@ -134,7 +137,7 @@ impl Tables {
             sync: sync.clone(),
             baseline: table(baseline, table_name(dialect, &format!("baseline_{sync}"))),
             snapshot: table(scratch, snapshot_name(dialect, sync, run_id)),
-            delta: table(scratch, table_name(dialect, &format!("delta_{sync}"))),
+            delta: table(scratch, delta_name(dialect, sync, run_id)),
             dup: table(Place::Temp, table_name(dialect, &format!("dup_{sync}"))),
             logs: table(Place::Main, table_name(dialect, "logs")),
             runs: table(Place::Main, table_name(dialect, "runs")),
@@ -164,6 +167,25 @@ pub fn table_name(dialect: Dialect, base: &str) -> String {
 /// The snapshot table of a run.
 pub fn snapshot_name(dialect: Dialect, sync: &SyncName, run_id: i64) -> String {
     table_name(dialect, &format!("snapshot_{sync}_{run_id}"))
+}
+
+/// The delta table of a run.
+pub fn delta_name(dialect: Dialect, sync: &SyncName, run_id: i64) -> String {
+    table_name(dialect, &format!("delta_{sync}-{run_id}"))
+}
+
+/// The delta's name before deltas were per run (schema version 1 and before): one per sync.
+pub fn shared_delta_name(dialect: Dialect, sync: &SyncName) -> String {
+    table_name(dialect, &format!("delta_{sync}"))
+}
+
+/// Whether `name` is the delta of a run of `sync` (or the shared delta of an older release).
+pub fn is_delta_of(dialect: Dialect, sync: &SyncName, name: &str) -> bool {
+    if name == shared_delta_name(dialect, sync) {
+        return true;
+    }
+    let prefix = table_name(dialect, &format!("delta_{sync}-"));
+    name.strip_prefix(&prefix).is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The run id of a snapshot table of `sync`, if `name` is one. Sync names may contain `_`, so
@@ -632,6 +654,20 @@ mod tests {
             primary_key: "id".into(),
             columns: vec!["email".into(), "we\"ird".into()],
         }
+    }
+
+    #[test]
+    fn deltas_are_per_run_and_told_apart_between_syncs() {
+        let a = SyncName::new("a").unwrap();
+        let a_12 = SyncName::new("a_12").unwrap();
+        assert_eq!(delta_name(Dialect::Sqlite, &a, 12), "_audience_delta_a-12");
+        assert_eq!(delta_name(Dialect::Postgres, &a, 12), "delta_a-12");
+        assert!(is_delta_of(Dialect::Sqlite, &a, "_audience_delta_a-12"));
+        assert!(is_delta_of(Dialect::Sqlite, &a, "_audience_delta_a"), "the shared delta of an older release");
+        assert!(!is_delta_of(Dialect::Sqlite, &a_12, "_audience_delta_a-12"));
+        assert!(!is_delta_of(Dialect::Sqlite, &a, "_audience_delta_a_12"));
+        assert!(!is_delta_of(Dialect::Sqlite, &a, "_audience_delta_a-"));
+        assert!(!is_delta_of(Dialect::Postgres, &a, "delta_a-1x"));
     }
 
     #[test]

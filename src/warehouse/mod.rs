@@ -5,7 +5,7 @@
 //! ```text
 //!   model SQL ──snapshot (CREATE TABLE … AS SELECT, fingerprint in SQL)──▶ snapshot_<sync>_<run>
 //!                                                                           │ diff (joins)
-//!   baseline_<sync> (what the API accepted: key, row image, fingerprint) ──┴──▶ delta_<sync>
+//!   baseline_<sync> (what the API accepted: key, row image, fingerprint) ──┴──▶ delta_<sync>-<run>
 //!        ▲                                                                        │ read by
 //!        │  moves, in one transaction per completed batch, with the log rows      │ seq ranges
 //!        └─────────────────────────── record_chunks ◀── outcomes ◀── sync runner ◀┘
@@ -22,8 +22,9 @@
 //! * [`diff`]: the snapshot, diff and recording SQL, for both dialects, with the reasons.
 //! * [`state`]: the state tables (runs, locks, logs) and their queries; [`schema`]: their
 //!   layout's version, upgraded in place by a run and refused when newer than this binary's.
-//! * [`ident`]: identifiers we build are validated and quoted; [`lock`]: lock holders and the
-//!   staleness rule. Each engine turns its values into [`crate::fields::WarehouseValue`] in its
+//! * [`ident`]: identifiers we build are validated and quoted; [`lock`]: lock holders, their
+//!   identity and the takeover rule; [`lease`]: a run's hold on its lock between heartbeats,
+//!   which delivery asks before each request. Each engine turns its values into [`crate::fields::WarehouseValue`] in its
 //!   own folder (`sqlite/value.rs`, `postgres/value.rs`).
 //!
 //! Choices where sync.md is silent:
@@ -40,6 +41,7 @@
 pub mod connect;
 pub mod diff;
 pub mod ident;
+pub mod lease;
 pub mod lock;
 pub mod postgres;
 pub mod schema;
@@ -190,7 +192,8 @@ pub struct ChunkOutcome<'a> {
     pub counts: RunCounts,
 }
 
-/// How a run ended, as its run row says.
+/// How a run ended, as its run row says (interface.md, `audience runs`). A run that died is
+/// marked `abandoned` by the next run that takes the lock (`state::fail_dead_runs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
     Running,
@@ -198,6 +201,8 @@ pub enum RunStatus {
     Partial,
     Stopped,
     Failed,
+    /// SIGINT or SIGTERM: the requests in flight finished and were recorded.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -208,6 +213,7 @@ impl RunStatus {
             RunStatus::Partial => "partial",
             RunStatus::Stopped => "stopped",
             RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 }
@@ -236,7 +242,10 @@ pub struct Locked {
 #[derive(Debug)]
 pub enum WarehouseError {
     /// Another run of the sync holds the lock.
-    Locked(LockHolder),
+    Locked(Box<LockHolder>),
+    /// This run's lock was taken over (its token is no longer in the lock row): the message
+    /// says by whom. The run sends and records nothing more.
+    LostLock(String),
     /// The warehouse could not be opened or reached.
     Connect(String),
     /// The model is unusable (a missing column, a reserved name).
@@ -257,6 +266,7 @@ impl fmt::Display for WarehouseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WarehouseError::Locked(holder) => write!(f, "another run of this sync holds the lock: {holder}"),
+            WarehouseError::LostLock(message) => f.write_str(message),
             WarehouseError::Connect(why) => write!(f, "cannot open the warehouse: {why}"),
             WarehouseError::Model(why) => f.write_str(why),
             WarehouseError::Sql { doing, message } => write!(f, "warehouse error while {doing}: {message}"),
@@ -298,6 +308,12 @@ pub trait Warehouse {
     /// [`Warehouse::end`] rolls back, so that it leaves nothing behind. Runs a dead holder left
     /// `running` are marked failed.
     async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked>;
+
+    /// The run's lease on its lock row, once [`Warehouse::begin`] took it (engines whose lock
+    /// dies with a session have none): delivery asks it before each request.
+    fn lease(&self) -> Option<std::sync::Arc<lease::Lease>> {
+        None
+    }
 
     /// Records the start of a run and returns its id (one more than the sync's last).
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64>;

@@ -12,6 +12,11 @@
 //!   runs, locks and log tables of [`super::state`], SQLite's compact log of `sqlite::log`, the
 //!   per-sync baselines). Upgrading it to 1 changes no table: it records the version.
 //! * 1: the same layout, with its version recorded.
+//! * 2: the lock row names its run and holder exactly (sync.md, step 1): `token`, `boot_id`,
+//!   `pid_ns`, `start_time` and `lease_ms` added to the locks table (null in a row an older
+//!   release wrote, which [`super::lock::judge`] reads by host and pid alone). Per-run state is
+//!   named after its run (`delta_<sync>_<run>`); a shared delta an older run left is dropped by
+//!   the run that takes the lock.
 //!
 //! A change to a state table (a column, a table, a layout) adds a version here and a step in
 //! each connector's upgrade, from the version before it.
@@ -21,7 +26,7 @@ use super::state::StateTables;
 use super::{Result, WarehouseError};
 
 /// The layout this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// What a run does with the version a warehouse holds (`None`: none recorded, version 0).
 /// Refuses a version newer than [`SCHEMA_VERSION`].
@@ -78,6 +83,6 @@ mod tests {
         );
         let pg = StateTables::new(Dialect::Postgres);
         assert_eq!(pg.read_schema(), "SELECT max(version) FROM \"_audience\".\"schema\"");
-        assert_eq!(pg.write_schema()[1], "INSERT INTO \"_audience\".\"schema\" (version) VALUES (1)");
+        assert_eq!(pg.write_schema()[1], "INSERT INTO \"_audience\".\"schema\" (version) VALUES (2)");
     }
 }

@@ -54,8 +54,14 @@ impl StateTables {
         out.push(format!(
             "CREATE TABLE IF NOT EXISTS {locks} (\
              sync_name {text} PRIMARY KEY, run_id {int}, host {text} NOT NULL, pid {int} NOT NULL, \
-             acquired_at {ts} NOT NULL, heartbeat_at {ts} NOT NULL)",
-            locks = self.locks.qualified()
+             acquired_at {ts} NOT NULL, heartbeat_at {ts} NOT NULL{identity})",
+            locks = self.locks.qualified(),
+            identity = LOCK_IDENTITY
+                .iter()
+                .map(|(c, sqlite, pg)| {
+                    format!(", {c} {}", if self.dialect == Dialect::Sqlite { sqlite } else { pg })
+                })
+                .collect::<String>(),
         ));
         if self.dialect == Dialect::Sqlite {
             // SQLite keeps the log as compact rows behind a view: see `sqlite::log`.
@@ -135,12 +141,12 @@ impl StateTables {
         )
     }
 
-    /// Marks the runs a dead holder left `running` as failed. Parameters: sync, finished at,
-    /// error.
+    /// Marks the runs a dead holder left `running` as `abandoned`. Parameters: sync, finished
+    /// at, error.
     pub fn fail_dead_runs(&self) -> String {
         let d = self.dialect;
         format!(
-            "UPDATE {} SET status = 'failed', finished_at = {}, error = {} WHERE sync_name = {} AND status = 'running'",
+            "UPDATE {} SET status = 'abandoned', finished_at = {}, error = {} WHERE sync_name = {} AND status = 'running'",
             self.runs.qualified(),
             d.ts_param(2),
             d.param(3, "text"),
@@ -148,14 +154,15 @@ impl StateTables {
         )
     }
 
-    /// The lock row of a sync. Parameter: sync.
+    /// The lock row of a sync: host, pid, run id, acquired at, heartbeat at, token, boot id,
+    /// PID namespace, start time, lease (ms). Parameter: sync.
     pub fn read_lock(&self) -> String {
         let ts = |c: &str| match self.dialect {
             Dialect::Sqlite => c.to_owned(),
             Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
         };
         format!(
-            "SELECT host, pid, run_id, {}, {} FROM {} WHERE sync_name = {}",
+            "SELECT host, pid, run_id, {}, {}, token, boot_id, pid_ns, start_time, lease_ms FROM {} WHERE sync_name = {}",
             ts("acquired_at"),
             ts("heartbeat_at"),
             self.locks.qualified(),
@@ -163,55 +170,89 @@ impl StateTables {
         )
     }
 
-    /// Writes this process's lock row (replacing a stale one). Parameters: sync, host, pid, now.
+    /// [`StateTables::read_lock`] on a locks table of schema version 1 or before, which has no
+    /// identity columns (they read as null).
+    pub fn read_lock_legacy(&self) -> String {
+        self.read_lock().replace(
+            "token, boot_id, pid_ns, start_time, lease_ms",
+            "NULL AS token, NULL AS boot_id, NULL AS pid_ns, NULL AS start_time, NULL AS lease_ms",
+        )
+    }
+
+    /// Writes this run's lock row (replacing a stale one). Parameters: sync, host, pid, now,
+    /// token, boot id, PID namespace, start time, lease (ms).
     pub fn write_lock(&self) -> String {
         let d = self.dialect;
         format!(
-            "INSERT INTO {} (sync_name, run_id, host, pid, acquired_at, heartbeat_at) VALUES ({}, NULL, {}, {}, {}, {}) \
+            "INSERT INTO {} (sync_name, run_id, host, pid, acquired_at, heartbeat_at, token, boot_id, pid_ns, \
+             start_time, lease_ms) VALUES ({}, NULL, {}, {}, {}, {}, {}, {}, {}, {}, {}) \
              ON CONFLICT (sync_name) DO UPDATE SET run_id = NULL, host = excluded.host, pid = excluded.pid, \
-             acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at",
+             acquired_at = excluded.acquired_at, heartbeat_at = excluded.heartbeat_at, token = excluded.token, \
+             boot_id = excluded.boot_id, pid_ns = excluded.pid_ns, start_time = excluded.start_time, \
+             lease_ms = excluded.lease_ms",
             self.locks.qualified(),
             d.param(1, "text"),
             d.param(2, "text"),
             d.param(3, "bigint"),
             d.ts_param(4),
             d.ts_param(4),
+            d.param(5, "text"),
+            d.param(6, "text"),
+            d.param(7, "bigint"),
+            d.param(8, "bigint"),
+            d.param(9, "bigint"),
         )
     }
 
-    /// Sets the run id of our lock row. Parameters: sync, pid, run id.
+    /// Sets the run id of our lock row. Parameters: sync, token, run id.
     pub fn lock_run(&self) -> String {
         let d = self.dialect;
         format!(
-            "UPDATE {} SET run_id = {} WHERE sync_name = {} AND pid = {}",
+            "UPDATE {} SET run_id = {} WHERE sync_name = {} AND token = {}",
             self.locks.qualified(),
             d.param(3, "bigint"),
             d.param(1, "text"),
-            d.param(2, "bigint"),
+            d.param(2, "text"),
         )
     }
 
-    /// Refreshes our heartbeat. Parameters: sync, pid, now.
+    /// Refreshes our heartbeat: the fence of every write transaction of a run (no row updated:
+    /// the lock is no longer ours). Parameters: sync, token, now.
     pub fn heartbeat(&self) -> String {
         let d = self.dialect;
         format!(
-            "UPDATE {} SET heartbeat_at = {} WHERE sync_name = {} AND pid = {}",
+            "UPDATE {} SET heartbeat_at = {} WHERE sync_name = {} AND token = {}",
             self.locks.qualified(),
             d.ts_param(3),
             d.param(1, "text"),
-            d.param(2, "bigint"),
+            d.param(2, "text"),
         )
     }
 
-    /// Deletes our lock row. Parameters: sync, pid.
+    /// Deletes our lock row (and only ours). Parameters: sync, token.
     pub fn delete_lock(&self) -> String {
         let d = self.dialect;
         format!(
-            "DELETE FROM {} WHERE sync_name = {} AND pid = {}",
+            "DELETE FROM {} WHERE sync_name = {} AND token = {}",
             self.locks.qualified(),
             d.param(1, "text"),
-            d.param(2, "bigint")
+            d.param(2, "text")
         )
+    }
+
+    /// Adds the lock row's identity columns to a locks table of schema version 1 or before.
+    /// `have`: the columns the table has (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+    pub fn add_lock_identity(&self, have: &[String]) -> Vec<String> {
+        LOCK_IDENTITY
+            .iter()
+            .filter(|(c, _, _)| !have.iter().any(|h| h.eq_ignore_ascii_case(c)))
+            .map(|(c, sqlite, pg)| match self.dialect {
+                Dialect::Sqlite => format!("ALTER TABLE {} ADD COLUMN {c} {sqlite}", self.locks.qualified()),
+                Dialect::Postgres => {
+                    format!("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {c} {pg}", self.locks.qualified())
+                }
+            })
+            .collect()
     }
 
     /// The latest run id of a sync, or run `id` when it exists. Parameters: sync, id (or null).
@@ -257,6 +298,17 @@ impl StateTables {
         )
     }
 }
+
+/// The lock row's identity columns (schema version 2), with their SQLite and PostgreSQL types:
+/// the run's token, the holder's boot id, PID namespace and process start time, and its lease.
+/// Null in a row an older release wrote.
+const LOCK_IDENTITY: [(&str, &str, &str); 5] = [
+    ("token", "TEXT", "text"),
+    ("boot_id", "TEXT", "text"),
+    ("pid_ns", "INTEGER", "bigint"),
+    ("start_time", "INTEGER", "bigint"),
+    ("lease_ms", "INTEGER", "bigint"),
+];
 
 /// The first instant of the UTC day `days` days before `now`'s: log rows of runs started
 /// before it are past `log_retention_days`.

@@ -3,7 +3,11 @@
 //!
 //! * **The lock** is a session advisory lock (`pg_try_advisory_lock`) on a 64-bit key derived
 //!   from the sync's name: it dies with the session, so a crashed run never leaves it behind.
-//!   A row of `_audience.locks` says who holds it, for the message a second run prints.
+//!   A row of `_audience.locks` says who holds it, for the message a second run prints. Every
+//!   state write of a run goes through the session that holds the advisory lock (this
+//!   connector's one connection), and each recording also renews the lock row's heartbeat
+//!   naming the run's token: a session that ended (its lock gone with it) or a row no longer
+//!   ours stops the run ("lost the lock …").
 //! * **TLS** follows `sslmode` by sync.md's table, libpq's meanings and never weaker: a failed
 //!   handshake is never retried in plaintext; `sslrootcert` may name a self-signed server
 //!   certificate; an unverified connection to another machine is logged as a warning; connecting
@@ -22,7 +26,11 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use crate::warehouse::diff::{self, Dialect, DiffHints, Place, Tables};
-use crate::warehouse::lock::{LockHolder, Me};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::warehouse::lease::{Lease, Renewed, lost_message};
+use crate::warehouse::lock::{Identity, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
@@ -38,6 +46,11 @@ use crate::fields::OwnedValue;
 pub struct PgWarehouse {
     client: Client,
     connection: JoinHandle<()>,
+    /// Set when the connection task ends: the session, and its advisory lock, are gone.
+    ended: Arc<AtomicBool>,
+    /// The run's lease: it has no heartbeat to renew (the advisory lock lives as long as the
+    /// session), but tells delivery, before each request, whether the session still holds it.
+    lease: Option<Arc<Lease>>,
     state: StateTables,
     sync: Option<SyncName>,
     me: Option<Me>,
@@ -58,6 +71,9 @@ impl std::fmt::Debug for PgWarehouse {
 /// hashes).
 const SCHEMA_LOCK_KEY: i64 = 0x6175_6469_656e_6365;
 
+/// Who holds the lock once our session ended, as a run that lost it says.
+const SESSION_ENDED: &str = "whichever run took it after this run's PostgreSQL session ended";
+
 /// The advisory-lock key of a sync: 64 bits of SHA-256 of a fixed prefix and the name, so that
 /// it collides neither with another sync's nor (in practice) with another application's.
 pub fn lock_key(sync: &SyncName) -> i64 {
@@ -75,9 +91,25 @@ impl PgWarehouse {
         if let Some(warning) = warning {
             tracing::warn!("{warning}");
         }
+        let ended = Arc::new(AtomicBool::new(false));
+        let flag = ended.clone();
+        let connection = tokio::spawn(async move {
+            /// Aborting the watcher aborts the connection task too (dropping a handle would not).
+            struct AbortOnDrop(JoinHandle<()>);
+            impl Drop for AbortOnDrop {
+                fn drop(&mut self) {
+                    self.0.abort();
+                }
+            }
+            let mut task = AbortOnDrop(connection);
+            let _ = (&mut task.0).await;
+            flag.store(true, Ordering::SeqCst);
+        });
         Ok(PgWarehouse {
             client,
             connection,
+            ended,
+            lease: None,
             state: StateTables::new(Dialect::Postgres),
             sync: None,
             me: None,
@@ -123,7 +155,11 @@ impl PgWarehouse {
                 self.exec(doing, sql).await?;
             }
             if upgrade.is_some() {
-                // Version 0 to 1 changes no table (see `schema`): the version is recorded.
+                // Version 0 to 1 changes no table (see `schema`); 1 to 2 adds the lock row's
+                // identity columns.
+                for sql in self.state.add_lock_identity(&[]) {
+                    self.exec("adding the lock's identity columns", &sql).await?;
+                }
                 for sql in self.state.write_schema() {
                     self.exec("recording the state tables' schema version", &sql).await?;
                 }
@@ -165,8 +201,15 @@ impl PgWarehouse {
             .await
             .map_err(|e| sql_error("reading the lock", &e))?;
         Ok(row.map(|r| LockHolder {
-            host: r.get(0),
-            pid: r.get::<_, i64>(1).try_into().unwrap_or(0),
+            identity: Identity {
+                host: r.get(0),
+                pid: r.get::<_, i64>(1).try_into().unwrap_or(0),
+                boot_id: r.get(6),
+                pid_ns: r.get::<_, Option<i64>>(7).map(|v| v as u64),
+                start_time: r.get::<_, Option<i64>>(8).map(|v| v as u64),
+            },
+            token: r.get(5),
+            lease: r.get::<_, Option<i64>>(9).map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)),
             run_id: r.get(2),
             since: r.get(3),
             heartbeat: r.get(4),
@@ -187,8 +230,15 @@ impl PgWarehouse {
     /// The holder to name when the advisory lock is taken (its lock row may not be written yet).
     async fn holder(&self, sync: &SyncName) -> LockHolder {
         self.read_lock(sync).await.ok().flatten().unwrap_or_else(|| LockHolder {
-            host: "another session".into(),
-            pid: 0,
+            identity: Identity {
+                host: "another session".into(),
+                boot_id: None,
+                pid_ns: None,
+                pid: 0,
+                start_time: None,
+            },
+            token: None,
+            lease: None,
             run_id: None,
             since: "unknown".into(),
             heartbeat: "unknown".into(),
@@ -259,7 +309,24 @@ impl PgWarehouse {
         let scratch = if dry { Place::Temp } else { Place::Main };
         let baseline_place = if has_baseline || !dry { Place::Main } else { Place::Temp };
         let t = Tables::new(Dialect::Postgres, &spec.sync, run.run_id, scratch, baseline_place);
-        self.exec("dropping an old delta", &format!("DROP TABLE IF EXISTS {}", t.delta.qualified())).await?;
+        if self.dry_run {
+            self.exec("dropping an old delta", &format!("DROP TABLE IF EXISTS {}", t.delta.qualified())).await?;
+        } else {
+            // Deltas of runs that ended (a dead run's, or the shared one of an older layout):
+            // we hold the lock, so no live run owns any of them.
+            let rows = self
+                .client
+                .query("SELECT tablename::text FROM pg_tables WHERE schemaname = '_audience'", &[])
+                .await
+                .map_err(|e| sql_error("listing old deltas", &e))?;
+            for row in rows {
+                let name: String = row.get(0);
+                if diff::is_delta_of(Dialect::Postgres, &spec.sync, &name) {
+                    let sql = format!("DROP TABLE IF EXISTS \"_audience\".{}", crate::warehouse::ident::quote(&name));
+                    self.exec("dropping an old delta", &sql).await?;
+                }
+            }
+        }
         self.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified())).await?;
         for sql in diff::snapshot(&t, spec, run.config) {
             self.exec("taking the snapshot of the model", &sql).await?;
@@ -345,9 +412,15 @@ impl PgWarehouse {
         if !self.dry_run
             && let Some(me) = &self.me
         {
-            let pid = me.pid as i64;
-            self.execute("recording outcomes", &self.state.heartbeat(), &[&spec.sync.as_str(), &pid, &now_utc()])
+            // The fence: a row no longer ours rolls the recording back.
+            let updated = self
+                .execute("recording outcomes", &self.state.heartbeat(), &[&spec.sync.as_str(), &me.token, &now_utc()])
                 .await?;
+            if updated == 0 {
+                let to = self.read_lock(&spec.sync).await.ok().flatten();
+                let to = to.map_or("nobody (the lock row is gone)".to_owned(), |h| h.to_string());
+                return Err(WarehouseError::LostLock(lost_message(&to)));
+            }
         }
         Ok(())
     }
@@ -454,7 +527,7 @@ impl Warehouse for PgWarehouse {
             if !self.try_advisory_lock("pg_try_advisory_xact_lock", key).await? {
                 let holder = self.holder(sync).await;
                 let _ = self.client.batch_execute("ROLLBACK").await;
-                return Err(WarehouseError::Locked(holder));
+                return Err(WarehouseError::Locked(Box::new(holder)));
             }
             if let Err(e) = self.refuse_newer_schema().await {
                 let _ = self.client.batch_execute("ROLLBACK").await;
@@ -463,17 +536,28 @@ impl Warehouse for PgWarehouse {
             return Ok(Locked { taken_over: None });
         }
         if !self.try_advisory_lock("pg_try_advisory_lock", key).await? {
-            return Err(WarehouseError::Locked(self.holder(sync).await));
+            return Err(WarehouseError::Locked(Box::new(self.holder(sync).await)));
         }
         let setup = async {
             self.create_state().await?;
             // A lock row without the advisory lock is what a dead session leaves: replace it.
             let taken_over = self.read_lock(sync).await?.map(|h| (h, "its session is gone".to_owned()));
             let now = now_utc();
+            let id = &me.identity;
             self.execute(
                 "taking the lock",
                 &self.state.write_lock(),
-                &[&sync.as_str(), &me.host, &(me.pid as i64), &now],
+                &[
+                    &sync.as_str(),
+                    &id.host,
+                    &(id.pid as i64),
+                    &now,
+                    &me.token,
+                    &id.boot_id,
+                    &id.pid_ns.map(|v| v as i64),
+                    &id.start_time.map(|v| v as i64),
+                    &(me.lease.as_millis() as i64),
+                ],
             )
             .await?;
             self.execute(
@@ -488,7 +572,19 @@ impl Warehouse for PgWarehouse {
         if result.is_err() {
             let _ = self.client.execute("SELECT pg_advisory_unlock($1::bigint)", &[&key]).await;
         }
+        if result.is_ok() {
+            let ended = self.ended.clone();
+            let flag = ended.clone();
+            let renew = Box::new(move || {
+                if flag.load(Ordering::SeqCst) { Ok(Renewed::Lost(SESSION_ENDED.into())) } else { Ok(Renewed::Yes) }
+            });
+            self.lease = Some(Arc::new(Lease::new(me.lease, renew).ending_with(ended)));
+        }
         result
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        self.lease.clone()
     }
 
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64> {
@@ -510,12 +606,12 @@ impl Warehouse for PgWarehouse {
                     &start.started_at,
                     &format!("{:016x}", start.config),
                     &(start.full_resync as i64),
-                    &start.me.host,
-                    &(start.me.pid as i64),
+                    &start.me.host(),
+                    &(start.me.pid() as i64),
                 ],
             )
             .await?;
-            self.execute(doing, &self.state.lock_run(), &[&sync.as_str(), &(start.me.pid as i64), &run_id]).await?;
+            self.execute(doing, &self.state.lock_run(), &[&sync.as_str(), &start.me.token, &run_id]).await?;
             Ok(run_id)
         }
         .await;
@@ -591,14 +687,21 @@ impl Warehouse for PgWarehouse {
 
     async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
         let doing = "recording outcomes";
-        self.begin_tx(doing).await?;
-        match self.record(spec, run, chunks).await {
-            Ok(()) => self.commit(doing).await,
-            Err(e) => {
-                self.rollback().await;
-                Err(e)
-            }
+        let recorded = match self.begin_tx(doing).await {
+            Ok(()) => match self.record(spec, run, chunks).await {
+                Ok(()) => self.commit(doing).await,
+                Err(e) => {
+                    self.rollback().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
+        };
+        if recorded.is_err() && self.client.is_closed() {
+            // The session is gone, and its advisory lock with it: another run may hold it now.
+            return Err(WarehouseError::LostLock(lost_message(SESSION_ENDED)));
         }
+        recorded
     }
 
     async fn finish_run(
@@ -658,14 +761,18 @@ impl Warehouse for PgWarehouse {
     }
 
     async fn end(&mut self, sync: &SyncName) -> Result<()> {
+        if let Some(lease) = self.lease.take() {
+            lease.close();
+        }
         self.tables = None;
         self.reader = None;
         let result = if self.dry_run {
             // The rollback drops the temporary tables and releases the transaction's lock.
             self.exec("ending the dry run", "ROLLBACK").await
         } else {
-            let pid = self.me.as_ref().map_or(std::process::id(), |m| m.pid) as i64;
-            let deleted = self.execute("releasing the lock", &self.state.delete_lock(), &[&sync.as_str(), &pid]).await;
+            let token = self.me.as_ref().map_or(String::new(), |m| m.token.clone());
+            let deleted =
+                self.execute("releasing the lock", &self.state.delete_lock(), &[&sync.as_str(), &token]).await;
             let unlocked = self
                 .client
                 .execute("SELECT pg_advisory_unlock($1::bigint)", &[&lock_key(sync)])

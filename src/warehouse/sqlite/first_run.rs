@@ -116,13 +116,13 @@ mod tests {
         );
         let (view, is_view) = delta(&t, &spec, false);
         assert!(is_view && view.len() == 1);
-        assert!(view[0].starts_with("CREATE VIEW \"main\".\"_audience_delta_s\" AS SELECT s.rowid"));
+        assert!(view[0].starts_with("CREATE VIEW \"main\".\"_audience_delta_s-3\" AS SELECT s.rowid"));
         assert!(view[0].contains("s.\"email\", s.\"_audience_fp\""));
         let (table, is_view) = delta(&t, &spec, true);
         let table = table.join("\n");
-        assert!(!is_view && table.contains("CREATE TABLE \"main\".\"_audience_delta_s\""), "{table}");
+        assert!(!is_view && table.contains("CREATE TABLE \"main\".\"_audience_delta_s-3\""), "{table}");
         assert!(table.contains("NOT EXISTS (SELECT 1 FROM \"temp\".\"_audience_dup_s\""), "{table}");
         let dry = Tables::new(Dialect::Sqlite, &sync, 3, Place::Temp, Place::Temp);
-        assert!(delta(&dry, &spec, false).0[0].starts_with("CREATE TEMP VIEW \"_audience_delta_s\""));
+        assert!(delta(&dry, &spec, false).0[0].starts_with("CREATE TEMP VIEW \"_audience_delta_s-3\""));
     }
 }

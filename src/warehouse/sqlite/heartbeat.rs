@@ -1,8 +1,9 @@
 //! The heartbeat's thread: our lock row's heartbeat, the write-back of the database's dirty
 //! pages, and in WAL mode the copy of the log back into the database.
 //!
-//! It works on its own connection, so that none of it waits in the runner: every [`HEARTBEAT`]
-//! it refreshes the heartbeat; every [`TICK`] it starts writing the database's dirty pages to
+//! It works on its own connection, so that none of it waits in the runner: every
+//! [`beat_every`] of the lease it renews the lease (see [`Lease`]: the heartbeat, fenced by the
+//! run's token, on the lease's own connection); every [`TICK`] it starts writing the database's dirty pages to
 //! disk (see [`super::writeback`]), so that the commits' disk syncs find little left to wait
 //! for; in WAL mode it first copies the log's pages back into the database (a passive
 //! checkpoint), so that the disk syncs that takes happen here and the log stays small.
@@ -19,11 +20,10 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::params;
+use std::sync::Arc;
 
-use super::super::ident::SyncName;
-use super::super::lock::HEARTBEAT;
-use super::super::now_utc;
+use super::super::lease::Lease;
+use super::super::lock::beat_every;
 use super::connect_background;
 use super::writeback::Writeback;
 
@@ -58,11 +58,12 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// Starts the thread on the database at `path`: `sql` refreshes the heartbeat of the lock
-    /// row (sync, pid); `wal` says the database is in WAL mode.
-    pub fn start(path: &Path, sql: String, sync: &SyncName, pid: u32, wal: bool) -> Heartbeat {
+    /// Starts the thread on the database at `path`: it renews `lease` (of length `length`), if
+    /// any; `wal` says the database is in WAL mode.
+    pub fn start(path: &Path, lease: Option<Arc<Lease>>, length: Duration, wal: bool) -> Heartbeat {
         let (tx, rx) = mpsc::channel::<Beat>();
-        let (path, sync) = (path.to_owned(), sync.as_str().to_owned());
+        let path = path.to_owned();
+        let every = beat_every(length);
         let mut writeback = Writeback::new(&path, wal);
         let thread = std::thread::Builder::new()
             .name("audience-heartbeat".into())
@@ -89,11 +90,13 @@ impl Heartbeat {
                     // Failing only loses the early start: the commits' syncs still write.
                     let _ = writeback.start();
                     copied = Instant::now();
-                    if beat.elapsed() >= HEARTBEAT {
+                    if let Some(lease) = &lease
+                        && beat.elapsed() >= every
+                    {
                         beat = Instant::now();
-                        // A failure (the database busy for 30 s) is retried at the next beat;
-                        // every commit of the run refreshes the heartbeat anyway.
-                        let _ = conn.execute(&sql, params![sync, pid, now_utc()]);
+                        // A failure (the database busy) is retried at the next beat, and a lost
+                        // lock is noted in the lease, which stops the run's next request.
+                        let _ = lease.renew();
                     }
                 }
             })
@@ -127,10 +130,8 @@ mod tests {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).unwrap();
         conn.execute_batch(super::super::journal::WAL_SETTINGS).unwrap();
-        conn.execute_batch("CREATE TABLE t (x); CREATE TABLE _audience_locks (sync_name, pid, heartbeat_at)").unwrap();
-        let sync = SyncName::new("s").unwrap();
-        let sql = "UPDATE _audience_locks SET heartbeat_at = ?3 WHERE sync_name = ?1 AND pid = ?2".to_owned();
-        let heartbeat = Heartbeat::start(&path, sql, &sync, 1, true);
+        conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        let heartbeat = Heartbeat::start(&path, None, Duration::from_secs(60), true);
         let nudge = heartbeat.nudge();
         conn.execute_batch(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) \

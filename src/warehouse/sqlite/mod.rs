@@ -4,18 +4,25 @@
 //! * The row fingerprint is `audience_fingerprint(...)`, a function registered on our connection
 //!   (SQLite has no hash function of its own): SipHash-1-3 over each value's type and bytes. It
 //!   is only ever compared with fingerprints this same function computed.
-//! * The lock is a row of `_audience_locks`, written in a `BEGIN IMMEDIATE` transaction (so two
-//!   processes cannot both see it free). A thread with its own connection refreshes its
-//!   heartbeat every 5 s; each of our own write transactions refreshes it too, just before it
-//!   commits, so that a long statement (a big snapshot) never leaves an old heartbeat behind.
+//! * The lock is a row of `_audience_locks` holding the run's random token, the holder's
+//!   identity and its lease, written in a `BEGIN IMMEDIATE` transaction (so two processes cannot
+//!   both see it free); [`lock::judge`] says when a row may be taken over, and a holder
+//!   elsewhere is watched for a whole lease first. A thread refreshes the heartbeat (see
+//!   [`Lease`]); each of our own write transactions refreshes it too, just before it commits,
+//!   so that a long statement (a big snapshot) never leaves an old heartbeat behind. Every such
+//!   refresh names the token: one that finds the token changed rolls its transaction back and
+//!   stops the run ("lost the lock to …").
 //! * A run puts the database in WAL mode once its delta is built, and the last run to end puts
 //!   back the rollback journal the database had (module `journal`): commits then never wait for
 //!   the disk, and outcomes are recorded by a thread of their own while the runner reads on
 //!   (module `recorder`). Otherwise our connections only set per-connection settings (a busy
 //!   timeout, a page cache).
-//! * A dry run holds one `BEGIN IMMEDIATE` transaction from start to end, puts its snapshot and
-//!   delta in the `temp` schema, and rolls back: nothing is left behind, and while it runs no
-//!   other run can take the lock.
+//! * A dry run takes the lock like a run (a lock row of its own, deleted at its end; only
+//!   checked, not written, in state tables of an older layout, which a dry run does not
+//!   upgrade), puts its snapshot, delta and any baseline it would change in the `temp` schema,
+//!   and drops them at its end: nothing is left behind, no other run can take the lock while it
+//!   runs, and it holds no transaction open, so other connections write to the database
+//!   meanwhile.
 
 mod delta;
 mod first_run;
@@ -29,14 +36,16 @@ mod value;
 mod writeback;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::warehouse::diff::{self, Dialect, DiffHints, Place, TableName, Tables};
-use crate::warehouse::lock::{self, LockHolder, Me};
+use crate::warehouse::lease::{Lease, Renew, Renewed};
+use crate::warehouse::lock::{self, Identity, Judgement, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
@@ -67,6 +76,8 @@ pub struct SqliteWarehouse {
     me: Option<Me>,
     dry_run: bool,
     heartbeat: Option<Heartbeat>,
+    /// Our hold on the lock row, once taken (not in a dry run on an older layout).
+    lease: Option<Arc<Lease>>,
     /// The current run's tables, once `build_delta` made them.
     tables: Option<Tables>,
     /// The sequence numbers of the current delta's deletes.
@@ -105,6 +116,7 @@ impl SqliteWarehouse {
             me: None,
             dry_run: false,
             heartbeat: None,
+            lease: None,
             tables: None,
             deletes: None,
             inline: false,
@@ -150,8 +162,13 @@ impl SqliteWarehouse {
                 log::ensure_view(&self.conn, &runs).map_err(|e| WarehouseError::sql(doing, e))?;
             }
             if let Some(from) = upgrade {
-                // Version 0 to 1 changes no table (see `schema`): the version is recorded.
+                // Version 0 to 1 changes no table (see `schema`); 1 to 2 adds the lock row's
+                // identity columns (a table created just now has them already).
                 debug_assert!(from < schema::SCHEMA_VERSION);
+                let have: Vec<String> = self.columns(&self.state.locks)?.into_iter().map(|(c, _)| c).collect();
+                for sql in self.state.add_lock_identity(&have) {
+                    self.exec("adding the lock's identity columns", &sql)?;
+                }
                 let doing = "recording the state tables' schema version";
                 self.state.write_schema().iter().try_for_each(|sql| self.exec(doing, sql))?;
             }
@@ -182,10 +199,10 @@ impl SqliteWarehouse {
     /// connection copy the log back from now on.
     fn enter_wal(&mut self) {
         self.wal = journal::enter_wal(&self.conn);
-        if let (true, Some(sync), Some(me)) = (self.wal, &self.sync, &self.me) {
+        if let (true, Some(me)) = (self.wal, &self.me) {
             // The heartbeat is started afresh with checkpoints (the old one is stopped first).
             self.heartbeat = None;
-            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid, true));
+            self.heartbeat = Some(Heartbeat::start(&self.path, self.lease.clone(), me.lease, true));
         }
     }
 
@@ -198,12 +215,10 @@ impl SqliteWarehouse {
             .map_err(|e| WarehouseError::sql("looking for a table", e))
     }
 
-    /// Our heartbeat, inside the current transaction (just before it commits).
+    /// Our heartbeat, inside the current transaction (just before it commits): the fence.
     fn touch(&self) -> Result<()> {
         if let (Some(sync), Some(me), false) = (&self.sync, &self.me, self.dry_run) {
-            self.conn
-                .execute(&self.state.heartbeat(), params![sync.as_str(), me.pid, now_utc()])
-                .map_err(|e| WarehouseError::sql("refreshing the lock's heartbeat", e))?;
+            fence(&self.conn, &self.state, sync.as_str(), &me.token, self.lease.as_deref())?;
         }
         Ok(())
     }
@@ -216,7 +231,9 @@ impl SqliteWarehouse {
             return work(self);
         }
         self.exec(doing, "BEGIN IMMEDIATE")?;
-        let result = work(self).and_then(|value| {
+        // Fenced at the start (nothing is written by a run that lost its lock) and refreshed
+        // again before the commit (a long statement leaves no old heartbeat behind).
+        let result = self.touch().and_then(|()| work(self)).and_then(|value| {
             self.touch()?;
             self.exec(doing, "COMMIT")?;
             Ok(value)
@@ -302,9 +319,10 @@ impl SqliteWarehouse {
             state: self.state.clone(),
             nudge: self.heartbeat.as_ref().filter(|_| self.wal).map(Heartbeat::nudge),
             lock: match (&self.sync, &self.me, self.dry_run) {
-                (Some(sync), Some(me), false) => Some((sync.as_str().to_owned(), me.pid)),
+                (Some(sync), Some(me), false) => Some((sync.as_str().to_owned(), me.token.clone())),
                 _ => None,
             },
+            lease: self.lease.clone(),
         })
     }
 
@@ -320,24 +338,154 @@ impl SqliteWarehouse {
         self.tables.as_ref().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
     }
 
-    fn read_lock(&self, sync: &SyncName) -> Result<Option<LockHolder>> {
-        self.conn
-            .query_row(&self.state.read_lock(), [sync.as_str()], |r| {
-                Ok(LockHolder {
-                    host: r.get(0)?,
-                    pid: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
-                    run_id: r.get(2)?,
-                    since: r.get(3)?,
-                    heartbeat: r.get(4)?,
-                })
-            })
-            .optional()
-            .map_err(|e| WarehouseError::sql("reading the lock", e))
+    /// Takes the sync's lock (sync.md, step 1): a free or stale row is replaced by ours (when
+    /// `write`; a dry run on an older layout only checks), a live holder stops us, and a holder
+    /// elsewhere is watched until its heartbeat moves (live: we stop) or stands still for its
+    /// whole lease on our monotonic clock (stale). `legacy`: the locks table lacks the identity
+    /// columns (an older layout).
+    async fn acquire(&mut self, sync: &SyncName, me: &Me, write: bool, legacy: bool) -> Result<Locked> {
+        // The holder being watched: its token and heartbeat when first seen, and since when.
+        let mut watched: Option<(Option<String>, String, Instant)> = None;
+        loop {
+            self.exec("taking the lock", "BEGIN IMMEDIATE")?;
+            let step = self.try_acquire(sync, me, write, legacy, &mut watched);
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            match step? {
+                Some(locked) => return Ok(locked),
+                // Often enough to see a live holder's heartbeat move soon after it does.
+                None => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
-    /// The lock row's holder when it is live (not stale).
-    fn live_holder(&self, holder: &LockHolder, me: &Me) -> Option<lock::Stale> {
-        lock::stale(holder, me, heartbeat_age(&holder.heartbeat), &lock::process_alive)
+    /// One look at the lock row, inside `BEGIN IMMEDIATE`: `Some` when the lock is ours (the
+    /// transaction committed), `None` to look again later (a holder elsewhere being watched).
+    fn try_acquire(
+        &self,
+        sync: &SyncName,
+        me: &Me,
+        write: bool,
+        legacy: bool,
+        watched: &mut Option<(Option<String>, String, Instant)>,
+    ) -> Result<Option<Locked>> {
+        let mut taken_over = None;
+        if let Some(holder) = read_lock(&self.conn, &self.state, sync.as_str(), legacy)
+            .map_err(|e| WarehouseError::sql("reading the lock", e))?
+        {
+            match lock::judge(&holder, me, &lock::process_liveness) {
+                Judgement::Live => return Err(WarehouseError::Locked(Box::new(holder))),
+                Judgement::Stale(why) => taken_over = Some((holder, why)),
+                Judgement::Watch(lease) => match watched.take() {
+                    Some((token, beat, since)) if token == holder.token => {
+                        if beat != holder.heartbeat {
+                            // Its heartbeat moved while we watched: it lives.
+                            return Err(WarehouseError::Locked(Box::new(holder)));
+                        }
+                        if since.elapsed() < lease {
+                            *watched = Some((token, beat, since));
+                            return Ok(None);
+                        }
+                        let why = format!(
+                            "its heartbeat stood still for its whole lease ({} s) while this run watched",
+                            lease.as_secs_f64()
+                        );
+                        taken_over = Some((holder, why));
+                    }
+                    // First seen, or another holder since: watch this one from now.
+                    _ => {
+                        *watched = Some((holder.token.clone(), holder.heartbeat.clone(), Instant::now()));
+                        return Ok(None);
+                    }
+                },
+            }
+        }
+        if !write {
+            return Ok(Some(Locked { taken_over }));
+        }
+        let now = now_utc();
+        let id = &me.identity;
+        self.conn
+            .execute(
+                &self.state.write_lock(),
+                params![
+                    sync.as_str(),
+                    id.host,
+                    id.pid,
+                    now,
+                    me.token,
+                    id.boot_id,
+                    id.pid_ns.map(|v| v as i64),
+                    id.start_time.map(|v| v as i64),
+                    me.lease.as_millis() as i64
+                ],
+            )
+            .map_err(|e| WarehouseError::sql("taking the lock", e))?;
+        // We hold the lock: any run still `running` belongs to a process that is gone.
+        self.conn
+            .execute(
+                &self.state.fail_dead_runs(),
+                params![sync.as_str(), now, "abandoned: the process running it stopped before it finished"],
+            )
+            .map_err(|e| WarehouseError::sql("closing abandoned runs", e))?;
+        self.exec("taking the lock", "COMMIT")?;
+        Ok(Some(Locked { taken_over }))
+    }
+
+    /// Starts our hold on the lock row just written: the lease and the heartbeat's thread. When
+    /// that fails, the row is deleted again (no `end` follows a failed `begin`).
+    fn hold(&mut self, sync: &SyncName, me: &Me) -> Result<()> {
+        let renew = match renewer(&self.path, &self.state, sync, &me.token) {
+            Ok(renew) => renew,
+            Err(e) => {
+                let _ = self.conn.execute(&self.state.delete_lock(), params![sync.as_str(), me.token]);
+                return Err(WarehouseError::sql("opening the heartbeat's connection", e));
+            }
+        };
+        let lease = Arc::new(Lease::new(me.lease, renew));
+        self.lease = Some(lease.clone());
+        self.heartbeat = Some(Heartbeat::start(&self.path, Some(lease), me.lease, false));
+        Ok(())
+    }
+
+    /// Drops the deltas runs of this sync left (a run that died, or failed before its
+    /// retention; and the one shared delta of an older layout). Called with the lock held, so
+    /// no live run owns any of them.
+    fn drop_dead_deltas(&self, sync: &SyncName) -> Result<()> {
+        let doing = "dropping the deltas of runs that ended";
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM main.sqlite_master WHERE type IN ('table', 'view')")
+            .map_err(|e| WarehouseError::sql(doing, e))?;
+        let names: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| WarehouseError::sql(doing, e))?;
+        drop(stmt);
+        for name in names.into_iter().filter(|n| diff::is_delta_of(Dialect::Sqlite, sync, n)) {
+            self.drop_delta(&TableName { schema: "main", name })?;
+        }
+        Ok(())
+    }
+
+    /// Drops what a dry run made in the `temp` schema (our connection's alone).
+    fn drop_temp(&self) -> Result<()> {
+        let doing = "dropping the dry run's tables";
+        let mut stmt = self
+            .conn
+            .prepare("SELECT type, name FROM temp.sqlite_master WHERE type IN ('table', 'view')")
+            .map_err(|e| WarehouseError::sql(doing, e))?;
+        let objects: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| WarehouseError::sql(doing, e))?;
+        drop(stmt);
+        for (kind, name) in objects {
+            let kind = if kind == "view" { "VIEW" } else { "TABLE" };
+            self.exec(doing, &format!("DROP {kind} IF EXISTS temp.{}", diff_quote(&name)))?;
+        }
+        Ok(())
     }
 
     /// Adds to the baseline the image columns it lacks (the mapping grew): old members have no
@@ -498,16 +646,117 @@ fn row_hash(encoded: &[u8]) -> i64 {
     h.finish() as i64
 }
 
-/// How long ago an RFC 3339 heartbeat was; `None` when it does not parse.
-fn heartbeat_age(heartbeat: &str) -> Option<Duration> {
-    let then = chrono::DateTime::parse_from_rfc3339(heartbeat).ok()?.to_utc();
-    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
-    Some((now - then).to_std().unwrap_or(Duration::ZERO))
+/// A sync's lock row. `legacy`: the locks table of an older layout, without the identity
+/// columns.
+fn read_lock(conn: &Connection, state: &StateTables, sync: &str, legacy: bool) -> rusqlite::Result<Option<LockHolder>> {
+    let sql = if legacy { state.read_lock_legacy() } else { state.read_lock() };
+    conn.query_row(&sql, [sync], |r| {
+        Ok(LockHolder {
+            identity: Identity {
+                host: r.get(0)?,
+                pid: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                boot_id: r.get(6)?,
+                pid_ns: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                start_time: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+            },
+            run_id: r.get(2)?,
+            since: r.get(3)?,
+            heartbeat: r.get(4)?,
+            token: r.get(5)?,
+            lease: r.get::<_, Option<i64>>(9)?.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        })
+    })
+    .optional()
+}
+
+/// Who holds the lock now, for the message of a run that lost it.
+fn holder_now(conn: &Connection, state: &StateTables, sync: &str) -> String {
+    match read_lock(conn, state, sync, false) {
+        Ok(Some(holder)) => holder.to_string(),
+        Ok(None) => "nobody (the lock row is gone)".into(),
+        Err(e) => format!("another run (the lock row could not be read: {e})"),
+    }
+}
+
+/// Refreshes our heartbeat in the connection's current transaction, naming our token: the
+/// fence of every write of a run. A row no longer ours fails with [`WarehouseError::LostLock`]
+/// (and marks the lease lost), so that the transaction is rolled back.
+fn fence(conn: &Connection, state: &StateTables, sync: &str, token: &str, lease: Option<&Lease>) -> Result<()> {
+    let updated = conn
+        .execute(&state.heartbeat(), params![sync, token, now_utc()])
+        .map_err(|e| WarehouseError::sql("refreshing the lock's heartbeat", e))?;
+    if updated == 0 {
+        let to = holder_now(conn, state, sync);
+        let message = match lease {
+            Some(lease) => {
+                lease.lose(&to);
+                lease.lost().unwrap_or_else(|| crate::warehouse::lease::lost_message(&to))
+            }
+            None => crate::warehouse::lease::lost_message(&to),
+        };
+        return Err(WarehouseError::LostLock(message));
+    }
+    if let Some(lease) = lease {
+        lease.renewed();
+    }
+    Ok(())
+}
+
+/// The lease's renewal: a connection of its own that refreshes our heartbeat, fenced by the
+/// token.
+fn renewer(path: &Path, state: &StateTables, sync: &SyncName, token: &str) -> rusqlite::Result<Renew> {
+    let conn = connect_background(path, false)?;
+    let (state, sync, token) = (state.clone(), sync.as_str().to_owned(), token.to_owned());
+    Ok(Box::new(move || {
+        let updated = conn.execute(&state.heartbeat(), params![sync, token, now_utc()]).map_err(|e| e.to_string())?;
+        if updated > 0 { Ok(Renewed::Yes) } else { Ok(Renewed::Lost(holder_now(&conn, &state, &sync))) }
+    }))
 }
 
 impl Drop for SqliteWarehouse {
     fn drop(&mut self) {
         self.heartbeat = None;
+    }
+}
+
+impl SqliteWarehouse {
+    /// [`Warehouse::read_delta`] itself.
+    fn read_range(
+        &mut self,
+        spec: &ModelSpec,
+        after: i64,
+        last: i64,
+        limit: usize,
+        visit: &mut dyn FnMut(&DeltaRecord<'_>),
+    ) -> Result<Option<i64>> {
+        let t = self.tables()?;
+        // A range within the deletes reads the baseline's images; one past them, the snapshot's.
+        let images = match self.deletes {
+            _ if self.inline => Images::Inline,
+            None => Images::Current,
+            Some((_, hi)) if after >= hi => Images::Current,
+            Some((_, hi)) if last <= hi => Images::Removed,
+            Some(_) => Images::Either,
+        };
+        let sql = delta::read_images(t, spec, images);
+        let doing = "reading the delta";
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut read = None;
+        let width = spec.columns.len();
+        while let Some(row) = rows.next().map_err(|e| WarehouseError::sql(doing, e))? {
+            let seq: i64 = row.get(0).map_err(|e| WarehouseError::sql(doing, e))?;
+            let op = Op::from_code(row.get(1).map_err(|e| WarehouseError::sql(doing, e))?)
+                .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
+            let key = match row.get_ref(2).map_err(|e| WarehouseError::sql(doing, e))? {
+                ValueRef::Text(b) => String::from_utf8_lossy(b),
+                _ => "".into(),
+            };
+            let image = SqliteRow { row, offset: 3, width };
+            visit(&DeltaRecord { seq, op, key: &key, row: &image });
+            read = Some(seq);
+        }
+        Ok(read)
     }
 }
 
@@ -533,55 +782,31 @@ impl Warehouse for SqliteWarehouse {
         self.me = Some(me.clone());
         self.dry_run = dry_run;
         if dry_run {
-            self.exec("starting the dry run", "BEGIN IMMEDIATE")?;
-            if let Err(e) = self.refuse_newer_schema() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(e);
+            // No state is created or upgraded: on an older layout the lock is only checked.
+            let version = self.schema_version()?;
+            schema::upgrade_from(version)?;
+            if !self.table_exists("main", &self.state.locks.name)? {
+                return Ok(Locked { taken_over: None });
             }
-            if self.table_exists("main", &self.state.locks.name)?
-                && let Some(holder) = self.read_lock(sync)?
-                && self.live_holder(&holder, me).is_none()
-            {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(WarehouseError::Locked(holder));
+            let current = version == Some(schema::SCHEMA_VERSION);
+            let locked = self.acquire(sync, me, current, !current).await?;
+            if current {
+                self.hold(sync, me)?;
             }
-            return Ok(Locked { taken_over: None });
+            return Ok(locked);
         }
         self.create_state()?;
-        self.exec("taking the lock", "BEGIN IMMEDIATE")?;
-        let taken = (|| {
-            let mut taken_over = None;
-            if let Some(holder) = self.read_lock(sync)? {
-                match self.live_holder(&holder, me) {
-                    None => return Err(WarehouseError::Locked(holder)),
-                    Some(why) => taken_over = Some((holder, why.to_string())),
-                }
-            }
-            let now = now_utc();
-            self.conn
-                .execute(&self.state.write_lock(), params![sync.as_str(), me.host, me.pid, now])
-                .map_err(|e| WarehouseError::sql("taking the lock", e))?;
-            // We hold the lock: any run still `running` belongs to a process that is gone.
-            self.conn
-                .execute(
-                    &self.state.fail_dead_runs(),
-                    params![sync.as_str(), now, "abandoned: the process running it stopped before it finished"],
-                )
-                .map_err(|e| WarehouseError::sql("closing abandoned runs", e))?;
-            self.exec("taking the lock", "COMMIT")?;
-            Ok(Locked { taken_over })
-        })();
-        if taken.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        if taken.is_ok() {
-            // The snapshot and the diff are written in the database's own journal mode (see
-            // `journal`): a mode left by a run that was killed is restored first, if this is the
-            // only connection.
-            journal::leave_wal(&self.conn);
-            self.heartbeat = Some(Heartbeat::start(&self.path, self.state.heartbeat(), sync, me.pid, false));
-        }
-        taken
+        let locked = self.acquire(sync, me, true, false).await?;
+        // The snapshot and the diff are written in the database's own journal mode (see
+        // `journal`): a mode left by a run that was killed is restored first, if this is the
+        // only connection.
+        journal::leave_wal(&self.conn);
+        self.hold(sync, me)?;
+        Ok(locked)
+    }
+
+    fn lease(&self) -> Option<Arc<Lease>> {
+        self.lease.clone()
     }
 
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64> {
@@ -599,13 +824,13 @@ impl Warehouse for SqliteWarehouse {
                         start.started_at,
                         format!("{:016x}", start.config),
                         start.full_resync as i64,
-                        start.me.host,
-                        start.me.pid
+                        start.me.host(),
+                        start.me.pid()
                     ],
                 )
                 .map_err(|e| WarehouseError::sql("recording the run", e))?;
             w.conn
-                .execute(&w.state.lock_run(), params![sync.as_str(), start.me.pid, run_id])
+                .execute(&w.state.lock_run(), params![sync.as_str(), start.me.token, run_id])
                 .map_err(|e| WarehouseError::sql("recording the run", e))?;
             Ok(run_id)
         })
@@ -625,7 +850,19 @@ impl Warehouse for SqliteWarehouse {
         let baseline_name = diff::table_name(Dialect::Sqlite, &format!("baseline_{}", spec.sync));
         let has_baseline = self.table_exists("main", &baseline_name)?;
         let scratch = if dry { Place::Temp } else { Place::Main };
-        let baseline_place = if has_baseline || !dry { Place::Main } else { Place::Temp };
+        // A dry run changes no table of `main`: a baseline it would change (a full resync
+        // clears its configurations, a grown mapping adds columns) is copied into `temp` first.
+        let copy = dry && has_baseline && {
+            let main = TableName { schema: "main", name: baseline_name.clone() };
+            let have = self.columns(&main)?;
+            full_resync || spec.columns.iter().any(|c| !have.iter().any(|(h, _)| h.eq_ignore_ascii_case(c)))
+        };
+        if copy {
+            let name = diff_quote(&baseline_name);
+            self.exec("copying the baseline", &format!("DROP TABLE IF EXISTS temp.{name}"))?;
+            self.exec("copying the baseline", &format!("CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}"))?;
+        }
+        let baseline_place = if (has_baseline || !dry) && !copy { Place::Main } else { Place::Temp };
         let t = Tables::new(Dialect::Sqlite, &spec.sync, run.run_id, scratch, baseline_place);
         // Without members, every valid row is an insert: see `first_run`.
         let members = has_baseline && self.has_rows(&t.baseline)?;
@@ -644,8 +881,12 @@ impl Warehouse for SqliteWarehouse {
             }
         };
         self.write("taking the snapshot of the model", |w| {
-            // A delta left by a run that died is of no use: this run diffs afresh.
-            w.drop_delta(&t.delta)?;
+            // Deltas left by runs that ended are of no use: this run diffs afresh.
+            if dry {
+                w.drop_delta(&t.delta)?;
+            } else {
+                w.drop_dead_deltas(&spec.sync)?;
+            }
             w.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified()))?;
             for sql in &snapshot {
                 w.exec("taking the snapshot of the model", sql)?;
@@ -741,34 +982,15 @@ impl Warehouse for SqliteWarehouse {
         limit: usize,
         visit: &mut dyn FnMut(&DeltaRecord<'_>),
     ) -> Result<Option<i64>> {
-        let t = self.tables()?;
-        // A range within the deletes reads the baseline's images; one past them, the snapshot's.
-        let images = match self.deletes {
-            _ if self.inline => Images::Inline,
-            None => Images::Current,
-            Some((_, hi)) if after >= hi => Images::Current,
-            Some((_, hi)) if last <= hi => Images::Removed,
-            Some(_) => Images::Either,
-        };
-        let sql = delta::read_images(t, spec, images);
-        let doing = "reading the delta";
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| WarehouseError::sql(doing, e))?;
-        let mut rows = stmt.query(params![after, last, limit as i64]).map_err(|e| WarehouseError::sql(doing, e))?;
-        let mut read = None;
-        let width = spec.columns.len();
-        while let Some(row) = rows.next().map_err(|e| WarehouseError::sql(doing, e))? {
-            let seq: i64 = row.get(0).map_err(|e| WarehouseError::sql(doing, e))?;
-            let op = Op::from_code(row.get(1).map_err(|e| WarehouseError::sql(doing, e))?)
-                .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
-            let key = match row.get_ref(2).map_err(|e| WarehouseError::sql(doing, e))? {
-                ValueRef::Text(b) => String::from_utf8_lossy(b),
-                _ => "".into(),
-            };
-            let image = SqliteRow { row, offset: 3, width };
-            visit(&DeltaRecord { seq, op, key: &key, row: &image });
-            read = Some(seq);
+        // A run that lost its lock reads nothing more: its taker may have dropped its delta.
+        if let Some(lease) = &self.lease {
+            lease.ensure().map_err(WarehouseError::LostLock)?;
         }
-        Ok(read)
+        let read = self.read_range(spec, after, last, limit, visit);
+        match (&read, self.lease.as_ref().and_then(|l| l.lost())) {
+            (Err(_), Some(lost)) => Err(WarehouseError::LostLock(lost)),
+            _ => read,
+        }
     }
 
     async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
@@ -855,21 +1077,28 @@ impl Warehouse for SqliteWarehouse {
         // Its error, if any, was the run's (finish_run reports it).
         let _ = self.stop_recorder();
         self.heartbeat = None;
+        // Its connection closes with it (the journal mode is switched back below).
+        let lease = self.lease.take();
+        if let Some(lease) = &lease {
+            lease.close();
+        }
         self.tables = None;
         self.deletes = None;
         self.inline = false;
-        let result = if self.dry_run {
-            if self.conn.is_autocommit() { Ok(()) } else { self.exec("ending the dry run", "ROLLBACK") }
-        } else {
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
-            let pid = self.me.as_ref().map_or(std::process::id(), |m| m.pid);
-            self.conn
-                .execute(&self.state.delete_lock(), params![sync.as_str(), pid])
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        let dropped = if self.dry_run { self.drop_temp() } else { Ok(()) };
+        // Only our own row: a run that lost its lock leaves its taker's alone.
+        let result = match (&lease, &self.me) {
+            (Some(_), Some(me)) => self
+                .conn
+                .execute(&self.state.delete_lock(), params![sync.as_str(), me.token])
                 .map(|_| ())
-                .map_err(|e| WarehouseError::sql("releasing the lock", e))
-        };
+                .map_err(|e| WarehouseError::sql("releasing the lock", e)),
+            _ => Ok(()),
+        }
+        .and(dropped);
         if !self.dry_run {
             // Our other connections are closed by now (heartbeat, recorder).
             let started = std::time::Instant::now();
@@ -941,13 +1170,5 @@ mod tests {
         assert_eq!(fp("1, 'a', NULL"), fp("1, 'a', NULL"));
         assert_eq!(format!("{:016x}", fp("")), "d2423a8b7f40005b");
         assert_eq!(format!("{:016x}", fp("1, 'a', NULL, 2.5, x'00'")), "fd03df89caf7ec41");
-    }
-
-    #[test]
-    fn heartbeat_ages() {
-        assert!(heartbeat_age("not a time").is_none());
-        let age = heartbeat_age(&now_utc()).unwrap();
-        assert!(age < Duration::from_secs(5));
-        assert!(heartbeat_age("2000-01-01T00:00:00.000Z").unwrap() > Duration::from_secs(30));
     }
 }

@@ -8,7 +8,8 @@
 //! lock each other out: there the runner records on its own connection, as before.)
 //!
 //! Ordering and safety are those of recording in place: batches are recorded in the order they
-//! completed, in transactions that refresh the heartbeat (hand-overs that waited share one); at
+//! completed, in transactions that begin by refreshing the heartbeat, fenced by the run's token
+//! (hand-overs that waited share one); at
 //! most [`QUEUE`] hand-overs wait, so a crash leaves as few completed-but-unrecorded batches as
 //! before (they are sent again by the next run, like the requests in flight). The first error
 //! stops the recording: later batches are not recorded (their records are sent again next run),
@@ -22,7 +23,7 @@ use rusqlite::{Connection, params};
 
 use super::super::diff::{self, Tables};
 use super::super::state::StateTables;
-use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_millis, now_utc};
+use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_millis};
 use super::heartbeat::Nudge;
 use super::log;
 
@@ -45,8 +46,10 @@ pub struct Recording {
     pub state: StateTables,
     /// Asks the heartbeat's thread to copy a commit's pages back at once (WAL mode).
     pub nudge: Option<Nudge>,
-    /// Our lock row (sync name, pid), whose heartbeat each transaction refreshes.
-    pub lock: Option<(String, u32)>,
+    /// Our lock row (sync name, token), whose heartbeat each transaction refreshes: the fence.
+    pub lock: Option<(String, String)>,
+    /// Our hold on the lock, told of each renewal (and of a lost lock).
+    pub lease: Option<std::sync::Arc<super::super::lease::Lease>>,
 }
 
 /// Writes completed batches in the connection's current transaction: log rows, baseline moves
@@ -252,11 +255,14 @@ fn transaction(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) ->
     let started = std::time::Instant::now();
     conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| WarehouseError::sql(doing, e))?;
     let locked = started.elapsed();
-    let result = write_chunks(conn, r, chunks).and_then(|()| {
-        if let Some((sync, pid)) = &r.lock {
-            conn.execute(&r.state.heartbeat(), params![sync, pid, now_utc()])
-                .map_err(|e| WarehouseError::sql("refreshing the lock's heartbeat", e))?;
-        }
+    // The fence first: a run that lost its lock must not touch tables its taker may have
+    // dropped (its delta), let alone move the baseline. The write lock is held from here to
+    // the commit, so the token cannot change in between.
+    let fenced = match &r.lock {
+        Some((sync, token)) => super::fence(conn, &r.state, sync, token, r.lease.as_deref()),
+        None => Ok(()),
+    };
+    let result = fenced.and_then(|()| write_chunks(conn, r, chunks)).and_then(|()| {
         let written = started.elapsed();
         let committed = conn.execute_batch("COMMIT").map_err(|e| WarehouseError::sql(doing, e));
         tracing::debug!(
