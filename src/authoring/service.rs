@@ -67,7 +67,7 @@ pub struct Workspace {
 }
 
 /// The author's edits, as the page sends them: templates by action name, field settings by
-/// field name. What is absent is as on disk.
+/// field name (ignored for a name no template reads). What is absent is as on disk.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Draft {
@@ -170,7 +170,8 @@ pub struct SaveOutcome {
 
 /// The draft applied: the text to save, the text to check, the template files to write.
 struct Applied {
-    save_text: String,
+    save: ConfigDocument,
+    check: ConfigDocument,
     check_text: String,
     files: Vec<(PathBuf, String)>,
     templates: [String; 3],
@@ -260,11 +261,16 @@ impl Workspace {
                 }
             }
         }
-        for (name, settings) in &draft.fields {
+        // Settings are written only for fields a template reads: the page shows no other, and
+        // an edit left over from a field since deleted from its template must not add a table.
+        let read: std::collections::BTreeSet<String> =
+            templates.iter().flat_map(|t| crate::template::check_template(t).fields).map(|f| f.name).collect();
+        for (name, settings) in draft.fields.iter().filter(|(name, _)| read.contains(*name)) {
             save.set_field(name, settings)?;
             check.set_field(name, settings)?;
         }
-        Ok(Applied { save_text: save.text(), check_text: check.text(), files, templates })
+        let check_text = check.text();
+        Ok(Applied { save, check, check_text, files, templates })
     }
 
     fn check(&self, text: &str, lookup: Lookup<'_>) -> Report {
@@ -281,7 +287,6 @@ impl Workspace {
 
     fn analyse_applied(&self, applied: &Applied, request: &PreviewRequest, lookup: Lookup<'_>) -> Analysis {
         let report = self.check(&applied.check_text, lookup);
-        let doc = ConfigDocument::parse(&applied.check_text).ok();
         let json = report.to_json();
         let fields = [&json.fields.add, &json.fields.update, &json.fields.remove];
         let actions = ActionKind::ALL
@@ -301,10 +306,7 @@ impl Workspace {
                     template: applied.templates[shown.index()].clone(),
                     fields: fields[kind.index()]
                         .iter()
-                        .map(|name| FieldView {
-                            name: name.clone(),
-                            settings: doc.as_ref().map(|d| d.field(name)).unwrap_or_default(),
-                        })
+                        .map(|name| FieldView { name: name.clone(), settings: applied.check.field(name) })
                         .collect(),
                 }
             })
@@ -371,7 +373,8 @@ impl Workspace {
                 };
             }
         }
-        if let Err(e) = write_whole(&self.path, &applied.save_text) {
+        let save_text = applied.save.text();
+        if let Err(e) = write_whole(&self.path, &save_text) {
             return SaveOutcome {
                 saved: false,
                 status: format!("not saved: cannot write {}: {e}", self.path.display()),
@@ -379,7 +382,7 @@ impl Workspace {
             };
         }
         self.exists = true;
-        self.load(&applied.save_text);
+        self.load(&save_text);
         let status = format!(
             "saved {} ({} warning{})",
             self.path.display(),
@@ -444,4 +447,73 @@ fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("audience-authoring-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn draft(action: &str, template: &str) -> Draft {
+        Draft { templates: [(action.to_owned(), template.to_owned())].into(), ..Draft::default() }
+    }
+
+    #[test]
+    fn a_new_file_starts_valid_and_is_created_on_save() {
+        let path = folder("new").join("a.toml");
+        let mut w = Workspace::open(&path).unwrap();
+        assert!(!w.exists());
+        let request = PreviewRequest::default();
+        let a = w.analyse(&Draft::default(), &request, &no_env);
+        assert!(a.valid && a.errors == 0, "{:?}", a.diagnostics);
+        assert_eq!(a.actions.iter().map(|v| v.source).collect::<Vec<_>>(), ["inline", "use_add", "inline"]);
+        assert!(a.preview.as_ref().is_some_and(|p| p.preview.body_text.is_some()));
+        let saved = w.save(&Draft::default(), &request, &no_env);
+        assert!(saved.saved, "{}", saved.status);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), NEW_CONFIG);
+    }
+
+    #[test]
+    fn an_edit_is_checked_where_it_is_and_refused_on_save() {
+        let path = folder("edit").join("a.toml");
+        std::fs::write(&path, NEW_CONFIG).unwrap();
+        let mut w = Workspace::open(&path).unwrap();
+        let bad = draft("remove", "{\"m\": $foo(email)}");
+        let a = w.analyse(&bad, &PreviewRequest::default(), &no_env);
+        let d: Vec<_> = a.diagnostics.iter().map(|d| (d.code, d.action, d.start, d.end)).collect();
+        // The template's error at its range in that template; the config's warning (no sync
+        // yet) by its key.
+        assert_eq!(d, [("X0125", Some("remove"), Some(6), Some(11)), ("C0511", None, None, None)]);
+        assert!(a.preview.is_none() && a.preview_error.is_some());
+        let outcome = w.save(&bad, &PreviewRequest::default(), &no_env);
+        assert!(!outcome.saved && outcome.status == "not saved: 1 error to fix first", "{}", outcome.status);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), NEW_CONFIG);
+    }
+
+    #[test]
+    fn settings_of_a_field_no_template_reads_are_not_written() {
+        let path = folder("fields").join("a.toml");
+        std::fs::write(&path, NEW_CONFIG).unwrap();
+        let mut w = Workspace::open(&path).unwrap();
+        let settings =
+            FieldSettingsText { required: true, hash: "none".into(), normalize: "trim".into(), ..Default::default() };
+        let mut edits = draft("add", "{\"members\": [$$.records.{\"email\": email, \"zip\": zip}]}");
+        edits.fields.insert("zip".into(), settings.clone());
+        edits.fields.insert("gone".into(), settings);
+        let outcome = w.save(&edits, &PreviewRequest::default(), &no_env);
+        assert!(outcome.saved, "{}", outcome.status);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[destination.fields.zip]\nrequired = true\nnormalize = \"trim\"\n"), "{text}");
+        assert!(!text.contains("gone"), "{text}");
+    }
 }

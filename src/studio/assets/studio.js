@@ -278,7 +278,7 @@
   }
 
   function reveal(d) {
-    if (state.action !== d.action && !(d.action === "add" && shownAction() === "add")) selectAction(d.action);
+    if (state.action !== d.action) selectAction(d.action);
     const editor = $("editor");
     const toIndex = byteIndex(editor.value);
     editor.focus();
