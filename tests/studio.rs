@@ -144,6 +144,17 @@ fn a_forbidden_construct_is_shown_at_its_range_and_goes_when_fixed() {
     browser.click(&browser.find("[data-role=action-tab][data-action=remove]"));
     browser.wait_for("remove's fields", || (field_names(&browser, "remove") == ["user_id", "email"]).then_some(()));
     assert_eq!(browser.value_of("[data-role=editor]"), REMOVE_TEMPLATE);
+
+    // By keyboard: the arrow keys move between the action tabs.
+    let remove = browser.find("[data-role=action-tab][data-action=remove]");
+    browser.type_text(&remove, "\u{E012}"); // ArrowLeft
+    browser.wait_for("update's tab", || {
+        let tab = browser.find("[data-role=action-tab][data-action=update]");
+        (browser.attribute(&tab, "aria-selected").as_deref() == Some("true")).then_some(())
+    });
+    browser.wait_for("update's fields", || (field_names(&browser, "update") == ["email", "phone"]).then_some(()));
+    let focused = browser.script("return document.activeElement.dataset.action", json!([]));
+    assert_eq!(focused, "update");
 }
 
 #[test]
@@ -211,6 +222,11 @@ fn save_is_refused_with_an_error_and_keeps_comments_without() {
     browser.wait_for("an error", || (!add_diagnostics(&browser).is_empty()).then_some(()));
     browser.click(&save);
     browser.wait_for("the refusal", || browser.text_of("[data-role=status]").starts_with("not saved").then_some(()));
+    assert!(
+        browser.text_of("[data-role=status]").contains("X0125 in add at 1:"),
+        "{}",
+        browser.text_of("[data-role=status]")
+    );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), CONFIG, "a refused save wrote the file");
 
     browser.replace_text(&editor, "{\"members\": [$$.records.{\"email\": email, \"phone\": phone}]}");
@@ -275,6 +291,11 @@ fn calls_without_the_token_or_from_another_host_are_refused() {
     let port = host.rsplit(':').next().unwrap();
     assert_eq!(http(&studio.addr, "POST", &ok, &format!("attacker.example:{port}"), Some(&body)).0, 403);
     assert_eq!(std::fs::read_to_string(&config).unwrap(), CONFIG);
+    // A diagnostic's explanation, from the docs in the binary; behind the token too.
+    let (status, page) = http(&studio.addr, "GET", &format!("/explain/X0125?token={}", studio.token), &host, None);
+    assert_eq!(status, 200);
+    assert!(page.contains("X0125") && page.contains("docs/templates.md"), "{page}");
+    assert_eq!(http(&studio.addr, "GET", "/explain/X0125", &host, None).0, 403);
     // The page's answers never hold a secret.
     let (_, answer) = http(&studio.addr, "POST", &ok, &host, Some(&body));
     assert!(!answer.contains("header-secret"), "{answer}");

@@ -361,7 +361,19 @@ impl Workspace {
         let analysis = self.analyse_applied(&applied, request, lookup);
         if !analysis.valid {
             let n = analysis.errors;
-            let status = format!("not saved: {n} error{} to fix first", if n == 1 { "" } else { "s" });
+            // The errors named, so that the status alone says what blocks the save.
+            let named: Vec<String> = analysis
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == crate::template::Severity::Error)
+                .map(|d| match (d.action, d.line, d.column, &d.key) {
+                    (Some(action), Some(line), Some(column), _) => format!("{} in {action} at {line}:{column}", d.code),
+                    (_, _, _, Some(key)) => format!("{} at {key}", d.code),
+                    _ => d.code.to_owned(),
+                })
+                .collect();
+            let status =
+                format!("not saved: {n} error{} to fix first ({})", if n == 1 { "" } else { "s" }, named.join(", "));
             return SaveOutcome { saved: false, status, analysis };
         }
         for (path, text) in &applied.files {
@@ -496,7 +508,8 @@ mod tests {
         assert_eq!(d, [("X0125", Some("remove"), Some(6), Some(11)), ("C0511", None, None, None)]);
         assert!(a.preview.is_none() && a.preview_error.is_some());
         let outcome = w.save(&bad, &PreviewRequest::default(), &no_env);
-        assert!(!outcome.saved && outcome.status == "not saved: 1 error to fix first", "{}", outcome.status);
+        assert!(!outcome.saved, "{}", outcome.status);
+        assert_eq!(outcome.status, "not saved: 1 error to fix first (X0125 in remove at 1:7)");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), NEW_CONFIG);
     }
 
