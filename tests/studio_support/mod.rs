@@ -81,7 +81,7 @@ pub fn http(addr: &str, method: &str, path: &str, host: &str, body: Option<&Valu
 
 /// `audience studio CONFIG` running; killed when dropped.
 pub struct StudioProcess {
-    child: Child,
+    _child: Killed,
     /// The printed URL, token included.
     pub url: String,
     /// `127.0.0.1:PORT`
@@ -94,35 +94,40 @@ impl StudioProcess {
     /// page then shows it).
     pub fn start(config: &Path) -> StudioProcess {
         let name = config.file_name().and_then(|n| n.to_str()).expect("a file name");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
-            .args(["studio", name, "--port", "0"])
-            .current_dir(config.parent().expect("a folder"))
-            .env_remove("ACME_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start audience studio");
+        let mut child = Killed(
+            Command::new(env!("CARGO_BIN_EXE_audience"))
+                .args(["studio", name, "--port", "0"])
+                .current_dir(config.parent().expect("a folder"))
+                .env_remove("ACME_TOKEN")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start audience studio"),
+        );
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the URL");
+        BufReader::new(child.0.stdout.take().expect("stdout")).read_line(&mut line).expect("read the URL");
         let url =
             line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("no URL in {line:?}"));
         let rest = url.trim_start_matches("http://");
         let (addr, query) = rest.split_once('/').expect("a path");
         let token = query.trim_start_matches("?token=").to_owned();
-        StudioProcess { child, url: url.to_owned(), addr: addr.to_owned(), token }
+        StudioProcess { _child: child, url: url.to_owned(), addr: addr.to_owned(), token }
     }
 }
 
-impl Drop for StudioProcess {
+/// A child process killed when dropped, so that a test failing half way leaves none behind.
+struct Killed(Child);
+
+impl Drop for Killed {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
 /// chromedriver and one headless Chromium session; both end when dropped.
 pub struct Browser {
-    driver: Child,
+    driver: Killed,
     addr: String,
     session: String,
     _profile: PathBuf,
@@ -151,12 +156,14 @@ impl Browser {
             .expect("chromedriver is not installed: `apt-get install chromium chromium-driver` (scripts/test does it)");
         let chromium = which(&["chromium", "chromium-browser", "google-chrome"]).expect("chromium is not installed");
         let port = free_port();
-        let driver = Command::new(driver_bin)
-            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".to_owned()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
+        let driver = Killed(
+            Command::new(driver_bin)
+                .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".to_owned()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+        );
         let addr = format!("127.0.0.1:{port}");
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -302,8 +309,7 @@ impl Drop for Browser {
         if !self.session.is_empty() {
             let _ = http(&self.addr, "DELETE", &format!("/session/{}", self.session), &self.addr, None);
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        // Then `driver` is dropped, which ends chromedriver.
     }
 }
 
