@@ -39,4 +39,10 @@ pub mod schedule;
 pub mod demo;
 
 #[cfg(feature = "cli")]
+pub mod authoring;
+
+#[cfg(feature = "cli")]
+pub mod studio;
+
+#[cfg(feature = "cli")]
 pub mod cli;

@@ -10,6 +10,7 @@ mod logs;
 mod preview;
 mod render;
 mod run;
+mod studio;
 mod sync;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -20,7 +21,8 @@ use std::io::IsTerminal;
 /// One TOML file describes your audience API and the syncs that feed it; request bodies are
 /// templates in an allowlisted subset of JSONata. `check`, `fields`, `render` and `preview` work
 /// offline; `sync` runs syncs now and `run` runs them on their schedules; `logs` shows what a run
-/// did. New here? `audience demo` does the whole job on this machine, nothing else installed.
+/// did; `studio` edits templates in the browser. New here? `audience demo` does the whole job on
+/// this machine, nothing else installed.
 #[derive(Parser, Debug)]
 #[command(name = "audience", version, propagate_version = true)]
 pub struct Cli {
@@ -38,6 +40,7 @@ enum Command {
     Run(run::Args),
     Logs(logs::Args),
     Demo(demo::Args),
+    Studio(studio::Args),
 }
 
 /// Output format of a command.
@@ -88,6 +91,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Studio(args) => studio::run(args),
     }
 }
 

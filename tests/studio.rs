@@ -1,0 +1,330 @@
+//! `audience studio` in a real browser (headless Chromium through chromedriver): diagnostics
+//! at their byte range as the author types, the fields list, the preview byte for byte equal
+//! to `audience preview`, save refused on an error and accepted without (comments and
+//! `${NAME}` kept), a new config created on the first save, and the token and Host guards.
+
+mod studio_support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use studio_support::{Browser, StudioProcess, audience, http, temp_dir};
+
+/// A config with comments, a `${NAME}` (unset: a warning), a secret header, add with an inline
+/// template, update with `use_add`, remove in a template file.
+const CONFIG: &str = r#"# Studio test config: comments must survive a save.
+[destination]
+name = "Studio test"   # the name
+base_url = "https://api.example.com/v1"
+headers = { "X-Key" = { value = "header-secret", secret = true } }
+
+[destination.auth]
+type = "bearer"
+token = "${STUDIO_TEST_TOKEN}"   # from the environment
+
+[destination.actions.add]
+path = "/audiences/{{connection.audienceId}}/members"
+batch_size = 100
+template = '''
+{"members": [$$.records.{"email": email}]}
+'''
+
+[destination.actions.update]
+use_add = true
+
+[destination.actions.remove]
+method = "DELETE"
+path = "/audiences/{{connection.audienceId}}/members"
+template_file = "remove.jsonata"
+
+# Emails are hashed.
+[destination.fields.email]
+required = true
+normalize = "email"
+hash = "sha256"
+
+[syncs.main]
+audience_name = "Main"
+audience_id = "42"
+source = "sqlite://warehouse.db"
+table = "users"
+primary_key = "id"
+map = { email = "email", user_id = "id", phone = "phone" }
+"#;
+
+const REMOVE_TEMPLATE: &str = "{\"ids\": [$$.records.{\"id\": user_id, \"e\": email}]}\n";
+
+/// The config (and its template file) in a fresh folder.
+fn config_in(name: &str, text: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("remove.jsonata"), REMOVE_TEMPLATE).expect("write the template file");
+    let path = dir.join("audience.toml");
+    std::fs::write(&path, text).expect("write the config");
+    path
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// The page loaded and its first check shown.
+fn open(name: &str, config: &Path) -> (StudioProcess, Browser) {
+    let studio = StudioProcess::start(config);
+    let browser = Browser::start(name);
+    browser.goto(&studio.url);
+    browser.wait_for("the first check", || {
+        let status = browser.text_of("[data-role=status]");
+        status.starts_with("checked").then_some(())
+    });
+    (studio, browser)
+}
+
+/// `audience check FILE.jsonata --format json` of a template's text: what the page must show.
+fn cli_template_diagnostics(dir: &Path, text: &str) -> Vec<Value> {
+    let path = dir.join("typed.jsonata");
+    std::fs::write(&path, text).expect("write the template");
+    let (_, stdout, stderr) = audience(&["check", path_str(&path), "--format", "json"]);
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    json["diagnostics"].as_array().cloned().unwrap_or_default()
+}
+
+fn add_diagnostics(browser: &Browser) -> Vec<Value> {
+    browser.datasets("[data-role=diagnostic][data-action=add]")
+}
+
+fn field_names(browser: &Browser, action: &str) -> Vec<String> {
+    browser
+        .datasets(&format!("[data-role=field][data-action={action}]"))
+        .iter()
+        .map(|d| d["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_forbidden_construct_is_shown_at_its_range_and_goes_when_fixed() {
+    let config = config_in("diagnostics", CONFIG);
+    let (_studio, browser) = open("diagnostics", &config);
+    assert_eq!(field_names(&browser, "add"), ["email"]);
+
+    // A two-byte character before the construct: offsets are bytes, as the CLI gives them.
+    let typed = "{\"é\": $foo(email)}";
+    let expected = cli_template_diagnostics(config.parent().unwrap(), typed);
+    assert_eq!(expected.len(), 1, "{expected:?}");
+    let editor = browser.find("[data-role=editor]");
+    browser.replace_text(&editor, typed);
+    let shown = browser.wait_for("the diagnostic of $foo", || {
+        let d = add_diagnostics(&browser);
+        (!d.is_empty()).then_some(d)
+    });
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0]["code"], expected[0]["code"]);
+    assert_eq!(shown[0]["severity"], "error");
+    assert_eq!(shown[0]["start"], expected[0]["start"].to_string());
+    assert_eq!(shown[0]["end"], expected[0]["end"].to_string());
+    // The underline covers exactly those bytes of the template.
+    let (start, end) = (expected[0]["start"].as_u64().unwrap() as usize, expected[0]["end"].as_u64().unwrap() as usize);
+    let underlined = browser.script(
+        "return Array.from(document.querySelectorAll('#highlight .u-error')).map(e => e.textContent).join('')",
+        json!([]),
+    );
+    assert_eq!(underlined, typed[start..end]);
+    assert!(browser.text_of("[data-role=status]").contains("1 error"), "{}", browser.text_of("[data-role=status]"));
+
+    // Fixed: the diagnostic goes, and the fields list follows the template.
+    browser.replace_text(&editor, "{\"members\": [$$.records.{\"email\": email, \"phone\": phone}]}");
+    browser.wait_for("the diagnostic to go", || add_diagnostics(&browser).is_empty().then_some(()));
+    browser
+        .wait_for("the fields email and phone", || (field_names(&browser, "add") == ["email", "phone"]).then_some(()));
+    // phone is now used, so the warning that it is mapped but unused went too.
+    assert!(browser.datasets("[data-role=diagnostic][data-code=C0503]").is_empty());
+
+    // update uses add's template: its tab shows add's fields.
+    browser.click(&browser.find("[data-role=action-tab][data-action=update]"));
+    browser.wait_for("update's fields", || (field_names(&browser, "update") == ["email", "phone"]).then_some(()));
+    browser.click(&browser.find("[data-role=action-tab][data-action=remove]"));
+    browser.wait_for("remove's fields", || (field_names(&browser, "remove") == ["user_id", "email"]).then_some(()));
+    assert_eq!(browser.value_of("[data-role=editor]"), REMOVE_TEMPLATE);
+
+    // By keyboard: the arrow keys move between the action tabs.
+    let remove = browser.find("[data-role=action-tab][data-action=remove]");
+    browser.type_text(&remove, "\u{E012}"); // ArrowLeft
+    browser.wait_for("update's tab", || {
+        let tab = browser.find("[data-role=action-tab][data-action=update]");
+        (browser.attribute(&tab, "aria-selected").as_deref() == Some("true")).then_some(())
+    });
+    browser.wait_for("update's fields", || (field_names(&browser, "update") == ["email", "phone"]).then_some(()));
+    let focused = browser.script("return document.activeElement.dataset.action", json!([]));
+    assert_eq!(focused, "update");
+}
+
+#[test]
+fn the_preview_body_is_audience_preview_s_body_text_for_each_action() {
+    // No `${NAME}`: `audience preview` needs every variable set. The samples are shared by the
+    // actions, so add reads the fields remove reads (a key an action does not read rejects
+    // the record).
+    let text = CONFIG.replace("${STUDIO_TEST_TOKEN}", "literal-token").replace(
+        "{\"members\": [$$.records.{\"email\": email}]}",
+        "{\"members\": [$$.records.{\"email\": email, \"id\": user_id}]}",
+    );
+    let config = config_in("preview", &text);
+    let (_studio, browser) = open("preview", &config);
+    let records = json!([
+        {"email": " Ada@Example.COM ", "user_id": "7"},
+        {"email": "bob@example.com", "user_id": 8},
+        {"email": null, "user_id": "9"},
+        {"nope": 1}
+    ]);
+    let records_file = config.parent().unwrap().join("records.json");
+    std::fs::write(&records_file, records.to_string()).expect("write records");
+    let samples = browser.find("[data-role=sample-records]");
+    browser.type_text(&samples, &serde_json::to_string_pretty(&records).unwrap());
+
+    for action in ["add", "update", "remove"] {
+        let (code, stdout, stderr) = audience(&[
+            "preview",
+            path_str(&config),
+            "--action",
+            action,
+            "--records",
+            path_str(&records_file),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let cli: Value = serde_json::from_str(&stdout).unwrap();
+        let body_text = cli["body_text"].as_str().expect("a body").to_owned();
+        browser.click(&browser.find(&format!("[data-role=action-tab][data-action={action}]")));
+        browser.wait_for(&format!("{action}'s body"), || {
+            (browser.text_of("[data-role=preview-body]") == body_text).then_some(())
+        });
+        assert_eq!(browser.text_of("[data-role=preview-method]"), cli["method"].as_str().unwrap());
+        assert_eq!(browser.text_of("[data-role=preview-url]"), cli["url"].as_str().unwrap());
+        // Secrets are masked on the page as in the CLI.
+        let page = browser.script("return document.documentElement.outerHTML", json!([]));
+        let page = page.as_str().unwrap_or_default();
+        assert!(!page.contains("header-secret") && !page.contains("literal-token"), "a secret reached the page");
+        // The rejected samples are listed with their reasons.
+        let rejected = browser.text_of("#rejected");
+        for r in cli["rejected"].as_array().unwrap() {
+            assert!(rejected.contains(r["error"].as_str().unwrap()), "{rejected}");
+        }
+    }
+}
+
+#[test]
+fn save_is_refused_with_an_error_and_keeps_comments_without() {
+    let config = config_in("save", CONFIG);
+    let (_studio, browser) = open("save", &config);
+    let editor = browser.find("[data-role=editor]");
+    let save = browser.find("[data-role=save]");
+
+    browser.replace_text(&editor, "{\"members\": [$$.records.{\"email\": $lowercase(email)}]}");
+    browser.wait_for("an error", || (!add_diagnostics(&browser).is_empty()).then_some(()));
+    browser.click(&save);
+    browser.wait_for("the refusal", || browser.text_of("[data-role=status]").starts_with("not saved").then_some(()));
+    assert!(
+        browser.text_of("[data-role=status]").contains("X0125 in add at 1:"),
+        "{}",
+        browser.text_of("[data-role=status]")
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), CONFIG, "a refused save wrote the file");
+
+    browser.replace_text(&editor, "{\"members\": [$$.records.{\"email\": email, \"phone\": phone}]}");
+    browser.wait_for("no error", || add_diagnostics(&browser).is_empty().then_some(()));
+    // A field setting edited on the page, and the remove template (in its own file).
+    browser.wait_for("the phone field", || field_names(&browser, "add").contains(&"phone".to_owned()).then_some(()));
+    browser.click(&browser.find("[aria-label='phone required']"));
+    browser.click(&browser.find("[data-role=action-tab][data-action=remove]"));
+    let editor = browser.find("[data-role=editor]");
+    browser.wait_for("remove's template", || (browser.text_of("#highlight").starts_with("{\"ids\"")).then_some(()));
+    browser.type_text(&editor, "/* removed members */");
+    browser.wait_for("the check", || browser.text_of("[data-role=status]").starts_with("checked").then_some(()));
+    browser.click(&save);
+    browser.wait_for("the save", || browser.text_of("[data-role=status]").starts_with("saved").then_some(()));
+
+    let saved = std::fs::read_to_string(&config).unwrap();
+    for kept in [
+        "# Studio test config: comments must survive a save.\n",
+        "name = \"Studio test\"   # the name\n",
+        "token = \"${STUDIO_TEST_TOKEN}\"   # from the environment\n",
+        "# Emails are hashed.\n[destination.fields.email]\n",
+        "template_file = \"remove.jsonata\"\n",
+    ] {
+        assert!(saved.contains(kept), "lost {kept:?}:\n{saved}");
+    }
+    assert!(saved.contains("{\"members\": [$$.records.{\"email\": email, \"phone\": phone}]}"), "{saved}");
+    assert!(saved.contains("[destination.fields.phone]\nrequired = true\n"), "{saved}");
+    let remove = std::fs::read_to_string(config.parent().unwrap().join("remove.jsonata")).unwrap();
+    assert_eq!(remove, format!("{REMOVE_TEMPLATE}/* removed members */"));
+    let (code, stdout, stderr) = audience(&["check", path_str(&config)]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn a_new_config_is_created_on_the_first_save() {
+    let dir = temp_dir("new");
+    let config = dir.join("new.toml");
+    let (_studio, browser) = open("new", &config);
+    assert!(!config.exists());
+    assert_eq!(field_names(&browser, "add"), ["email"]);
+    browser.click(&browser.find("[data-role=save]"));
+    browser.wait_for("the save", || browser.text_of("[data-role=status]").starts_with("saved").then_some(()));
+    let (code, stdout, stderr) = audience(&["check", path_str(&config)]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn calls_without_the_token_or_from_another_host_are_refused() {
+    let config = config_in("guards", CONFIG);
+    let studio = StudioProcess::start(&config);
+    let host = studio.addr.clone();
+    let body = json!({"draft": {}, "request": {"action": "add"}});
+    let ok = format!("/api/analyse?token={}", studio.token);
+    assert_eq!(http(&studio.addr, "POST", &ok, &host, Some(&body)).0, 200);
+    assert_eq!(http(&studio.addr, "POST", "/api/analyse", &host, Some(&body)).0, 403);
+    assert_eq!(http(&studio.addr, "POST", "/api/analyse?token=0000", &host, Some(&body)).0, 403);
+    assert_eq!(http(&studio.addr, "GET", "/", &host, None).0, 403);
+    let save = format!("/api/save?token={}", studio.token.to_uppercase());
+    assert_eq!(http(&studio.addr, "POST", &save, &host, Some(&body)).0, 403);
+    // DNS rebinding: the right token, but a page of another site names its own host.
+    assert_eq!(http(&studio.addr, "POST", &ok, "attacker.example", Some(&body)).0, 403);
+    let port = host.rsplit(':').next().unwrap();
+    assert_eq!(http(&studio.addr, "POST", &ok, &format!("attacker.example:{port}"), Some(&body)).0, 403);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), CONFIG);
+    // A diagnostic's explanation, from the docs in the binary; behind the token too.
+    let (status, page) = http(&studio.addr, "GET", &format!("/explain/X0125?token={}", studio.token), &host, None);
+    assert_eq!(status, 200);
+    assert!(page.contains("X0125") && page.contains("docs/templates.md"), "{page}");
+    assert_eq!(http(&studio.addr, "GET", "/explain/X0125", &host, None).0, 403);
+    // The page's answers never hold a secret.
+    let (_, answer) = http(&studio.addr, "POST", &ok, &host, Some(&body));
+    assert!(!answer.contains("header-secret"), "{answer}");
+}
+
+/// The README's picture of the page, made by this set-up: written to the target directory,
+/// and to docs/studio.png with `UPDATE_SCREENSHOT=1`.
+#[test]
+fn screenshot() {
+    let config = config_in("screenshot", CONFIG);
+    let (_studio, browser) = open("screenshot", &config);
+    let editor = browser.find("[data-role=editor]");
+    browser.replace_text(
+        &editor,
+        "{\n  \"audienceId\": $$.connection.audienceId,\n  \"members\": [$$.records.{\n    \"email\": email,\n    \"phone\": phone\n  }]\n}",
+    );
+    let samples = browser.find("[data-role=sample-records]");
+    browser.type_text(
+        &samples,
+        "[\n  {\"email\": \" Ada@Example.com\", \"phone\": \"+44 20 7946 0000\"},\n  {\"phone\": \"+1 555 0100\"}\n]",
+    );
+    browser
+        .wait_for("the preview", || browser.text_of("[data-role=preview-body]").contains("audienceId").then_some(()));
+    browser.wait_for("the rejected sample", || browser.text_of("#rejected").contains("sample 1").then_some(()));
+    let png = browser.screenshot();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    std::fs::write(config.parent().unwrap().join("studio.png"), &png).expect("write the screenshot");
+    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+        std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/studio.png"), &png)
+            .expect("write docs/studio.png");
+    }
+}
