@@ -43,13 +43,16 @@ pub enum StopReason {
     Interrupted,
     /// The API answered 401, 403, 404 or 405: the configuration, not the data, is wrong.
     Rejected { status: u16, reason: String },
+    /// The credentials could not be obtained (a token endpoint that refused the client, or
+    /// stayed unreachable through its retries).
+    Credentials { reason: String },
 }
 
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StopReason::Interrupted => f.write_str("interrupted"),
-            StopReason::Rejected { reason, .. } => f.write_str(reason),
+            StopReason::Rejected { reason, .. } | StopReason::Credentials { reason } => f.write_str(reason),
         }
     }
 }

@@ -39,6 +39,7 @@ pub mod headers;
 pub mod keypath;
 pub mod load;
 pub mod model;
+mod oauth;
 pub mod preview;
 pub mod problem;
 pub mod report;
@@ -58,8 +59,8 @@ use std::path::Path;
 pub use codes::ConfigCode;
 pub use load::EnvMode;
 pub use model::{
-    Action, ActionKind, Auth, Config, Destination, HeaderSetting, Method, Model, RetrySettings, StaticSetting, Sync,
-    WarehouseSource,
+    Action, ActionKind, Auth, ClientAuth, Config, Destination, HeaderSetting, Method, Model, OAuth2, RetrySettings,
+    StaticSetting, Sync, WarehouseSource,
 };
 pub use preview::{Preview, PreviewError, PreviewOptions, Rejected};
 pub use problem::{Problem, ProblemCode};

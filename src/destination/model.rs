@@ -180,6 +180,32 @@ pub enum Auth {
     Bearer {
         token: Text,
     },
+    /// `Authorization: Bearer TOKEN`, the token obtained with OAuth 2.0 client credentials.
+    OAuth2(OAuth2),
+}
+
+/// `type = "oauth2"`: OAuth 2.0 client credentials (RFC 6749 §4.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuth2 {
+    /// http or https; http only for a loopback host.
+    pub token_url: Text,
+    pub client_id: Text,
+    /// Always a secret.
+    pub client_secret: Text,
+    pub scope: Option<Text>,
+    pub client_auth: ClientAuth,
+    /// Extra form parameters, in file order.
+    pub params: Vec<(String, Text)>,
+}
+
+/// How an OAuth2 client authenticates to the token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: `Authorization: Basic` of the form-encoded id and secret.
+    #[default]
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
 }
 
 /// One action's request. With `use_add`, the update action is a copy of add with

@@ -366,6 +366,14 @@ async fn deliver<W: Warehouse>(
                 recorder.undelivered
             ));
         }
+        Some(StopReason::Credentials { reason }) => {
+            summary.status = Status::Stopped;
+            summary.stop = Some(Stop::Rejected);
+            summary.error = Some(format!(
+                "no credentials for the API ({reason}); {} records are left for the next run",
+                recorder.undelivered
+            ));
+        }
         None if counts.failed > 0 || counts.invalid > 0 => summary.status = Status::Partial,
         None => summary.status = Status::Succeeded,
     }
