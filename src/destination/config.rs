@@ -68,6 +68,19 @@ pub struct DestinationTable {
     pub fields: OrderedMap<FieldTable>,
     /// Retries of failed requests.
     pub retry: Option<RetryTable>,
+    /// The one request `audience check --connect` may send.
+    pub health: Option<HealthTable>,
+}
+
+/// `[destination.health]`: a request whose 2xx answer means the API and its credentials work.
+#[derive(Default, serde::Deserialize, JsonSchema)]
+pub struct HealthTable {
+    /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`.
+    #[schemars(extend("enum" = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], "default" = "GET"))]
+    pub method: Option<String>,
+    /// Appended to the base URL; starts with `/`; no placeholder.
+    #[schemars(required)]
+    pub path: Option<String>,
 }
 
 /// A header given as a table.

@@ -183,6 +183,7 @@ fn suggestion(path: &[Segment]) -> Option<String> {
             "actions",
             "fields",
             "retry",
+            "health",
         ],
         ["destination", "headers", _] => &["value", "secret"],
         ["destination", "auth"] => &[
@@ -202,6 +203,7 @@ fn suggestion(path: &[Segment]) -> Option<String> {
         ["destination", "actions"] => &["add", "update", "remove", "insert", "delete"],
         ["destination", "actions", _] => &["method", "path", "batch_size", "template", "template_file", "use_add"],
         ["destination", "fields", _] => &["required", "static", "hash", "normalize"],
+        ["destination", "health"] => &["method", "path"],
         ["destination", "retry"] => &["max_attempts", "initial_backoff", "max_backoff", "max_elapsed"],
         ["syncs", _] => &[
             "audience_name",

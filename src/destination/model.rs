@@ -141,6 +141,17 @@ pub struct Destination {
     /// Settings of the fields that have a `[destination.fields.X]` table, in file order.
     pub fields: Vec<(String, FieldSettings)>,
     pub retry: RetrySettings,
+    /// `[destination.health]`, when given.
+    pub health: Option<Health>,
+}
+
+/// `[destination.health]`: the request `check --connect` sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    /// Upper case, one of [`super::health::METHODS`].
+    pub method: String,
+    /// Starts with `/`; no placeholder.
+    pub path: Text,
 }
 
 impl Destination {

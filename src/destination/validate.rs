@@ -18,6 +18,7 @@ use super::codes::ConfigCode;
 use super::config::{ActionTable, AuthTable, DestinationTable, FieldTable, RetryTable, StringOr};
 use super::defaults;
 use super::headers;
+use super::health;
 use super::keypath;
 use super::load::Parsed;
 use super::model::{Action, ActionKind, Auth, Config, Destination, HeaderSetting, Method, RetrySettings};
@@ -136,6 +137,7 @@ fn destination(
         .max_request_bytes
         .map(|_| ctx.int("destination.max_request_bytes", d.max_request_bytes, 1024..=1 << 30, 1 << 30) as u64);
     let retry = retry(ctx, d.retry.as_ref());
+    let health = health::health(ctx, d.health.as_ref());
 
     let actions = match &d.actions {
         Some(a) => {
@@ -169,6 +171,7 @@ fn destination(
         actions: actions?,
         fields: field_settings,
         retry,
+        health,
     })
 }
 
