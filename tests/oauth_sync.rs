@@ -121,15 +121,23 @@ fn neither_the_client_secret_nor_a_token_is_shown_or_stored() {
     let w = Warehouse::new(Kind::Sqlite, "oauth_canary");
     w.add_users(1..=12);
     let config = config(&w, &tokens, &api);
+    // A second sync of the same destination shares the token.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let second = format!(
+        "\n[syncs.second]\naudience_name = \"Second\"\naudience_id = \"43\"\nsource = \"{}\"\nquery = \"SELECT id, email, name FROM users WHERE id <= 4\"\nprimary_key = \"id\"\nhash_pii = false\nmap = {{ user_id = \"id\", email = \"email\", name = \"name\" }}\n",
+        w.source()
+    );
+    std::fs::write(&config, text + &second).unwrap();
 
     let (code, stdout, stderr) = sync(&config, CLIENT_SECRET);
     let summary: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     assert_eq!(summary["syncs"][0]["status"], "partial", "{stdout}\n{stderr}");
+    assert_eq!(summary["syncs"][1]["status"], "partial", "{stdout}\n{stderr}");
     assert_ne!(code, -1);
-    assert_eq!(issued.load(Ordering::SeqCst), 1, "one token for the whole run");
+    assert_eq!(issued.load(Ordering::SeqCst), 1, "one token for every request of both syncs");
     let sent: Vec<String> =
         api.requests().iter().map(|r| r.header("authorization").unwrap_or_default().to_owned()).collect();
-    assert_eq!(sent.len(), 12);
+    assert_eq!(sent.len(), 12 + 4);
     assert!(sent.iter().all(|a| *a == format!("Bearer {TOKEN}1")), "{sent:?}");
     // The failure of user 3 is stored with the API's answer, the token in it masked.
     let dump = state_dump(&w);
