@@ -162,6 +162,7 @@ fn a_wrong_client_secret_stops_the_run_with_the_servers_error_masked() {
     let summary: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     let s = &summary["syncs"][0];
     assert_eq!(s["status"], "stopped", "{s}");
+    assert_eq!(s["requests"], 0, "no request reached the API: {s}");
     let error = s["error"].as_str().unwrap_or_default();
     assert!(
         error.starts_with("no credentials for the API (the token endpoint refused the client credentials: HTTP 401 Unauthorized: invalid_client: bad credentials Basic ***)"),

@@ -430,6 +430,8 @@ impl<B: RenderBatch> Shared<B> {
                     )
                 }
                 Attempted::NoCredentials(why) => {
+                    // Not sent: not a request.
+                    self.counts.requests.fetch_sub(1, Ordering::Relaxed);
                     tracing::warn!("no credentials: the run stops");
                     self.stop.stop(StopReason::Credentials { reason: self.masker.mask(&why).into_owned() });
                     return Sent::StopRun;
