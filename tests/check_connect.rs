@@ -195,3 +195,53 @@ fn a_failing_health_request() {
     assert_eq!((code, problems), (0, vec![]));
     assert_eq!(api.requests().len(), 1, "no request without [destination.health]");
 }
+
+#[test]
+fn the_health_request_carries_an_oauth2_token() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tokens, api) = rt.block_on(async {
+        let tokens = Server::start(|r| {
+            if r.body_str().contains("client_secret=right-secret") {
+                Reply::ok().body(r#"{"access_token":"tok-health","token_type":"Bearer","expires_in":60}"#)
+            } else {
+                Reply::status(401)
+                    .body(format!(r#"{{"error":"invalid_client","error_description":"not {}"}}"#, r.body_str()))
+            }
+        })
+        .await;
+        let api = Server::start(|r| {
+            if r.header("authorization") == Some("Bearer tok-health") { Reply::ok() } else { Reply::status(401) }
+        })
+        .await;
+        (tokens, api)
+    });
+    let w = Warehouse::new(Kind::Sqlite, "connect_oauth2");
+    let config = config(&w, &api.url(""));
+    let auth = |secret: &str| {
+        format!(
+            "[destination.auth]\ntype = \"oauth2\"\ntoken_url = \"{}\"\nclient_id = \"app\"\nclient_secret = \"{secret}\"\nclient_auth = \"post\"\n\n[destination.health]",
+            tokens.url("/token")
+        )
+    };
+    edit_config(&config, &[("[destination.health]", &auth("right-secret"))]);
+    let (code, problems) = check(&config);
+    assert_eq!((code, problems), (0, vec![]));
+    assert_eq!(tokens.requests().len(), 1);
+    assert_eq!(api.requests().len(), 1);
+
+    // A refused secret: the health request is not sent, and the server's error is masked.
+    edit_config(&config, &[("right-secret", "wrong-secret")]);
+    let (code, problems) = check(&config);
+    assert_eq!(code, 1);
+    assert_eq!(
+        problems,
+        [(
+            None,
+            "destination.health".into(),
+            "no credentials for the API: the token endpoint refused the client credentials: HTTP 401 Unauthorized: \
+             invalid_client: not grant_type=client_credentials&client_id=app&client_secret=***"
+                .into()
+        )]
+    );
+    assert_eq!(api.requests().len(), 1, "no health request without a token");
+}
