@@ -245,3 +245,19 @@ fn the_health_request_carries_an_oauth2_token() {
     );
     assert_eq!(api.requests().len(), 1, "no health request without a token");
 }
+
+#[test]
+fn a_tls_handshake_that_fails() {
+    // https to a server that speaks plain HTTP: the connection opens, the handshake fails.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api = api(&rt, 200);
+    let w = Warehouse::new(Kind::Sqlite, "connect_tls");
+    let config = config(&w, &api.url("").replace("http://", "https://"));
+    let (code, problems) = check(&config);
+    assert_eq!(code, 1);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let (sync, key, message) = &problems[0];
+    assert_eq!((sync.as_deref(), key.as_str()), (None, "destination.base_url"));
+    assert!(message.starts_with("the TLS handshake with the API (127.0.0.1) failed: "), "{message}");
+    assert!(api.requests().iter().all(|r| r.path != "/health"), "no health request after a failed handshake");
+}
