@@ -153,6 +153,31 @@ fn defaults_are_applied() {
 }
 
 #[test]
+fn oauth2_is_read() {
+    let base = std::fs::read_to_string(cases_dir().join("valid-minimal.toml")).unwrap();
+    let text = format!(
+        "{base}\n[destination.auth]\ntype = \"oauth2\"\ntoken_url = \"http://127.0.0.1:9/oauth/token\"\nclient_id = \"app\"\nclient_secret = \"${{ACME_TOKEN}}\"\nscope = \"audiences:write\"\nclient_auth = \"post\"\nparams = {{ audience = \"https://api.example.com\", resource = \"r\" }}\n"
+    );
+    let report = destination::check_text(&text, "oauth2.toml", &cases_dir(), &env, EnvMode::Error);
+    let problems = format!("{:?}", report.to_json());
+    let config = report.checked.config.unwrap_or_else(|| panic!("valid: {problems}"));
+    let Auth::OAuth2(o) = &config.destination.auth else { panic!("{:?}", config.destination.auth) };
+    assert_eq!(o.token_url.as_str(), "http://127.0.0.1:9/oauth/token", "plain http to a loopback host");
+    assert_eq!((o.client_id.as_str(), o.client_id.is_secret()), ("app", false));
+    assert!(o.client_secret.is_secret());
+    assert_eq!(o.scope.as_ref().map(|s| s.as_str()), Some("audiences:write"));
+    assert_eq!(o.client_auth, destination::ClientAuth::Post);
+    let params: Vec<(&str, &str)> = o.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(params, [("audience", "https://api.example.com"), ("resource", "r")]);
+    assert!(!format!("{config:?}").contains("t0ken-from-env"), "the client secret is not in Debug");
+    // The default client authentication is client_secret_basic.
+    let text = text.replace("client_auth = \"post\"\n", "");
+    let report = destination::check_text(&text, "oauth2.toml", &cases_dir(), &env, EnvMode::Error);
+    let Some(Auth::OAuth2(o)) = report.checked.config.map(|c| c.destination.auth) else { panic!("valid") };
+    assert_eq!(o.client_auth, destination::ClientAuth::Basic);
+}
+
+#[test]
 fn every_form_is_read() {
     let report = check(&cases_dir().join("valid-every-form.toml"), EnvMode::Error);
     let config = report.checked.config.expect("valid");

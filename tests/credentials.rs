@@ -15,7 +15,9 @@ use audience::delivery::{
     Action, ActionContext, DeliveryClient, DeliverySettings, Endpoint, Header, Outcome, Progress, RenderBatch,
     RetrySettings, StopToken,
 };
-use audience::http::auth::{Credentials, HeaderName, HeaderValue, HeadersFuture, SecretSink, StaticCredentials};
+use audience::http::auth::{
+    AuthError, Credentials, HeaderName, HeaderValue, HeadersFuture, SecretSink, StaticCredentials,
+};
 use support_http::{Reply, Server};
 use tokio::sync::mpsc;
 
@@ -31,7 +33,8 @@ impl Credentials for Rotating {
         Box::pin(async move {
             let token = format!("tok-{}", self.issued.fetch_add(1, Ordering::SeqCst) + 1);
             secrets.add_secret(&token);
-            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| AuthError::new(e.to_string()))?;
             value.set_sensitive(true);
             Ok(vec![(HeaderName::from_static("authorization"), value)])
         })

@@ -18,8 +18,10 @@ const ENV_NAME: &str = "CANARY-envname-0b0b";
 const ENV_STATIC: &str = "CANARY-envstatic-e5e5";
 const POSTGRES: &str = "CANARY-pg-8e8e";
 const URL_PASSWORD: &str = "CANARY-url-4a4a";
+const CLIENT_SECRET: &str = "CANARY-client-6c6c";
 
-const ALL: [&str; 9] = [BEARER, BASIC, API_KEY, HEADER, ENV_HEADER, ENV_NAME, ENV_STATIC, POSTGRES, URL_PASSWORD];
+const ALL: [&str; 10] =
+    [BEARER, BASIC, API_KEY, HEADER, ENV_HEADER, ENV_NAME, ENV_STATIC, POSTGRES, URL_PASSWORD, CLIENT_SECRET];
 
 fn env_vars() -> [(&'static str, &'static str); 3] {
     [
@@ -83,12 +85,23 @@ fn api_key() -> String {
     format!("type = \"api_key\"\nheader = \"X-API-Key\"\nkey = \"{API_KEY}\"")
 }
 
+fn oauth2() -> String {
+    format!(
+        "type = \"oauth2\"\ntoken_url = \"https://auth.example.com/oauth/token\"\nclient_id = \"app\"\nclient_secret = \"{CLIENT_SECRET}\""
+    )
+}
+
 /// Configs with problems on the very lines that hold the secrets, so that reports show them.
 fn broken_configs() -> Vec<(&'static str, String)> {
     let valid = config(&bearer());
     vec![
         ("wrong-auth-keys", config(&format!("{}\npassword = \"{BASIC}\"\nkey = \"{API_KEY}\"", bearer()))),
         ("unknown-auth-type", config(&format!("type = \"oauth\"\ntoken = \"{BEARER}\"\npassword = \"{BASIC}\""))),
+        ("client-secret-with-bearer", config(&format!("{}\nclient_secret = \"{CLIENT_SECRET}\"", bearer()))),
+        (
+            "oauth2-plain-http",
+            config(&oauth2().replace("https://auth.example.com", &format!("http://{CLIENT_SECRET}@auth.example.com"))),
+        ),
         ("bad-header-value", valid.replace(&format!("value = \"{HEADER}\""), &format!("value = \"{HEADER}\\r\\n\""))),
         ("bad-source", valid.replace("postgres://", "postgresql+tls://")),
         (
@@ -168,7 +181,7 @@ fn every_output(path: &Path) -> Vec<(String, i32, String)> {
 
 #[test]
 fn no_output_shows_a_secret() {
-    for (name, auth) in [("bearer", bearer()), ("basic", basic()), ("api-key", api_key())] {
+    for (name, auth) in [("bearer", bearer()), ("basic", basic()), ("api-key", api_key()), ("oauth2", oauth2())] {
         let path = write(name, &config(&auth));
         for (what, code, text) in every_output(&path) {
             assert_eq!(code, 0, "{what}:\n{text}");
@@ -264,4 +277,23 @@ fn debug_and_errors_show_no_secret() {
         assert_no_canary(&format!("{name}: JSON"), &serde_json::to_string(&report.to_json()).unwrap_or_default());
         assert_no_canary(&format!("{name}: human"), &report.render_human(false));
     }
+}
+
+#[test]
+fn oauth2_previews_show_a_masked_bearer_and_fetch_no_token() {
+    // A token endpoint that would see any fetch.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}/oauth/token", listener.local_addr().expect("address"));
+    let path = write("oauth2-preview", &config(&oauth2().replace("https://auth.example.com/oauth/token", &url)));
+    let p = path.to_str().unwrap_or_default();
+    for extra in [&[][..], &["--show-secrets"][..]] {
+        let mut args = vec!["preview", p, "--action", "add", "--count", "1", "--format", "json"];
+        args.extend_from_slice(extra);
+        let (code, text) = audience(&args);
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("Bearer ***"), "{text}");
+        assert!(!text.contains(CLIENT_SECRET), "{text}");
+    }
+    assert!(listener.accept().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "no token was fetched");
 }

@@ -155,3 +155,34 @@ fn same_record_same_body() {
         }
     }
 }
+
+/// `[$$.records.PATH]`, a list of one field's values, rendered from slot records: the outputs
+/// are the reference's (jsonata 2.2.2 on the same documents): a record without the value adds
+/// nothing, a null is kept, an array value is spliced, and no value at all leaves `[]`.
+#[test]
+fn lists_of_ids_render_as_the_reference_evaluates() {
+    let template =
+        Template::compile(r#"{"ids": [$$.records.user_id], "n": $$.connection.audienceId}"#).expect("a valid template");
+    let connection = Connection { audience_id: "42".into(), audience_name: "A".into() };
+    let cases: [(&[Option<serde_json::Value>], &str); 4] = [
+        (&[Some(serde_json::json!("a"))], r#"{"ids":["a"],"n":"42"}"#),
+        (&[Some(serde_json::json!("a")), Some(serde_json::json!(2))], r#"{"ids":["a",2],"n":"42"}"#),
+        (
+            &[Some(serde_json::json!("a")), None, Some(serde_json::Value::Null), Some(serde_json::json!(["x", "y"]))],
+            r#"{"ids":["a",null,"x","y"],"n":"42"}"#,
+        ),
+        (&[None], r#"{"ids":[],"n":"42"}"#),
+    ];
+    for (values, expected) in cases {
+        let mut batch = RecordBatch::new(1);
+        for value in values {
+            batch.push_record();
+            if let Some(v) = value {
+                batch.set_json(0, v.clone());
+            }
+        }
+        let mut out = Vec::new();
+        template.render(&batch, &connection, &mut out).expect("renders");
+        assert_eq!(String::from_utf8(out).unwrap(), expected, "{values:?}");
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::{Format, exit, print_json, stderr_color};
 use crate::destination::{self, EnvMode};
+use crate::sync::probe::{ConnectProblem, check_connections};
 use crate::template::{self, report};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -11,14 +12,21 @@ use std::path::PathBuf;
 ///
 /// Reports every problem at once, each with a code, its config key or its action and template
 /// position, and a hint, and lists the template fields (the names the templates read from each
-/// record). Nothing touches the network or the warehouse. An unset environment variable is only
-/// a warning here. Exits 1 when there is an error, 0 when valid (warnings allowed).
+/// record). Nothing touches the network or the warehouse, unless `--connect`. An unset
+/// environment variable is only a warning here (an error with `--connect`). Exits 1 when there
+/// is an error, 0 when valid (warnings allowed).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A destination config (`.toml`) or a template file (any other name).
     path: PathBuf,
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// Then, per sync, open the warehouse and prepare the model (without reading it) to check
+    /// the primary key and the mapped columns, and check that the API's host resolves and its
+    /// TLS handshake succeeds, sending the `[destination.health]` request when there is one
+    /// (and no other).
+    #[arg(long)]
+    connect: bool,
 }
 
 #[derive(Serialize)]
@@ -66,15 +74,59 @@ pub fn run(args: Args) -> i32 {
 
 /// `check CONFIG.toml`: diagnostics on stderr and a summary on stdout, or the JSON document.
 fn check_config(args: &Args) -> i32 {
-    let report = destination::check_file(&args.path, EnvMode::Warn);
+    // `--connect` uses the warehouses' and the API's secrets: an unset one is an error.
+    let mode = if args.connect { EnvMode::Error } else { EnvMode::Warn };
+    let report = destination::check_file(&args.path, mode);
+    let connected = match (&report.checked.config, args.connect) {
+        (Some(config), true) => Some(connect_problems(config)),
+        _ => None,
+    };
+    let ok = report.is_valid() && connected.as_ref().is_none_or(|p| p.is_empty());
     match args.format {
-        Format::Json => print_json(&report.to_json()),
+        Format::Json => print_json(&ConnectOutput {
+            report: report.to_json(),
+            connect: connected.map(|problems| Connect { problems }),
+        }),
         Format::Human => {
             eprint!("{}", report.render_human(stderr_color()));
+            for p in connected.iter().flatten() {
+                match &p.sync {
+                    Some(sync) => eprintln!("error: sync {sync}: {}: {}", p.key, p.message),
+                    None => eprintln!("error: {}: {}", p.key, p.message),
+                }
+            }
             println!("{}", report.summary());
+            if let Some(problems) = &connected {
+                let syncs = report.checked.config.as_ref().map_or(0, |c| c.syncs.len());
+                match problems.len() {
+                    0 => println!("connected: {syncs} sync{} and the API checked, no problem", plural(syncs)),
+                    n => println!("connected: {n} problem{}", plural(n)),
+                }
+            }
         }
     }
-    if report.is_valid() { exit::OK } else { exit::INVALID }
+    if ok { exit::OK } else { exit::INVALID }
+}
+
+/// `check --format json`, with `connect` when `--connect` was given.
+#[derive(Serialize)]
+struct ConnectOutput {
+    #[serde(flatten)]
+    report: destination::report::CheckJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect: Option<Connect>,
+}
+
+#[derive(Serialize)]
+struct Connect {
+    problems: Vec<ConnectProblem>,
+}
+
+fn connect_problems(config: &destination::Config) -> Vec<ConnectProblem> {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(check_connections(config)),
+        Err(e) => vec![ConnectProblem { sync: None, key: String::new(), message: format!("cannot start: {e}") }],
+    }
 }
 
 fn plural(n: usize) -> &'static str {

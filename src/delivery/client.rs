@@ -17,7 +17,7 @@ use super::records::RenderBatch;
 use super::sender::{ActionContext, ActionSender};
 use super::settings::{DeliverySettings, Endpoint};
 use super::stop::StopToken;
-use crate::http::auth::{Credentials, StaticCredentials};
+use crate::http::auth::{AuthHeaders, Credentials, StaticCredentials};
 use crate::http::client::ClientSettings;
 
 /// Response bodies are read up to this many bytes (sync.md): enough for any error message, and
@@ -142,21 +142,32 @@ pub(crate) enum Attempted {
     Failed(String),
     /// The server's TLS certificate failed verification: rustls's reason.
     Certificate(String),
+    /// Not sent: the credentials could not be obtained (secrets not yet masked); the run stops.
+    NoCredentials(String),
 }
 
 impl ClientInner {
-    /// Sends the request once. In flight, it is not cancelled by a stop: sync.md lets requests
-    /// in flight finish.
-    pub(crate) async fn attempt(&self, target: &Target, key: &str, body: Bytes) -> Attempted {
+    /// Sends the request once, with the credentials it carried. In flight, it is not cancelled
+    /// by a stop: sync.md lets requests in flight finish.
+    pub(crate) async fn attempt(&self, target: &Target, key: &str, body: Bytes) -> (Attempted, AuthHeaders) {
         let mut headers = target.headers.clone();
-        match self.credentials.headers(&self.masker).await {
-            Ok(auth) => {
-                for (name, value) in auth {
-                    headers.insert(name, value);
-                }
-            }
-            Err(why) => return Attempted::Failed(format!("cannot obtain the credentials: {why}")),
+        let auth = match self.credentials.headers(&self.masker).await {
+            Ok(auth) => auth,
+            Err(why) => return (Attempted::NoCredentials(why.reason), Vec::new()),
+        };
+        for (name, value) in &auth {
+            headers.insert(name.clone(), value.clone());
         }
+        (self.send(target, key, body, headers).await, auth)
+    }
+
+    /// The API refused `sent` with a 401: whether sending once more with fresh credentials may
+    /// cure it (see [`Credentials::refused`]).
+    pub(crate) fn credentials_refused(&self, sent: &AuthHeaders) -> bool {
+        self.credentials.refused(sent)
+    }
+
+    async fn send(&self, target: &Target, key: &str, body: Bytes, headers: HeaderMap) -> Attempted {
         let request = self
             .http
             .request(target.method.clone(), target.url.clone())

@@ -47,13 +47,16 @@ pub enum StopReason {
     /// The run's [`super::Gate`] refused a request: the run lost its lock (the message says to
     /// whom), and must send nothing more.
     LostLock(String),
+    /// The credentials could not be obtained (a token endpoint that refused the client, or
+    /// stayed unreachable through its retries).
+    Credentials { reason: String },
 }
 
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StopReason::Interrupted => f.write_str("interrupted"),
-            StopReason::Rejected { reason, .. } => f.write_str(reason),
+            StopReason::Rejected { reason, .. } | StopReason::Credentials { reason } => f.write_str(reason),
             StopReason::LostLock(why) => f.write_str(why),
         }
     }

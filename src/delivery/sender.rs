@@ -378,11 +378,18 @@ impl<B: RenderBatch> Shared<B> {
         let started = Instant::now();
         let mut jitter = Jitter::from_entropy();
         let mut attempts = 0u32;
+        // A 401 is answered once with fresh credentials before it stops the run.
+        let mut renewed = false;
+        // The room in flight kept for that second try, so that no other request comes between.
+        let mut kept = None;
         loop {
-            let permit = tokio::select! {
-                biased;
-                _ = self.stop.stopped() => return Sent::Abandoned,
-                permit = self.client.limiter.acquire() => permit,
+            let permit = match kept.take() {
+                Some(permit) => permit,
+                None => tokio::select! {
+                    biased;
+                    _ = self.stop.stopped() => return Sent::Abandoned,
+                    permit = self.client.limiter.acquire() => permit,
+                },
             };
             // The run may have lost its lock while it waited (or slept): then nothing more goes.
             if !self.stop.admit().await {
@@ -392,7 +399,7 @@ impl<B: RenderBatch> Shared<B> {
             attempts += 1;
             self.counts.requests.fetch_add(1, Ordering::Relaxed);
             let span = tracing::debug_span!("delivery.request", attempt = attempts, bytes = body.len());
-            let attempted = self.client.attempt(&self.target, key, body.clone()).instrument(span).await;
+            let (attempted, auth) = self.client.attempt(&self.target, key, body.clone()).instrument(span).await;
 
             let (answer, retry_after, last) = match attempted {
                 Attempted::Response { status, retry_after, location, body } => {
@@ -401,6 +408,12 @@ impl<B: RenderBatch> Shared<B> {
                     match classify(Answer::Status(status)) {
                         Verdict::Accepted => return Sent::Accepted,
                         Verdict::Split => return Sent::Split { status, reason },
+                        Verdict::StopRun if status == 401 && !renewed && self.client.credentials_refused(&auth) => {
+                            tracing::debug!(attempt = attempts, "401: once more with fresh credentials");
+                            renewed = true;
+                            kept = Some(permit);
+                            continue;
+                        }
                         Verdict::StopRun => {
                             // Stopped while still holding the room in flight, so that no request
                             // waiting for it starts after the API said the configuration is wrong.
@@ -427,6 +440,13 @@ impl<B: RenderBatch> Shared<B> {
                     tracing::warn!("the API's TLS certificate failed verification: the run stops");
                     self.stop.stop(StopReason::Rejected { status: None, reason });
                     drop(permit);
+                    return Sent::StopRun;
+                }
+                Attempted::NoCredentials(why) => {
+                    // Not sent: not a request.
+                    self.counts.requests.fetch_sub(1, Ordering::Relaxed);
+                    tracing::warn!("no credentials: the run stops");
+                    self.stop.stop(StopReason::Credentials { reason: self.masker.mask(&why).into_owned() });
                     return Sent::StopRun;
                 }
                 Attempted::Failed(why) => {

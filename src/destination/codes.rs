@@ -82,6 +82,10 @@ config_codes! {
     DuplicateHeader = "C0309",
     /// `template_file = "missing.jsonata"` — the template file cannot be read.
     TemplateFile = "C0310",
+    /// `token_url = "http://auth.example.com/token"` — an OAuth2 token endpoint that is not
+    /// http(s), holds user info or a fragment, has no host, or is plain http to a host that is
+    /// not loopback (the client secret would cross the network in clear).
+    TokenUrl = "C0311",
     // ---- field settings ----
     /// `hash = "sha1"` — not none, sha256, sha512 or md5.
     UnknownHash = "C0401",

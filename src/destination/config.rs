@@ -68,6 +68,19 @@ pub struct DestinationTable {
     pub fields: OrderedMap<FieldTable>,
     /// Retries of failed requests.
     pub retry: Option<RetryTable>,
+    /// The one request `audience check --connect` may send.
+    pub health: Option<HealthTable>,
+}
+
+/// `[destination.health]`: a request whose 2xx answer means the API and its credentials work.
+#[derive(Default, serde::Deserialize, JsonSchema)]
+pub struct HealthTable {
+    /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`.
+    #[schemars(extend("enum" = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], "default" = "GET"))]
+    pub method: Option<String>,
+    /// Appended to the base URL; starts with `/`; no placeholder.
+    #[schemars(required)]
+    pub path: Option<String>,
 }
 
 /// A header given as a table.
@@ -83,9 +96,10 @@ pub struct HeaderTable {
 /// `[destination.auth]`: `type` and the keys of that type.
 #[derive(Default, serde::Deserialize, JsonSchema)]
 pub struct AuthTable {
-    /// `none`, `basic` (username, password), `api_key` (header, key) or `bearer` (token).
+    /// `none`, `basic` (username, password), `api_key` (header, key), `bearer` (token) or
+    /// `oauth2` (token_url, client_id, client_secret; OAuth 2.0 client credentials).
     #[serde(rename = "type")]
-    #[schemars(extend("enum" = ["none", "basic", "api_key", "bearer"], "default" = "none"))]
+    #[schemars(extend("enum" = ["none", "basic", "api_key", "bearer", "oauth2"], "default" = "none"))]
     pub kind: Option<String>,
     /// Bearer: the token, sent as `Authorization: Bearer TOKEN`.
     pub token: Option<String>,
@@ -97,6 +111,20 @@ pub struct AuthTable {
     pub header: Option<String>,
     /// API key: the key.
     pub key: Option<String>,
+    /// OAuth2: the token endpoint, https (http only for a loopback host).
+    pub token_url: Option<String>,
+    /// OAuth2: the client's id.
+    pub client_id: Option<String>,
+    /// OAuth2: the client's secret.
+    pub client_secret: Option<String>,
+    /// OAuth2: the scope asked for (none when absent).
+    pub scope: Option<String>,
+    /// OAuth2: how the client authenticates to the token endpoint: `basic`
+    /// (client_secret_basic) or `post` (client_secret_post).
+    #[schemars(extend("enum" = ["basic", "post"], "default" = "basic"))]
+    pub client_auth: Option<String>,
+    /// OAuth2: extra form parameters of the token request, such as `audience`.
+    pub params: Option<OrderedMap<String>>,
 }
 
 /// `[destination.actions]`

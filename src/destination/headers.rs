@@ -113,6 +113,13 @@ pub fn auth_header(auth: &Auth) -> Option<Header> {
         Auth::ApiKey { header, key } => {
             Some(Header { name: header.clone(), value: Text::secret(key.as_str()), shown_prefix: "" })
         }
+        // The token exists only once fetched during a run: a preview (which fetches nothing)
+        // shows `Bearer ***` even with secrets shown.
+        Auth::OAuth2(_) => Some(Header {
+            name: "Authorization".into(),
+            value: Text::secret(format!("Bearer {MASK}")),
+            shown_prefix: "Bearer ",
+        }),
     }
 }
 

@@ -36,9 +36,11 @@ pub mod config;
 pub mod defaults;
 pub mod env;
 pub mod headers;
+pub mod health;
 pub mod keypath;
 pub mod load;
 pub mod model;
+mod oauth;
 pub mod preview;
 pub mod problem;
 pub mod report;
@@ -58,8 +60,8 @@ use std::path::Path;
 pub use codes::ConfigCode;
 pub use load::EnvMode;
 pub use model::{
-    Action, ActionKind, Auth, Config, Destination, HeaderSetting, Method, Model, RetrySettings, StaticSetting, Sync,
-    WarehouseSource,
+    Action, ActionKind, Auth, ClientAuth, Config, Destination, HeaderSetting, Health, Method, Model, OAuth2,
+    RetrySettings, StaticSetting, Sync, WarehouseSource,
 };
 pub use preview::{Preview, PreviewError, PreviewOptions, Rejected};
 pub use problem::{Problem, ProblemCode};

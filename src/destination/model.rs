@@ -141,6 +141,17 @@ pub struct Destination {
     /// Settings of the fields that have a `[destination.fields.X]` table, in file order.
     pub fields: Vec<(String, FieldSettings)>,
     pub retry: RetrySettings,
+    /// `[destination.health]`, when given.
+    pub health: Option<Health>,
+}
+
+/// `[destination.health]`: the request `check --connect` sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Health {
+    /// Upper case, one of [`super::health::METHODS`].
+    pub method: String,
+    /// Starts with `/`; no placeholder.
+    pub path: Text,
 }
 
 impl Destination {
@@ -180,7 +191,27 @@ pub enum Auth {
     Bearer {
         token: Text,
     },
+    /// `Authorization: Bearer TOKEN`, the token obtained with OAuth 2.0 client credentials.
+    OAuth2(OAuth2),
 }
+
+/// `type = "oauth2"`: OAuth 2.0 client credentials (RFC 6749 §4.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuth2 {
+    /// http or https; http only for a loopback host.
+    pub token_url: Text,
+    pub client_id: Text,
+    /// Always a secret.
+    pub client_secret: Text,
+    pub scope: Option<Text>,
+    pub client_auth: ClientAuth,
+    /// Extra form parameters, in file order.
+    pub params: Vec<(String, Text)>,
+}
+
+/// How an OAuth2 client authenticates to the token endpoint: HTTP's own type, which the
+/// config reads.
+pub use crate::http::oauth::ClientAuth;
 
 /// One action's request. With `use_add`, the update action is a copy of add with
 /// [`Action::uses_add`] set, so that the delivery layer can share batches between the two.

@@ -18,9 +18,11 @@ use super::codes::ConfigCode;
 use super::config::{ActionTable, AuthTable, DestinationTable, FieldTable, RetryTable, StringOr};
 use super::defaults;
 use super::headers;
+use super::health;
 use super::keypath;
 use super::load::Parsed;
 use super::model::{Action, ActionKind, Auth, Config, Destination, HeaderSetting, Method, RetrySettings};
+use super::oauth;
 use super::problem::Problem;
 use super::secret::{Redactor, Text};
 use super::syncs;
@@ -143,6 +145,7 @@ fn destination(
         .max_request_bytes
         .map(|_| ctx.int("destination.max_request_bytes", d.max_request_bytes, 1024..=1 << 30, 1 << 30) as u64);
     let retry = retry(ctx, d.retry.as_ref());
+    let health = health::health(ctx, d.health.as_ref());
 
     let actions = match &d.actions {
         Some(a) => {
@@ -176,6 +179,7 @@ fn destination(
         actions: actions?,
         fields: field_settings,
         retry,
+        health,
     })
 }
 
@@ -261,24 +265,30 @@ fn auth(ctx: &mut Ctx<'_>, table: Option<&AuthTable>) -> Auth {
     let Some(t) = table else { return Auth::None };
     let base = "destination.auth";
     let kind = t.kind.as_deref().unwrap_or("none");
-    let given: [(&str, Option<&String>); 5] = [
+    let given: [(&str, Option<&String>); 10] = [
         ("token", t.token.as_ref()),
         ("username", t.username.as_ref()),
         ("password", t.password.as_ref()),
         ("header", t.header.as_ref()),
         ("key", t.key.as_ref()),
+        ("token_url", t.token_url.as_ref()),
+        ("client_id", t.client_id.as_ref()),
+        ("client_secret", t.client_secret.as_ref()),
+        ("scope", t.scope.as_ref()),
+        ("client_auth", t.client_auth.as_ref()),
     ];
     let needed: &[&str] = match kind {
         "none" => &[],
         "bearer" => &["token"],
         "basic" => &["username", "password"],
         "api_key" => &["header", "key"],
+        "oauth2" => &["token_url", "client_id", "client_secret", "scope", "client_auth"],
         _ => {
             ctx.error_hint(
                 ConfigCode::UnknownName,
                 &keypath::join(base, "type"),
                 format!("unknown auth type `{kind}`"),
-                "expected none, basic, api_key or bearer",
+                "expected none, basic, api_key, bearer or oauth2",
             );
             // Keys are still read as secrets, so that they are masked.
             for (name, value) in given {
@@ -286,6 +296,7 @@ fn auth(ctx: &mut Ctx<'_>, table: Option<&AuthTable>) -> Auth {
                     ctx.text(&keypath::join(base, name), v, true);
                 }
             }
+            oauth::params_not_used(ctx, t, kind);
             return Auth::None;
         }
     };
@@ -293,14 +304,15 @@ fn auth(ctx: &mut Ctx<'_>, table: Option<&AuthTable>) -> Auth {
         if let Some(v) = value
             && !needed.contains(&name)
         {
-            if matches!(name, "token" | "password" | "key") {
+            if matches!(name, "token" | "password" | "key" | "client_secret") {
                 // A credential in the wrong place is still a credential.
                 ctx.text(&keypath::join(base, name), v, true);
             }
             let owner = match name {
                 "token" => "bearer",
                 "username" | "password" => "basic",
-                _ => "api_key",
+                "header" | "key" => "api_key",
+                _ => "oauth2",
             };
             ctx.error_hint(
                 ConfigCode::AuthKeyNotUsed,
@@ -310,6 +322,10 @@ fn auth(ctx: &mut Ctx<'_>, table: Option<&AuthTable>) -> Auth {
             );
         }
     }
+    if kind == "oauth2" {
+        return oauth::oauth2(ctx, t);
+    }
+    oauth::params_not_used(ctx, t, kind);
     // Every credential is a secret; the user name and the key's header name are not.
     let credential = |ctx: &mut Ctx<'_>, name: &str, value: Option<&String>, may_be_empty: bool, secret: bool| {
         let key = keypath::join(base, name);

@@ -510,7 +510,8 @@ impl Gen<'_> {
         }
     }
 
-    /// `[$$.records.{ ... }]`, the iteration block of the template profile.
+    /// `[$$.records.{ ... }]`, the iteration block of the template profile, or now and then
+    /// `[$$.records.PATH]`, the list of one field's values.
     fn block(&mut self, depth: usize) {
         self.out.push('[');
         self.ws();
@@ -522,8 +523,56 @@ impl Gen<'_> {
         self.ws();
         self.out.push('.');
         self.ws();
-        self.object(depth, Scope::Block, false);
+        if self.rng.chance(25) {
+            self.relative_path();
+        } else {
+            self.object(depth, Scope::Block, false);
+        }
         self.ws();
         self.out.push(']');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::ast::{Expr, ExprKind};
+
+    /// How many `[$$.records.PATH]` lists (not `.{ ... }` blocks) a template holds.
+    fn lists(e: &Expr) -> usize {
+        match &e.kind {
+            ExprKind::Array(items) => {
+                let own = match items.as_slice() {
+                    [Expr { kind: ExprKind::Path(steps), .. }] => {
+                        let records = matches!(&steps[1].kind, ExprKind::Name { name, .. } if name == "records");
+                        usize::from(
+                            records
+                                && steps[0].is_root()
+                                && !matches!(steps[steps.len() - 1].kind, ExprKind::Object(_)),
+                        )
+                    }
+                    _ => 0,
+                };
+                own + items.iter().map(lists).sum::<usize>()
+            }
+            ExprKind::Object(pairs) => pairs.iter().map(|p| lists(&p.value)).sum(),
+            ExprKind::Path(steps) => steps.iter().map(lists).sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn templates_hold_lists_of_ids_too() {
+        let mut with_lists = 0;
+        for index in 0..400 {
+            let (src, fields) = gen_template(&mut Rng::for_case(7, index));
+            let template = crate::template::Template::compile(&src).unwrap_or_else(|d| panic!("{src}: {d:?}"));
+            let names: Vec<&str> = template.fields().iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(names, fields, "{src}");
+            let expr = crate::template::parser::parse(&src).expr.expect("parses");
+            with_lists += usize::from(lists(&expr) > 0);
+        }
+        // About a quarter of the blocks are lists; a generator that stopped making them fails.
+        assert!(with_lists > 40, "{with_lists} of 400 templates hold a list");
     }
 }

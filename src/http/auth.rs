@@ -24,18 +24,47 @@ pub trait SecretSink: Sync {
 /// The headers that authenticate one request, values marked sensitive.
 pub type AuthHeaders = Vec<(HeaderName, HeaderValue)>;
 
-/// What [`Credentials::headers`] returns: the headers, or why there are none (a message
-/// without the secret, such as "the token endpoint answered 503").
-pub type HeadersFuture<'a> = Pin<Box<dyn Future<Output = Result<AuthHeaders, String>> + Send + 'a>>;
+/// What [`Credentials::headers`] returns: the headers, or why there are none.
+pub type HeadersFuture<'a> = Pin<Box<dyn Future<Output = Result<AuthHeaders, AuthError>> + Send + 'a>>;
+
+/// Why a source has no credentials to give (a refused client secret, a token endpoint that
+/// stayed down through its retries): the run stops with `reason`, masked. Never holds a
+/// secret the source knows of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthError {
+    /// Why, for the run's stop reason.
+    pub reason: String,
+}
+
+impl AuthError {
+    /// An error with this reason.
+    pub fn new(reason: impl Into<String>) -> AuthError {
+        AuthError { reason: reason.into() }
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
 
 /// Where the credentials of a request come from.
 pub trait Credentials: Send + Sync + fmt::Debug {
     /// The headers that authenticate the next request; they replace headers of the same name.
     /// A source that obtains a new secret hands it to `secrets` before returning it. Called
     /// for every attempt, so a source that caches (a token until shortly before it expires)
-    /// answers at once from its cache; a failure fails the attempt like a connection error
-    /// (it is retried).
+    /// answers at once from its cache. A source retries what it fetches itself (under the
+    /// retry policy); its error stops the run, since no request can succeed without it.
     fn headers<'a>(&'a self, secrets: &'a dyn SecretSink) -> HeadersFuture<'a>;
+
+    /// The API answered 401 to a request that carried `sent` (what [`Credentials::headers`]
+    /// gave for it). True when asking again may give credentials that work (a token is
+    /// fetched anew): delivery then sends that request once more before the 401 stops the
+    /// run. Credentials that never change say no.
+    fn refused(&self, _sent: &AuthHeaders) -> bool {
+        false
+    }
 }
 
 /// Credentials that never change: none, `basic`, `api_key` and `bearer` of the config, as the

@@ -12,14 +12,15 @@ use std::sync::Arc;
 use crate::delivery::{self, DeliveryClient, DeliveryError, DeliverySettings, Endpoint, Header};
 use crate::destination::headers::auth_header;
 use crate::destination::{ActionKind, Auth, Config, Destination, PreparedAction, Redactor};
-use crate::http::auth::{Credentials, HeadersFuture, SecretSink, StaticCredentials};
+use crate::http::auth::{AuthHeaders, Credentials, HeadersFuture, SecretSink, StaticCredentials};
+use crate::http::oauth::{OAuth2Credentials, OAuth2Settings};
 
 /// The delivery client of a config's destination: its settings, its credentials, and every
 /// secret of the config to mask. A secret the credentials obtain during a run reaches delivery's
 /// masker and the config's redactor (which masks errors and summaries) alike.
 pub fn delivery_client(config: &Config) -> Result<DeliveryClient, DeliveryError> {
     let credentials =
-        Arc::new(AlsoRedacted { inner: credentials(&config.destination.auth)?, redactor: config.redactor.clone() });
+        Arc::new(AlsoRedacted { inner: credentials(&config.destination)?, redactor: config.redactor.clone() });
     DeliveryClient::with_credentials(delivery_settings(&config.destination), config.redactor.secrets(), credentials)
 }
 
@@ -36,6 +37,10 @@ impl Credentials for AlsoRedacted {
             let both = Both(secrets, &self.redactor);
             self.inner.headers(&both).await
         })
+    }
+
+    fn refused(&self, sent: &AuthHeaders) -> bool {
+        self.inner.refused(sent)
     }
 }
 
@@ -55,8 +60,24 @@ impl SecretSink for Redactor {
     }
 }
 
-/// The credentials of `[destination.auth]`: today's kinds never change during a run.
-pub fn credentials(auth: &Auth) -> Result<Arc<dyn Credentials>, DeliveryError> {
+/// The credentials of `[destination.auth]`: an OAuth2 token source, or a header that never
+/// changes. The token request takes the destination's timeout and retry policy.
+pub fn credentials(destination: &Destination) -> Result<Arc<dyn Credentials>, DeliveryError> {
+    let auth = &destination.auth;
+    if let Auth::OAuth2(o) = auth {
+        let settings = OAuth2Settings {
+            token_url: o.token_url.as_str().to_owned(),
+            client_id: o.client_id.as_str().to_owned(),
+            client_secret: o.client_secret.as_str().to_owned(),
+            scope: o.scope.as_ref().map(|s| s.as_str().to_owned()),
+            client_auth: o.client_auth,
+            params: o.params.iter().map(|(k, v)| (k.clone(), v.as_str().to_owned())).collect(),
+            timeout: destination.timeout,
+            retry: destination.retry,
+        };
+        let credentials = OAuth2Credentials::new(settings).map_err(|e| DeliveryError::Client(e.to_string()))?;
+        return Ok(Arc::new(credentials));
+    }
     let header = auth_header(auth).map(|h| (h.name, h.value.as_str().to_owned()));
     let credentials = StaticCredentials::new(header).map_err(|e| DeliveryError::Header { name: e.0 })?;
     Ok(Arc::new(credentials))

@@ -29,6 +29,7 @@ pub mod connect;
 mod delta;
 pub mod endpoint;
 pub mod fingerprint;
+pub mod probe;
 pub mod run;
 pub mod summary;
 

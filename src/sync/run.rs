@@ -385,6 +385,12 @@ async fn deliver<W: Warehouse>(
             ));
         }
         Some(StopReason::LostLock(why)) => return Err(Halt::failed(why)),
+        Some(StopReason::Credentials { reason }) => {
+            summary.status = Status::Stopped;
+            summary.stop = Some(Stop::Rejected);
+            summary.error =
+                Some(format!("no credentials for the API ({reason}); {left} records are left for the next run"));
+        }
         None if counts.failed > 0 || counts.invalid > 0 => summary.status = Status::Partial,
         None => summary.status = Status::Succeeded,
     }

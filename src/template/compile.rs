@@ -136,13 +136,19 @@ impl Compiler {
             && steps[0].is_root()
             && matches!(&steps[1].kind, ExprKind::Name { name, .. } if name == "records")
             && matches!(steps[2].kind, ExprKind::Object(_));
+        // `$$.records.PATH` in a template (a list of one field's values): the step after
+        // `records` reads the record's slot.
+        let records_list = self.template
+            && steps.len() >= 3
+            && steps[0].is_root()
+            && matches!(&steps[1].kind, ExprKind::Name { name, .. } if name == "records");
         for (i, step) in steps.iter().enumerate() {
             match &step.kind {
                 ExprKind::Variable(v) if v == "$" && i == 0 => {
                     self.push(Op::Root, step.span);
                 }
                 ExprKind::Name { name, .. } => {
-                    let slot = if i == 0 && ctx == Ctx::Record {
+                    let slot = if (i == 0 && ctx == Ctx::Record) || (i == 2 && records_list) {
                         self.fields.iter().position(|f| f == name).map_or(NO_SLOT, |s| s as u32)
                     } else {
                         NO_SLOT

@@ -1,8 +1,9 @@
 //! The template profile (template-language.md §2): the request-body rules applied to a tree
 //! that passed the [subset](super::subset), and the extraction of the template fields.
 //!
-//! A body is an object or array constructor; records are read only through one
-//! `[$$.records.{ ... }]` block, inside which relative names are the template fields; the
+//! A body is an object or array constructor; records are read only through
+//! `[$$.records.{ ... }]` blocks, inside which relative names are the template fields, or
+//! `[$$.records.PATH]` lists (one field's values: PATH's first name is the template field); the
 //! connection is read as `$$.connection.audienceId` or `.audienceName`.
 //!
 //! The walk recurses over the tree; the parser bounds its height by `MAX_DEPTH`.
@@ -100,6 +101,15 @@ fn records_block(e: &Expr) -> Option<(&[Expr], &[Pair])> {
     }
 }
 
+/// The field path of a records list `$$.records.PATH` (the path alone, without its brackets):
+/// PATH is names only, its first name the template field.
+fn records_list(e: &Expr) -> Option<&[Expr]> {
+    let ExprKind::Path(steps) = &e.kind else { return None };
+    let list =
+        steps.len() >= 3 && matches!(root(steps), Root::Records) && steps[2..].iter().all(|s| name_of(s).is_some());
+    list.then(|| &steps[2..])
+}
+
 /// The span of `$$.records`, `$$.connection`, ... : the first two steps.
 fn head_span(steps: &[Expr]) -> Span {
     match steps {
@@ -137,9 +147,10 @@ impl Profile<'_> {
                 let hint = "a body is never empty: wrap it in `{ ... }` or `[ ... ]`";
                 self.error(Code::TopLevel, e.span, message, hint);
                 // The rest is checked as if the body were wrapped in `[ ]`, the fix the hint gives.
-                match records_block(e) {
-                    Some((_, pairs)) => self.block(pairs),
-                    None => self.walk(e, OUTSIDE),
+                match (records_block(e), records_list(e)) {
+                    (Some((_, pairs)), _) => self.block(pairs),
+                    (None, Some(path)) => self.list(path),
+                    (None, None) => self.walk(e, OUTSIDE),
                 }
             }
         }
@@ -148,6 +159,14 @@ impl Profile<'_> {
     fn block(&mut self, pairs: &[Pair]) {
         self.saw_records = true;
         self.pairs(pairs, BLOCK);
+    }
+
+    /// `[$$.records.PATH]`: the first name of PATH is a template field.
+    fn list(&mut self, path: &[Expr]) {
+        self.saw_records = true;
+        if let Some(name) = path.first().and_then(name_of) {
+            self.relative(name, path[0].span, BLOCK);
+        }
     }
 
     fn pairs(&mut self, pairs: &[Pair], ctx: Context) {
@@ -177,6 +196,18 @@ impl Profile<'_> {
                 self.pairs(pairs, Context { in_block: true, relative: Relative::Ignore });
             } else {
                 self.block(pairs);
+            }
+            return;
+        }
+        if let [only] = items
+            && let Some(path) = records_list(only)
+            && let ExprKind::Path(steps) = &only.kind
+        {
+            if ctx.in_block {
+                self.saw_records = true;
+                self.nested_iteration(steps);
+            } else {
+                self.list(path);
             }
             return;
         }
@@ -242,11 +273,12 @@ impl Profile<'_> {
     }
 
     fn records_misuse(&mut self, steps: &[Expr]) {
-        let message = "`$$.records` may only be used as `[$$.records.{ ... }]`";
-        let hint = if matches!(steps, [_, _, Expr { kind: ExprKind::Object(_), .. }]) {
+        let message = "`$$.records` may only be used as `[$$.records.{ ... }]` or `[$$.records.FIELD]`";
+        let alone = steps.len() >= 3 && steps[2..].iter().all(|s| name_of(s).is_some());
+        let hint = if alone || matches!(steps, [_, _, Expr { kind: ExprKind::Object(_), .. }]) {
             "make it the only item of an array constructor, so that one record still gives an array"
         } else {
-            "iterate with `[$$.records.{ ... }]` and read record fields by name inside it"
+            "iterate with `[$$.records.{ ... }]` and read record fields by name inside it, or list one field's values with `[$$.records.FIELD]`"
         };
         self.error(Code::RecordsUsage, head_span(steps), message, hint);
     }
@@ -326,6 +358,17 @@ mod tests {
     }
 
     #[test]
+    fn lists_of_one_fields_values() {
+        assert_eq!(profile("[$$.records.email]"), (vec![], vec!["email@email".to_owned()]));
+        let (diags, fields) = profile(
+            "{\"ids\": [$$.records.user_id], \"cities\": [$$.records.addr.city], \"u\": [$$.records.{\"e\": email, \"i\": user_id}]}",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(fields, ["user_id@user_id", "addr@addr", "email@email"]);
+        assert_eq!(profile("[$$.records.`first name`]").1, ["first name@`first name`"]);
+    }
+
+    #[test]
     fn profile_rules() {
         assert_eq!(
             profile("$$.connection.audienceId").0,
@@ -334,7 +377,11 @@ mod tests {
         assert_eq!(profile("$$.records.{\"e\": email}").0, ["X0201@$$.records.{\"e\": email}"]);
         assert_eq!(profile("{\"u\": $$.records.{\"e\": email}}").0, ["X0202@$$.records"]);
         assert_eq!(profile("[$$.records.{\"e\": email}, 1]").0, ["X0202@$$.records"]);
-        assert_eq!(profile("[$$.records.email]").0, ["X0202@$$.records"]);
+        assert_eq!(profile("[$$.records.{\"e\": email}, $$.records.id]").0, ["X0202@$$.records", "X0202@$$.records"]);
+        assert_eq!(profile("{\"ids\": $$.records.id}").0, ["X0202@$$.records"]);
+        assert_eq!(profile("[$$.records.`id`.{\"a\": b}]").0, ["X0202@$$.records"]);
+        assert_eq!(profile("[$$.records.{\"x\": [$$.records.id]}]").0, ["X0204@$$.records.id"]);
+        assert_eq!(profile("$$.records.id").0, ["X0201@$$.records.id"]);
         assert_eq!(profile("{\"e\": email}").0, ["X0203@email", "X0207@{"]);
         assert_eq!(profile("[{\"c\": addr.city}, $$.records.x]").0, ["X0203@addr.city", "X0202@$$.records"]);
         assert_eq!(profile("[addr.{\"c\": city}]").0, ["X0203@addr", "X0207@["]);
