@@ -43,6 +43,7 @@ pub mod preview;
 pub mod problem;
 pub mod report;
 pub mod request;
+mod response;
 pub mod samples;
 pub mod schedule;
 pub mod schema;

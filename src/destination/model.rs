@@ -197,6 +197,8 @@ pub struct Action {
     pub template_file: Option<Text>,
     /// The update action reuses add's settings (`use_add = true`).
     pub uses_add: bool,
+    /// Which records a 2xx answer refuses (`[destination.actions.NAME.response]`).
+    pub response: Option<ResponseRule>,
 }
 
 impl Action {
@@ -205,6 +207,9 @@ impl Action {
         self.template.fields().iter().map(|f| f.name.as_str()).collect()
     }
 }
+
+/// `[destination.actions.NAME.response]`, checked: the type delivery reads bodies with.
+pub use crate::delivery::response::ResponseRule;
 
 /// `[destination.retry]`: the one type, with its defaults, that delivery also takes.
 pub use crate::http::retry::RetrySettings;

@@ -37,6 +37,8 @@ pub struct PreparedAction {
     pub max_request_bytes: Option<u64>,
     /// Update with `use_add`: the same request as add, so updates and inserts share batches.
     pub uses_add: bool,
+    /// Which records a 2xx answer refuses (add's, with `use_add`).
+    pub response: Option<std::sync::Arc<super::model::ResponseRule>>,
 }
 
 /// Why an action could not be prepared for a sync's rows.
@@ -127,6 +129,7 @@ impl PreparedAction {
             batch_size: a.batch_size,
             max_request_bytes: destination.max_request_bytes,
             uses_add: a.uses_add,
+            response: a.response.clone().map(std::sync::Arc::new),
         }
     }
 

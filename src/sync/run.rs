@@ -406,7 +406,9 @@ impl Recorder<'_> {
             progress: progress.clone(),
         };
         let (tx, mut rx) = mpsc::unbounded_channel::<Report<DeltaBatch>>();
-        let mut sender = client.action(context, stop.clone(), tx).map_err(|e| Halt::failed(e.to_string()))?;
+        let mut sender = client
+            .action_reading(context, action.response.clone(), stop.clone(), tx)
+            .map_err(|e| Halt::failed(e.to_string()))?;
         let template = Arc::new(action.template.clone());
         let connection = Arc::new(Connection::clone(&action.connection));
         // As many batches as delivery lets wait for a request slot (twice max_concurrency).
