@@ -120,7 +120,7 @@ pub fn next_retry(
 /// such as `Retry-After 3600 s is past max_elapsed 5 min`. Waiting would only be cut short.
 pub fn retry_after_too_late(settings: &RetrySettings, elapsed: Duration, asked: Duration) -> Option<String> {
     (elapsed.saturating_add(asked) > settings.max_elapsed)
-        .then(|| format!("Retry-After {} is past max_elapsed {}", seconds(asked), seconds(settings.max_elapsed)))
+        .then(|| format!("Retry-After {} is past max_elapsed {}", seconds(asked), minutes(settings.max_elapsed)))
 }
 
 /// A wait as the header gave it, in seconds (`3600 s`, `1.5 s`).
