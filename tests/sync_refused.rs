@@ -126,7 +126,9 @@ fn an_entry_naming_no_record_fails_the_whole_request_for_the_next_run() {
             assert_eq!((status.as_str(), http.as_deref()), ("failed", Some("200")), "{key}");
             let reason = reason.unwrap();
             assert!(
-                reason.contains("entry 1 of the response names no record of the request of 10 records (its `index` is 999)"),
+                reason.contains(
+                    "entry 1 of the response names no record of the request of 10 records (its `index` is 999)"
+                ),
                 "{reason}"
             );
             assert!(reason.contains("sent again next run"), "{reason}");
