@@ -62,7 +62,7 @@ pub use model::{
     Action, ActionKind, Auth, Config, Destination, HeaderSetting, Method, Model, RetrySettings, StaticSetting, Sync,
     WarehouseSource,
 };
-pub use preview::{Preview, PreviewError, PreviewOptions, Rejected};
+pub use preview::{Preview, PreviewError, PreviewOptions, Rejected, ResponseReading};
 pub use problem::{Problem, ProblemCode};
 pub use report::Report;
 pub use request::{PrepareError, PreparedAction};
