@@ -217,7 +217,7 @@ impl ResponseRule {
                     ));
                 }
                 for (i, entry) in entries.iter().enumerate() {
-                    let accepted = status.get(entry).and_then(text_of).is_some_and(|s| ok.iter().any(|o| *o == s));
+                    let accepted = status.get(entry).and_then(text_of).is_some_and(|s| ok.contains(&s));
                     if !accepted {
                         refused.push((i, self.reason(entry)));
                     }
