@@ -183,7 +183,7 @@ pub enum Auth {
 }
 
 /// One action's request. With `use_add`, the update action is a copy of add with
-/// [`Action::uses_add`] set, so that the delivery layer can share batches between the two.
+/// [`Action::uses_add`] set, sent in batches of their own with add's request.
 #[derive(Clone, Debug)]
 pub struct Action {
     pub kind: ActionKind,

@@ -35,7 +35,7 @@ pub struct PreparedAction {
     pub batch_size: usize,
     /// Largest request body, if capped.
     pub max_request_bytes: Option<u64>,
-    /// Update with `use_add`: the same request as add, so updates and inserts share batches.
+    /// Update with `use_add`: the same request as add (updates still go in batches of their own).
     pub uses_add: bool,
     /// Which records a 2xx answer refuses (add's, with `use_add`).
     pub response: Option<std::sync::Arc<super::model::ResponseRule>>,
