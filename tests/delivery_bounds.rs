@@ -137,6 +137,28 @@ async fn retry_after_past_max_elapsed_fails_at_once_with_the_reason() {
     assert!(reason.contains("(Retry-After 3600 s is past max_elapsed 5 min)"), "{reason}");
 }
 
+/// When the first request to be split has fewer records than 50, the bound is all of its
+/// single records: 100 records in requests of 10 against an API rejecting everything cost the
+/// first request's full descent (19 requests) and one request for each of the other nine.
+#[tokio::test]
+async fn a_small_first_split_sets_the_bound_to_its_records() {
+    let server = Server::start(|_| Reply::status(400).body(r#"{"error": "bad audience"}"#)).await;
+    let (summary, outcomes) =
+        deliver(&server, retry(Duration::from_millis(20), Duration::from_secs(5)), None, 100, 10).await;
+    assert_eq!((summary.failed, summary.requests), (100, 19 + 9));
+    let singles =
+        server.requests().iter().filter(|r| r.body.windows(4).filter(|w| w == b"\"id\"").count() == 1).count();
+    assert_eq!(singles, 10, "the first request's ten records, each alone");
+    let bounded = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(o, Some(Outcome::Failed { reason, .. })
+                if reason.contains("(not split further: the first 10 single-record requests of this action all failed with HTTP 400)"))
+        })
+        .count();
+    assert_eq!(bounded, 90);
+}
+
 fn by_index() -> ResponseRule {
     ResponseRule {
         failures: ResponsePath::parse("errors").unwrap(),

@@ -76,6 +76,11 @@ impl SplitBound {
         matches!(self.state, BoundState::Tripped(_))
     }
 
+    /// How many single-record requests reach the bound.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
     /// The status on which splitting stopped, once the bound is reached.
     pub fn tripped(&self) -> Option<u16> {
         match self.state {

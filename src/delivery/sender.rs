@@ -392,8 +392,8 @@ impl<B: RenderBatch> Shared<B> {
                         Mode::Half(Some(_)) => None,
                         _ => Some(self.splitting.lock().await),
                     };
-                    if self.bound_reason(status).is_some() {
-                        let reason = format!("{reason} {}", bound_note(status));
+                    if let Some(limit) = self.bound_limit(status) {
+                        let reason = format!("{reason} {}", bound_note(status, limit));
                         return self.settle(batch, records, failed(Some(status), reason));
                     }
                     if turn.is_some() {
@@ -574,7 +574,13 @@ impl<B: RenderBatch> Shared<B> {
             return None;
         }
         let reason = bound.reason.clone().unwrap_or_else(|| status_line(status));
-        Some(format!("{reason} {}", bound_note(status)))
+        Some(format!("{reason} {}", bound_note(status, bound.bound.limit())))
+    }
+
+    /// When the splitting bound stopped splitting on `status`: after how many single records.
+    fn bound_limit(&self, status: u16) -> Option<u32> {
+        let bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (!bound.bound.allows_split(status)).then(|| bound.bound.limit())
     }
 
     /// Records the outcome of `records` and reports it.
@@ -627,9 +633,9 @@ fn too_large(bytes: usize, cap: usize) -> String {
     format!("the request body of this record alone is {bytes} bytes, over max_request_bytes ({cap})")
 }
 
-fn bound_note(status: u16) -> String {
+fn bound_note(status: u16, limit: u32) -> String {
     format!(
-        "(not split further: the first {SPLIT_BOUND} single-record requests of this action all failed with HTTP {status})"
+        "(not split further: the first {limit} single-record requests of this action all failed with HTTP {status})"
     )
 }
 
