@@ -16,6 +16,7 @@
 //!   every record needs its entry (so the request fails whole). Present but not an array: the
 //!   request fails whole.
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// The most bytes of a response body read for an action with a `response` setting (16 MiB).
@@ -186,17 +187,17 @@ impl ResponseRule {
             }
             Naming::Field { field, value } => {
                 let sent = values();
+                // Each value's records, so that a body of thousands of entries is read in one
+                // pass rather than one scan of the request per entry.
+                let mut by_value: HashMap<&str, Vec<usize>> = HashMap::with_capacity(sent.len());
+                for (i, v) in sent.iter().enumerate() {
+                    if let Some(v) = v {
+                        by_value.entry(v.as_str()).or_default().push(i);
+                    }
+                }
                 for (n, entry) in entries.iter().enumerate() {
                     let wanted = value.get(entry).and_then(text_of);
-                    let named: Vec<usize> = match &wanted {
-                        Some(w) => sent
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, v)| v.as_deref() == Some(w.as_str()))
-                            .map(|(i, _)| i)
-                            .collect(),
-                        None => Vec::new(),
-                    };
+                    let named: &[usize] = wanted.as_deref().and_then(|w| by_value.get(w)).map_or(&[], Vec::as_slice);
                     if named.is_empty() {
                         let what = match wanted {
                             Some(_) => format!("no record of the request has that `{field}`"),
@@ -205,7 +206,7 @@ impl ResponseRule {
                         return Reading::Unreadable(no_record(n, &what, len));
                     }
                     let reason = self.reason(entry);
-                    refused.extend(named.into_iter().map(|i| (i, reason.clone())));
+                    refused.extend(named.iter().map(|&i| (i, reason.clone())));
                 }
             }
             Naming::Status { status, ok } => {
