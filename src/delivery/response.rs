@@ -190,7 +190,7 @@ impl ResponseRule {
                 // Each value's records, so that a body of thousands of entries is read in one
                 // pass rather than one scan of the request per entry.
                 let mut by_value: HashMap<&str, Vec<usize>> = HashMap::with_capacity(sent.len());
-                for (i, v) in sent.iter().enumerate() {
+                for (i, v) in sent.iter().enumerate().take(len) {
                     if let Some(v) = v {
                         by_value.entry(v.as_str()).or_default().push(i);
                     }
