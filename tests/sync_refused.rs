@@ -38,7 +38,8 @@ fn with_response(config: &Path, table: &str) {
 fn log(w: &Warehouse, run: i64) -> Vec<(i64, String, Option<String>, Option<String>)> {
     let mut rows: Vec<_> = w
         .rows(&format!(
-            "SELECT primary_key, status, CAST(http_status AS TEXT), error_reason FROM _audience_logs WHERE run_id = {run}"
+            "SELECT primary_key, status, CAST(http_status AS TEXT), error_reason FROM {} WHERE run_id = {run}",
+            w.state("logs")
         ))
         .into_iter()
         .map(|r| (r[0].as_deref().unwrap().parse::<i64>().unwrap(), r[1].clone().unwrap(), r[2].clone(), r[3].clone()))
@@ -49,8 +50,8 @@ fn log(w: &Warehouse, run: i64) -> Vec<(i64, String, Option<String>, Option<Stri
 
 /// A first run where the API refuses users 4 and 17 inside its 200 answers, then a second
 /// where it takes them: returns what the second run's requests carried.
-fn refused_then_resent(name: &str, table: &str, refusals: Refusals) -> (Warehouse, Receiver) {
-    let (w, r, config) = set_up(Kind::Sqlite, name, 1..=30);
+fn refused_then_resent(kind: Kind, name: &str, table: &str, refusals: Refusals) -> (Warehouse, Receiver) {
+    let (w, r, config) = set_up(kind, name, 1..=30);
     with_response(&config, table);
     r.refuse(&[4, 17], refusals);
     let (code, s, err) = sync(&config, &[]);
@@ -84,20 +85,26 @@ fn refused_then_resent(name: &str, table: &str, refusals: Refusals) -> (Warehous
     (w, r)
 }
 
-#[test]
-fn refused_by_index_fail_alone_and_are_resent() {
-    refused_then_resent("refused_by_index", BY_INDEX, Refusals::ByIndex);
+/// Each response shape on both engines.
+macro_rules! shape {
+    ($name:ident, $db:literal, $table:expr, $refusals:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn sqlite() {
+                refused_then_resent(Kind::Sqlite, $db, $table, $refusals);
+            }
+            #[test]
+            fn postgres() {
+                refused_then_resent(Kind::Postgres, $db, $table, $refusals);
+            }
+        }
+    };
 }
 
-#[test]
-fn refused_by_a_status_per_position_fail_alone_and_are_resent() {
-    refused_then_resent("refused_by_status", BY_STATUS, Refusals::ByStatus);
-}
-
-#[test]
-fn refused_by_identifier_fail_alone_and_are_resent() {
-    refused_then_resent("refused_by_email", BY_EMAIL, Refusals::ByEmail);
-}
+shape!(refused_by_index_fail_alone_and_are_resent, "refused_by_index", BY_INDEX, Refusals::ByIndex);
+shape!(refused_by_a_status_per_position_fail_alone_and_are_resent, "refused_by_status", BY_STATUS, Refusals::ByStatus);
+shape!(refused_by_identifier_fail_alone_and_are_resent, "refused_by_email", BY_EMAIL, Refusals::ByEmail);
 
 #[test]
 fn a_record_named_twice_fails_once_with_both_reasons() {
