@@ -105,11 +105,76 @@ fn records_go_through_the_real_pipeline() {
     let json = preview_json("auth-none.toml", &["--action", "add", "--records", path.to_str().unwrap_or_default()]);
     let rejected: Vec<u64> =
         json["rejected"].as_array().into_iter().flatten().filter_map(|r| r["index"].as_u64()).collect();
-    assert_eq!(rejected, [1, 2, 3, 4, 5, 6]);
+    // 4 holds the static field org: somebody's field, ignored (the sync's value is sent).
+    assert_eq!(rejected, [1, 2, 3, 5, 6]);
     // The first accepted record, normalised and hashed; the optional phone dropped when null.
     assert_eq!(json["body"]["users"][0]["email"], digest);
-    assert_eq!(json["body"]["users"][1], json!({ "email": sha256("c@example.com"), "id": "u-3", "org": "acme" }));
+    assert_eq!(json["body"]["users"][1], json!({ "email": sha256("x@example.com"), "org": "acme" }));
     insta::assert_json_snapshot!("records-mixed", json);
+}
+
+/// The same sample records serve every action: keys of another action's fields are ignored,
+/// only a key that is nobody's field rejects its record.
+#[test]
+fn shared_samples_serve_every_action() {
+    let records = json!([
+        { "email": "a@example.com", "phone": "+16502531234", "user_id": 7, "org": "x" },
+        { "email": "b@example.com", "emial": "typo@example.com" },
+    ]);
+    let path = records_file("shared", &records);
+    for action in ["add", "update", "remove"] {
+        let json =
+            preview_json("auth-none.toml", &["--action", action, "--records", path.to_str().unwrap_or_default()]);
+        assert_eq!(json["rejected"].as_array().map(Vec::len), Some(1), "{action}: {json}");
+        assert_eq!(json["rejected"][0]["index"], 1, "{action}");
+        assert_eq!(json["body"]["users"][0]["email"], sha256("a@example.com"), "{action}");
+    }
+    let remove =
+        preview_json("auth-none.toml", &["--action", "remove", "--records", path.to_str().unwrap_or_default()]);
+    assert_eq!(remove["body"]["users"], json!([{ "email": sha256("a@example.com") }]));
+}
+
+/// `--response FILE`: a sample answer read against the previewed request (the first batch of
+/// two records), as delivery would read it.
+#[test]
+fn a_sample_answer_is_read_against_the_previewed_request() {
+    let records = records_file(
+        "answered",
+        &json!([{ "email": "a@example.com" }, { "emial": "typo" }, { "email": "b@example.com" }, { "email": "c@example.com" }]),
+    );
+    let records = records.to_str().unwrap_or_default();
+    let answer = |name: &str, body: &Value| records_file(name, body).to_str().unwrap_or_default().to_owned();
+    let refusing = answer(
+        "answer-refusing",
+        &json!({ "rejected": [{ "identifier": sha256("b@example.com"), "why": "unknown user tenant-secret" }] }),
+    );
+    let json = preview_json("response.toml", &["--action", "add", "--records", records, "--response", &refusing]);
+    // The request holds samples 0 and 2 (1 is rejected, batch_size is 2); the answer refuses 2.
+    assert_eq!(
+        json["response"],
+        json!({ "refused": [{ "index": 2, "error": "unknown user ***" }], "succeeded": [0], "unreadable": null })
+    );
+    // update reuses add's response setting.
+    let update = preview_json("response.toml", &["--action", "update", "--records", records, "--response", &refusing]);
+    assert_eq!(update["response"], json["response"]);
+
+    // A value no record of the request has: the answer cannot be matched, every record fails.
+    let stranger =
+        answer("answer-stranger", &json!({ "rejected": [{ "identifier": sha256("c@example.com"), "why": "x" }] }));
+    let json = preview_json("response.toml", &["--action", "add", "--records", records, "--response", &stranger]);
+    let why = json["response"]["unreadable"].as_str().unwrap_or_default();
+    assert!(why.contains("no record of the request has that `email`"), "{json}");
+
+    // Human output, and an action without a response setting (exit 2).
+    let path = case("response.toml");
+    let p = path.to_str().unwrap_or_default();
+    let (code, stdout, stderr) =
+        audience(&["preview", p, "--action", "add", "--records", records, "--response", &refusing]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("accepted samples: 0\nrefused sample 2: unknown user ***\n"), "{stdout}");
+    let (code, _, stderr) = audience(&["preview", p, "--action", "remove", "--response", &refusing]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("the remove action has no response setting"), "{stderr}");
 }
 
 fn sha256(text: &str) -> String {
@@ -161,13 +226,22 @@ fn sync_selection() {
     assert_eq!(json["rejected"], json!([]));
     assert_eq!(json["body"]["users"][0]["email"], sha256("ada.lovelace@example.com"));
     assert_eq!(json["url"], "https://api.example.com/v1/audiences/7/members");
-    // A sync that does not map phone: a sample holding it is rejected, not silently cut.
-    let records = records_file("unmapped", &json!([{ "email": "a@example.com", "phone": "+16502531234" }]));
+    // A sync that does not map phone: the key is somebody's field (the template's), so it is
+    // ignored for this sync; a key that is nobody's field still rejects its record.
+    let digest = sha256("a@example.com");
+    let records = records_file(
+        "unmapped",
+        &json!([{ "email": digest, "phone": "+16502531234" }, { "email": digest, "phnoe": "+16502531234" }]),
+    );
     let json = preview_json(
         "several-syncs.toml",
         &["--action", "add", "--sync", "prehashed", "--records", records.to_str().unwrap_or_default()],
     );
-    assert_eq!(json["rejected"][0]["error"], "sync prehashed does not map field phone, so it is never sent");
+    assert_eq!(json["body"]["users"][0]["email"], digest.as_str());
+    assert_eq!(json["body"]["users"][0].get("phone"), None, "{json}");
+    assert_eq!(json["rejected"].as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(json["rejected"][0]["index"], 1);
+    assert!(json["rejected"][0]["error"].as_str().unwrap_or_default().starts_with("phnoe is not a field of any"));
 }
 
 #[test]

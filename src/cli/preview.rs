@@ -2,7 +2,7 @@
 //! nowhere. The URL is shown as the HTTP client sends it.
 
 use super::{Format, exit, print_json, stderr_color, usable_config};
-use crate::destination::preview::{PreviewError, PreviewOptions, parse_records, preview};
+use crate::destination::preview::{PreviewError, PreviewOptions, parse_records, preview, preview_response};
 use crate::destination::{self, ActionKind, EnvMode, Preview};
 use crate::template::report as template_report;
 use std::path::PathBuf;
@@ -30,6 +30,10 @@ pub struct Args {
     /// How many sample records to generate.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     count: u32,
+    /// A sample answer body (JSON): shows which records of the previewed request the action's
+    /// `response` setting reads as refused, and why.
+    #[arg(long, value_name = "FILE")]
+    response: Option<PathBuf>,
     /// Show secrets in headers, URL and body instead of `***`.
     #[arg(long)]
     show_secrets: bool,
@@ -56,6 +60,16 @@ pub fn run(args: Args) -> i32 {
             }
         },
     };
+    let answer = match &args.response {
+        None => None,
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return exit::INVALID;
+            }
+        },
+    };
     if config.syncs.is_empty() {
         eprintln!("note: the config has no sync: previewing with a sample connection and hash_pii = true");
     }
@@ -66,7 +80,11 @@ pub fn run(args: Args) -> i32 {
         count: args.count as usize,
         show_secrets: args.show_secrets,
     };
-    match preview(config, &options) {
+    let built = match &answer {
+        None => preview(config, &options),
+        Some(answer) => preview_response(config, &options, answer),
+    };
+    match built {
         Ok(mut p) => {
             // As delivery sends it (dot segments resolved, the host lower-cased): what is shown
             // is what goes on the wire.
@@ -79,7 +97,11 @@ pub fn run(args: Args) -> i32 {
             }
             exit::OK
         }
-        Err(e @ (PreviewError::UnknownSync { .. } | PreviewError::SeveralSyncs { .. })) => {
+        Err(
+            e @ (PreviewError::UnknownSync { .. }
+            | PreviewError::SeveralSyncs { .. }
+            | PreviewError::NoResponseSetting(_)),
+        ) => {
             eprintln!("error: {e}");
             exit::USAGE
         }
@@ -121,6 +143,20 @@ fn human(p: &Preview) -> String {
     }
     for r in &p.rejected {
         out.push_str(&format!("rejected sample {}: {}\n", r.index, r.error));
+    }
+    if let Some(reading) = &p.response {
+        out.push_str("\nthe sample answer, read with the response setting:\n");
+        match &reading.unreadable {
+            Some(why) => out.push_str(&format!("every record of the request fails: {why}\n")),
+            None => {
+                let shown: Vec<String> = reading.succeeded.iter().map(usize::to_string).collect();
+                let shown = if shown.is_empty() { "none".to_owned() } else { shown.join(", ") };
+                out.push_str(&format!("accepted samples: {shown}\n"));
+                for r in &reading.refused {
+                    out.push_str(&format!("refused sample {}: {}\n", r.index, r.error));
+                }
+            }
+        }
     }
     out
 }

@@ -25,6 +25,8 @@ pub fn halves(records: Range<usize>) -> Option<(Range<usize>, Range<usize>)> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SplitBound {
     limit: u32,
+    /// Whether the first split set the limit already.
+    set: bool,
     state: BoundState,
 }
 
@@ -41,7 +43,17 @@ enum BoundState {
 impl SplitBound {
     /// A bound reached after `limit` single-record requests (0 is taken as 1).
     pub fn new(limit: u32) -> SplitBound {
-        SplitBound { limit: limit.max(1), state: BoundState::Watching { seen: 0, status: None } }
+        SplitBound { limit: limit.max(1), set: false, state: BoundState::Watching { seen: 0, status: None } }
+    }
+
+    /// Called when the first rejected request of the action is split, with its record count:
+    /// a request of fewer records than the limit yields only that many single-record requests,
+    /// so the bound is reached when all of them failed alike. Later calls change nothing.
+    pub fn first_split(&mut self, records: usize) {
+        if !self.set {
+            self.set = true;
+            self.limit = self.limit.min(u32::try_from(records).unwrap_or(u32::MAX)).max(1);
+        }
     }
 
     /// Records the final result of a single-record request: `Some(status)` when it failed with
@@ -62,6 +74,11 @@ impl SplitBound {
             _ => BoundState::Off,
         };
         matches!(self.state, BoundState::Tripped(_))
+    }
+
+    /// How many single-record requests reach the bound.
+    pub fn limit(&self) -> u32 {
+        self.limit
     }
 
     /// The status on which splitting stopped, once the bound is reached.
@@ -153,6 +170,22 @@ mod tests {
             }
             assert_eq!(bound.tripped(), want, "{results:?} limit {limit}");
         }
+    }
+
+    #[test]
+    fn a_small_first_split_lowers_the_bound_once() {
+        let mut bound = SplitBound::default();
+        bound.first_split(3);
+        bound.first_split(500);
+        assert!(!bound.observe(Some(400)));
+        assert!(!bound.observe(Some(400)));
+        assert!(bound.observe(Some(400)), "all three singles of a 3-record batch");
+        let mut big = SplitBound::default();
+        big.first_split(5_000);
+        for _ in 1..SPLIT_BOUND {
+            assert!(!big.observe(Some(422)));
+        }
+        assert!(big.observe(Some(422)));
     }
 
     #[test]

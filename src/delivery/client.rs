@@ -14,6 +14,7 @@ use super::limits::Limiter;
 use super::mask::Masker;
 use super::outcome::Report;
 use super::records::RenderBatch;
+use super::response::ResponseRule;
 use super::sender::{ActionContext, ActionSender};
 use super::settings::{DeliverySettings, Endpoint};
 use super::stop::StopToken;
@@ -87,12 +88,24 @@ impl DeliveryClient {
         stop: StopToken,
         reports: UnboundedSender<Report<B>>,
     ) -> Result<ActionSender<B>, DeliveryError> {
+        self.action_reading(context, None, stop, reports)
+    }
+
+    /// As [`DeliveryClient::action`], with the action's `response` setting: a 2xx body is read
+    /// (up to [`super::response::MAX_READ_BYTES`]) for the records it refuses.
+    pub fn action_reading<B: RenderBatch>(
+        &self,
+        context: ActionContext,
+        response: Option<Arc<ResponseRule>>,
+        stop: StopToken,
+        reports: UnboundedSender<Report<B>>,
+    ) -> Result<ActionSender<B>, DeliveryError> {
         let target = Target::new(&context.endpoint)?;
         let masker = self.inner.masker.clone();
         for header in context.endpoint.headers.iter().filter(|h| h.secret) {
             masker.add(&header.value);
         }
-        Ok(ActionSender::new(self.inner.clone(), target, masker, context, stop, reports))
+        Ok(ActionSender::new(self.inner.clone(), target, masker, context, response, stop, reports))
     }
 }
 
@@ -133,8 +146,10 @@ pub(crate) enum Attempted {
         status: u16,
         retry_after: Option<String>,
         location: Option<String>,
-        /// At most [`MAX_RESPONSE_BYTES`]; secrets not yet masked.
+        /// At most the cap the attempt was given; secrets not yet masked.
         body: Vec<u8>,
+        /// Whether `body` is the whole body (not cut at the cap, nor broken off midway).
+        complete: bool,
     },
     /// No complete response within the timeout.
     Timeout,
@@ -147,9 +162,16 @@ pub(crate) enum Attempted {
 }
 
 impl ClientInner {
-    /// Sends the request once, with the credentials it carried. In flight, it is not cancelled
-    /// by a stop: sync.md lets requests in flight finish.
-    pub(crate) async fn attempt(&self, target: &Target, key: &str, body: Bytes) -> (Attempted, AuthHeaders) {
+    /// Sends the request once, with the credentials it carried, and reads the response body up
+    /// to `cap` bytes. In flight, it is not cancelled by a stop: sync.md lets requests in flight
+    /// finish.
+    pub(crate) async fn attempt(
+        &self,
+        target: &Target,
+        key: &str,
+        body: Bytes,
+        cap: usize,
+    ) -> (Attempted, AuthHeaders) {
         let mut headers = target.headers.clone();
         let auth = match self.credentials.headers(&self.masker).await {
             Ok(auth) => auth,
@@ -158,7 +180,7 @@ impl ClientInner {
         for (name, value) in &auth {
             headers.insert(name.clone(), value.clone());
         }
-        (self.send(target, key, body, headers).await, auth)
+        (self.send(target, key, body, headers, cap).await, auth)
     }
 
     /// The API refused `sent` with a 401: whether sending once more with fresh credentials may
@@ -167,7 +189,7 @@ impl ClientInner {
         self.credentials.refused(sent)
     }
 
-    async fn send(&self, target: &Target, key: &str, body: Bytes, headers: HeaderMap) -> Attempted {
+    async fn send(&self, target: &Target, key: &str, body: Bytes, headers: HeaderMap, cap: usize) -> Attempted {
         let request = self
             .http
             .request(target.method.clone(), target.url.clone())
@@ -191,13 +213,18 @@ impl ClientInner {
         // Read the body (up to the cap) even on success, so that the connection goes back to
         // the pool. A body that fails midway keeps what came: the status has decided already.
         let mut body = Vec::new();
-        while body.len() < MAX_RESPONSE_BYTES {
+        let complete = loop {
             match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
-                Ok(None) | Err(_) => break,
+                Ok(Some(chunk)) if body.len() + chunk.len() > cap => {
+                    body.extend_from_slice(&chunk[..cap - body.len()]);
+                    break false;
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break true,
+                Err(_) => break false,
             }
-        }
-        Attempted::Response { status, retry_after, location, body }
+        };
+        Attempted::Response { status, retry_after, location, body, complete }
     }
 }
 

@@ -58,7 +58,7 @@
 //! Pure parts, table-tested: [`crate::http::policy`] (the response table, the backoff schedule with the
 //! clock and the random source passed in, `Retry-After`), [`batching`] (greedy packing by count
 //! and bytes), [`bisect`] (halves and the splitting bound), [`limits::Pacer`] (the rate),
-//! [`idempotency`] and [`mask`]. The I/O: [`client`] (reqwest), [`limits::Limiter`] (tokio),
+//! [`idempotency`], [`mask`] and [`response`] (records refused inside a 2xx body). The I/O: [`client`] (reqwest), [`limits::Limiter`] (tokio),
 //! [`sender`] (the recursion that ties them together).
 //!
 //! Choices where sync.md and interface.md are silent:
@@ -66,7 +66,8 @@
 //! * **Unlisted statuses.** A 5xx the table does not name (506–511, a proxy's 52x) is retried
 //!   like 500; a status outside 200–599 fails like "other 4xx".
 //! * **`Retry-After`** is taken as the wait itself (not a floor under the jittered backoff),
-//!   capped at `max_backoff`, and holds *every* request of the destination until then (a 429
+//!   beyond `max_backoff` too (the API's contract; one past `max_elapsed` fails the records at
+//!   once, saying so), and holds *every* request of the destination until then (a 429
 //!   is about the client, not one request), syncs sharing the destination included. The
 //!   obsolete HTTP date forms (RFC 850, asctime) are accepted too, as RFC 9110 asks.
 //! * **`max_elapsed`** is checked before each wait: a retry that would start after it is not
@@ -78,7 +79,8 @@
 //!   destination renders each body once. Packing is greedy within a batch handed to
 //!   [`ActionSender::send`], not across batches.
 //! * **The splitting bound** counts every single-record request of the action (a half, or a
-//!   request of one record): when the first 50 all fail with one status, halves of requests
+//!   request of one record): rejected requests are split one at a time, depth first, and when
+//!   the first 50 (or all of the first split request's, when it has fewer) fail with one status, halves of requests
 //!   rejected with that status still waiting fail without being sent, and a later request
 //!   rejected with it fails whole instead of being split. Requests are still sent: if only the
 //!   first records were bad, the good ones after them are delivered.
@@ -104,6 +106,7 @@ pub mod mask;
 pub mod outcome;
 pub mod progress;
 pub mod records;
+pub mod response;
 pub mod sender;
 pub mod settings;
 pub mod stop;
@@ -113,6 +116,7 @@ pub use error::DeliveryError;
 pub use outcome::{ActionSummary, Outcome, Report, StopReason};
 pub use progress::Progress;
 pub use records::{Keys, RenderBatch, TemplateBatch};
+pub use response::{Naming, ResponsePath, ResponseRule};
 pub use sender::{ActionContext, ActionSender};
 pub use settings::{Action, DeliverySettings, Endpoint, Header, RetrySettings};
 pub use stop::{Gate, StopToken};

@@ -28,6 +28,14 @@ pub trait RenderBatch: Send + Sync + 'static {
     /// possibly empty). An error fails those records with the message as their reason (split
     /// down to the record that causes it), so it must quote no record value.
     fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String>;
+
+    /// The value of template field `field` of each record of `records`, as sent (after
+    /// normalising and hashing), as text: what an action's `response` setting compares an
+    /// entry's value with. `None` for a record without one. The default knows no field.
+    fn values(&self, records: Range<usize>, field: &str) -> Vec<Option<String>> {
+        let _ = field;
+        vec![None; records.len()]
+    }
 }
 
 /// The primary keys of a batch's records, in order, in one buffer: a batch of 5,000 records
@@ -140,6 +148,26 @@ impl RenderBatch for TemplateBatch {
                 d.code, d.span.start, d.span.end
             )
         })
+    }
+
+    fn values(&self, records: Range<usize>, field: &str) -> Vec<Option<String>> {
+        let slot = self.template.fields().iter().position(|f| f.name == field);
+        records
+            .map(|i| slot.filter(|_| i < self.records.len()).and_then(|s| value_text(self.records.get(i, s))))
+            .collect()
+    }
+}
+
+/// A field value as text, as a response entry would quote it: a string as it is, a number or
+/// a boolean as JSON writes it. `None` for no value, null, and JSON values.
+fn value_text(value: FieldValue<'_>) -> Option<String> {
+    match value {
+        FieldValue::Missing | FieldValue::Null | FieldValue::Json(_) => None,
+        FieldValue::Bool(v) => Some(v.to_string()),
+        FieldValue::Int(v) => Some(v.to_string()),
+        FieldValue::UInt(v) => Some(v.to_string()),
+        FieldValue::Float(v) => serde_json::Number::from_f64(v).map(|n| n.to_string()),
+        FieldValue::Str(v) => Some(v.to_owned()),
     }
 }
 

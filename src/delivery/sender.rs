@@ -7,14 +7,18 @@
 //!  piece ──render──▶ body ──over max_request_bytes?──▶ measure each record, pack greedily
 //!    │  (error: halves, down to the record)        (still over: halves; one record: fails)
 //!    ▼
-//!  send (limiter, retries) ──2xx──────────▶ succeeded
-//!                          ──400/413/422──▶ halves, each delivered the same way
+//!  send (limiter, retries) ──2xx──────────▶ succeeded (but the records the body refuses,
+//!                          │                 with the action's `response` setting)
+//!                          ──400/413/422──▶ halves, one after the other (depth first)
 //!                          ──401/403/404/405──▶ the run stops; the records stay undelivered
 //!                          ──anything else──▶ failed with the status and reason
 //! ```
 //!
-//! Halves and packs of one piece run concurrently (joined in one task); the destination's
-//! [`super::limits::Limiter`] bounds what is actually in flight.
+//! Packs of one piece run concurrently (joined in one task); the destination's
+//! [`super::limits::Limiter`] bounds what is actually in flight. The halves of a rejected
+//! request run one after the other, and one rejected request of the action is split at a time
+//! (the others wait for it), so that the splitting bound is reached down one batch, after
+//! about 150 requests, rather than after a level of every batch (sync.md, Delivery).
 
 use std::future::Future;
 use std::ops::Range;
@@ -32,15 +36,16 @@ use tracing::Instrument;
 
 use super::batching::{Layout, Packed, pack_by_bytes, pack_by_count};
 use super::bisect::{SPLIT_BOUND, SplitBound, halves};
-use super::client::{Attempted, ClientInner, Target, show_duration};
+use super::client::{Attempted, ClientInner, MAX_RESPONSE_BYTES, Target, show_duration};
 use super::idempotency::idempotency_key;
 use super::mask::{Masker, snippet};
 use super::outcome::{ActionSummary, Outcome, Report, StopReason};
 use super::progress::Progress;
 use super::records::RenderBatch;
+use super::response::{Naming, Reading, ResponseRule};
 use super::settings::{Action, Endpoint};
 use super::stop::StopToken;
-use crate::http::policy::{Answer, Jitter, Verdict, classify, next_retry, parse_retry_after};
+use crate::http::policy::{Answer, Jitter, Verdict, classify, next_retry, parse_retry_after, retry_after_too_late};
 
 /// Which action of which run, and where its requests go.
 #[derive(Clone, Debug)]
@@ -75,6 +80,7 @@ impl<B: RenderBatch> ActionSender<B> {
         target: Target,
         masker: Masker,
         context: ActionContext,
+        response: Option<Arc<ResponseRule>>,
         stop: StopToken,
         reports: UnboundedSender<Report<B>>,
     ) -> ActionSender<B> {
@@ -90,6 +96,8 @@ impl<B: RenderBatch> ActionSender<B> {
             reports,
             bound: Mutex::new(Bound { bound: SplitBound::new(SPLIT_BOUND), reason: None }),
             counts: Counts::default(),
+            splitting: tokio::sync::Mutex::new(()),
+            response,
             client,
             context,
         };
@@ -167,7 +175,12 @@ enum Mode {
 
 /// What sending one request (with its retries) came to.
 enum Sent {
-    Accepted,
+    /// A 2xx; the body is kept (whole, or up to its cap) only with a `response` setting.
+    Accepted {
+        status: u16,
+        body: Vec<u8>,
+        complete: bool,
+    },
     Failed {
         status: Option<u16>,
         reason: String,
@@ -194,6 +207,10 @@ struct Shared<B> {
     reports: UnboundedSender<Report<B>>,
     bound: Mutex<Bound>,
     counts: Counts,
+    /// Held while a rejected request of the action is split down: one at a time, depth first.
+    splitting: tokio::sync::Mutex<()>,
+    /// Which records a 2xx body refuses (the action's `response` setting).
+    response: Option<Arc<ResponseRule>>,
 }
 
 #[derive(Debug)]
@@ -253,13 +270,19 @@ impl<B: RenderBatch> Shared<B> {
                     return self.both(batch, a, b, Mode::Half(None)).await;
                 }
             }
-            self.send(batch, records, body).await
+            self.send(batch, records, body, mode).await
         })
     }
 
-    /// Delivers two runs concurrently.
+    /// Delivers two runs: the halves of a rejected request one after the other (depth first,
+    /// so that the splitting bound is reached down one batch), others concurrently.
     async fn both(&self, batch: &Arc<B>, a: Range<usize>, b: Range<usize>, mode: Mode) {
-        tokio::join!(self.deliver(batch, a, mode), self.deliver(batch, b, mode));
+        if let Mode::Half(Some(_)) = mode {
+            self.deliver(batch, a, mode).await;
+            self.deliver(batch, b, mode).await;
+        } else {
+            tokio::join!(self.deliver(batch, a, mode), self.deliver(batch, b, mode));
+        }
     }
 
     /// Delivers every step of a packing concurrently (halving the list, so that one task joins
@@ -331,7 +354,7 @@ impl<B: RenderBatch> Shared<B> {
     }
 
     /// Sends one request (retrying as the policy says) and settles its records or splits it.
-    async fn send(&self, batch: &Arc<B>, records: Range<usize>, body: Vec<u8>) {
+    async fn send(&self, batch: &Arc<B>, records: Range<usize>, body: Vec<u8>, mode: Mode) {
         let context = &self.context;
         let key = idempotency_key(
             &context.sync,
@@ -342,11 +365,14 @@ impl<B: RenderBatch> Shared<B> {
         let sent = self.send_with_retries(&key, Bytes::from(body)).await;
         let single = records.len() == 1;
         match sent {
-            Sent::Accepted => {
+            Sent::Accepted { status, body, complete } => {
                 if single {
                     self.observe_single(None, "");
                 }
-                self.settle(batch, records, Outcome::Succeeded);
+                match &self.response {
+                    None => self.settle(batch, records, Outcome::Succeeded),
+                    Some(rule) => self.settle_read(batch, records, rule, status, &body, complete),
+                }
             }
             Sent::Failed { status, reason } => {
                 if single {
@@ -360,9 +386,18 @@ impl<B: RenderBatch> Shared<B> {
                     self.settle(batch, records, failed(Some(status), reason));
                 }
                 Some((a, b)) => {
-                    if self.bound_reason(status).is_some() {
-                        let reason = format!("{reason} {}", bound_note(status));
+                    // A half is split inside the descent that holds the turn; any other
+                    // rejected request waits for its turn, then splits or fails by the bound.
+                    let turn = match mode {
+                        Mode::Half(Some(_)) => None,
+                        _ => Some(self.splitting.lock().await),
+                    };
+                    if let Some(limit) = self.bound_limit(status) {
+                        let reason = format!("{reason} {}", bound_note(status, limit));
                         return self.settle(batch, records, failed(Some(status), reason));
+                    }
+                    if turn.is_some() {
+                        self.first_split(records.len());
                     }
                     tracing::debug!(status, records = records.len(), "rejected: splitting in halves");
                     self.both(batch, a, b, Mode::Half(Some(status))).await;
@@ -399,14 +434,20 @@ impl<B: RenderBatch> Shared<B> {
             attempts += 1;
             self.counts.requests.fetch_add(1, Ordering::Relaxed);
             let span = tracing::debug_span!("delivery.request", attempt = attempts, bytes = body.len());
-            let (attempted, auth) = self.client.attempt(&self.target, key, body.clone()).instrument(span).await;
+            let cap = if self.response.is_some() { super::response::MAX_READ_BYTES } else { MAX_RESPONSE_BYTES };
+            let (attempted, auth) = self.client.attempt(&self.target, key, body.clone(), cap).instrument(span).await;
 
             let (answer, retry_after, last) = match attempted {
-                Attempted::Response { status, retry_after, location, body } => {
+                Attempted::Response { status, retry_after, location, body, complete } => {
                     tracing::debug!(status, attempt = attempts, "response");
+                    let verdict = classify(Answer::Status(status));
+                    if verdict == Verdict::Accepted {
+                        let body = if self.response.is_some() { body } else { Vec::new() };
+                        return Sent::Accepted { status, body, complete };
+                    }
                     let reason = self.reason(status, location.as_deref(), &body);
-                    match classify(Answer::Status(status)) {
-                        Verdict::Accepted => return Sent::Accepted,
+                    match verdict {
+                        Verdict::Accepted => unreachable!("returned above"),
                         Verdict::Split => return Sent::Split { status, reason },
                         Verdict::StopRun if status == 401 && !renewed && self.client.credentials_refused(&auth) => {
                             tracing::debug!(attempt = attempts, "401: once more with fresh credentials");
@@ -456,6 +497,14 @@ impl<B: RenderBatch> Shared<B> {
             };
             drop(permit);
             let asked = retry_after.as_deref().and_then(|v| parse_retry_after(v, SystemTime::now()));
+            if attempts < retry.max_attempts
+                && let Some(asked) = asked
+                && let Some(why) = retry_after_too_late(retry, started.elapsed(), asked)
+            {
+                // The API's own word that no retry can succeed in time: fail now.
+                tracing::debug!(status = answer, "Retry-After past max_elapsed: giving up");
+                return Sent::Failed { status: answer, reason: format!("{last} ({why})") };
+            }
             let Some(wait) = next_retry(retry, attempts, started.elapsed(), asked, jitter.next_unit()) else {
                 let elapsed = started.elapsed().as_secs_f64();
                 let plural = if attempts == 1 { "" } else { "s" };
@@ -491,6 +540,54 @@ impl<B: RenderBatch> Shared<B> {
         if start.is_empty() { line } else { format!("{line}: {start}") }
     }
 
+    /// Settles the records of a 2xx answer as the action's `response` setting reads its body:
+    /// the refused fail with the status and the reason the body gives (masked), the rest
+    /// succeed; a body that cannot be read fails them all.
+    fn settle_read(
+        &self,
+        batch: &Arc<B>,
+        records: Range<usize>,
+        rule: &ResponseRule,
+        status: u16,
+        body: &[u8],
+        complete: bool,
+    ) {
+        let line = status_line(status);
+        let values = || match &rule.naming {
+            Naming::Field { field, .. } => batch.values(records.clone(), field),
+            _ => Vec::new(),
+        };
+        match rule.read(body, complete, records.len(), values) {
+            Reading::Unreadable(why) => {
+                tracing::debug!(status, "the response cannot be read for refused records");
+                let reason = format!("{line}: {}; sent again next run", self.masker.mask(&why));
+                self.settle(batch, records, failed(Some(status), reason));
+            }
+            Reading::Refused(refused) => {
+                let mut next = records.start;
+                for (at, why) in refused {
+                    let index = records.start + at;
+                    if next < index {
+                        self.settle(batch, next..index, Outcome::Succeeded);
+                    }
+                    let reason = format!("{line}: refused: {}", snippet(why.as_bytes(), &self.masker));
+                    self.settle(batch, index..index + 1, failed(Some(status), reason));
+                    next = index + 1;
+                }
+                if next < records.end {
+                    self.settle(batch, next..records.end, Outcome::Succeeded);
+                }
+            }
+        }
+    }
+
+    /// The first rejected request of the action to be split sets the splitting bound: the
+    /// first 50 single-record requests, or all of them when it has fewer records.
+    fn first_split(&self, records: usize) {
+        let mut bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        bound.bound.first_split(records);
+    }
+
     /// Counts the final result of a single-record request toward the splitting bound.
     fn observe_single(&self, failed_with: Option<u16>, reason: &str) {
         let mut bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -510,7 +607,13 @@ impl<B: RenderBatch> Shared<B> {
             return None;
         }
         let reason = bound.reason.clone().unwrap_or_else(|| status_line(status));
-        Some(format!("{reason} {}", bound_note(status)))
+        Some(format!("{reason} {}", bound_note(status, bound.bound.limit())))
+    }
+
+    /// When the splitting bound stopped splitting on `status`: after how many single records.
+    fn bound_limit(&self, status: u16) -> Option<u32> {
+        let bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (!bound.bound.allows_split(status)).then(|| bound.bound.limit())
     }
 
     /// Records the outcome of `records` and reports it.
@@ -563,9 +666,9 @@ fn too_large(bytes: usize, cap: usize) -> String {
     format!("the request body of this record alone is {bytes} bytes, over max_request_bytes ({cap})")
 }
 
-fn bound_note(status: u16) -> String {
+fn bound_note(status: u16, limit: u32) -> String {
     format!(
-        "(not split further: the first {SPLIT_BOUND} single-record requests of this action all failed with HTTP {status})"
+        "(not split further: the first {limit} single-record requests of this action all failed with HTTP {status})"
     )
 }
 

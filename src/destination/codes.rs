@@ -127,6 +127,16 @@ config_codes! {
     /// connection value that makes a whole path segment `.` or `..`, which URL parsers remove:
     /// the request would go to another path.
     DotSegment = "C0514",
+    /// `failures = "errors[0]"` — a response path that is not a relative field path.
+    ResponsePath = "C0601",
+    /// A `response` table that names records in no way, or in more than one
+    /// (`index` and `status`).
+    ResponseNaming = "C0602",
+    /// `field = "mail"` in a `response` table — not a field of the action's template.
+    ResponseField = "C0603",
+    /// (warning) `index` or `status` with a `[$$.records.PATH]` list: a record without a
+    /// value is not in the list, so positions may be off.
+    ResponsePositions = "C0604",
 }
 
 impl std::fmt::Display for ConfigCode {

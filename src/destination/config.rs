@@ -159,8 +159,34 @@ pub struct ActionTable {
     pub template: Option<String>,
     /// A file holding the template, relative to this file (instead of `template`).
     pub template_file: Option<String>,
-    /// Update only, and alone: reuse add's method, path, batch size and template.
+    /// Update only, and alone: reuse add's method, path, batch size, template and response.
     pub use_add: Option<bool>,
+    /// Records refused inside a 2xx answer: where the body lists them.
+    pub response: Option<ResponseTable>,
+}
+
+/// `[destination.actions.NAME.response]`: the body of a 2xx answer lists the records it
+/// refused. Paths are relative field paths of the template language (`errors`,
+/// `result.items`), without `$`, filters or functions. An entry names its record in exactly
+/// one way: `index`, `field` with `value`, or `status` with `ok`.
+#[derive(Default, serde::Deserialize, JsonSchema)]
+pub struct ResponseTable {
+    /// The path to the array of entries, from the body's root.
+    #[schemars(required)]
+    pub failures: Option<String>,
+    /// In an entry: the record's 0-based position in the request's records.
+    pub index: Option<String>,
+    /// The template field whose value (as sent, after hashing) `value` holds.
+    pub field: Option<String>,
+    /// In an entry: the value of `field` of the record it refuses.
+    pub value: Option<String>,
+    /// In an entry: its record's status; the array then holds one entry per record, in
+    /// request order.
+    pub status: Option<String>,
+    /// The statuses of accepted records (with `status`); any other refuses its record.
+    pub ok: Option<Vec<String>>,
+    /// In an entry: the reason (default: the entry as compact JSON).
+    pub reason: Option<String>,
 }
 
 /// `[destination.fields.NAME]`: a template field's settings.

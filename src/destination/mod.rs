@@ -45,6 +45,7 @@ pub mod preview;
 pub mod problem;
 pub mod report;
 pub mod request;
+mod response;
 pub mod samples;
 pub mod schedule;
 pub mod schema;
@@ -63,7 +64,7 @@ pub use model::{
     Action, ActionKind, Auth, ClientAuth, Config, Destination, HeaderSetting, Health, Method, Model, OAuth2,
     RetrySettings, StaticSetting, Sync, WarehouseSource,
 };
-pub use preview::{Preview, PreviewError, PreviewOptions, Rejected};
+pub use preview::{Preview, PreviewError, PreviewOptions, Rejected, ResponseReading};
 pub use problem::{Problem, ProblemCode};
 pub use report::Report;
 pub use request::{PrepareError, PreparedAction};

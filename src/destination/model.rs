@@ -214,7 +214,7 @@ pub struct OAuth2 {
 pub use crate::http::oauth::ClientAuth;
 
 /// One action's request. With `use_add`, the update action is a copy of add with
-/// [`Action::uses_add`] set, so that the delivery layer can share batches between the two.
+/// [`Action::uses_add`] set, sent in batches of their own with add's request.
 #[derive(Clone, Debug)]
 pub struct Action {
     pub kind: ActionKind,
@@ -228,6 +228,8 @@ pub struct Action {
     pub template_file: Option<Text>,
     /// The update action reuses add's settings (`use_add = true`).
     pub uses_add: bool,
+    /// Which records a 2xx answer refuses (`[destination.actions.NAME.response]`).
+    pub response: Option<ResponseRule>,
 }
 
 impl Action {
@@ -236,6 +238,9 @@ impl Action {
         self.template.fields().iter().map(|f| f.name.as_str()).collect()
     }
 }
+
+/// `[destination.actions.NAME.response]`, checked: the type delivery reads bodies with.
+pub use crate::delivery::response::ResponseRule;
 
 /// `[destination.retry]`: the one type, with its defaults, that delivery also takes.
 pub use crate::http::retry::RetrySettings;

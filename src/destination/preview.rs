@@ -2,10 +2,12 @@
 //! the real field pipeline and template, and sent nowhere.
 //!
 //! Choices where interface.md is silent:
-//! * Sample records (given or generated) are keyed by template field. A key that is not a
-//!   field of the action's template, a key for a static field (its value comes from the sync),
-//!   and a key for a field the sync does not map (it would never be sent) reject the record,
-//!   with the reason, rather than being dropped silently.
+//! * Sample records (given or generated) are keyed by template field, and the same records
+//!   serve every action (the seed's troubleshooting: "the same sample records and action
+//!   type"). A key this action sends sets its field; a key that is somebody's field (of another
+//!   action's template, a static field, a field the sync maps or this template's field the sync
+//!   does not map, which is never sent) is ignored for this action; only a key that is nobody's
+//!   field (a typo) rejects its record, with the reason, rather than being dropped silently.
 //! * Generated samples hold a value for each field the sync maps (every non-static field when
 //!   the config has no sync).
 //! * The first batch is the first `batch_size` accepted records, fewer when `max_request_bytes`
@@ -21,6 +23,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
+use crate::delivery::response::{Naming, Reading, ResponseRule};
+use crate::delivery::{RenderBatch, TemplateBatch};
 use crate::fields::{FieldPlan, FieldSpec, OwnedValue, Scratch, Source};
 use crate::template::Diagnostic;
 
@@ -53,6 +59,22 @@ pub struct Preview {
     /// The exact bytes of the body (secrets masked unless shown); null with `body`.
     pub body_text: Option<String>,
     pub rejected: Vec<Rejected>,
+    /// How a sample answer (`--response FILE`) is read against this request; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseReading>,
+}
+
+/// A sample 2xx answer read with the action's `response` setting, against the previewed
+/// request: which of its records the answer refuses, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResponseReading {
+    /// Sample records (indexes as in `rejected`) the answer refuses, with the reason logged.
+    pub refused: Vec<Rejected>,
+    /// Sample records of the request the answer accepts.
+    pub succeeded: Vec<usize>,
+    /// When the answer cannot be read against the request: why (every record of the request
+    /// then fails, to be sent again next run).
+    pub unreadable: Option<String>,
 }
 
 /// A sample record the field pipeline (or the preview) refused.
@@ -74,6 +96,8 @@ pub enum PreviewError {
     Render(Diagnostic),
     /// The action could not be prepared (should not happen for a checked config).
     Prepare(String),
+    /// `--response` for an action without a `response` setting.
+    NoResponseSetting(ActionKind),
 }
 
 impl std::fmt::Display for PreviewError {
@@ -87,6 +111,10 @@ impl std::fmt::Display for PreviewError {
             }
             PreviewError::Render(d) => write!(f, "the template failed on the samples: [{}] {}", d.code, d.message),
             PreviewError::Prepare(m) => f.write_str(m),
+            PreviewError::NoResponseSetting(kind) => write!(
+                f,
+                "the {kind} action has no response setting, so a 2xx answer accepts every record: add [destination.actions.{kind}.response] to read one"
+            ),
         }
     }
 }
@@ -109,6 +137,16 @@ fn choose_sync<'c>(config: &'c Config, name: Option<&str>) -> Result<Option<&'c 
 
 /// Builds the preview of `options.action`.
 pub fn preview(config: &Config, options: &PreviewOptions) -> Result<Preview, PreviewError> {
+    build(config, options, None)
+}
+
+/// Builds the preview of `options.action`, and reads `answer` (a sample 2xx body) against its
+/// request with the action's `response` setting.
+pub fn preview_response(config: &Config, options: &PreviewOptions, answer: &[u8]) -> Result<Preview, PreviewError> {
+    build(config, options, Some(answer))
+}
+
+fn build(config: &Config, options: &PreviewOptions, answer: Option<&[u8]>) -> Result<Preview, PreviewError> {
     let sync = choose_sync(config, options.sync.as_deref())?;
     let destination = &config.destination;
     let action = destination.action(options.action);
@@ -172,6 +210,15 @@ pub fn preview(config: &Config, options: &PreviewOptions) -> Result<Preview, Pre
     let body = first_batch(&prepared, &accepted, &mut rejected, &mut scratch)?;
     rejected.sort_by_key(|r| r.index);
     let redactor = if options.show_secrets { Redactor::default() } else { config.redactor.clone() };
+    let response = match answer {
+        None => None,
+        Some(answer) => {
+            let rule = prepared.response.clone().ok_or(PreviewError::NoResponseSetting(options.action))?;
+            let sent = body.as_ref().map_or(&[][..], |(_, records)| *records);
+            Some(read_answer(&prepared, &rule, sent, answer, &mut scratch, &redactor))
+        }
+    };
+    let body = body.map(|(bytes, _)| bytes);
     let (body, body_text) = match body {
         Some(bytes) => {
             let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -183,7 +230,48 @@ pub fn preview(config: &Config, options: &PreviewOptions) -> Result<Preview, Pre
     let headers =
         prepared.shown_headers(options.show_secrets).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let url = if options.show_secrets { prepared.url.as_str().to_owned() } else { prepared.shown_url.clone() };
-    Ok(Preview { method: prepared.method.as_str().to_owned(), url, headers, body, body_text, rejected })
+    Ok(Preview { method: prepared.method.as_str().to_owned(), url, headers, body, body_text, rejected, response })
+}
+
+/// Reads a sample answer against the records of the previewed request, as delivery would.
+fn read_answer(
+    prepared: &PreparedAction,
+    rule: &ResponseRule,
+    sent: &[(usize, Vec<OwnedValue>)],
+    answer: &[u8],
+    scratch: &mut Scratch,
+    redactor: &Redactor,
+) -> ResponseReading {
+    let mut batch = prepared.new_batch();
+    for (_, row) in sent {
+        let _ = prepared.plan.process(row.as_slice(), &mut batch, scratch);
+    }
+    let keys: Vec<String> = sent.iter().map(|(i, _)| i.to_string()).collect();
+    let rendered =
+        TemplateBatch::new(Arc::new(prepared.template.clone()), Arc::new(prepared.connection.clone()), batch, keys);
+    let values = || match &rule.naming {
+        Naming::Field { field, .. } => rendered.values(0..sent.len(), field),
+        _ => Vec::new(),
+    };
+    let complete = answer.len() <= crate::delivery::response::MAX_READ_BYTES;
+    match rule.read(answer, complete, sent.len(), values) {
+        Reading::Unreadable(why) => ResponseReading {
+            refused: Vec::new(),
+            succeeded: Vec::new(),
+            unreadable: Some(redactor.redact(&why).into_owned()),
+        },
+        Reading::Refused(refused) => {
+            let named: Vec<usize> = refused.iter().map(|(at, _)| *at).collect();
+            ResponseReading {
+                refused: refused
+                    .into_iter()
+                    .map(|(at, why)| Rejected { index: sent[at].0, error: redactor.redact(&why).into_owned() })
+                    .collect(),
+                succeeded: (0..sent.len()).filter(|at| !named.contains(at)).map(|at| sent[at].0).collect(),
+                unreadable: None,
+            }
+        }
+    }
 }
 
 /// A sample record as a row whose slot `i` is template field `i`.
@@ -197,31 +285,36 @@ fn sample_row(
         return Err("a sample record must be a JSON object keyed by template field".to_owned());
     };
     let mut row = vec![OwnedValue::Null; fields.len()];
+    let sent = |key: &str| !destination.field(key).is_static && sync.is_none_or(|s| s.column(key).is_some());
+    let somebodys = |key: &str| {
+        destination.actions.iter().any(|a| a.field_names().contains(&key))
+            || sync.is_some_and(|s| s.column(key).is_some() || s.static_value(key).is_some())
+    };
     for (key, value) in object {
-        let Some(slot) = fields.iter().position(|f| f == key) else {
-            return Err(format!("{key} is not a field of this action's template (its fields: {})", fields.join(", ")));
-        };
-        if destination.field(key).is_static {
-            return Err(format!("field {key} is static: its value comes from the sync's static table"));
+        match fields.iter().position(|f| f == key) {
+            Some(slot) if sent(key) => row[slot] = OwnedValue::from(&crate::fields::WarehouseValue::from(value)),
+            // Shared samples: another action's field, or one this action does not send.
+            _ if somebodys(key) => {}
+            _ => {
+                return Err(format!(
+                    "{key} is not a field of any action's template nor of the sync (this action's fields: {})",
+                    fields.join(", ")
+                ));
+            }
         }
-        if let Some(s) = sync
-            && s.column(key).is_none()
-        {
-            return Err(format!("sync {} does not map field {key}, so it is never sent", s.name));
-        }
-        row[slot] = OwnedValue::from(&crate::fields::WarehouseValue::from(value));
     }
     Ok(row)
 }
 
 /// Renders the first batch: up to `batch_size` accepted records, as many as fit in
-/// `max_request_bytes`. `None` when there is nothing to send.
-fn first_batch(
+/// `max_request_bytes`; the body and the records in it. `None` when there is nothing to send.
+#[allow(clippy::type_complexity)]
+fn first_batch<'a>(
     prepared: &PreparedAction,
-    accepted: &[(usize, Vec<OwnedValue>)],
+    accepted: &'a [(usize, Vec<OwnedValue>)],
     rejected: &mut Vec<Rejected>,
     scratch: &mut Scratch,
-) -> Result<Option<Vec<u8>>, PreviewError> {
+) -> Result<Option<(Vec<u8>, &'a [(usize, Vec<OwnedValue>)])>, PreviewError> {
     let mut start = 0;
     let mut batch = prepared.new_batch();
     let mut render = |records: &[(usize, Vec<OwnedValue>)]| -> Result<Vec<u8>, PreviewError> {
@@ -237,9 +330,9 @@ fn first_batch(
     while start < accepted.len() {
         let window = &accepted[start..accepted.len().min(start + prepared.batch_size)];
         let body = render(window)?;
-        let Some(cap) = prepared.max_request_bytes.map(|c| c as usize) else { return Ok(Some(body)) };
+        let Some(cap) = prepared.max_request_bytes.map(|c| c as usize) else { return Ok(Some((body, window))) };
         if body.len() <= cap {
-            return Ok(Some(body));
+            return Ok(Some((body, window)));
         }
         // Bodies grow with their records: find the most that fit.
         let (mut fits, mut too_many) = (0, window.len());
@@ -248,7 +341,7 @@ fn first_batch(
             if render(&window[..mid])?.len() <= cap { fits = mid } else { too_many = mid }
         }
         if fits > 0 {
-            return render(&window[..fits]).map(Some);
+            return render(&window[..fits]).map(|body| Some((body, &window[..fits])));
         }
         rejected.push(Rejected {
             index: window[0].0,

@@ -35,8 +35,10 @@ pub struct PreparedAction {
     pub batch_size: usize,
     /// Largest request body, if capped.
     pub max_request_bytes: Option<u64>,
-    /// Update with `use_add`: the same request as add, so updates and inserts share batches.
+    /// Update with `use_add`: the same request as add (updates still go in batches of their own).
     pub uses_add: bool,
+    /// Which records a 2xx answer refuses (add's, with `use_add`).
+    pub response: Option<std::sync::Arc<super::model::ResponseRule>>,
 }
 
 /// Why an action could not be prepared for a sync's rows.
@@ -135,6 +137,7 @@ impl PreparedAction {
             batch_size: a.batch_size,
             max_request_bytes: destination.max_request_bytes,
             uses_add: a.uses_add,
+            response: a.response.clone().map(std::sync::Arc::new),
         }
     }
 

@@ -24,6 +24,7 @@ use super::load::Parsed;
 use super::model::{Action, ActionKind, Auth, Config, Destination, HeaderSetting, Method, RetrySettings};
 use super::oauth;
 use super::problem::Problem;
+use super::response;
 use super::secret::{Redactor, Text};
 use super::syncs;
 use super::url;
@@ -498,8 +499,9 @@ fn own_action(
         Text::new(path.display().to_string(), secret)
     });
     let template = compile(ctx, kind, &source, fields);
+    let response = response::check_response(ctx, &base, t.response.as_ref(), &fields[kind.index()], Some(&source.text));
     templates[kind.index()] = Some(source);
-    Some(Action { kind, method, path, batch_size, template: template?, template_file, uses_add: false })
+    Some(Action { kind, method, path, batch_size, template: template?, template_file, uses_add: false, response })
 }
 
 fn action_hint(kind: ActionKind) -> &'static str {
@@ -527,6 +529,7 @@ fn update_action(
                 ("batch_size", t.batch_size.is_some()),
                 ("template", t.template.is_some()),
                 ("template_file", t.template_file.is_some()),
+                ("response", t.response.is_some()),
             ];
             for (name, given) in others {
                 if given {
@@ -534,7 +537,7 @@ fn update_action(
                         ConfigCode::Conflict,
                         &keypath::join(&base, name),
                         format!("`{name}` cannot be given beside `use_add = true`"),
-                        "use_add reuses add's method, path, batch size and template: remove the other keys, or use_add",
+                        "use_add reuses add's method, path, batch size, template and response: remove the other keys, or use_add",
                     );
                 }
             }

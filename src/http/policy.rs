@@ -102,9 +102,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 ///
 /// * `None` once `max_attempts` attempts were made, or when the next attempt would start after
 ///   `max_elapsed`: the records then fail with the last answer.
-/// * The wait is the server's `Retry-After` when it sent one (at most `max_backoff`: a server
-///   asking for an hour must not hold a run for an hour), otherwise full jitter under
-///   [`backoff_ceiling`], drawn with `unit` (uniform in [0, 1)).
+/// * The wait is the server's `Retry-After` when it sent one (the API's contract: it may exceed
+///   `max_backoff`; see [`retry_after_too_late`] for one past `max_elapsed`), otherwise full
+///   jitter under [`backoff_ceiling`], drawn with `unit` (uniform in [0, 1)).
 pub fn next_retry(
     settings: &RetrySettings,
     attempts: u32,
@@ -116,10 +116,33 @@ pub fn next_retry(
         return None;
     }
     let wait = match retry_after {
-        Some(asked) => asked.min(settings.max_backoff),
+        Some(asked) => asked,
         None => full_jitter(backoff_ceiling(settings, attempts), unit),
     };
     (elapsed.saturating_add(wait) <= settings.max_elapsed).then_some(wait)
+}
+
+/// When the server's `Retry-After` asks for a wait that would end past `max_elapsed` (counted
+/// from the first attempt, `elapsed` ago): the reason to fail the request's records at once,
+/// such as `Retry-After 3600 s is past max_elapsed 5 min`. Waiting would only be cut short.
+pub fn retry_after_too_late(settings: &RetrySettings, elapsed: Duration, asked: Duration) -> Option<String> {
+    (elapsed.saturating_add(asked) > settings.max_elapsed)
+        .then(|| format!("Retry-After {} is past max_elapsed {}", seconds(asked), minutes(settings.max_elapsed)))
+}
+
+/// A wait as the header gave it, in seconds (`3600 s`, `1.5 s`).
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 { format!("{} s", d.as_secs()) } else { format!("{} s", d.as_secs_f64()) }
+}
+
+/// A setting in whole minutes when it is some (`5 min`), in seconds otherwise (`90 s`).
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() == 0 && secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        seconds(d)
+    }
 }
 
 /// A small, seedable source of uniform numbers for the jitter (splitmix64): the policy needs
@@ -332,10 +355,11 @@ mod tests {
             (7, 0, None, 0.5, None),               // past it
             (1, 0, Some(2_000), 0.0, Some(2_000)), // Retry-After wins over the jitter
             (1, 0, Some(0), 0.9, Some(0)),
-            (1, 0, Some(3_600_000), 0.0, Some(30_000)), // capped at max_backoff
-            (6, 0, Some(10), 0.0, None),                // attempts still bound it
-            (2, 299_500, None, 0.5, Some(500)),         // starts exactly at max_elapsed: allowed
-            (2, 299_501, None, 0.5, None),              // would start after max_elapsed
+            (1, 0, Some(60_000), 0.0, Some(60_000)), // beyond max_backoff: the API's contract
+            (1, 0, Some(3_600_000), 0.0, None),      // past max_elapsed
+            (6, 0, Some(10), 0.0, None),             // attempts still bound it
+            (2, 299_500, None, 0.5, Some(500)),      // starts exactly at max_elapsed: allowed
+            (2, 299_501, None, 0.5, None),           // would start after max_elapsed
             (2, 300_000, None, 0.0, Some(0)),
             (2, 290_000, Some(20_000), 0.0, None),
         ];
@@ -352,6 +376,26 @@ mod tests {
         assert_eq!(next_retry(&once, 1, Duration::ZERO, None, 0.5), None);
         let zero = RetrySettings { max_attempts: 0, ..s };
         assert_eq!(next_retry(&zero, 1, Duration::ZERO, None, 0.5), None);
+    }
+
+    #[test]
+    fn retry_after_past_max_elapsed() {
+        let s = RetrySettings::default();
+        let table: &[(u64, u64, Option<&str>)] = &[
+            (0, 3_600_000, Some("Retry-After 3600 s is past max_elapsed 5 min")),
+            (0, 300_000, None),
+            (1, 300_000, Some("Retry-After 300 s is past max_elapsed 5 min")),
+            (299_000, 1_500, Some("Retry-After 1.5 s is past max_elapsed 5 min")),
+            (0, 45_000, None),
+        ];
+        for &(elapsed, asked, want) in table {
+            assert_eq!(retry_after_too_late(&s, ms(elapsed), ms(asked)).as_deref(), want, "{elapsed} {asked}");
+        }
+        let odd = RetrySettings { max_elapsed: ms(90_000), ..s };
+        assert_eq!(
+            retry_after_too_late(&odd, Duration::ZERO, ms(120_000)).as_deref(),
+            Some("Retry-After 120 s is past max_elapsed 90 s")
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub struct RetrySettings {
     pub max_attempts: u32,
     /// The ceiling of the first retry's wait; it doubles with each retry (default 500 ms).
     pub initial_backoff: Duration,
-    /// The longest wait between two attempts, `Retry-After` included (default 30 s).
+    /// The longest wait between two attempts of the backoff (default 30 s); a `Retry-After`
+    /// may ask for longer, and is honoured.
     pub max_backoff: Duration,
     /// No attempt starts later than this after the first one started (default 5 min).
     pub max_elapsed: Duration,

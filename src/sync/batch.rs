@@ -47,6 +47,10 @@ impl RenderBatch for DeltaBatch {
         self.inner.key(index)
     }
 
+    fn values(&self, records: Range<usize>, field: &str) -> Vec<Option<String>> {
+        self.inner.values(records, field)
+    }
+
     fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String> {
         self.inner.render(records, out)
     }

@@ -307,8 +307,9 @@ struct Phase<'a> {
     total: u64,
 }
 
-/// The phases of a run in sending order: deletes, then updates, then inserts; with `use_add`,
-/// updates and inserts are one phase (their sequence numbers are contiguous) sharing batches.
+/// The phases of a run in sending order: deletes, then updates, then inserts. With `use_add`,
+/// updates go out with add's method, path, template and response, in batches of their own (a
+/// batch never mixes the two, so that each log row keeps its operation; sync.md step 6).
 fn phases<'a>(actions: &'a Actions, stats: &DeltaStats) -> Vec<Phase<'a>> {
     let range = |op: Op| stats.ranges[op.index()].map(|(lo, hi)| (lo, hi, stats.counts[op.index()]));
     let mut out = Vec::new();
@@ -318,16 +319,8 @@ fn phases<'a>(actions: &'a Actions, stats: &DeltaStats) -> Vec<Phase<'a>> {
         }
     };
     push(ActionKind::Remove, range(Op::Delete));
-    if actions.get(ActionKind::Update).uses_add {
-        let merged = match (range(Op::Update), range(Op::Insert)) {
-            (Some((lo, _, a)), Some((_, hi, b))) => Some((lo, hi, a + b)),
-            (one, None) | (None, one) => one,
-        };
-        push(ActionKind::Add, merged);
-    } else {
-        push(ActionKind::Update, range(Op::Update));
-        push(ActionKind::Add, range(Op::Insert));
-    }
+    push(ActionKind::Update, range(Op::Update));
+    push(ActionKind::Add, range(Op::Insert));
     out
 }
 
@@ -431,7 +424,9 @@ impl Recorder<'_> {
             progress: progress.clone(),
         };
         let (tx, mut rx) = mpsc::unbounded_channel::<Report<DeltaBatch>>();
-        let mut sender = client.action(context, stop.clone(), tx).map_err(|e| Halt::failed(e.to_string()))?;
+        let mut sender = client
+            .action_reading(context, action.response.clone(), stop.clone(), tx)
+            .map_err(|e| Halt::failed(e.to_string()))?;
         let template = Arc::new(action.template.clone());
         let connection = Arc::new(Connection::clone(&action.connection));
         // As many batches as delivery lets wait for a request slot (twice max_concurrency).

@@ -353,7 +353,7 @@ pub trait Warehouse {
     ) -> Result<()>;
 
     /// Keeps the newest `snapshots` run snapshots of the sync, deletes its log rows older than
-    /// `log_days` UTC days, and drops the run's delta.
+    /// `log_days` × 24 hours before the run's start, and drops the run's delta.
     async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()>;
 
     /// Releases the lock (a dry run: rolls everything back).

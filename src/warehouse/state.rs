@@ -310,12 +310,15 @@ const LOCK_IDENTITY: [(&str, &str, &str); 5] = [
     ("lease_ms", "INTEGER", "bigint"),
 ];
 
-/// The first instant of the UTC day `days` days before `now`'s: log rows of runs started
-/// before it are past `log_retention_days`.
-pub fn log_cutoff(now: chrono::DateTime<chrono::Utc>, days: u32) -> String {
-    let day = now.date_naive() - chrono::TimeDelta::days(days as i64);
-    let start = day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
-    start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// `days` × 24 hours before the run's start (`started_at`, RFC 3339; the current time should
+/// it not parse): log rows of runs started before it are past `log_retention_days` (sync.md,
+/// step 8).
+pub fn log_cutoff(started_at: &str, days: u32) -> String {
+    let start = chrono::DateTime::parse_from_rfc3339(started_at)
+        .map(|t| t.to_utc())
+        .unwrap_or_else(|_| chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()));
+    let cutoff = start - chrono::TimeDelta::hours(24 * i64::from(days));
+    cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
@@ -323,10 +326,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cutoff_is_a_utc_midnight() {
-        let now = chrono::DateTime::parse_from_rfc3339("2024-05-10T15:30:00Z").unwrap().to_utc();
-        assert_eq!(log_cutoff(now, 7), "2024-05-03T00:00:00.000Z");
-        assert_eq!(log_cutoff(now, 1), "2024-05-09T00:00:00.000Z");
+    fn cutoff_is_whole_days_of_24_hours_before_the_run_start() {
+        assert_eq!(log_cutoff("2024-05-10T15:30:00.250Z", 7), "2024-05-03T15:30:00.250Z");
+        assert_eq!(log_cutoff("2024-05-10T15:30:00Z", 1), "2024-05-09T15:30:00.000Z");
+        // Across a DST change nothing moves: UTC has none.
+        assert_eq!(log_cutoff("2024-03-31T01:30:00+00:00", 1), "2024-03-30T01:30:00.000Z");
     }
 
     #[test]

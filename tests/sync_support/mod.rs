@@ -47,6 +47,25 @@ struct State {
     reject: HashSet<i64>,
     /// The request with this index (from 0, counting every request) is held without an answer.
     hold: Option<usize>,
+    /// Users answered 200 but refused in the body, as `refusals` lists them (not applied).
+    refuse: HashSet<i64>,
+    refusals: Refusals,
+}
+
+/// How a 200 answer lists the users it refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Refusals {
+    /// `{"errors": [{"index": 3, "message": "..."}]}`: positions in the request.
+    #[default]
+    ByIndex,
+    /// `{"results": [{"status": "ok"}, {"status": "invalid", "error": "..."}]}`: one per user.
+    ByStatus,
+    /// `{"rejected": [{"identifier": EMAIL, "why": "..."}]}`: by the e-mail sent.
+    ByEmail,
+    /// Like `ByIndex`, each refused user named twice.
+    Twice,
+    /// Like `ByIndex`, with an entry at `index` 999, which names no user of the request.
+    Unknown,
 }
 
 /// An audience API on 127.0.0.1: POST and PATCH upsert the body's `users` by `id`, DELETE
@@ -107,6 +126,14 @@ impl Receiver {
         self.state.lock().unwrap().reject = ids.iter().copied().collect();
     }
 
+    /// Answers 200 to requests holding `ids`, listing those users as refused the way
+    /// `refusals` says (and not applying them).
+    pub fn refuse(&self, ids: &[i64], refusals: Refusals) {
+        let mut st = self.state.lock().unwrap();
+        st.refuse = ids.iter().copied().collect();
+        st.refusals = refusals;
+    }
+
     /// Holds request number `index` (from 0, over the receiver's life) without answering.
     pub fn hold(&self, index: usize) {
         self.state.lock().unwrap().hold = Some(index);
@@ -163,8 +190,12 @@ async fn handle(
     }
     let mut st = state.lock().unwrap();
     let status = if ids.iter().any(|id| st.reject.contains(id)) { 422 } else { 200 };
+    let refused = refusals(&st, &users);
     if status == 200 {
         for (id, user) in ids.iter().zip(&users) {
+            if st.refuse.contains(id) {
+                continue;
+            }
             if method == "DELETE" {
                 st.members.remove(id);
             } else {
@@ -181,8 +212,59 @@ async fn handle(
         }
         None => st.log.push(Got { method, body, ids, status }),
     }
-    let reply = if status == 200 { "{}" } else { "{\"error\": \"rejected\"}" };
+    let reply = if status == 200 { refused.to_string() } else { "{\"error\": \"rejected\"}".to_owned() };
     Ok(Response::builder().status(status).body(Full::new(Bytes::from(reply))).unwrap())
+}
+
+/// The body of a 200 answer to `users`, listing the refused ones as the receiver's mode says.
+fn refusals(st: &State, users: &[Value]) -> Value {
+    let refused = |u: &Value| u["id"].as_i64().is_some_and(|id| st.refuse.contains(&id));
+    let why = |u: &Value| format!("user {} is not allowed", u["id"]);
+    match st.refusals {
+        Refusals::ByIndex => {
+            let errors: Vec<Value> = users
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| refused(u))
+                .map(|(i, u)| serde_json::json!({"index": i, "message": why(u)}))
+                .collect();
+            serde_json::json!({ "errors": errors })
+        }
+        Refusals::ByStatus => {
+            let results: Vec<Value> = users
+                .iter()
+                .map(|u| {
+                    if refused(u) {
+                        serde_json::json!({"status": "invalid", "error": why(u)})
+                    } else {
+                        serde_json::json!({"status": "ok"})
+                    }
+                })
+                .collect();
+            serde_json::json!({ "results": results })
+        }
+        Refusals::ByEmail => {
+            let rejected: Vec<Value> = users
+                .iter()
+                .filter(|u| refused(u))
+                .map(|u| serde_json::json!({"identifier": u["email"], "why": why(u)}))
+                .collect();
+            serde_json::json!({ "rejected": rejected })
+        }
+        Refusals::Twice | Refusals::Unknown => {
+            let mut errors = Vec::new();
+            for (i, u) in users.iter().enumerate().filter(|(_, u)| refused(u)) {
+                errors.push(serde_json::json!({"index": i, "message": why(u)}));
+                if st.refusals == Refusals::Twice {
+                    errors.push(serde_json::json!({"index": i, "message": "named again"}));
+                }
+            }
+            if st.refusals == Refusals::Unknown && !errors.is_empty() {
+                errors.push(serde_json::json!({"index": 999, "message": "no such record"}));
+            }
+            serde_json::json!({ "errors": errors })
+        }
+    }
 }
 
 /// Runs `audience sync` over users 1 to 50 in batches of 10, one request at a time; holds the

@@ -755,7 +755,7 @@ impl Warehouse for PgWarehouse {
         }
         let delta = Tables::new(Dialect::Postgres, sync, run.run_id, Place::Main, Place::Main).delta;
         self.exec("dropping the delta", &format!("DROP TABLE IF EXISTS {}", delta.qualified())).await?;
-        let cutoff = log_cutoff(chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()), log_days);
+        let cutoff = log_cutoff(&run.started_at, log_days);
         self.execute("deleting old log rows", &self.state.delete_old_logs(), &[&sync.as_str(), &cutoff]).await?;
         Ok(())
     }

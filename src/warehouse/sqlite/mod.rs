@@ -1054,7 +1054,7 @@ impl Warehouse for SqliteWarehouse {
             names.into_iter().filter_map(|n| diff::snapshot_run(Dialect::Sqlite, sync, &n).map(|r| (r, n))).collect();
         runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
         let keep = snapshots.max(1) as usize;
-        let cutoff = log_cutoff(chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()), log_days);
+        let cutoff = log_cutoff(&run.started_at, log_days);
         let delta = Tables::new(Dialect::Sqlite, sync, run.run_id, Place::Main, Place::Main).delta;
         self.write("applying retention", |w| {
             for (_, name) in runs.iter().skip(keep) {
