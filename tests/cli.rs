@@ -98,8 +98,20 @@ fn check_reports_every_error_and_exits_1() {
 }
 
 /// The keys of a diagnostic, in order, as every command prints one.
-const DIAGNOSTIC_KEYS: [&str; 10] =
-    ["code", "message", "severity", "action", "key", "line", "column", "start", "end", "hint"];
+const DIAGNOSTIC_KEYS: [&str; 12] = [
+    "code",
+    "message",
+    "severity",
+    "action",
+    "key",
+    "line",
+    "column",
+    "start",
+    "end",
+    "hint",
+    "file_line",
+    "file_column",
+];
 
 fn keys(v: &serde_json::Value) -> Vec<String> {
     v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().cloned().collect()

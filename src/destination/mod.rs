@@ -39,6 +39,7 @@ pub mod headers;
 pub mod keypath;
 pub mod load;
 pub mod model;
+pub mod positions;
 pub mod preview;
 pub mod problem;
 pub mod report;

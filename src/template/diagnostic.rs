@@ -280,6 +280,10 @@ pub struct DiagnosticJson {
     pub start: Option<u32>,
     pub end: Option<u32>,
     pub hint: Option<String>,
+    /// For a template written inline in a config: where the problem is in the config file
+    /// (1-based line, and column in characters), where an editor jumps; null otherwise.
+    pub file_line: Option<u32>,
+    pub file_column: Option<u32>,
 }
 
 impl DiagnosticJson {
@@ -296,6 +300,8 @@ impl DiagnosticJson {
             start: None,
             end: None,
             hint: None,
+            file_line: None,
+            file_column: None,
         }
     }
 }
