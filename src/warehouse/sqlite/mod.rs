@@ -40,7 +40,7 @@ use crate::warehouse::lock::{self, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
-    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunInfo, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
 use delta::Images;
@@ -597,7 +597,7 @@ impl Warehouse for SqliteWarehouse {
                         sync.as_str(),
                         run_id,
                         start.started_at,
-                        format!("{:016x}", start.config),
+                        start.config_text(),
                         start.full_resync as i64,
                         start.me.host,
                         start.me.pid
@@ -618,6 +618,36 @@ impl Warehouse for SqliteWarehouse {
         self.conn
             .query_row(&self.state.next_run_id(), [sync.as_str()], |r| r.get(0))
             .map_err(|e| WarehouseError::sql("numbering the run", e))
+    }
+
+    async fn run_info(&mut self, sync: &SyncName, run: Option<i64>) -> Result<Option<RunInfo>> {
+        if !self.table_exists("main", &self.state.runs.name)? {
+            return Ok(None);
+        }
+        let found = self.conn.query_row(&self.state.select_run(), params![sync.as_str(), run], |r| {
+            Ok(RunInfo {
+                run_id: r.get(0)?,
+                status: r.get(1)?,
+                error: r.get(2)?,
+                config: r.get(3)?,
+                full_resync: r.get::<_, i64>(4)? != 0,
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                counts: RunCounts {
+                    inserted: r.get::<_, i64>(7)? as u64,
+                    updated: r.get::<_, i64>(8)? as u64,
+                    deleted: r.get::<_, i64>(9)? as u64,
+                    failed: r.get::<_, i64>(10)? as u64,
+                    invalid: r.get::<_, i64>(11)? as u64,
+                    requests: r.get::<_, i64>(12)? as u64,
+                },
+            })
+        });
+        match found {
+            Ok(info) => Ok(Some(info)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(WarehouseError::sql("reading the run", e)),
+        }
     }
 
     async fn build_delta(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats> {
