@@ -280,7 +280,10 @@ map = {{ email = "email" }}
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     let warning = stderr.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|l| {
-        l["level"] == "warning" && l["message"].as_str().is_some_and(|m| m.contains("rejected the configuration"))
+        l["level"] == "warning"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the API answered HTTP 401 Unauthorized: the run stops"))
     });
     assert!(warning.is_some(), "no warning line for the 401 in:\n{stderr}");
 }

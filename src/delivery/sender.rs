@@ -209,6 +209,8 @@ struct Counts {
     failed: AtomicU64,
     undelivered: AtomicU64,
     requests: AtomicU64,
+    retries: AtomicU64,
+    splits: AtomicU64,
 }
 
 type Task<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -365,6 +367,7 @@ impl<B: RenderBatch> Shared<B> {
                         return self.settle(batch, records, failed(Some(status), reason));
                     }
                     tracing::debug!(status, records = records.len(), "rejected: splitting in halves");
+                    self.counts.splits.fetch_add(1, Ordering::Relaxed);
                     self.both(batch, a, b, Mode::Half(Some(status))).await;
                 }
             },
@@ -399,8 +402,16 @@ impl<B: RenderBatch> Shared<B> {
                         Verdict::StopRun => {
                             // Stopped while still holding the room in flight, so that no request
                             // waiting for it starts after the API said the configuration is wrong.
-                            tracing::warn!(status, "the API rejected the configuration: the run stops");
-                            self.stop.stop(StopReason::Rejected { status, reason });
+                            // Said once per run, not once per request in flight.
+                            if self.stop.stop(StopReason::Rejected { status, reason }) {
+                                tracing::warn!(
+                                    sync = %self.context.sync,
+                                    run = self.context.run_id,
+                                    status,
+                                    "the API answered {}: the run stops",
+                                    status_line(status)
+                                );
+                            }
                             drop(permit);
                             return Sent::StopRun;
                         }
@@ -430,6 +441,7 @@ impl<B: RenderBatch> Shared<B> {
                 tracing::debug!(status = answer, attempts, "giving up");
                 return Sent::Failed { status: answer, reason };
             };
+            self.counts.retries.fetch_add(1, Ordering::Relaxed);
             if asked.is_some()
                 && let Some(until) = Instant::now().checked_add(wait)
             {
@@ -463,6 +475,8 @@ impl<B: RenderBatch> Shared<B> {
         let mut bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if bound.bound.observe(failed_with) {
             tracing::warn!(
+                sync = %self.context.sync,
+                run = self.context.run_id,
                 status = failed_with,
                 "every one of the first single-record requests failed: splitting stops"
             );
@@ -508,6 +522,8 @@ impl<B: RenderBatch> Shared<B> {
             failed: load(&self.counts.failed),
             undelivered: load(&self.counts.undelivered),
             requests: load(&self.counts.requests),
+            retries: load(&self.counts.retries),
+            splits: load(&self.counts.splits),
             stop: self.stop.reason(),
         }
     }

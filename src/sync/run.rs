@@ -21,14 +21,14 @@ use tokio::sync::mpsc;
 use super::batch::{Chunk, Chunks, DeltaBatch};
 use super::delta::DeltaReader;
 use super::endpoint::{delivery_action, endpoint};
-use super::fingerprint::config_fingerprint;
-use super::summary::{Status, Stop, SyncSummary};
+use super::fingerprint::{changed_parts, config_fingerprint, config_parts};
+use super::summary::{Reasons, Status, Stop, SyncSummary};
 use crate::delivery::{ActionContext, DeliveryClient, Keys, Outcome, Progress, Report, StopReason, StopToken};
 use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
 use crate::template::Connection;
 use crate::warehouse::{
-    ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunRef, RunStart, RunStatus, SyncName, Warehouse,
-    WarehouseError, ident, model_sql, now_utc,
+    ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunInfo, RunRef, RunStart, RunStatus, SyncName,
+    Warehouse, WarehouseError, ident, model_sql, now_utc,
 };
 
 /// What `audience sync` asks of a run.
@@ -227,11 +227,21 @@ async fn locked_run<W: Warehouse>(
     let sync = job.sync;
     let started_at = now_utc();
     let config = config_fingerprint(job.config, sync, job.templates);
+    let previous = w.run_info(&spec.sync, None).await?;
+    let mut start = RunStart {
+        started_at: started_at.clone(),
+        config,
+        config_parts: config_parts(job.config, sync, job.templates),
+        full_resync: options.full_resync,
+        me: me.clone(),
+    };
+    let resync = resync_reason(options.full_resync, previous.as_ref(), &start.config_text());
+    // A run the configuration change makes a full resync is recorded as one, so that the run
+    // after an interrupted one can say why it goes on resending.
+    start.full_resync |= matches!(resync, Some(Resync::ConfigChanged(_)));
     let run_id = if options.dry_run {
         w.next_run_id(&spec.sync).await?
     } else {
-        let start =
-            RunStart { started_at: started_at.clone(), config, full_resync: options.full_resync, me: me.clone() };
         let id = w.start_run(&spec.sync, &start).await?;
         summary.run_id = Some(id);
         id
@@ -240,6 +250,9 @@ async fn locked_run<W: Warehouse>(
     let mut counts = RunCounts::default();
     let outcome = async {
         let stats = w.build_delta(spec, &run, options.full_resync).await?;
+        if stats.baseline > 0 && stats.counts[Op::Insert.index()] > 0 {
+            summary.full_resync = resync.map(|r| r.to_string());
+        }
         counts.invalid = stats.invalid;
         summary.counts.invalid = stats.invalid;
         let deletes = stats.counts[Op::Delete.index()];
@@ -282,6 +295,63 @@ async fn locked_run<W: Warehouse>(
         notice(&format!("retention did not complete (it is tried again next run): {e}"));
     }
     Ok(())
+}
+
+/// Why a run sends members again that the API already has.
+enum Resync {
+    /// `--full-resync`.
+    Asked,
+    /// The configuration fingerprint differs from the previous run's: the run's number and
+    /// what changed (empty when the previous run did not record its parts).
+    ConfigChanged((i64, Vec<String>)),
+    /// The previous run was a full resync and did not finish: its number and status.
+    Unfinished((i64, String)),
+}
+
+impl std::fmt::Display for Resync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resync::Asked => f.write_str("asked for with --full-resync: every member is sent again as an add"),
+            Resync::ConfigChanged((run, parts)) if parts.is_empty() => {
+                write!(f, "the configuration changed since run {run}: every member is sent again as an add")
+            }
+            Resync::ConfigChanged((run, parts)) => write!(
+                f,
+                "the configuration changed since run {run} ({}): every member is sent again as an add",
+                parts.join(", ")
+            ),
+            Resync::Unfinished((run, status)) => write!(
+                f,
+                "run {run}, a full resync, did not finish ({status}): the members it had not sent again are sent now"
+            ),
+        }
+    }
+}
+
+/// Why this run is a full resync, if it is one (sync.md, Change of configuration).
+fn resync_reason(asked: bool, previous: Option<&RunInfo>, config: &str) -> Option<Resync> {
+    if asked {
+        return Some(Resync::Asked);
+    }
+    let previous = previous?;
+    let hex = |text: &str| text.split_whitespace().next().unwrap_or_default().to_owned();
+    if hex(&previous.config) != hex(config) {
+        let parts = changed_parts(&previous.config, config).unwrap_or_default();
+        return Some(Resync::ConfigChanged((previous.run_id, parts)));
+    }
+    let finished = matches!(previous.status.as_str(), "succeeded" | "partial");
+    (previous.full_resync && !finished).then(|| Resync::Unfinished((previous.run_id, previous.status.clone())))
+}
+
+/// What to look at when the API answers 401, 403, 404 or 405 (its `reason` starts with
+/// `HTTP <status>`).
+fn rejected_hint(reason: &str) -> &'static str {
+    match reason.split_whitespace().nth(1) {
+        Some("401") | Some("403") => "check the credentials of [destination.auth] and their permissions",
+        Some("404") => "check base_url, the action's path and audience_id",
+        Some("405") => "check the action's method",
+        _ => "check the destination's settings",
+    }
 }
 
 /// One action's share of the delta: its sequence numbers, and how it is sent.
@@ -337,6 +407,9 @@ async fn deliver<W: Warehouse>(
         requests_before: 0,
         undelivered: 0,
         emptied: 0,
+        retries: 0,
+        splits: 0,
+        reasons: Reasons::default(),
         done: Vec::new(),
     };
     for phase in phases(actions, stats) {
@@ -346,9 +419,15 @@ async fn deliver<W: Warehouse>(
         recorder.phase(w, ctx, &phase).await?;
     }
     let counts = *recorder.counts;
+    // Every record of the delta without an outcome, read yet or not: what the next run sends.
+    let settled = counts.inserted + counts.updated + counts.deleted + counts.failed;
+    recorder.undelivered = stats.counts.iter().sum::<u64>().saturating_sub(settled);
     summary.counts = counts;
     summary.emptied = recorder.emptied;
     summary.undelivered = recorder.undelivered;
+    summary.retries = recorder.retries;
+    summary.splits = recorder.splits;
+    summary.reasons = recorder.reasons.listed();
     match ctx.stop.reason() {
         Some(StopReason::Interrupted) => {
             summary.status = Status::Stopped;
@@ -362,8 +441,13 @@ async fn deliver<W: Warehouse>(
             summary.status = Status::Stopped;
             summary.stop = Some(Stop::Rejected);
             summary.error = Some(format!(
-                "the API rejected the configuration ({reason}); {} records are left for the next run",
-                recorder.undelivered
+                "the API answered {reason}; no request starts after such an answer, and {} left for the next run \
+                 ({})",
+                match recorder.undelivered {
+                    1 => "1 record is".to_owned(),
+                    n => format!("{n} records are"),
+                },
+                rejected_hint(&reason)
             ));
         }
         None if counts.failed > 0 || counts.invalid > 0 => summary.status = Status::Partial,
@@ -382,6 +466,10 @@ struct Recorder<'a> {
     requests_before: u64,
     undelivered: u64,
     emptied: u64,
+    retries: u64,
+    splits: u64,
+    /// Why records failed, counted.
+    reasons: Reasons,
     /// Chunks complete and not yet recorded.
     done: Vec<Chunk>,
 }
@@ -486,6 +574,8 @@ impl Recorder<'_> {
         self.flush(w, summary.requests).await?;
         progress.finish();
         self.requests_before += summary.requests;
+        self.retries += summary.retries;
+        self.splits += summary.splits;
         self.counts.requests = self.requests_before;
         Ok(())
     }
@@ -512,6 +602,9 @@ impl Recorder<'_> {
             c.updated += chunk.succeeded[Op::Update.index()];
             c.inserted += chunk.succeeded[Op::Insert.index()];
             c.failed += chunk.failed.len() as u64;
+            for f in &chunk.failed {
+                self.reasons.add(f.status, &f.reason, 1);
+            }
             c.requests = self.requests_before + phase_requests;
             self.undelivered += chunk.undelivered.len() as u64;
             outcomes.push(ChunkOutcome {
@@ -542,6 +635,7 @@ async fn dry_run<W: Warehouse>(
     let mut ok = [0u64; 3];
     let mut failed = 0u64;
     let mut emptied = 0u64;
+    let mut reasons = Reasons::default();
     for op in Op::ALL {
         let Some((lo, hi)) = stats.ranges[op.index()] else { continue };
         let action = actions.for_op(op);
@@ -555,7 +649,10 @@ async fn dry_run<W: Warehouse>(
                         ok[op.index()] += 1;
                         emptied += p.emptied as u64;
                     }
-                    Err(_) => failed += 1,
+                    Err(e) => {
+                        failed += 1;
+                        reasons.add(None, &e.to_string(), 1);
+                    }
                 })
                 .await?;
             if read.is_none() {
@@ -576,6 +673,7 @@ async fn dry_run<W: Warehouse>(
     summary.counts.updated = ok[Op::Update.index()];
     summary.counts.inserted = ok[Op::Insert.index()];
     summary.counts.failed = failed;
+    summary.reasons = reasons.listed();
     summary.emptied = emptied;
     summary.samples = Some(Value::Object(samples));
     summary.status = if failed > 0 || summary.counts.invalid > 0 { Status::Partial } else { Status::Succeeded };
