@@ -156,6 +156,10 @@ impl SyncSummary {
             out.push_str("\n  ");
             out.push_str(&text);
         };
+        let settled = c.inserted + c.updated + c.deleted + c.failed + c.invalid;
+        if settled == 0 && self.status == Status::Succeeded {
+            line("nothing to send: the API already holds the model's members as they are".to_owned());
+        }
         if let Some(why) = &self.full_resync {
             line(format!("full resync: {why}"));
         }
