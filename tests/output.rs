@@ -637,6 +637,11 @@ fn log_lines_have_one_shape_and_each_event_comes_once() {
     let refusals = lines.iter().filter(|l| l["message"].as_str().unwrap().contains("the run stops")).count();
     assert_eq!(refusals, 1, "{stderr}");
     assert!(api.count.load(Ordering::SeqCst) > 1, "several requests were in flight");
+    // The warehouse's steps name their sync, and each statement of a step says what it does,
+    // so that no two lines read the same.
+    let steps: Vec<&Value> = lines.iter().filter(|l| l["message"] == "warehouse").collect();
+    assert!(!steps.is_empty() && steps.iter().all(|l| l["sync"] == "members"), "{stderr}");
+    assert!(steps.iter().all(|l| l.get("statement").is_some()), "{stderr}");
     // Delivery's own debug lines name the run too.
     let responses: Vec<&Value> = lines.iter().filter(|l| l["message"] == "response").collect();
     assert!(!responses.is_empty() && responses.iter().all(|l| l["sync"] == "members" && l["run"] == 1), "{stderr}");

@@ -70,7 +70,7 @@ impl Subscriber for Lines {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        if fields.sync.is_some() || fields.run.is_some() {
+        if fields.sync.is_some() || fields.run.is_some() || attrs.fields().field("run").is_some() {
             self.spans.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (fields.sync, fields.run));
         }
         Id::from_u64(id)
@@ -81,7 +81,16 @@ impl Subscriber for Lines {
         true
     }
 
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record(&self, id: &Id, values: &Record<'_>) {
+        // A span's `run` is known once the run row exists: recorded then.
+        let mut fields = Fields::default();
+        values.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((sync, run)) = spans.get_mut(&id.into_u64()) {
+            *sync = fields.sync.or(sync.take());
+            *run = fields.run.or(run.take());
+        }
+    }
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::batch::{Chunk, Chunks, DeltaBatch};
 use super::delta::DeltaReader;
@@ -122,7 +123,9 @@ pub async fn run_sync<W: Warehouse>(
     let mut summary = SyncSummary::new(&job.sync.name, options.dry_run);
     let redactor = &job.config.redactor;
     let ctx = Ctx { job, client, stop, options, notice };
-    if let Err(halt) = run(w, &ctx, &mut summary).await {
+    // Every event of the run (the warehouse's steps, delivery's) names its sync and run.
+    let span = tracing::info_span!("sync.run", sync = %job.sync.name, run = tracing::field::Empty);
+    if let Err(halt) = run(w, &ctx, &mut summary).instrument(span).await {
         summary.status = halt.status;
         summary.stop = halt.stop;
         summary.error = Some(redactor.redact(&halt.message).into_owned());
@@ -243,6 +246,7 @@ async fn locked_run<W: Warehouse>(
         w.next_run_id(&spec.sync).await?
     } else {
         let id = w.start_run(&spec.sync, &start).await?;
+        tracing::Span::current().record("run", id);
         summary.run_id = Some(id);
         id
     };

@@ -209,7 +209,7 @@ impl SyncSummary {
                 Some(format!("to send the rest: audience sync {config} --sync {}", self.sync))
             }
             (Status::Partial, _) if self.dry_run => Some(format!(
-                "the records that would fail are those of `audience preview {config} --sync {}` with their values",
+                "to try a record's values: audience preview {config} --sync {} --action add --records FILE",
                 self.sync
             )),
             (Status::Partial, _) => Some(logs("the failed records, with their reasons")),

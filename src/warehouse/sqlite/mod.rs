@@ -122,7 +122,7 @@ impl SqliteWarehouse {
     fn exec(&self, doing: &str, sql: &str) -> Result<()> {
         let started = std::time::Instant::now();
         let result = self.conn.execute_batch(sql).map_err(|e| WarehouseError::sql(doing, e));
-        log_time(doing, started);
+        tracing::debug!(step = doing, statement = %statement(sql), seconds = started.elapsed().as_secs_f64(), "warehouse");
         result
     }
 
@@ -394,6 +394,19 @@ impl SqliteWarehouse {
         }
         Ok(())
     }
+}
+
+/// What a statement does, for the debug line of a step of several (`CREATE TABLE
+/// "_audience_runs"`): its leading keywords and the state table it names, nothing from a model
+/// (whose query may hold a secret).
+fn statement(sql: &str) -> String {
+    let keyword = |t: &&str| t.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !t.is_empty();
+    sql.split_whitespace()
+        .take(6)
+        .take_while(|t| keyword(t) || t.contains("_audience"))
+        .map(|t| t.trim_end_matches('('))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Logs a warehouse step's time at debug level (`AUDIENCE_LOG=debug`).
