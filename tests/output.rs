@@ -733,6 +733,9 @@ fn small_things_people_read() {
         }
         String::from_utf8_lossy(&out).into_owned()
     };
+    // `--format` says what it gives where there is no source to annotate.
+    let help = piped(&["sync", "--help"], &[], &[]);
+    assert!(!help.text.contains("annotated source"), "{}", help.text);
     assert!(raw("xterm").contains("\x1b["), "colours on a terminal");
     assert!(!raw("dumb").contains("\x1b["), "no colour on TERM=dumb");
 }

@@ -85,6 +85,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_bar_fits_the_terminal_and_shows_rate_and_time_left() {
+        // `wide_bar` takes what the rest of the line leaves (a fixed `bar:30` wraps on narrow
+        // terminals); the rate and the time left are what people watch on a long run.
+        for key in ["{wide_bar}", "{rate}", "{eta} left"] {
+            assert!(WITH_TOTAL.contains(key), "{key}");
+        }
+    }
+
+    #[test]
     fn styles_parse_and_a_hidden_bar_does_nothing() {
         assert!(ProgressStyle::with_template(WITH_TOTAL).is_ok());
         assert!(ProgressStyle::with_template(WITHOUT_TOTAL).is_ok());
