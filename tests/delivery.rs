@@ -558,7 +558,7 @@ async fn a_401_stops_the_run_and_leaves_records_undelivered() {
     let Some(StopReason::Rejected { status, reason }) = run.summary.stop.clone() else {
         panic!("{:?}", run.summary.stop)
     };
-    assert_eq!(status, 401);
+    assert_eq!(status, Some(401));
     assert_eq!(reason, r#"HTTP 401 Unauthorized: {"error":"bad token ***"}"#);
     assert!(stop.is_stopped());
 
@@ -566,6 +566,75 @@ async fn a_401_stops_the_run_and_leaves_records_undelivered() {
     let next = deliver(&client(settings()), context(&server, "s", 5), stop, vec![Rows::new("u", 0..3, 0)]).await;
     assert_eq!(next.undelivered().len(), 3);
     assert_eq!(server.requests().len(), 1);
+}
+
+/// A TLS listener on 127.0.0.1 whose certificate nobody trusts (a self-signed leaf, made with
+/// the `openssl` command for `127.0.0.1`): it completes what handshake the client lets it, and
+/// counts the connections it accepted.
+fn untrusted_tls_server() -> (u16, Arc<AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::env::temp_dir().join(format!("audience-delivery-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("the openssl command");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let cert = CertificateDer::from_pem_file(dir.join("cert.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut tls = rustls::ServerConnection::new(config.clone()).unwrap();
+            // Ends when the client refuses the certificate and closes.
+            while tls.is_handshaking() && tls.complete_io(&mut stream).is_ok() {}
+        }
+    });
+    (port, accepted)
+}
+
+/// A certificate that fails verification stops the run like a 401, with rustls's reason, after
+/// one attempt: no retry can change a certificate, and none is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_that_fails_verification_stops_the_run() {
+    let (port, accepted) = untrusted_tls_server();
+    let server = Server::start(support_http::accept_all).await;
+    let mut ctx = context(&server, "s", 5);
+    ctx.endpoint.url = format!("https://127.0.0.1:{port}/members");
+    let s = DeliverySettings { max_concurrency: 1, ..settings() };
+    let stop = StopToken::new();
+    let run = deliver(&client(s), ctx, stop.clone(), vec![Rows::new("r", 0..10, 0)]).await;
+
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection, not retried");
+    assert_eq!(run.summary.requests, 1);
+    assert_eq!(run.undelivered(), all_ids("r", 0..10));
+    let Some(StopReason::Rejected { status, reason }) = run.summary.stop.clone() else {
+        panic!("{:?}", run.summary.stop)
+    };
+    assert_eq!(status, None);
+    assert_eq!(reason, "the API's TLS certificate failed verification: invalid peer certificate: UnknownIssuer");
+    assert!(stop.is_stopped());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

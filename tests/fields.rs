@@ -410,6 +410,13 @@ fn values_with_no_json_form_fail_with_a_reason() {
     );
     // Even in a hashed field: there is no agreed text to hash.
     assert!(one(hashed(Sha256), true, WarehouseValue::Bytes(b"x")).unwrap_err().contains("binary data"));
+    // Text that is not UTF-8 says so and where, hashed or not: never "binary data".
+    for (bytes, offset) in [(&b"\xff"[..], 0), (b"ab\xc3", 2), (b"\xc3\xa9t\xe9", 3)] {
+        let want =
+            format!("field f holds text that is not valid UTF-8: the first invalid byte is at byte offset {offset}");
+        assert_eq!(one(FieldSettings::default(), true, WarehouseValue::InvalidText(bytes)), Err(want.clone()));
+        assert_eq!(one(hashed(Sha256), true, WarehouseValue::InvalidText(bytes)), Err(want));
+    }
     for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         assert!(one(FieldSettings::default(), true, WarehouseValue::Float(f)).unwrap_err().contains("NaN or infinity"));
     }

@@ -210,7 +210,7 @@ async fn each_run_has_its_own_stop_token() {
             let log = log.clone();
             async move {
                 if slot.name == "rejected" {
-                    slot.stop.stop(StopReason::Rejected { status: 401, reason: "HTTP 401 Unauthorized".into() });
+                    slot.stop.stop(StopReason::Rejected { status: Some(401), reason: "HTTP 401 Unauthorized".into() });
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let seen = Seen { sync: slot.name, slot: slot.at, started: clock.now(), stopped: slot.stop.reason() };
@@ -220,7 +220,7 @@ async fn each_run_has_its_own_stop_token() {
         .await;
     let seen = log.borrow();
     let stopped = |sync: &str| seen.iter().find(|s| s.sync == sync).unwrap().stopped.clone();
-    assert!(matches!(stopped("rejected"), Some(StopReason::Rejected { status: 401, .. })));
+    assert!(matches!(stopped("rejected"), Some(StopReason::Rejected { status: Some(401), .. })));
     assert_eq!(stopped("fine"), None);
     assert_eq!(shutdown.reason(), Some(StopReason::Interrupted));
 }

@@ -1,5 +1,5 @@
 //! `audience preview CONFIG --action ACTION`: the exact request for sample records, sent
-//! nowhere.
+//! nowhere. The URL is shown as the HTTP client sends it.
 
 use super::{Format, exit, print_json, stderr_color, usable_config};
 use crate::destination::preview::{PreviewError, PreviewOptions, parse_records, preview};
@@ -67,7 +67,12 @@ pub fn run(args: Args) -> i32 {
         show_secrets: args.show_secrets,
     };
     match preview(config, &options) {
-        Ok(p) => {
+        Ok(mut p) => {
+            // As delivery sends it (dot segments resolved, the host lower-cased): what is shown
+            // is what goes on the wire.
+            if let Ok(url) = crate::http::client::wire_url(&p.url) {
+                p.url = url.into();
+            }
             match args.format {
                 Format::Json => print_json(&p),
                 Format::Human => print!("{}", human(&p)),

@@ -108,7 +108,7 @@ impl Target {
     pub(crate) fn new(endpoint: &Endpoint) -> Result<Target, DeliveryError> {
         let method = reqwest::Method::from_bytes(endpoint.method.as_bytes())
             .map_err(|_| DeliveryError::Method(endpoint.method.clone()))?;
-        let url = reqwest::Url::parse(&endpoint.url).map_err(|e| DeliveryError::Url(e.to_string()))?;
+        let url = crate::http::client::wire_url(&endpoint.url).map_err(DeliveryError::Url)?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(DeliveryError::Url(format!("the scheme must be http or https, not {}", url.scheme())));
         }
@@ -140,6 +140,8 @@ pub(crate) enum Attempted {
     Timeout,
     /// No response: the error's description (without the URL; secrets not yet masked).
     Failed(String),
+    /// The server's TLS certificate failed verification: rustls's reason.
+    Certificate(String),
 }
 
 impl ClientInner {
@@ -164,7 +166,12 @@ impl ClientInner {
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) if e.is_timeout() => return Attempted::Timeout,
-            Err(e) => return Attempted::Failed(describe(&e)),
+            Err(e) => {
+                return match certificate_error(&e) {
+                    Some(why) => Attempted::Certificate(why),
+                    None => Attempted::Failed(describe(&e)),
+                };
+            }
         };
         let header = |name| {
             response.headers().get(name).map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -199,6 +206,27 @@ fn describe(error: &reqwest::Error) -> String {
         source = e.source();
     }
     parts.join(": ")
+}
+
+/// The reason a certificate failed verification, when that is why `error` happened: rustls's
+/// error, found among the causes. An `io::Error` hides the error it wraps from `source` (it
+/// answers with that error's source), and rustls's error comes wrapped in two of them, so each
+/// one is opened too.
+fn certificate_error(error: &reqwest::Error) -> Option<String> {
+    type Cause<'a> = &'a (dyn std::error::Error + 'static);
+    let mut pending: Vec<Cause<'_>> = vec![error];
+    // Bounded, whatever a cause's `source` does.
+    for _ in 0..64 {
+        let e = pending.pop()?;
+        if let Some(rustls::Error::InvalidCertificate(why)) = e.downcast_ref::<rustls::Error>() {
+            return Some(rustls::Error::InvalidCertificate(why.clone()).to_string());
+        }
+        pending.extend(e.source());
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            pending.push(inner as Cause<'_>);
+        }
+    }
+    None
 }
 
 /// The per-request timeout as people write it (`30s`, `250ms`).

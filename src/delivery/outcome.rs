@@ -41,8 +41,9 @@ pub struct Report<B> {
 pub enum StopReason {
     /// SIGINT or SIGTERM (or any caller of [`super::StopToken::stop`]).
     Interrupted,
-    /// The API answered 401, 403, 404 or 405: the configuration, not the data, is wrong.
-    Rejected { status: u16, reason: String },
+    /// The API answered 401, 403, 404 or 405 (`status`), or its TLS certificate failed
+    /// verification (no status): the configuration, not the data, is wrong.
+    Rejected { status: Option<u16>, reason: String },
 }
 
 impl fmt::Display for StopReason {

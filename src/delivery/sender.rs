@@ -403,7 +403,7 @@ impl<B: RenderBatch> Shared<B> {
                             // Stopped while still holding the room in flight, so that no request
                             // waiting for it starts after the API said the configuration is wrong.
                             // Said once per run, not once per request in flight.
-                            if self.stop.stop(StopReason::Rejected { status, reason }) {
+                            if self.stop.stop(StopReason::Rejected { status: Some(status), reason }) {
                                 tracing::warn!(
                                     sync = %self.context.sync,
                                     run = self.context.run_id,
@@ -426,6 +426,19 @@ impl<B: RenderBatch> Shared<B> {
                         None,
                         format!("no response within the {} timeout", show_duration(self.client.settings.timeout)),
                     )
+                }
+                Attempted::Certificate(why) => {
+                    // Like a 401 (sync.md, Security): the run stops at once, nothing retried.
+                    let reason = format!("the API's TLS certificate failed verification: {}", self.masker.mask(&why));
+                    if self.stop.stop(StopReason::Rejected { status: None, reason }) {
+                        tracing::warn!(
+                            sync = %self.context.sync,
+                            run = self.context.run_id,
+                            "the API's TLS certificate failed verification: the run stops"
+                        );
+                    }
+                    drop(permit);
+                    return Sent::StopRun;
                 }
                 Attempted::Failed(why) => {
                     tracing::debug!(attempt = attempts, "connection error");

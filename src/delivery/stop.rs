@@ -76,11 +76,14 @@ mod tests {
             let token = token.clone();
             async move { token.stopped().await }
         });
-        token.stop(StopReason::Rejected { status: 401, reason: "HTTP 401 Unauthorized".into() });
+        token.stop(StopReason::Rejected { status: Some(401), reason: "HTTP 401 Unauthorized".into() });
         token.stop(StopReason::Interrupted);
         waiter.await.unwrap();
         token.stopped().await; // already stopped: at once
         assert!(token.is_stopped());
-        assert_eq!(token.reason(), Some(StopReason::Rejected { status: 401, reason: "HTTP 401 Unauthorized".into() }));
+        assert_eq!(
+            token.reason(),
+            Some(StopReason::Rejected { status: Some(401), reason: "HTTP 401 Unauthorized".into() })
+        );
     }
 }

@@ -56,7 +56,9 @@ pub struct ActionTally {
 /// The first request of an action, as an example.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Sample {
+    /// The HTTP method: `POST`, `PATCH`, `PUT` or `DELETE`.
     pub method: String,
+    /// The request path, `/audiences/{id}/members`.
     pub path: String,
     /// Members in the request.
     pub records: usize,
@@ -69,8 +71,11 @@ pub struct Sample {
 pub struct Received {
     /// Every request, rejected ones and replays included.
     pub requests: u64,
+    /// Adds applied.
     pub add: ActionTally,
+    /// Updates applied.
     pub update: ActionTally,
+    /// Removes applied.
     pub remove: ActionTally,
     /// Requests answered with a 4xx.
     pub rejected: u64,
@@ -150,6 +155,7 @@ impl AudienceApi {
         format!("http://{}", self.addr)
     }
 
+    /// The address the API listens on (127.0.0.1 and a port the system chose).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -164,6 +164,7 @@ pub struct Changes {
     pub emails_changed: u64,
     /// Users deleted, of whom `members_deleted` were in the model: removes.
     pub users_deleted: u64,
+    /// Deleted users who were in the model: removes.
     pub members_deleted: u64,
     /// Members whose lifetime value fell to 100 or less, leaving the model: removes.
     pub left_model: u64,
@@ -171,6 +172,7 @@ pub struct Changes {
     pub joined_model: u64,
     /// New users, of whom `new_members` are in the model: adds.
     pub users_inserted: u64,
+    /// New users who are in the model: adds.
     pub new_members: u64,
     /// What the next sync should send.
     pub expected: Expected,
@@ -179,8 +181,11 @@ pub struct Changes {
 /// Records a sync should send, per action.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Expected {
+    /// Records to add.
     pub add: u64,
+    /// Records to update.
     pub update: u64,
+    /// Records to remove.
     pub remove: u64,
 }
 

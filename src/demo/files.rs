@@ -11,8 +11,9 @@ pub const CONFIG: &str = "audience.toml";
 pub const WAREHOUSE: &str = "warehouse.db";
 /// The marker of a demo folder.
 pub const MARKER: &str = ".audience-demo";
-/// The sync the config defines, and the audience it feeds.
+/// The sync the config defines.
 pub const SYNC: &str = "high_value";
+/// The id of the audience the sync feeds, in the config and the API's paths.
 pub const AUDIENCE_ID: &str = "demo-high-value";
 /// The bearer token the demo's API wants (an example: real configs take it from the environment).
 pub const TOKEN: &str = "demo-token-not-a-secret";
@@ -129,6 +130,7 @@ schedule = "manual"
 pub enum FolderError {
     /// The folder has files and no marker: not the demo's to overwrite.
     NotOurs(PathBuf),
+    /// Reading or writing this path failed.
     Io(PathBuf, io::Error),
 }
 

@@ -29,13 +29,19 @@ pub struct Options {
 /// Everything the demo did, as `demo --format json` prints it.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The demo's folder.
     pub dir: PathBuf,
+    /// The destination config it wrote.
     pub config: PathBuf,
+    /// The SQLite warehouse it made.
     pub warehouse: PathBuf,
     /// The API's address while the demo ran.
     pub api: String,
+    /// The sync that ran.
     pub sync: &'static str,
+    /// The audience the sync fed.
     pub audience_id: &'static str,
+    /// Sample users created in the warehouse.
     pub users: u32,
     /// The two runs.
     pub runs: Vec<RunReport>,

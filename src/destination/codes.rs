@@ -119,6 +119,10 @@ config_codes! {
     StaticValueRejected = "C0512",
     /// `primary_key = "id\n"` — a warehouse identifier with a control character.
     Identifier = "C0513",
+    /// `audience_id = ".."` with `path = "/audiences/{{connection.audienceId}}/members"` — a
+    /// connection value that makes a whole path segment `.` or `..`, which URL parsers remove:
+    /// the request would go to another path.
+    DotSegment = "C0514",
 }
 
 impl std::fmt::Display for ConfigCode {

@@ -116,6 +116,35 @@ pub fn auth_header(auth: &Auth) -> Option<Header> {
     }
 }
 
+/// Decodes standard base64 (RFC 4648 §4), padding optional; `None` for anything else. For the
+/// secrets inside a Basic credential (see [`super::secret::Redactor`]).
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in text.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// Standard base64 with padding (RFC 4648 §4), for Basic credentials: a dozen lines rather
 /// than a dependency.
 pub fn base64(bytes: &[u8]) -> String {
@@ -168,6 +197,14 @@ mod tests {
             assert_eq!(base64(input.as_bytes()), want, "{input}");
         }
         assert_eq!(base64(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        for input in ["", "f", "fo", "foo", "foob", "fooba", "foobar", "Aladdin:open sesame", "\u{e9}:\u{1f511}"] {
+            let encoded = base64(input.as_bytes());
+            assert_eq!(decode_base64(&encoded).as_deref(), Some(input.as_bytes()), "{encoded}");
+            assert_eq!(decode_base64(encoded.trim_end_matches('=')).as_deref(), Some(input.as_bytes()), "{encoded}");
+        }
+        for bad in ["a", "ab!c", "ab c", "abcde"] {
+            assert_eq!(decode_base64(bad), None, "{bad}");
+        }
     }
 
     fn custom(pairs: &[(&str, &str, bool)]) -> Vec<HeaderSetting> {

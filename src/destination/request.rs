@@ -77,18 +77,26 @@ impl PreparedAction {
         let spec_action = destination.action(action);
         for field in spec_action.template.fields() {
             let settings = destination.field(&field.name);
+            let mut column_name = None;
             let source = if settings.is_static {
                 sync.static_value(&field.name).map_or(Source::Unmapped, |s| Source::Static(s.value.clone()))
             } else {
                 match sync.column(&field.name) {
-                    Some(name) => Source::Column(column(name.as_str()).ok_or_else(|| PrepareError::UnknownColumn {
-                        field: field.name.clone(),
-                        column: name.shown().to_owned(),
-                    })?),
+                    Some(name) => {
+                        column_name = Some(name.shown().to_owned());
+                        Source::Column(column(name.as_str()).ok_or_else(|| PrepareError::UnknownColumn {
+                            field: field.name.clone(),
+                            column: name.shown().to_owned(),
+                        })?)
+                    }
                     None => Source::Unmapped,
                 }
             };
-            specs.push(FieldSpec::new(field.name.clone(), settings, source));
+            let spec = FieldSpec::new(field.name.clone(), settings, source);
+            specs.push(match column_name {
+                Some(column) => spec.with_column(column),
+                None => spec,
+            });
         }
         let plan = FieldPlan::compile(&specs, sync.hash_pii).map_err(PrepareError::Plan)?;
         Ok(PreparedAction::with_plan(config, sync.name.clone(), action, sync.connection_texts(), plan))

@@ -106,13 +106,19 @@ impl Redactor {
         redactor
     }
 
-    /// Adds a secret (an empty one is ignored: there is nothing to hide).
+    /// Adds a secret (an empty one is ignored: there is nothing to hide), and the secrets it is
+    /// made of ([`secret_parts`]).
     pub fn add(&self, secret: &str) {
         // A panic elsewhere while holding the lock leaves the lists whole: use them.
         let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
-        if secret.is_empty() || known.secrets.iter().any(|s| s == secret) {
-            return;
+        for secret in std::iter::once(secret.to_owned()).chain(secret_parts(secret)) {
+            if !secret.is_empty() && !known.secrets.contains(&secret) {
+                Self::add_forms(&mut known, &secret);
+            }
         }
+    }
+
+    fn add_forms(known: &mut Known, secret: &str) {
         known.secrets.push(secret.to_owned());
         let json = serde_json::to_string(secret).unwrap_or_default();
         let escaped = json.get(1..json.len().saturating_sub(1)).unwrap_or_default().to_owned();
@@ -148,6 +154,57 @@ impl Redactor {
         }
         out
     }
+}
+
+/// The secrets inside a secret, each a form in which it may be sent or echoed on its own: the
+/// credential of an `Authorization`-style value without its scheme (`Bearer t0k` → `t0k`); for
+/// `Basic`, the base64 credential without its padding too, the decoded `user:password`, and the
+/// password (the user name when the password is empty: some APIs take the key as the user
+/// name).
+///
+/// Only for the HTTP authentication schemes of IANA's registry and the common `Token` and
+/// `ApiKey`: a password such as `correct horse` is not split.
+pub fn secret_parts(secret: &str) -> Vec<String> {
+    const SCHEMES: [&str; 14] = [
+        "basic",
+        "bearer",
+        "digest",
+        "dpop",
+        "gnap",
+        "hoba",
+        "mutual",
+        "negotiate",
+        "oauth",
+        "privatetoken",
+        "scram-sha-1",
+        "scram-sha-256",
+        "token",
+        "apikey",
+    ];
+    let mut parts = Vec::new();
+    let Some((scheme, credential)) = secret.trim().split_once(' ') else {
+        return parts;
+    };
+    let credential = credential.trim();
+    let is_scheme = SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme));
+    if !is_scheme || credential.is_empty() || credential.contains(char::is_whitespace) {
+        return parts;
+    }
+    parts.push(credential.to_owned());
+    if scheme.eq_ignore_ascii_case("basic") {
+        let unpadded = credential.trim_end_matches('=');
+        if unpadded != credential && !unpadded.is_empty() {
+            parts.push(unpadded.to_owned());
+        }
+        if let Some(decoded) = super::headers::decode_base64(credential).and_then(|d| String::from_utf8(d).ok())
+            && let Some((user, password)) = decoded.split_once(':')
+        {
+            parts.push(if password.is_empty() { user.to_owned() } else { password.to_owned() });
+            parts.push(decoded);
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
 }
 
 impl Redactor {
@@ -210,6 +267,25 @@ mod tests {
         assert_eq!(format!("{:?}", Text::plain("acme")), "\"acme\"");
         assert_eq!(Text::new("x", false).with_secret(true).shown(), MASK);
         assert_eq!(Text::secret("x").with_secret(false).shown(), MASK);
+    }
+
+    #[test]
+    fn secrets_inside_secrets() {
+        let basic = format!("Basic {}", super::super::headers::base64(b"alice:pa ss"));
+        assert_eq!(secret_parts(&basic), ["YWxpY2U6cGEgc3M=", "YWxpY2U6cGEgc3M", "pa ss", "alice:pa ss"]);
+        let key_as_user = format!("Basic {}", super::super::headers::base64(b"k3y:"));
+        assert_eq!(secret_parts(&key_as_user), ["azN5Og==", "azN5Og", "k3y", "k3y:"]);
+        assert_eq!(secret_parts("Bearer t0k"), ["t0k"]);
+        assert_eq!(secret_parts("Token abc.def"), ["abc.def"]);
+        assert_eq!(secret_parts("Basic not*base64"), ["not*base64"]);
+        for none in ["t0k", "two words here", "correct horse", "", "Bearer ", "a=b c", "Bearer a b"] {
+            assert!(secret_parts(none).is_empty(), "{none:?}");
+        }
+        // Registered through the whole value, every part is redacted.
+        let r = Redactor::new([basic.as_str()]);
+        let echoed = "got YWxpY2U6cGEgc3M= (YWxpY2U6cGEgc3M) for alice:pa ss, password pa ss";
+        assert_eq!(r.redact(echoed), "got *** (***) for ***, password ***");
+        assert!(r.secrets().contains(&"pa ss".to_owned()), "handed on to delivery's masker");
     }
 
     #[test]

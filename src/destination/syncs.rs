@@ -9,7 +9,7 @@ use super::codes::ConfigCode;
 use super::config::{OrderedMap, ScheduleTable, StringOr, SyncTable};
 use super::defaults;
 use super::keypath;
-use super::model::{Model, StaticSetting, Sync, WarehouseSource};
+use super::model::{Destination, Model, StaticSetting, Sync, WarehouseSource};
 use super::problem::Problem;
 use super::schedule::{self, MAX_EVERY, MIN_EVERY, Schedule, TimeOfDay};
 use super::secret::Text;
@@ -470,6 +470,39 @@ fn cron_schedule(ctx: &mut Ctx<'_>, key: &str, expression: &str) -> Schedule {
                 "standard 5 fields in UTC: minute hour day-of-month month day-of-week, such as \"0 */6 * * *\"",
             );
             Schedule::Manual
+        }
+    }
+}
+
+/// Connection values that make a dot segment of an action's path: the request would go to
+/// another path (`audience_id = ".."`). The message names the action, never the value (it may
+/// come from the environment).
+pub(crate) fn dot_segments(ctx: &mut Ctx<'_>, destination: &Destination, syncs: &[Sync]) {
+    for sync in syncs {
+        let connection = crate::template::Connection {
+            audience_id: sync.audience_id.as_str().to_owned(),
+            audience_name: sync.audience_name.as_str().to_owned(),
+        };
+        let mut flagged = [false, false];
+        for action in &destination.actions {
+            let (id, name) = super::url::dot_segment_values(action.path.as_str(), &connection);
+            for (i, (key, hit)) in [("audience_id", id), ("audience_name", name)].into_iter().enumerate() {
+                if !hit || flagged[i] {
+                    continue;
+                }
+                flagged[i] = true;
+                ctx.push(
+                    Problem::error(
+                        ConfigCode::DotSegment,
+                        keypath::join(&keypath::join("syncs", &sync.name), key),
+                        format!(
+                            "{key} makes a whole segment `.` or `..` of the {} action's path, which URLs resolve away: the request would go to another path",
+                            action.kind.name()
+                        ),
+                    )
+                    .with_hint("use the audience's real id and name; a placeholder's value must not be `.` or `..`"),
+                );
+            }
         }
     }
 }

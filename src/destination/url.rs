@@ -243,6 +243,40 @@ pub fn resolve_path(path: &str, connection: &Connection) -> String {
         .replace(PLACEHOLDERS[1], &percent_encode(&connection.audience_name))
 }
 
+/// Whether a path segment is one URL parsers resolve away (WHATWG URL, which reqwest follows):
+/// `.` or `..`, each dot also written `%2e` or `%2E`.
+fn is_dot_segment(segment: &str) -> bool {
+    let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+    dots == "." || dots == ".."
+}
+
+/// The dot segments of a path, up to its query.
+fn dot_segments(path: &str) -> usize {
+    let path = path.split('?').next().unwrap_or(path);
+    path.split('/').filter(|s| is_dot_segment(s)).count()
+}
+
+/// Which connection values, put in place of the placeholders of `path`, make a dot segment
+/// (`.` or `..` as a whole segment) that the path does not have with other values: the request
+/// would go to another path than the one configured (`audience_id = ".."` turns
+/// `/v1/audiences/{{connection.audienceId}}/members` into `/v1/members`). Percent-encoding
+/// cannot help: URL parsers read `%2e` as a dot too. Returns `(audience_id, audience_name)`;
+/// when only the two together make one, both are `true`.
+pub fn dot_segment_values(path: &str, connection: &Connection) -> (bool, bool) {
+    let neutral = "x".to_owned();
+    let count = |audience_id: &String, audience_name: &String| {
+        let c = Connection { audience_id: audience_id.clone(), audience_name: audience_name.clone() };
+        dot_segments(&resolve_path(path, &c))
+    };
+    let baseline = count(&neutral, &neutral);
+    let id = count(&connection.audience_id, &neutral) > baseline;
+    let name = count(&neutral, &connection.audience_name) > baseline;
+    if !id && !name && count(&connection.audience_id, &connection.audience_name) > baseline {
+        return (true, true);
+    }
+    (id, name)
+}
+
 /// The request URL: the (normalised) base URL followed by the resolved path.
 pub fn request_url(base_url: &str, path: &str, connection: &Connection) -> String {
     format!("{base_url}{}", resolve_path(path, connection))
@@ -306,6 +340,33 @@ mod tests {
         assert_eq!(check_path("/a/{x}"), [PathProblem::Character('{')]);
         assert_eq!(check_path("/a#b"), [PathProblem::Fragment]);
         assert_eq!(check_path(""), [PathProblem::NoSlash]);
+    }
+
+    #[test]
+    fn values_that_make_dot_segments() {
+        let c = |id: &str, name: &str| Connection { audience_id: id.into(), audience_name: name.into() };
+        let path =
+            "/v1/audiences/{{connection.audienceId}}/members/{{connection.audienceName}}?n={{connection.audienceName}}";
+        let table = [
+            (c("42", "High value"), (false, false)),
+            (c("..", "x"), (true, false)),
+            (c(".", "x"), (true, false)),
+            (c("...", "x"), (false, false)),
+            (c("a..", ".a"), (false, false)),
+            (c("x", ".."), (false, true)),
+            (c("../..", "x"), (false, false)), // the slashes are encoded: one segment `..%2F..`
+        ];
+        for (connection, want) in table {
+            assert_eq!(dot_segment_values(path, &connection), want, "{connection:?}");
+        }
+        // Only in the query: no segment.
+        assert_eq!(dot_segment_values("/a?x={{connection.audienceId}}", &c("..", "x")), (false, false));
+        // Together: `.` + `.` is `..`; and next to a literal `%2e` of the path.
+        let both = "/a/{{connection.audienceId}}{{connection.audienceName}}/b";
+        assert_eq!(dot_segment_values(both, &c(".", ".")), (true, true));
+        assert_eq!(dot_segment_values("/a/%2E{{connection.audienceId}}/b", &c(".", "x")), (true, false));
+        // A dot segment the path has on its own is not the values' doing.
+        assert_eq!(dot_segment_values("/a/../{{connection.audienceId}}", &c("7", "x")), (false, false));
     }
 
     #[test]

@@ -87,6 +87,9 @@ pub fn validate(parsed: Parsed, base_dir: &Path) -> Validated {
     let complete = destination.is_some();
     let field_context = syncs::FieldContext { fields: &fields, settings: &settings, complete };
     let syncs = syncs::check_syncs(&mut ctx, &file.syncs, &field_context);
+    if let Some(destination) = &destination {
+        syncs::dot_segments(&mut ctx, destination, &syncs);
+    }
     if complete {
         unused_field_settings(&mut ctx, &settings, &fields);
     }
@@ -117,6 +120,11 @@ fn destination(
     let base_url = base_url(ctx, d.base_url.as_ref());
     let headers = custom_headers(ctx, d);
     let auth = auth(ctx, d.auth.as_ref());
+    // The Authorization value as sent: its parts (Basic's base64 and decoded `user:password`)
+    // are secrets too, in whatever form a response echoes them.
+    if let Some(header) = headers::auth_header(&auth) {
+        ctx.secrets.push(header.value.as_str().to_owned());
+    }
     let timeout = ctx.duration("destination.timeout", d.timeout.as_ref(), defaults::TIMEOUT, Duration::from_secs(3600));
     let max_concurrency =
         ctx.int("destination.max_concurrency", d.max_concurrency, 1..=256, defaults::MAX_CONCURRENCY) as u32;

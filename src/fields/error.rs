@@ -14,20 +14,54 @@ use super::normalize::PhoneProblem;
 pub enum FieldError {
     /// `hash_pii = true` and the raw value is already a digest of the field's algorithm (64,
     /// 128 or 32 hex digits). Hashing it again would send a digest of a digest.
-    AlreadyHashed { field: Arc<str> },
+    AlreadyHashed {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// `hash_pii = false` and the raw value is not a digest of the field's algorithm, so
     /// plain PII would be sent where a digest is expected.
-    NotHashed { field: Arc<str> },
+    NotHashed {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// A required field is unmapped, null, empty, or normalised to empty.
-    Required { field: Arc<str> },
+    Required {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// A BLOB/bytea value: it has no JSON form.
-    Bytes { field: Arc<str> },
+    Bytes {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
+    /// Text that is not valid UTF-8.
+    InvalidUtf8 {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+        /// The warehouse column, when the plan knows its name.
+        column: Option<Arc<str>>,
+        /// The byte offset of the first invalid byte in the value.
+        offset: usize,
+    },
     /// A floating-point NaN or infinity: JSON has no such number.
-    NotFinite { field: Arc<str> },
+    NotFinite {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+    },
     /// `phone_e164` could not make an E.164 number of the value.
-    Phone { field: Arc<str>, problem: PhoneProblem },
+    Phone {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+        /// What is wrong with the number.
+        problem: PhoneProblem,
+    },
     /// The plan reads a column the row does not have: the plan was built for another query.
-    NoSuchColumn { field: Arc<str>, column: usize },
+    NoSuchColumn {
+        /// The template field's name, as configured.
+        field: Arc<str>,
+        /// The column index the plan maps the field to (0-based, in the query's column order).
+        column: usize,
+    },
 }
 
 impl FieldError {
@@ -38,6 +72,7 @@ impl FieldError {
             | FieldError::NotHashed { field }
             | FieldError::Required { field }
             | FieldError::Bytes { field }
+            | FieldError::InvalidUtf8 { field, .. }
             | FieldError::NotFinite { field }
             | FieldError::Phone { field, .. }
             | FieldError::NoSuchColumn { field, .. } => field,
@@ -64,6 +99,13 @@ impl fmt::Display for FieldError {
             }
             FieldError::Bytes { field } => {
                 write!(f, "field {field} holds binary data (BLOB/bytea), which has no JSON form")
+            }
+            FieldError::InvalidUtf8 { field, column, offset } => {
+                write!(f, "field {field}")?;
+                if let Some(column) = column {
+                    write!(f, " (column {column})")?;
+                }
+                write!(f, " holds text that is not valid UTF-8: the first invalid byte is at byte offset {offset}")
             }
             FieldError::NotFinite { field } => {
                 write!(f, "field {field} holds a floating-point NaN or infinity, which has no JSON form")

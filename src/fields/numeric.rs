@@ -9,8 +9,11 @@
 /// The JSON form of a numeric value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NumericJson {
+    /// An integer that fits `i64`: a JSON number with every digit.
     Int(i64),
+    /// An integer above `i64::MAX` that fits `u64`: a JSON number with every digit.
     UInt(u64),
+    /// A decimal whose nearest double prints back (as JavaScript prints it) as the same value.
     Float(f64),
     /// Not exactly a number (too many digits, or `NaN`/`Infinity`, which PostgreSQL numeric
     /// also has): the JSON string of the warehouse's text.

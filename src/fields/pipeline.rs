@@ -103,7 +103,15 @@ impl FieldPlan {
         for field in &self.fields {
             let result = match &field.origin {
                 Origin::Column(index) => match row.value(*index) {
-                    Some(value) => value_out(&field.name, &field.settings, self.hash_pii, value, scratch),
+                    Some(value) => {
+                        value_out(&field.name, &field.settings, self.hash_pii, value, scratch).map_err(|mut f| {
+                            // The value's column, which only the plan knows.
+                            if let FieldError::InvalidUtf8 { column, .. } = &mut f.error {
+                                column.clone_from(&field.column);
+                            }
+                            f
+                        })
+                    }
                     None => Err(Failure {
                         step: Step::Map,
                         error: FieldError::NoSuchColumn { field: field.name.clone(), column: *index },
@@ -200,6 +208,10 @@ pub(super) fn value_out(
     // 1. Map: a value with no JSON form fails the record.
     match value {
         WarehouseValue::Bytes(_) => return fail(Step::Map, FieldError::Bytes { field: field() }),
+        WarehouseValue::InvalidText(bytes) => {
+            let offset = std::str::from_utf8(bytes).err().map_or(bytes.len(), |e| e.valid_up_to());
+            return fail(Step::Map, FieldError::InvalidUtf8 { field: field(), column: None, offset });
+        }
         WarehouseValue::Float(f) if !f.is_finite() => {
             return fail(Step::Map, FieldError::NotFinite { field: field() });
         }
@@ -231,7 +243,7 @@ pub(super) fn value_out(
             },
             WarehouseValue::Json(_) => Out::Json,
             // Handled by steps 1 and 2.
-            WarehouseValue::Null | WarehouseValue::Bytes(_) => Out::Missing,
+            WarehouseValue::Null | WarehouseValue::Bytes(_) | WarehouseValue::InvalidText(_) => Out::Missing,
         });
     }
 
@@ -258,7 +270,7 @@ pub(super) fn value_out(
             // `write_value` copies `str`s and writes ASCII, so this holds.
             std::str::from_utf8(json).expect("JSON text is UTF-8")
         }
-        WarehouseValue::Null | WarehouseValue::Bytes(_) => return Ok(Out::Missing),
+        WarehouseValue::Null | WarehouseValue::Bytes(_) | WarehouseValue::InvalidText(_) => return Ok(Out::Missing),
     };
     let looks_hashed = algorithm.looks_hashed(raw);
 

@@ -28,13 +28,24 @@ pub enum Source {
 pub struct FieldSpec {
     /// The template field's name, as configured (error messages use it).
     pub name: String,
+    /// How the field's value is checked, normalised and hashed.
     pub settings: FieldSettings,
+    /// Where the field's value comes from.
     pub source: Source,
+    /// The name of the warehouse column of [`Source::Column`], for error messages.
+    pub column: Option<String>,
 }
 
 impl FieldSpec {
+    /// A field named `name` with these settings, read from `source`.
     pub fn new(name: impl Into<String>, settings: FieldSettings, source: Source) -> FieldSpec {
-        FieldSpec { name: name.into(), settings, source }
+        FieldSpec { name: name.into(), settings, source, column: None }
+    }
+
+    /// Names the column the value comes from, for error messages.
+    pub fn with_column(mut self, column: impl Into<String>) -> FieldSpec {
+        self.column = Some(column.into());
+        self
     }
 }
 
@@ -54,6 +65,8 @@ pub(super) struct CompiledField {
     pub name: Arc<str>,
     pub settings: FieldSettings,
     pub origin: Origin,
+    /// The column's name, when the spec gave it.
+    pub column: Option<Arc<str>>,
 }
 
 /// A field's source, with static values already processed.
@@ -106,7 +119,8 @@ impl FieldPlan {
                     Origin::Static(out.map(|out| owned(out, value, &scratch.text)))
                 }
             };
-            compiled.push(CompiledField { name, settings: spec.settings, origin });
+            let column = spec.column.as_deref().map(Arc::from);
+            compiled.push(CompiledField { name, settings: spec.settings, origin, column });
         }
         Ok(FieldPlan { hash_pii, fields: compiled })
     }

@@ -33,6 +33,9 @@ pub enum WarehouseValue<'a> {
     Json(&'a Value),
     /// BLOB, bytea: there is no JSON form, so the record fails with a reason.
     Bytes(&'a [u8]),
+    /// Text that is not valid UTF-8 (SQLite stores whatever it is given): no JSON string can
+    /// carry it unchanged, so the record fails with where the first invalid byte is.
+    InvalidText(&'a [u8]),
 }
 
 impl<'a> From<&'a Value> for WarehouseValue<'a> {
@@ -56,14 +59,23 @@ impl<'a> From<&'a Value> for WarehouseValue<'a> {
 /// A warehouse value that owns its data: a static field's literal, or a test row.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OwnedValue {
+    /// SQL NULL: [`WarehouseValue::Null`].
     Null,
+    /// An integer: [`WarehouseValue::Int`].
     Int(i64),
+    /// A double: [`WarehouseValue::Float`].
     Float(f64),
+    /// Numeric/decimal text such as `"19.99"`: [`WarehouseValue::Numeric`].
     Numeric(String),
+    /// Text: [`WarehouseValue::Text`].
     Text(String),
+    /// A date or timestamp printed as RFC 3339: [`WarehouseValue::Timestamp`].
     Timestamp(String),
+    /// A boolean: [`WarehouseValue::Bool`].
     Bool(bool),
+    /// A json/jsonb value: [`WarehouseValue::Json`].
     Json(Value),
+    /// A BLOB/bytea: [`WarehouseValue::Bytes`].
     Bytes(Vec<u8>),
 }
 
@@ -125,7 +137,8 @@ impl From<&WarehouseValue<'_>> for OwnedValue {
             WarehouseValue::Timestamp(s) => OwnedValue::Timestamp(s.to_owned()),
             WarehouseValue::Bool(b) => OwnedValue::Bool(b),
             WarehouseValue::Json(v) => OwnedValue::Json(v.clone()),
-            WarehouseValue::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
+            // Owned values are literals and test rows; invalid text kept as its bytes.
+            WarehouseValue::Bytes(b) | WarehouseValue::InvalidText(b) => OwnedValue::Bytes(b.to_vec()),
         }
     }
 }

@@ -77,6 +77,8 @@ fn json_ws(rng: &mut Rng, out: &mut String) {
     }
 }
 
+/// Writes a random JSON object of up to four pairs, its values nested at most `depth` more
+/// levels; keys come mostly from the field-name pools, and sometimes one repeats.
 pub fn write_json_object(rng: &mut Rng, out: &mut String, depth: usize) {
     out.push('{');
     let n = rng.weighted(&[1, 3, 4, 3, 2]);
@@ -103,6 +105,8 @@ pub fn write_json_object(rng: &mut Rng, out: &mut String, depth: usize) {
     out.push('}');
 }
 
+/// Writes a random JSON array of up to four items (records, arrays, or both), nested at most
+/// `depth` more levels; `empty_ok` as in [`write_json_value`].
 pub fn write_json_array(rng: &mut Rng, out: &mut String, depth: usize, empty_ok: bool) {
     out.push('[');
     let n = rng.weighted(&[if empty_ok { 2 } else { 0 }, 3, 3, 2, 1]);

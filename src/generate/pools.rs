@@ -69,6 +69,7 @@ pub const INPUT_NUMBERS: &[&str] = &[
 
 /// Record field names templates use, with sub-keys for `addr.city`-like paths.
 pub const RECORD_FIELDS: &[&str] = &["email", "phone", "a", "b", "tags", "addr", "first name", "0", "é", "x", "and"];
+/// Sub-field names, for the second step of a path (`addr.city`).
 pub const SUB_FIELDS: &[&str] = &["city", "zip", "0", "a", "b c"];
 
 /// Picks a field name: mostly a hot one, else from all the pools.

@@ -11,13 +11,21 @@ use crate::template::{Connection, RecordBatch};
 /// A value of one record field, as the sync runner would set it.
 #[derive(Clone, Debug)]
 pub enum FieldVal {
+    /// No value: the slot is left missing.
     Missing,
+    /// SQL NULL: [`RecordBatch::set_null`].
     Null,
+    /// [`RecordBatch::set_bool`].
     Bool(bool),
+    /// [`RecordBatch::set_i64`].
     I64(i64),
+    /// [`RecordBatch::set_u64`], always above `i64::MAX`.
     U64(u64),
+    /// [`RecordBatch::set_f64`], always finite.
     F64(f64),
+    /// [`RecordBatch::set_str`].
     Str(String),
+    /// [`RecordBatch::set_json`], an object or an array.
     Json(Value),
 }
 
@@ -29,6 +37,7 @@ pub const FLOAT_EDGES: &[f64] = &[
     9007199254740993.0, 123456789.123456789, 1e300, 0.30000000000000004, 4294967295.0, 1e20,
 ];
 
+/// A random field value: every kind, with integer and float edges (64-bit limits, 2^53 ± 1).
 pub fn gen_field_value(rng: &mut Rng) -> FieldVal {
     match rng.weighted(&[2, 1, 1, 3, 1, 3, 4, 2]) {
         0 => FieldVal::Missing,
@@ -75,6 +84,7 @@ impl FieldVal {
         })
     }
 
+    /// Sets field `field` of `batch`'s last record to this value.
     pub fn set(&self, batch: &mut RecordBatch, field: usize) {
         match self {
             FieldVal::Missing => {}

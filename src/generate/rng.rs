@@ -18,6 +18,7 @@ pub struct Rng {
 }
 
 impl Rng {
+    /// A splitmix64 stream from `seed`.
     pub fn new(seed: u64) -> Rng {
         Rng { state: seed, bytes: Vec::new(), read: 0 }
     }
@@ -35,6 +36,7 @@ impl Rng {
         Rng { state: seed, bytes: data.to_vec(), read: 0 }
     }
 
+    /// The next draw: 64 uniform bits (the top byte from the fuzzer's input while it lasts).
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
@@ -67,6 +69,7 @@ impl Rng {
         self.below(100) < percent as usize
     }
 
+    /// An item of `items`, uniformly (`items` not empty).
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }

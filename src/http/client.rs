@@ -13,6 +13,13 @@ pub struct ClientSettings {
     pub max_idle_per_host: usize,
 }
 
+/// A URL as it goes on the wire: parsed by the URL parser reqwest sends with (WHATWG URL), which
+/// resolves dot segments (`%2e` included), lower-cases the host and drops a default port.
+/// Delivery sends this parse and `preview` shows it, so what is shown is what is sent.
+pub fn wire_url(url: &str) -> Result<reqwest::Url, String> {
+    reqwest::Url::parse(url).map_err(|e| e.to_string())
+}
+
 /// A reqwest client with these settings. No redirect is followed (sync.md: a 3xx fails its
 /// records with the `Location`, and a credential must not follow a redirect elsewhere).
 pub fn build(settings: ClientSettings) -> Result<reqwest::Client, reqwest::Error> {

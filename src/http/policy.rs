@@ -14,8 +14,13 @@ pub enum Answer {
     Status(u16),
     /// No complete response within the per-request timeout.
     Timeout,
-    /// No response at all: refused, reset, closed before the response, TLS failure.
+    /// No response at all: refused, reset, closed before the response, a TLS failure other
+    /// than the certificate's.
     ConnectionError,
+    /// The server's TLS certificate failed verification (unknown issuer, expired, another
+    /// name): no retry will change it, and sending anyway would hand the credentials to a
+    /// server that is not the API.
+    Certificate,
 }
 
 /// What an answer means for the records of the request (sync.md, Delivery).
@@ -28,7 +33,8 @@ pub enum Verdict {
     Retry,
     /// 400, 413, 422: split the request in halves to isolate the bad records.
     Split,
-    /// 401, 403, 404, 405: the configuration is wrong, not the data: the run stops.
+    /// 401, 403, 404, 405, a certificate that fails verification: the configuration is wrong,
+    /// not the data: the run stops.
     StopRun,
     /// 3xx: no redirect is followed; the records fail with the status and `Location`.
     Redirect,
@@ -45,6 +51,7 @@ pub enum Verdict {
 pub const fn classify(answer: Answer) -> Verdict {
     match answer {
         Answer::Timeout | Answer::ConnectionError => Verdict::Retry,
+        Answer::Certificate => Verdict::StopRun,
         Answer::Status(status) => match status {
             200..=299 => Verdict::Accepted,
             300..=399 => Verdict::Redirect,
@@ -176,6 +183,7 @@ mod tests {
             (Status(504), Retry),
             (Timeout, Retry),
             (ConnectionError, Retry),
+            (Certificate, StopRun),
             (Status(400), Split),
             (Status(413), Split),
             (Status(422), Split),

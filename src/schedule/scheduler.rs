@@ -28,7 +28,9 @@ pub const LATE_AFTER: chrono::Duration = chrono::Duration::minutes(2);
 /// A sync and its schedule.
 #[derive(Clone, Debug)]
 pub struct Scheduled {
+    /// The sync's name, as in the config.
     pub name: String,
+    /// When it runs.
     pub schedule: Schedule,
 }
 
@@ -37,6 +39,7 @@ pub struct Scheduled {
 pub struct Slot {
     /// The sync's position among [`Scheduler::syncs`].
     pub index: usize,
+    /// The sync's name.
     pub name: String,
     /// The slot's time; the run starts at it or a little after.
     pub at: DateTime<Utc>,
@@ -48,6 +51,7 @@ pub struct Slot {
 /// What the scheduler did for one sync, returned when it stops.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// The sync's name.
     pub name: String,
     /// Runs started.
     pub started: u32,

@@ -354,6 +354,7 @@ fn rejected_hint(reason: &str) -> &'static str {
         Some("401") | Some("403") => "check the credentials of [destination.auth] and their permissions",
         Some("404") => "check base_url, the action's path and audience_id",
         Some("405") => "check the action's method",
+        _ if reason.contains("certificate") => "check base_url's host, or the CA the API's certificate needs",
         _ => "check the destination's settings",
     }
 }
@@ -441,12 +442,13 @@ async fn deliver<W: Warehouse>(
                 recorder.undelivered
             ));
         }
-        Some(StopReason::Rejected { reason, .. }) => {
+        Some(StopReason::Rejected { reason, status }) => {
             summary.status = Status::Stopped;
             summary.stop = Some(Stop::Rejected);
+            // An answer (401, 403, ...) or no answer worth retrying (a certificate that fails).
+            let what = if status.is_some() { format!("the API answered {reason}") } else { reason.clone() };
             summary.error = Some(format!(
-                "the API answered {reason}; no request starts after such an answer, and {} left for the next run \
-                 ({})",
+                "{what}; no request starts after that, and {} left for the next run ({})",
                 match recorder.undelivered {
                     1 => "1 record is".to_owned(),
                     n => format!("{n} records are"),

@@ -35,13 +35,21 @@ pub(crate) enum Slot {
 /// A value read out of a slot.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum FieldValue<'a> {
+    /// The field has no value: the key is omitted from the body.
     Missing,
+    /// JSON `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// An exact integer that fits `i64`.
     Int(i64),
+    /// An exact integer above `i64::MAX` that fits `u64`.
     UInt(u64),
+    /// A double, printed as JavaScript prints it.
     Float(f64),
+    /// A string, borrowed from the batch's text buffer.
     Str(&'a str),
+    /// An arbitrary JSON value (array or object), borrowed from the batch.
     Json(&'a Value),
 }
 
@@ -67,6 +75,7 @@ impl RecordBatch {
         RecordBatch { width, ..RecordBatch::default() }
     }
 
+    /// Number of slots per record: the template's field count.
     pub fn width(&self) -> usize {
         self.width
     }
@@ -76,6 +85,7 @@ impl RecordBatch {
         self.count
     }
 
+    /// Whether the batch holds no record.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -103,26 +113,32 @@ impl RecordBatch {
         &mut self.slots[n - self.width + field]
     }
 
+    /// Sets field `field` of the last record to JSON `null`.
     pub fn set_null(&mut self, field: usize) {
         *self.last(field) = Slot::Null;
     }
 
+    /// Sets field `field` of the last record to a boolean.
     pub fn set_bool(&mut self, field: usize, v: bool) {
         *self.last(field) = Slot::Bool(v);
     }
 
+    /// Sets field `field` of the last record to an exact integer.
     pub fn set_i64(&mut self, field: usize, v: i64) {
         *self.last(field) = Slot::Int(v);
     }
 
+    /// Sets field `field` of the last record to an exact integer beyond `i64`.
     pub fn set_u64(&mut self, field: usize, v: u64) {
         *self.last(field) = Slot::UInt(v);
     }
 
+    /// Sets field `field` of the last record to a double.
     pub fn set_f64(&mut self, field: usize, v: f64) {
         *self.last(field) = Slot::Float(v);
     }
 
+    /// Sets field `field` of the last record to a string, copied into the shared text buffer.
     pub fn set_str(&mut self, field: usize, v: &str) {
         let start = self.text.len() as u32;
         self.text.push_str(v);

@@ -283,6 +283,7 @@ pub struct DiagnosticJson {
     /// For a template written inline in a config: where the problem is in the config file
     /// (1-based line, and column in characters), where an editor jumps; null otherwise.
     pub file_line: Option<u32>,
+    /// The column of `file_line` (1-based, in characters); null with it.
     pub file_column: Option<u32>,
 }
 

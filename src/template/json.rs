@@ -138,11 +138,13 @@ pub fn write_f64(out: &mut Vec<u8>, f: f64) {
     }
 }
 
+/// Appends the decimal digits of `i`: every digit, as the reference prints an integer token.
 #[inline]
 pub fn write_i64(out: &mut Vec<u8>, i: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
 }
 
+/// Appends the decimal digits of `u`: every digit, as the reference prints an integer token.
 #[inline]
 pub fn write_u64(out: &mut Vec<u8>, u: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());

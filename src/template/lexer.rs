@@ -24,41 +24,72 @@ use super::span::Span;
 /// expected starts a regular expression; where an operator is expected it is division.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expect {
+    /// An operand: `/` starts a regular expression.
     Operand,
+    /// An operator: `/` is division.
     Operator,
 }
 
 /// Operator and punctuation tokens, including the keyword operators `and`, `or`, `in`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// `.`
     Dot,
+    /// `..`
     DotDot,
+    /// `[`
     LBracket,
+    /// `]`
     RBracket,
+    /// `{`
     LBrace,
+    /// `}`
     RBrace,
+    /// `(`
     LParen,
+    /// `)`
     RParen,
+    /// `,`
     Comma,
+    /// `@`
     At,
+    /// `#`
     Hash,
+    /// `;`
     Semicolon,
+    /// `:`
     Colon,
+    /// `?`
     Question,
+    /// `+`
     Plus,
+    /// `-`
     Minus,
+    /// `*`
     Star,
+    /// `**`
     StarStar,
+    /// `/`
     Slash,
+    /// `%`
     Percent,
+    /// `|`
     Pipe,
+    /// `=`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `^`
     Caret,
+    /// `&`
     Amp,
     /// `:=`
     Bind,
@@ -68,8 +99,11 @@ pub enum Op {
     Elvis,
     /// `??`
     Coalesce,
+    /// `and`
     And,
+    /// `or`
     Or,
+    /// `in`
     In,
 }
 
@@ -132,21 +166,29 @@ impl Op {
 pub enum TokenKind {
     /// A field name: unquoted, or written in backticks (`backtick`).
     Name {
+        /// The name, backticks removed.
         name: String,
+        /// Written in backticks (`` `first name` ``).
         backtick: bool,
     },
     /// `$name`: the name without the `$` (`$` is `""`, `$$` is `"$"`).
     Variable(String),
     /// A string literal, escapes decoded.
     String(String),
+    /// A number literal, unsigned (`-` is always an operator token).
     Number(f64),
+    /// `true` or `false`.
     Bool(bool),
+    /// `null`
     Null,
     /// `/pattern/flags`, flags being any of `i` and `m`.
     Regex {
+        /// The text between the slashes.
         pattern: String,
+        /// The flags after the closing slash, possibly empty.
         flags: String,
     },
+    /// An operator or punctuation token.
     Op(Op),
     /// A token whose error is already recorded and that stands for nothing: `!` or `~` not
     /// starting `!=` or `~>` (S0204), an empty or unterminated regular expression (S0301, S0302).
@@ -158,7 +200,9 @@ pub enum TokenKind {
 /// A token and its byte span in the source.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Token {
+    /// What the token is, with its decoded value.
     pub kind: TokenKind,
+    /// The token's source text (for a string, quotes included).
     pub span: Span,
 }
 
@@ -248,6 +292,7 @@ pub struct Lexer<'s> {
 }
 
 impl<'s> Lexer<'s> {
+    /// A lexer at the start of `src`.
     pub fn new(src: &'s str) -> Lexer<'s> {
         Lexer { src, pos: 0, diagnostics: Vec::new(), ran_off_end: false }
     }

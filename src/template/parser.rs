@@ -51,7 +51,9 @@ use super::{MAX_DEPTH, MAX_SOURCE_BYTES};
 /// The parse result: the tree when one could be built, and every diagnostic found.
 #[derive(Clone, Debug)]
 pub struct Parsed {
+    /// The tree; `None` after an error the parser could not recover from.
     pub expr: Option<Expr>,
+    /// Every lexer and parser diagnostic, in source order.
     pub diagnostics: Vec<Diagnostic>,
 }
 

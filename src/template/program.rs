@@ -13,7 +13,9 @@ use std::fmt::Write as _;
 /// A range of [`Program::bytes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bytes {
+    /// Offset of the first byte.
     pub start: u32,
+    /// Number of bytes.
     pub len: u32,
 }
 
@@ -23,30 +25,69 @@ pub struct Bytes {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Emits the constant `bytes` (always defined); yields `consts[value]`. Length 1.
-    Const { bytes: Bytes, value: u32 },
+    Const {
+        /// The constant's JSON text.
+        bytes: Bytes,
+        /// Index of the constant's value in [`Program::consts`].
+        value: u32,
+    },
     /// An object constructor; the next instructions are `pairs` × ([`Op::Pair`], value).
     /// `ordered` is false when JavaScript's key order (array-index keys first) differs from the
     /// source order: the object is then built in source order and written in key order.
-    Object { pairs: u32, len: u32, ordered: bool },
+    Object {
+        /// Number of pairs.
+        pairs: u32,
+        /// Instructions the whole expression spans, this one included.
+        len: u32,
+        /// Whether source order is also JavaScript's key order.
+        ordered: bool,
+    },
     /// A pair of the enclosing object: `key` is the serialised `"key":`, `name` the key itself
     /// (an index into [`Program::names`]). The value expression follows. Length 1 (the value
     /// is counted separately).
-    Pair { key: Bytes, name: u32 },
+    Pair {
+        /// The serialised `"key":`.
+        key: Bytes,
+        /// Index of the key in [`Program::names`].
+        name: u32,
+    },
     /// An array constructor; the next instructions are `items` expressions. Items that are
     /// not array constructors are spliced one level when they yield an array.
-    Array { items: u32, len: u32 },
+    Array {
+        /// Number of item expressions.
+        items: u32,
+        /// Instructions the whole expression spans, this one included.
+        len: u32,
+    },
     /// A path; the next instructions are `steps` steps ([`Op::Root`], [`Op::Field`], or an
     /// [`Op::Object`] for a `.{ ... }` step). `streams` when the last step is a `.{ ... }`
     /// step: its objects are then written one by one as they are built, through
     /// `blocks[block]` when the object could be lowered to one ([`NO_BLOCK`] otherwise).
-    Path { steps: u32, len: u32, streams: bool, block: u32 },
+    Path {
+        /// Number of steps.
+        steps: u32,
+        /// Instructions the whole expression spans, this one included.
+        len: u32,
+        /// Whether the last step is a `.{ ... }` step whose objects are written as built.
+        streams: bool,
+        /// Index of the lowered step in [`Program::blocks`], or [`NO_BLOCK`].
+        block: u32,
+    },
     /// Step `$$`: the input root. Also an expression on its own. Length 1.
     Root,
     /// Step: the field `names[name]`; `slot` is its record slot inside a `$$.records` block of
     /// a template ([`NO_SLOT`] when none). Length 1.
-    Field { name: u32, slot: u32 },
+    Field {
+        /// Index of the field's name in [`Program::names`].
+        name: u32,
+        /// The field's record slot, or [`NO_SLOT`].
+        slot: u32,
+    },
     /// `$number(arg)`; the argument expression follows. Errors point at this instruction's span.
-    Number { len: u32 },
+    Number {
+        /// Instructions the whole expression spans, this one included.
+        len: u32,
+    },
 }
 
 /// No record slot.
@@ -74,17 +115,45 @@ pub enum Piece {
     SepLit(Bytes),
     /// A pair whose value is the item's field `field`: nothing when it is undefined; otherwise
     /// the comma, `key` (the serialised `"key":`) and the value.
-    Pair { key: Bytes, field: u32, comma: Comma },
+    Pair {
+        /// The serialised `"key":`.
+        key: Bytes,
+        /// Index of the item field in [`Block::fields`].
+        field: u32,
+        /// Whether a comma goes first.
+        comma: Comma,
+    },
     /// An array item that is the item's field `field`: nothing when undefined; an array value
     /// is spliced one level (the reference's `fn.append`); otherwise the comma and the value.
-    Item { field: u32, comma: Comma },
+    Item {
+        /// Index of the item field in [`Block::fields`].
+        field: u32,
+        /// Whether a comma goes first.
+        comma: Comma,
+    },
     /// `$number(field)` as a pair (`key.len > 0`) or an item; `op` is the [`Op::Number`]
     /// instruction, whose span errors report.
-    Number { key: Bytes, field: u32, comma: Comma, op: u32 },
+    Number {
+        /// The serialised `"key":`, or empty for an array item.
+        key: Bytes,
+        /// Index of the item field in [`Block::fields`].
+        field: u32,
+        /// Whether a comma goes first.
+        comma: Comma,
+        /// Index of the [`Op::Number`] instruction in [`Program::ops`].
+        op: u32,
+    },
     /// A value that reads only `$$` (such as `$$.connection.audienceId`), the same for every
     /// item: evaluated once per sequence of items, as `invariants[index]`, and written like a
     /// literal (nothing when it is undefined). A pair when `key.len > 0`, else an item.
-    Invariant { key: Bytes, index: u32, comma: Comma },
+    Invariant {
+        /// The serialised `"key":`, or empty for an array item.
+        key: Bytes,
+        /// Index of the expression in [`Block::invariants`].
+        index: u32,
+        /// Whether a comma goes first.
+        comma: Comma,
+    },
 }
 
 /// The object of a streaming `.{ ... }` step lowered to a flat list of pieces, for items whose
@@ -94,6 +163,7 @@ pub enum Piece {
 /// through the general instructions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Block {
+    /// What each item writes, in order.
     pub pieces: Vec<Piece>,
     /// The names of the item fields the pieces read, indexed by `field`.
     pub fields: Vec<Box<str>>,
@@ -131,6 +201,7 @@ impl Op {
 /// A compiled template or expression.
 #[derive(Clone, Debug, Default)]
 pub struct Program {
+    /// The instructions, in prefix order; the program's expression starts at index 0.
     pub ops: Vec<Op>,
     /// Source span of each instruction (parallel to `ops`).
     pub spans: Vec<Span>,
@@ -148,10 +219,12 @@ pub struct Program {
 }
 
 impl Program {
+    /// The bytes of range `b` of [`Program::bytes`].
     pub fn bytes(&self, b: Bytes) -> &[u8] {
         &self.bytes[b.start as usize..(b.start + b.len) as usize]
     }
 
+    /// Name `index` of [`Program::names`].
     pub fn name(&self, index: u32) -> &str {
         &self.names[index as usize]
     }

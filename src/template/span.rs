@@ -6,11 +6,15 @@ use serde::Serialize;
 /// everywhere in the engine; lines and columns are derived from them by [`LineIndex`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Span {
+    /// Byte offset of the first byte.
     pub start: u32,
+    /// Byte offset one past the last byte (`start` for an empty span).
     pub end: u32,
 }
 
 impl Span {
+    /// The span `start..end`. Offsets fit `u32`: sources are at most
+    /// [`MAX_SOURCE_BYTES`](super::MAX_SOURCE_BYTES) long.
     pub const fn new(start: usize, end: usize) -> Span {
         Span { start: start as u32, end: end as u32 }
     }
@@ -20,14 +24,17 @@ impl Span {
         Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
+    /// The span as a range, for slicing the source.
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
 
+    /// Length in bytes.
     pub fn len(self) -> usize {
         (self.end - self.start) as usize
     }
 
+    /// Whether the span covers no byte (a position, such as the end of input).
     pub fn is_empty(self) -> bool {
         self.start == self.end
     }
@@ -36,7 +43,9 @@ impl Span {
 /// A 1-based line and a 1-based column counted in Unicode scalar values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct LineCol {
+    /// Line number, from 1.
     pub line: u32,
+    /// Column number, from 1, in Unicode scalar values.
     pub column: u32,
 }
 
@@ -51,6 +60,7 @@ pub struct LineIndex<'s> {
 }
 
 impl<'s> LineIndex<'s> {
+    /// Indexes the line starts of `src` (one pass over its bytes).
     pub fn new(src: &'s str) -> LineIndex<'s> {
         let bytes = src.as_bytes();
         let mut starts = vec![0];

@@ -11,14 +11,19 @@ use serde_json::Value;
 /// A value during evaluation. `'a` borrows the program's constants and the input.
 #[derive(Clone, Debug)]
 pub enum Val<'a> {
+    /// JSONata's undefined: no value (a missing key, an empty sequence); never written out.
     Undef,
+    /// JSON `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// A double: a literal, a `$number` result or a warehouse float.
     Num(f64),
     /// Exact integers from the input (JSON integer tokens, warehouse integers).
     Int(i64),
+    /// An exact integer above `i64::MAX` that fits `u64`.
     UInt(u64),
+    /// A string, borrowed from the input, a record batch or the program's constants.
     Str(&'a str),
     /// Any JSON value from the input or the program's constants.
     J(&'a Value),
@@ -39,6 +44,7 @@ pub enum Val<'a> {
 }
 
 impl<'a> Val<'a> {
+    /// Whether this is undefined.
     pub fn is_undef(&self) -> bool {
         matches!(self, Val::Undef)
     }
@@ -79,6 +85,7 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// A record field's value as a [`Val`]: a missing field is undefined.
     #[inline]
     pub fn from_field(v: FieldValue<'a>) -> Val<'a> {
         match v {

@@ -30,6 +30,7 @@ pub struct Vm<'p> {
 }
 
 impl<'p> Vm<'p> {
+    /// A VM that runs `program`.
     pub fn new(program: &'p Program) -> Vm<'p> {
         Vm { program }
     }

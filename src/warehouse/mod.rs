@@ -43,6 +43,7 @@ pub mod ident;
 pub mod lock;
 pub mod postgres;
 pub mod schema;
+pub mod snowflake;
 pub mod sqlite;
 pub mod state;
 

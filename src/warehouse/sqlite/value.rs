@@ -7,8 +7,8 @@ use rusqlite::types::ValueRef;
 use crate::fields::{Row, WarehouseValue};
 
 /// A SQLite value as the pipeline reads it. SQLite text is never parsed as JSON; text that is
-/// not UTF-8 has no JSON form either, so it is handed over as bytes (the record then fails with
-/// a reason, rather than sending mangled data).
+/// not UTF-8 has no JSON form either, so it is handed over as invalid text (the record then fails
+/// with where the first invalid byte is, rather than sending mangled data).
 pub fn sqlite_value(value: ValueRef<'_>) -> WarehouseValue<'_> {
     match value {
         ValueRef::Null => WarehouseValue::Null,
@@ -16,7 +16,7 @@ pub fn sqlite_value(value: ValueRef<'_>) -> WarehouseValue<'_> {
         ValueRef::Real(f) => WarehouseValue::Float(f),
         ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
             Ok(s) => WarehouseValue::Text(s),
-            Err(_) => WarehouseValue::Bytes(bytes),
+            Err(_) => WarehouseValue::InvalidText(bytes),
         },
         ValueRef::Blob(bytes) => WarehouseValue::Bytes(bytes),
     }
@@ -49,7 +49,7 @@ mod tests {
         assert_eq!(sqlite_value(ValueRef::Integer(i64::MAX)), WarehouseValue::Int(i64::MAX));
         assert_eq!(sqlite_value(ValueRef::Real(1.5)), WarehouseValue::Float(1.5));
         assert_eq!(sqlite_value(ValueRef::Text(b"{\"a\":1}")), WarehouseValue::Text("{\"a\":1}"));
-        assert_eq!(sqlite_value(ValueRef::Text(b"\xff")), WarehouseValue::Bytes(b"\xff"));
+        assert_eq!(sqlite_value(ValueRef::Text(b"\xff")), WarehouseValue::InvalidText(b"\xff"));
         assert_eq!(sqlite_value(ValueRef::Blob(b"x")), WarehouseValue::Bytes(b"x"));
     }
 }
