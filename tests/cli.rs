@@ -103,8 +103,20 @@ fn check_reports_every_error_and_exits_1() {
 }
 
 /// The keys of a diagnostic, in order, as every command prints one.
-const DIAGNOSTIC_KEYS: [&str; 10] =
-    ["code", "message", "severity", "action", "key", "line", "column", "start", "end", "hint"];
+const DIAGNOSTIC_KEYS: [&str; 12] = [
+    "code",
+    "message",
+    "severity",
+    "action",
+    "key",
+    "line",
+    "column",
+    "start",
+    "end",
+    "hint",
+    "file_line",
+    "file_column",
+];
 
 fn keys(v: &serde_json::Value) -> Vec<String> {
     v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().cloned().collect()
@@ -273,7 +285,10 @@ map = {{ email = "email" }}
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     let warning = stderr.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|l| {
-        l["level"] == "warning" && l["message"].as_str().is_some_and(|m| m.contains("rejected the configuration"))
+        l["level"] == "warning"
+            && l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the API answered HTTP 401 Unauthorized: the run stops"))
     });
     assert!(warning.is_some(), "no warning line for the 401 in:\n{stderr}");
 }

@@ -382,12 +382,52 @@ fn check_command_exit_codes_and_outputs() {
     assert_eq!(json["valid"], false);
     let keys: Vec<&str> =
         json["diagnostics"][0].as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
-    assert_eq!(keys, ["code", "message", "severity", "action", "key", "line", "column", "start", "end", "hint"]);
+    assert_eq!(
+        keys,
+        [
+            "code",
+            "message",
+            "severity",
+            "action",
+            "key",
+            "line",
+            "column",
+            "start",
+            "end",
+            "hint",
+            "file_line",
+            "file_column"
+        ]
+    );
     assert_eq!(json["fields"]["add"], serde_json::json!(["email", "user_id"]));
 
     let (code, stdout, _) = audience(&["check", "no/such/config.toml", "--format", "json"]);
     assert_eq!(code, 1);
     assert!(stdout.contains("\"C0001\""), "{stdout}");
+}
+
+#[test]
+fn inline_template_problems_point_into_the_config_file() {
+    let path = cases_dir().join("X-inline-template-positions.toml");
+    let (code, stdout, _) = audience(&["check", path.to_str().unwrap_or_default(), "--format", "json"]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let at = |d: &serde_json::Value| {
+        (d["line"].clone(), d["column"].clone(), d["file_line"].clone(), d["file_column"].clone())
+    };
+    // The `&` on the template's line 2 (after the trimmed newline) is on line 13 of the file;
+    // `$string` after three `\"` escapes is at column 49 of line 21.
+    assert_eq!(at(&json["diagnostics"][0]), (2.into(), 49.into(), 13.into(), 49.into()));
+    assert_eq!(at(&json["diagnostics"][1]), (1.into(), 33.into(), 21.into(), 49.into()));
+    let (_, _, stderr) = audience(&["check", path.to_str().unwrap_or_default()]);
+    assert!(stderr.contains("X-inline-template-positions.toml:13:49 ]"), "{stderr}");
+    assert!(stderr.contains("X-inline-template-positions.toml:21:49 ]"), "{stderr}");
+    assert!(stderr.contains("add template: string concatenation"), "{stderr}");
+    // A template file keeps its own positions, and no file position.
+    let path = cases_dir().join("X-template-file-error.toml");
+    let (_, stdout, _) = audience(&["check", path.to_str().unwrap_or_default(), "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(json["diagnostics"][0]["file_line"], serde_json::Value::Null);
 }
 
 #[test]

@@ -102,12 +102,54 @@ fn deviation_6_the_first_error_in_source_order_is_reported() {
     assert_eq!(render(r#"{"k": $number($$.a.b.c.d.e), "0": $number(null)}"#, input), Err(Code::NotANumber));
 }
 
+/// Deviation 7's forms: (expression, input, the reference's output, ours). The reference's
+/// outputs are checked against the reference itself by
+/// `deviation_7_the_reference_still_differs`.
+const DEVIATION_7: [(&str, &str, &str, &str); 6] = [
+    // `$$.{}` inside an object builds an object over the pushed `undefined`.
+    (r#"{"a":{"b":$$.{}}}"#, "[]", r#"{"a":{"b":{}}}"#, r#"{"a":{}}"#),
+    // Inside an array constructor, the pushed `undefined` is a `null` item.
+    (r#"{"a":[$$,{}]}"#, "[]", r#"{"a":[null,{}]}"#, r#"{"a":[{}]}"#),
+    // Seen before the constructor too: the path `x` comes first.
+    ("[x,x.{}]", r#"{"x":[[]]}"#, "[[null],{}]", "[[],{}]"),
+    // ... and after it.
+    (r#"{"a": {}, "b": $$}"#, "[]", r#"{"a":{},"b":[null]}"#, r#"{"a":{},"b":[]}"#),
+    (r#"[$$.a.{"x": 1}, $$.a]"#, r#"{"a": [[]]}"#, r#"[{"x":1},[null]]"#, r#"[{"x":1},[]]"#),
+    // A whole phantom record: `$$.{}` gives `{}` where we give nothing.
+    (r#"{"a": {}, "b": $$.{}}"#, "[]", r#"{"a":{},"b":{}}"#, r#"{"a":{}}"#),
+];
+
 #[test]
 fn deviation_7_an_empty_input_array_is_never_changed() {
-    // When an object constructor's context is an empty array, the reference pushes `undefined`
-    // onto that input array, so every other use of it prints `[null]` (and `$$.{}` over it
-    // yields `{}`). We leave the input as it is.
-    assert_eq!(render(r#"{"a": {}, "b": $$}"#, "[]"), Ok(Some(r#"{"a":{},"b":[]}"#.into())));
-    assert_eq!(render(r#"{"a": {}, "b": $$.{}}"#, "[]"), Ok(Some(r#"{"a":{}}"#.into())));
-    assert_eq!(render(r#"[$$.a.{"x": 1}, $$.a]"#, r#"{"a": [[]]}"#), Ok(Some(r#"[{"x":1},[]]"#.into())));
+    for (expr, input, _, ours) in DEVIATION_7 {
+        assert_eq!(render(expr, input), Ok(Some(ours.into())), "{expr} over {input}");
+    }
+    // No form of it is reachable from a checked template: an empty `$$.records` gives nothing
+    // to build from, in both.
+    let t = Template::compile(r#"{"users": [$$.records.{"e": email}], "n": $$.connection.audienceId}"#);
+    assert!(t.is_ok(), "{:?}", t.err());
+}
+
+/// The reference still gives what docs/templates.md says for each form of deviation 7 (a newer
+/// reference that stops mutating its input would make the deviation, and its docs, obsolete).
+#[test]
+fn deviation_7_the_reference_still_differs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("audience-deviation7-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus: Vec<Value> =
+        DEVIATION_7.iter().map(|(expr, input, _, _)| serde_json::json!({"expr": expr, "input_text": input})).collect();
+    let corpus_path = dir.join("corpus.json");
+    std::fs::write(&corpus_path, serde_json::to_vec(&corpus).unwrap()).unwrap();
+    let output = std::process::Command::new("node")
+        .arg(root.join("scripts/reference.js"))
+        .arg(&corpus_path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `node` ({e}): install Node.js and run scripts/test"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    for ((expr, input, reference, _), got) in DEVIATION_7.iter().zip(&results) {
+        assert_eq!(got["ok"].as_str(), Some(*reference), "{expr} over {input}: {got}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

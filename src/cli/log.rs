@@ -5,15 +5,20 @@
 //!
 //! Written by hand rather than with `tracing-subscriber`: the commands need events only (no span
 //! timing, no per-module filter syntax), and this is a hundred lines where the crate and its
-//! JSON feature would be five more dependencies. Spans are not printed: the ones in the crate
-//! are debug-level delivery spans, and the events that matter carry their sync as a field.
+//! JSON feature would be five more dependencies. Spans are not printed, but an event inside a
+//! span that names a `sync` and a `run` (delivery's) carries them, so every line says which
+//! run it is about.
 //!
 //! `AUDIENCE_LOG=error|warn|info|debug|trace` sets the level (default `info`). Events from
 //! other crates (hyper, reqwest) are shown from `warn` up only. Nothing here adds values: the
 //! events themselves never carry secrets or record values.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -24,13 +29,24 @@ use tracing::{Event, Level, Metadata, Subscriber};
 pub struct Lines {
     max: Level,
     json: bool,
+    /// The `sync` and `run` of each open span that has them, by span id.
+    spans: Mutex<HashMap<u64, SyncAndRun>>,
+    next_id: AtomicU64,
+}
+
+/// A span's `sync` and `run` fields.
+type SyncAndRun = (Option<String>, Option<Value>);
+
+thread_local! {
+    /// The spans entered on this thread, innermost last.
+    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Lines {
     /// `json`: JSON lines, else human lines. The level comes from `AUDIENCE_LOG`.
     pub fn new(json: bool) -> Lines {
         let max = std::env::var("AUDIENCE_LOG").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(Level::INFO);
-        Lines { max, json }
+        Lines { max, json, spans: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1) }
     }
 
     /// Makes this the process's subscriber (once; later calls change nothing).
@@ -50,26 +66,66 @@ impl Subscriber for Lines {
         Some(tracing::level_filters::LevelFilter::from_level(self.max))
     }
 
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if fields.sync.is_some() || fields.run.is_some() || attrs.fields().field("run").is_some() {
+            self.spans.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (fields.sync, fields.run));
+        }
+        Id::from_u64(id)
     }
 
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn try_close(&self, id: Id) -> bool {
+        self.spans.lock().unwrap_or_else(|p| p.into_inner()).remove(&id.into_u64());
+        true
+    }
+
+    fn record(&self, id: &Id, values: &Record<'_>) {
+        // A span's `run` is known once the run row exists: recorded then.
+        let mut fields = Fields::default();
+        values.record(&mut fields);
+        let mut spans = self.spans.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((sync, run)) = spans.get_mut(&id.into_u64()) {
+            *sync = fields.sync.or(sync.take());
+            *run = fields.run.or(run.take());
+        }
+    }
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
+        if fields.sync.is_none() {
+            let spans = self.spans.lock().unwrap_or_else(|p| p.into_inner());
+            let found = ENTERED.with(|e| e.borrow().iter().rev().find_map(|id| spans.get(id).cloned()));
+            if let Some((sync, run)) = found {
+                fields.sync = sync;
+                fields.run = fields.run.or(run);
+            }
+        }
         let level = level_name(*event.metadata().level());
         let line = if self.json { fields.json(level) } else { fields.human(level) };
-        // One write per line, so that lines from several threads never interleave.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        // One write per line, so that lines from several threads never interleave; a progress bar
+        // steps aside for it.
+        crate::delivery::progress::suspend(|| {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        });
     }
 
-    fn enter(&self, _: &Id) {}
+    fn enter(&self, id: &Id) {
+        ENTERED.with(|e| e.borrow_mut().push(id.into_u64()));
+    }
 
-    fn exit(&self, _: &Id) {}
+    fn exit(&self, id: &Id) {
+        ENTERED.with(|e| {
+            let mut entered = e.borrow_mut();
+            if let Some(at) = entered.iter().rposition(|x| *x == id.into_u64()) {
+                entered.remove(at);
+            }
+        });
+    }
 }
 
 /// The level as `sync`'s log lines spell it.
@@ -88,6 +144,8 @@ fn level_name(level: Level) -> &'static str {
 struct Fields {
     message: String,
     sync: Option<String>,
+    /// The run's id (the field `run`).
+    run: Option<Value>,
     others: Vec<(&'static str, Value)>,
 }
 
@@ -96,17 +154,22 @@ impl Fields {
         match (field.name(), value) {
             ("message", Value::String(s)) => self.message = s,
             ("sync", Value::String(s)) => self.sync = Some(s),
+            ("run", run) => self.run = Some(run),
             (name, value) => self.others.push((name, value)),
         }
     }
 
-    /// `{"time": ..., "level": ..., "sync": ..., "message": ..., other fields}`
+    /// `{"time": ..., "level": ..., "sync": ..., "run": ..., "message": ..., other fields}`
+    /// (`sync` and `run` only when the event is about one).
     fn json(self, level: &str) -> String {
         let mut object = Map::new();
         object.insert("time".into(), Value::String(now()));
         object.insert("level".into(), Value::String(level.into()));
         if let Some(sync) = self.sync {
             object.insert("sync".into(), Value::String(sync));
+        }
+        if let Some(run) = self.run {
+            object.insert("run".into(), run);
         }
         object.insert("message".into(), Value::String(self.message));
         for (name, value) in self.others {
@@ -117,12 +180,14 @@ impl Fields {
         line
     }
 
-    /// `2025-03-01T06:30:00.000Z info    high_value: message (key=value)`: fields whose value
-    /// the message already shows are left out.
+    /// `2025-03-01T06:30:00.000Z info    high_value run 3: message (key=value)`: fields whose
+    /// value the message already shows are left out.
     fn human(self, level: &str) -> String {
         let mut line = format!("{} {level:<7} ", now());
-        if let Some(sync) = &self.sync {
-            let _ = write!(line, "{sync}: ");
+        match (&self.sync, &self.run) {
+            (Some(sync), Some(run)) => _ = write!(line, "{sync} run {run}: "),
+            (Some(sync), None) => _ = write!(line, "{sync}: "),
+            _ => {}
         }
         line.push_str(&self.message);
         let extra: Vec<String> = self
@@ -189,7 +254,7 @@ mod tests {
     use super::*;
 
     fn fields(message: &str, sync: Option<&str>, others: Vec<(&'static str, Value)>) -> Fields {
-        Fields { message: message.into(), sync: sync.map(str::to_owned), others }
+        Fields { message: message.into(), sync: sync.map(str::to_owned), run: None, others }
     }
 
     #[test]

@@ -46,7 +46,7 @@ enum Command {
 /// Output format of a command.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Text for people (diagnostics as annotated source on stderr).
+    /// Text for people (results on stdout; problems, with the source they are in, on stderr).
     #[default]
     Human,
     /// One JSON document on stdout.
@@ -95,9 +95,12 @@ pub fn main() -> i32 {
     }
 }
 
-/// Whether diagnostics on stderr may use colour: a terminal, and `NO_COLOR` unset or empty.
+/// Whether diagnostics on stderr may use colour: a terminal that is not `TERM=dumb`, and
+/// `NO_COLOR` unset or empty.
 pub(crate) fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
 /// Prints a config report for a command that needs a valid config: on errors, the whole report

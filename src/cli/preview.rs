@@ -46,7 +46,7 @@ fn parse_action(s: &str) -> Result<ActionKind, String> {
 }
 
 pub fn run(args: Args) -> i32 {
-    let report = destination::check_file(&args.config, EnvMode::Error);
+    let report = destination::check_file(&args.config, EnvMode::Warn);
     let Some(config) = usable_config(&report, args.format, Some("preview")) else {
         return exit::INVALID;
     };
@@ -95,6 +95,15 @@ pub fn run(args: Args) -> i32 {
                 Format::Json => print_json(&p),
                 Format::Human => print!("{}", human(&p)),
             }
+            let batch_size = config.destination.action(args.action).batch_size;
+            if args.records.is_none() && args.format == Format::Human && args.count as usize > batch_size {
+                eprintln!(
+                    "note: {} sample records asked for, and batch_size is {batch_size}: the preview shows the first \
+                     request, so {} are left out",
+                    args.count,
+                    args.count as usize - batch_size
+                );
+            }
             exit::OK
         }
         Err(
@@ -141,8 +150,9 @@ fn human(p: &Preview) -> String {
         None if p.rejected.is_empty() => out.push_str("(no body: there are no sample records)\n"),
         None => out.push_str("(no body: every sample record was rejected)\n"),
     }
+    // Counted from 1 for people, as an editor numbers a list (the JSON counts from 0).
     for r in &p.rejected {
-        out.push_str(&format!("rejected sample {}: {}\n", r.index, r.error));
+        out.push_str(&format!("sample record {} rejected: {}\n", r.index + 1, r.error));
     }
     if let Some(reading) = &p.response {
         out.push_str("\nthe sample answer, read with the response setting:\n");

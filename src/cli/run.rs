@@ -129,7 +129,9 @@ async fn serve(config: Config, templates: [Option<String>; 3], scheduler: &Sched
     tracing::info!(
         runs = started,
         skipped,
-        "stopped after {started} runs ({skipped} slots skipped because the sync's previous run was still going)"
+        "stopped after {} ({} skipped because the sync's previous run was still going)",
+        crate::sync::summary::count(u64::from(started), "run"),
+        crate::sync::summary::count(u64::from(skipped), "slot")
     );
     exit::OK
 }
@@ -162,7 +164,7 @@ fn log_outcome(s: &SyncSummary, config: &Path) {
         ($level:ident) => {
             tracing::$level!(
                 sync = %s.sync,
-                run_id = s.run_id,
+                run = s.run_id,
                 status = status_name(s.status),
                 inserted = s.counts.inserted,
                 updated = s.counts.updated,
@@ -170,6 +172,8 @@ fn log_outcome(s: &SyncSummary, config: &Path) {
                 failed = s.counts.failed,
                 invalid = s.counts.invalid,
                 requests = s.counts.requests,
+                retries = s.retries,
+                splits = s.splits,
                 duration_ms = s.duration_ms,
                 "{message}"
             )
@@ -188,16 +192,19 @@ fn log_outcome(s: &SyncSummary, config: &Path) {
 /// interruption are warnings.
 fn describe(s: &SyncSummary, config: &Path) -> (Level, String) {
     let run = s.run_id.map_or_else(|| "run".to_owned(), |id| format!("run {id}"));
-    let counts = format!(
-        "{} inserted, {} updated, {} deleted, {} failed, {} invalid ({} requests, {:.1} s)",
+    let mut counts = format!(
+        "{} inserted, {} updated, {} deleted, {} failed, {} invalid ({}, {})",
         s.counts.inserted,
         s.counts.updated,
         s.counts.deleted,
         s.counts.failed,
         s.counts.invalid,
-        s.counts.requests,
-        s.duration_ms as f64 / 1000.0
+        crate::sync::summary::count(s.counts.requests, "request"),
+        crate::sync::summary::duration(s.duration_ms)
     );
+    if let Some(top) = s.reasons.first() {
+        counts.push_str(&format!("; most failed with: {} ({})", top.reason, top.count));
+    }
     let error = s.error.as_deref().unwrap_or("no reason given");
     match s.status {
         Status::Succeeded => (Level::INFO, format!("{run} succeeded: {counts}")),

@@ -47,7 +47,9 @@ struct Output<'a> {
 }
 
 pub fn run(args: Args) -> i32 {
-    let report = destination::check_file(&args.config, EnvMode::Error);
+    // A dry run sends nothing: only the warehouse's variables are needed.
+    let mode = if args.dry_run { EnvMode::Warehouse } else { EnvMode::Error };
+    let report = destination::check_file(&args.config, mode);
     let Some(config) = usable_config(&report, args.format, Some("sync")) else {
         return exit::INVALID;
     };
@@ -65,8 +67,8 @@ pub fn run(args: Args) -> i32 {
         eprintln!("error: the config has no sync to run");
         return exit::INVALID;
     }
-    // Delivery's warnings (the API rejected the configuration, splitting stopped) and
-    // `AUDIENCE_LOG=debug`'s request lines, in the shape of the sync's own lines.
+    // Every log line of the command (the sync's own, delivery's, `AUDIENCE_LOG=debug`'s request
+    // lines) in one format: JSON lines, or text on a terminal.
     super::log::Lines::new(!std::io::stderr().is_terminal()).install();
     let templates = report.checked.templates.clone().map(|t| t.map(|t| t.text));
     let options = RunOptions {
@@ -82,7 +84,8 @@ pub fn run(args: Args) -> i32 {
             return exit::INVALID;
         }
     };
-    let summaries = runtime.block_on(run_all(config, &syncs, &templates, &options, args.format));
+    let shown = args.config.display().to_string();
+    let summaries = runtime.block_on(run_all(config, &syncs, &templates, &options, args.format, &shown));
     if args.format == Format::Json {
         print_json(&Output { syncs: &summaries });
     }
@@ -101,6 +104,7 @@ async fn run_all(
     templates: &[Option<String>; 3],
     options: &RunOptions,
     format: Format,
+    config_path: &str,
 ) -> Vec<SyncSummary> {
     let signals = Signals::watch();
     let client = match delivery_client(config) {
@@ -123,11 +127,16 @@ async fn run_all(
         } else {
             let stop = signals.token();
             let job = Job { config, sync, templates };
-            let notice = |message: &str| log_line("warning", &sync.name, &config.redactor.redact(message));
+            let notice = |message: &str| {
+                tracing::warn!(sync = %sync.name, "{}", config.redactor.redact(message));
+            };
             run_job(&job, &client, &stop, options, &notice).await
         };
         if format == Format::Human {
             println!("{}", summary.human());
+            if let Some(next) = summary.next_step(config_path) {
+                println!("  next: {next}");
+            }
         }
         out.push(summary);
     }
@@ -139,16 +148,6 @@ fn failed(sync: &Sync, options: &RunOptions, error: String) -> SyncSummary {
     s.status = Status::Failed;
     s.error = Some(error);
     s
-}
-
-/// A log line on stderr: plain text on a terminal, a JSON line otherwise (interface.md).
-pub(crate) fn log_line(level: &str, sync: &str, message: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("{level}: sync {sync}: {message}");
-    } else {
-        let line = serde_json::json!({ "level": level, "sync": sync, "message": message });
-        eprintln!("{line}");
-    }
 }
 
 /// SIGINT and SIGTERM: the first stops the current run (no new requests; those in flight
@@ -175,17 +174,13 @@ impl Signals {
                 }
                 if flag.swap(true, Ordering::SeqCst) {
                     // What was recorded stays recorded: every batch is its own transaction.
-                    eprintln!("second signal: exiting now");
+                    tracing::error!("second signal: exiting now");
                     std::process::exit(exit_code_interrupted());
                 }
                 // Stopped before it is said, so that whoever waits for the line knows that no
                 // new request starts from then on.
                 token.lock().unwrap_or_else(|p| p.into_inner()).stop(StopReason::Interrupted);
-                log_line(
-                    "warning",
-                    "*",
-                    "signal received: finishing the requests in flight (a second signal exits at once)",
-                );
+                tracing::warn!("signal received: finishing the requests in flight (a second signal exits at once)");
             }
         });
         Signals { current, interrupted }

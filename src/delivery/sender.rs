@@ -226,6 +226,8 @@ struct Counts {
     failed: AtomicU64,
     undelivered: AtomicU64,
     requests: AtomicU64,
+    retries: AtomicU64,
+    splits: AtomicU64,
 }
 
 type Task<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -400,6 +402,7 @@ impl<B: RenderBatch> Shared<B> {
                         self.first_split(records.len());
                     }
                     tracing::debug!(status, records = records.len(), "rejected: splitting in halves");
+                    self.counts.splits.fetch_add(1, Ordering::Relaxed);
                     self.both(batch, a, b, Mode::Half(Some(status))).await;
                 }
             },
@@ -458,8 +461,16 @@ impl<B: RenderBatch> Shared<B> {
                         Verdict::StopRun => {
                             // Stopped while still holding the room in flight, so that no request
                             // waiting for it starts after the API said the configuration is wrong.
-                            tracing::warn!(status, "the API rejected the configuration: the run stops");
-                            self.stop.stop(StopReason::Rejected { status: Some(status), reason });
+                            // Said once per run, not once per request in flight.
+                            if self.stop.stop(StopReason::Rejected { status: Some(status), reason }) {
+                                tracing::warn!(
+                                    sync = %self.context.sync,
+                                    run = self.context.run_id,
+                                    status,
+                                    "the API answered {}: the run stops",
+                                    status_line(status)
+                                );
+                            }
                             drop(permit);
                             return Sent::StopRun;
                         }
@@ -478,8 +489,13 @@ impl<B: RenderBatch> Shared<B> {
                 Attempted::Certificate(why) => {
                     // Like a 401 (sync.md, Security): the run stops at once, nothing retried.
                     let reason = format!("the API's TLS certificate failed verification: {}", self.masker.mask(&why));
-                    tracing::warn!("the API's TLS certificate failed verification: the run stops");
-                    self.stop.stop(StopReason::Rejected { status: None, reason });
+                    if self.stop.stop(StopReason::Rejected { status: None, reason }) {
+                        tracing::warn!(
+                            sync = %self.context.sync,
+                            run = self.context.run_id,
+                            "the API's TLS certificate failed verification: the run stops"
+                        );
+                    }
                     drop(permit);
                     return Sent::StopRun;
                 }
@@ -512,6 +528,7 @@ impl<B: RenderBatch> Shared<B> {
                 tracing::debug!(status = answer, attempts, "giving up");
                 return Sent::Failed { status: answer, reason };
             };
+            self.counts.retries.fetch_add(1, Ordering::Relaxed);
             if asked.is_some()
                 && let Some(until) = Instant::now().checked_add(wait)
             {
@@ -593,6 +610,8 @@ impl<B: RenderBatch> Shared<B> {
         let mut bound = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if bound.bound.observe(failed_with) {
             tracing::warn!(
+                sync = %self.context.sync,
+                run = self.context.run_id,
                 status = failed_with,
                 "every one of the first single-record requests failed: splitting stops"
             );
@@ -644,6 +663,8 @@ impl<B: RenderBatch> Shared<B> {
             failed: load(&self.counts.failed),
             undelivered: load(&self.counts.undelivered),
             requests: load(&self.counts.requests),
+            retries: load(&self.counts.retries),
+            splits: load(&self.counts.splits),
             stop: self.stop.reason(),
         }
     }

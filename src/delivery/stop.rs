@@ -70,15 +70,19 @@ impl StopToken {
         }
     }
 
-    /// Stops the run. The first reason is kept; later calls change nothing.
-    pub fn stop(&self, reason: StopReason) {
-        {
+    /// Stops the run. The first reason is kept; later calls change nothing. True for the call
+    /// that stopped it (so that a stop is told once, however many see its cause).
+    pub fn stop(&self, reason: StopReason) -> bool {
+        let first = {
             let mut kept = self.inner.reason.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if kept.is_none() {
+            let first = kept.is_none();
+            if first {
                 *kept = Some(reason);
             }
-        }
+            first
+        };
         self.inner.flag.send_replace(true);
+        first
     }
 
     pub fn is_stopped(&self) -> bool {

@@ -18,12 +18,30 @@ use super::keypath::{self, Segment};
 use super::model::ActionKind;
 use super::problem::Problem;
 
-/// How an unset environment variable counts: a warning in `check` (which must work without
-/// the secrets, in CI say), an error wherever the value is about to be used.
+/// How an unset environment variable counts (interface.md): an error only where its value is
+/// used, a warning elsewhere, so that `check`, `preview` or reading the logs need no production
+/// secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnvMode {
+    /// Every unset variable is a warning: `check`, `fields`, `preview` (nothing is sent and
+    /// nothing read).
     Warn,
+    /// A warehouse's variables (`syncs.*.source`) are errors, the others warnings: the commands
+    /// that read the warehouse and send nothing (`logs`, `sync --dry-run`).
+    Warehouse,
+    /// Every unset variable is an error: the commands that send (`sync`, `run`).
     Error,
+}
+
+impl EnvMode {
+    /// Whether an unset variable in the value at `key` is an error.
+    pub fn needs(self, key: &str) -> bool {
+        match self {
+            EnvMode::Warn => false,
+            EnvMode::Warehouse => key.starts_with("syncs.") && key.ends_with(".source"),
+            EnvMode::Error => true,
+        }
+    }
 }
 
 /// The config as read: the serde model, what the environment expansion found, and the
@@ -56,10 +74,7 @@ pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>, mode: EnvMode)
                 let p =
                     Problem::error(ConfigCode::UnsetVariable, key, format!("environment variable {name} is not set"))
                         .with_hint(format!("set {name}, or write `$${{` for a literal `${{`"));
-                match mode {
-                    EnvMode::Warn => Problem { severity: crate::template::Severity::Warning, ..p },
-                    EnvMode::Error => p,
-                }
+                if mode.needs(key) { p } else { Problem { severity: crate::template::Severity::Warning, ..p } }
             }
             EnvProblem::BadReference { key } => Problem::error(
                 ConfigCode::BadReference,

@@ -41,6 +41,7 @@ pub mod keypath;
 pub mod load;
 pub mod model;
 mod oauth;
+pub mod positions;
 pub mod preview;
 pub mod problem;
 pub mod report;

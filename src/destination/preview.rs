@@ -296,14 +296,38 @@ fn sample_row(
             // Shared samples: another action's field, or one this action does not send.
             _ if somebodys(key) => {}
             _ => {
+                let hint = did_you_mean(key, fields).map_or_else(String::new, |f| format!("; did you mean {f}?"));
                 return Err(format!(
-                    "{key} is not a field of any action's template nor of the sync (this action's fields: {})",
+                    "{key} is not a field of any action's template nor of the sync (this action's fields: {}){hint}",
                     fields.join(", ")
                 ));
             }
         }
     }
     Ok(row)
+}
+
+/// The field one edit (a character added, removed, changed, or two swapped) away from `key`,
+/// when there is exactly one.
+fn did_you_mean<'f>(key: &str, fields: &[&'f str]) -> Option<&'f str> {
+    let near: Vec<&str> = fields.iter().copied().filter(|f| one_edit(key, f)).collect();
+    match near.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    match (ra.len(), rb.len()) {
+        (0, 0) => false,
+        (x, y) if x == y => ra[1..] == rb[1..] || (x >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..]),
+        (x, y) if x + 1 == y => ra == &rb[1..],
+        (x, y) if y + 1 == x => &ra[1..] == rb,
+        _ => false,
+    }
 }
 
 /// Renders the first batch: up to `batch_size` accepted records, as many as fit in
@@ -376,5 +400,28 @@ pub fn parse_records(text: &str) -> Result<Vec<Value>, String> {
         Ok(Value::Array(items)) => Ok(items),
         Ok(_) => Err("the records file must hold a JSON array of objects".to_owned()),
         Err(e) => Err(format!("the records file is not JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_one_edit_from_a_field_is_suggested() {
+        let fields = ["email", "user_id", "phone"];
+        for (key, want) in [
+            ("emial", Some("email")),
+            ("emai", Some("email")),
+            ("e-mail", Some("email")),
+            ("emails", Some("email")),
+            ("userid", Some("user_id")),
+            ("phone", None),
+            ("mail", Some("email")),
+            ("mai", None),
+            ("xyz", None),
+        ] {
+            assert_eq!(did_you_mean(key, &fields), want, "{key}");
+        }
     }
 }

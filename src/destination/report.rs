@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use crate::template::diagnostic::DiagnosticJson;
 use crate::template::report as template_report;
-use crate::template::span::LineIndex;
+use crate::template::span::{LineIndex, Span};
 
 use super::codes::ConfigCode;
 use super::model::ActionKind;
+use super::positions::StringPositions;
 use super::problem::Problem;
 use super::spans::KeySpans;
 use super::validate::Validated;
@@ -112,6 +113,12 @@ impl Report {
             }
             None => (None, None, None, None),
         };
+        let in_file = match (&p.template, p.action) {
+            (Some(d), Some(action)) => self
+                .inline_positions(action)
+                .map(|positions| positions.file_line_col(&LineIndex::new(&self.text), d.span.start as usize)),
+            _ => None,
+        };
         DiagnosticJson {
             code: p.code.as_str().to_owned(),
             message: p.message.clone(),
@@ -123,7 +130,18 @@ impl Report {
             start,
             end,
             hint: p.hint.clone(),
+            file_line: in_file.map(|at| at.line),
+            file_column: in_file.map(|at| at.column),
         }
+    }
+
+    /// For an action whose template is written inline in the config: where each byte of the
+    /// template is in the file. `None` for a template file (or a file the positions cannot be
+    /// told in).
+    fn inline_positions(&self, action: ActionKind) -> Option<StringPositions> {
+        let source = self.checked.templates[action.index()].as_ref().filter(|t| t.file.is_none())?;
+        let (span, true) = KeySpans::new(&self.text).value_span(&source.key)? else { return None };
+        StringPositions::new(&self.text, span, &source.text)
     }
 
     /// Every problem as people read it: ariadne reports into the config file or the template
@@ -136,6 +154,22 @@ impl Report {
             match (&p.template, p.action) {
                 (Some(d), Some(action)) => {
                     let Some(source) = &self.checked.templates[action.index()] else { continue };
+                    if let Some(positions) = self.inline_positions(action) {
+                        // Shown in the config file, at the line and column an editor jumps to.
+                        let mut d = d.clone();
+                        d.message = format!("{action} template: {}", d.message);
+                        let map = |s: Span| {
+                            let start = positions.file_offset(s.start as usize);
+                            Span::new(start, positions.file_offset(s.end as usize).max(start))
+                        };
+                        d.span = map(d.span);
+                        for label in &mut d.labels {
+                            label.span = map(label.span);
+                        }
+                        let text = display.strip_suffix(' ').unwrap_or(&display);
+                        out.push_str(&template_report::render_human(text, &self.name, &[d], color));
+                        continue;
+                    }
                     let name = match &source.file {
                         Some(file) => file.display().to_string(),
                         None => format!("{} ({})", source.key, self.name),

@@ -49,41 +49,162 @@ pub async fn run_job(
     }
 }
 
-/// The sync-log rows of one run, as `audience logs` shows them.
+/// A run and its sync-log rows, as `audience logs` shows them.
 #[derive(Debug, Serialize)]
 pub struct RunLog {
     pub sync: String,
     pub run_id: i64,
     pub rows: Vec<LogRow>,
+    /// The run's status (`running` for one in progress or one that died), its error, and when
+    /// it started and finished: `null` when the runs table has no row for it.
+    pub status: Option<String>,
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Rows of the run before `--limit` cut the list.
+    pub total_rows: usize,
+    /// Every row of the run (before `--limit`), counted.
+    #[serde(skip)]
+    pub tally: Tally,
+}
+
+/// A run's rows counted by status, by operation and (failed and invalid ones) by reason, in
+/// the order first seen.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub by_status: Vec<(String, usize)>,
+    pub by_operation: Vec<(String, usize)>,
+    pub reasons: Vec<(String, usize)>,
+}
+
+impl Tally {
+    fn new(rows: &[LogRow]) -> Tally {
+        let mut t = Tally::default();
+        for r in rows {
+            bump(&mut t.by_status, &r.status);
+            bump(&mut t.by_operation, &r.operation);
+            if r.status != "succeeded" {
+                // The attempts and time of a retried request apart, batches failing alike count
+                // as one reason.
+                let reason = reason(r);
+                bump(&mut t.reasons, reason.find(" (gave up after ").map_or(&reason, |at| &reason[..at]));
+            }
+        }
+        t.reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+        t
+    }
 }
 
 impl RunLog {
-    /// A table for people: one line per row.
-    pub fn human(&self) -> String {
-        let mut out = format!("sync {}, run {}: {} rows\n", self.sync, self.run_id, self.rows.len());
-        if let Some(first) = self.rows.first() {
-            out.push_str(&format!("started {}\n", first.sync_started_at));
+    /// For people: a header with the run's status, error and times; the rows counted by status
+    /// and operation, and the failures by reason; then one line per row.
+    pub fn human(&self, failed_only: bool) -> String {
+        let mut out = format!("sync {}, run {}", self.sync, self.run_id);
+        if let Some(status) = &self.status {
+            out.push_str(&format!(": {status}"));
         }
+        match (&self.started_at, &self.finished_at) {
+            (Some(start), Some(end)) => out.push_str(&format!(" (started {start}, finished {end})")),
+            (Some(start), None) => out.push_str(&format!(" (started {start}, not finished)")),
+            _ => {}
+        }
+        out.push('\n');
+        if let Some(error) = &self.error {
+            out.push_str(&format!("  error: {error}\n"));
+        }
+        let what = if failed_only { "failed or invalid row" } else { "row" };
+        let list = |counts: &[(String, usize)]| {
+            counts.iter().map(|(name, n)| format!("{n} {name}")).collect::<Vec<_>>().join(", ")
+        };
+        out.push_str(&format!("  {}", count(self.total_rows, what)));
+        if self.total_rows > 0 {
+            let t = &self.tally;
+            out.push_str(&format!(": {}; by operation: {}", list(&t.by_status), list(&t.by_operation)));
+        }
+        if self.rows.len() < self.total_rows {
+            out.push_str(&format!(" (the first {} shown; --limit 0 shows all)", self.rows.len()));
+        }
+        out.push('\n');
+        for (reason, n) in self.tally.reasons.iter().take(5) {
+            out.push_str(&format!("  {n} × {reason}\n"));
+        }
+        if self.tally.reasons.len() > 5 {
+            out.push_str(&format!("  … {} other reasons\n", self.tally.reasons.len() - 5));
+        }
+        if self.rows.is_empty() {
+            return out;
+        }
+        let width = self.rows.iter().map(|r| r.primary_key.as_deref().unwrap_or("(null)").len()).max().unwrap_or(0);
+        let width = width.clamp("PRIMARY KEY".len(), 40);
+        out.push_str(&format!("\n{:<width$}  {:<9}  {:<9}  REASON\n", "PRIMARY KEY", "OPERATION", "STATUS"));
         for r in &self.rows {
-            let status = r.http_status.map_or_else(String::new, |s| format!(" HTTP {s}"));
-            let reason = r.error_reason.as_deref().map_or_else(String::new, |e| format!("  {e}"));
-            out.push_str(&format!(
-                "{:<24} {:<7} {:<10}{status}{reason}\n",
+            let reason = if r.status == "succeeded" { String::new() } else { reason(r) };
+            let line = format!(
+                "{:<width$}  {:<9}  {:<9}  {reason}",
                 r.primary_key.as_deref().unwrap_or("(null)"),
                 r.operation,
                 r.status
-            ));
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
         out
     }
 }
 
+/// A row's reason for people: its status line once (the reason of an HTTP failure already
+/// starts with `HTTP <status>`).
+fn reason(r: &LogRow) -> String {
+    let text = r.error_reason.as_deref().unwrap_or("");
+    match r.http_status {
+        Some(s) if !text.starts_with(&format!("HTTP {s}")) => {
+            format!("HTTP {s}: {text}").trim_end_matches([' ', ':']).to_owned()
+        }
+        _ if text.is_empty() => "(no reason recorded)".to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+fn bump(counts: &mut Vec<(String, usize)>, name: &str) {
+    match counts.iter_mut().find(|(x, _)| x == name) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((name.to_owned(), 1)),
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    super::summary::count(n as u64, what)
+}
+
 /// The sync-log rows of run `run` of `sync` (default: its latest run), only failed and invalid
-/// ones when `failed_only`; `None` when there is no such run. The error is a message, not yet
-/// redacted.
-pub async fn read_logs(sync: &Sync, run: Option<i64>, failed_only: bool) -> Result<Option<RunLog>, String> {
+/// ones when `failed_only`, at most `limit` of them (`None`: all), with the run's row; `None`
+/// when there is no such run. The error is a message, not yet redacted.
+pub async fn read_logs(
+    sync: &Sync,
+    run: Option<i64>,
+    failed_only: bool,
+    limit: Option<usize>,
+) -> Result<Option<RunLog>, String> {
     let name = SyncName::new(&sync.name).map_err(|_| format!("{} is not a valid sync name", sync.name))?;
     let mut w = connect(sync).await.map_err(|e| e.to_string())?;
-    let found = w.logs(&name, run, failed_only).await.map_err(|e| e.to_string())?;
-    Ok(found.map(|(run_id, rows)| RunLog { sync: sync.name.clone(), run_id, rows }))
+    let Some((run_id, mut rows)) = w.logs(&name, run, failed_only).await.map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let info = w.run_info(&name, Some(run_id)).await.map_err(|e| e.to_string())?;
+    let total_rows = rows.len();
+    let tally = Tally::new(&rows);
+    if let Some(limit) = limit {
+        rows.truncate(limit);
+    }
+    Ok(Some(RunLog {
+        sync: sync.name.clone(),
+        run_id,
+        rows,
+        status: info.as_ref().map(|i| i.status.clone()),
+        error: info.as_ref().and_then(|i| i.error.clone()),
+        started_at: info.as_ref().map(|i| i.started_at.clone()),
+        finished_at: info.and_then(|i| i.finished_at),
+        total_rows,
+        tally,
+    }))
 }

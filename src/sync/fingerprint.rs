@@ -29,6 +29,56 @@ pub fn config_fingerprint(config: &Config, sync: &Sync, templates: &[Option<Stri
     i64::from_be_bytes(first)
 }
 
+/// The fingerprint of each part of `sync`'s configuration, as the runs table stores them beside
+/// the whole one (`requests=… templates=… fields=…`): what lets a later run say which part
+/// changed. Short hashes: they only tell a part from its previous value.
+pub fn config_parts(config: &Config, sync: &Sync, templates: &[Option<String>; 3]) -> String {
+    let doc = canonical(config, sync, templates);
+    let actions = doc["actions"].as_array().cloned().unwrap_or_default();
+    let pick = |key: &str| Value::Array(actions.iter().map(|a| a[key].clone()).collect());
+    let parts = [
+        ("version", doc["version"].clone()),
+        ("requests", json!([doc["base_url"], pick("method"), pick("path"), pick("use_add")])),
+        ("templates", pick("template")),
+        ("fields", pick("fields")),
+        ("mapping", json!([doc["map"], doc["primary_key"]])),
+        ("static", doc["static"].clone()),
+        ("hash_pii", doc["hash_pii"].clone()),
+        ("audience", json!([doc["audience_id"], doc["audience_name"]])),
+    ];
+    let short = |v: &Value| const_hex::encode(&Sha256::digest(v.to_string().as_bytes())[..4]);
+    parts.iter().map(|(name, v)| format!("{name}={}", short(v))).collect::<Vec<_>>().join(" ")
+}
+
+/// What changed between two stored fingerprints (`config_text` of the runs table): the names of
+/// the parts that differ, in the words people read (`templates`, `fields`, `mapping`, ...);
+/// `None` when the earlier one does not list its parts; empty when nothing changed.
+pub fn changed_parts(before: &str, now: &str) -> Option<Vec<String>> {
+    let parts = |text: &str| -> Vec<(String, String)> {
+        text.split_whitespace()
+            .skip(1)
+            .filter_map(|p| p.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect()
+    };
+    let (old, new) = (parts(before), parts(now));
+    if old.is_empty() {
+        return None;
+    }
+    Some(
+        new.iter()
+            .filter(|(k, v)| old.iter().find(|(ok, _)| ok == k).is_none_or(|(_, ov)| ov != v))
+            .map(|(k, _)| match k.as_str() {
+                "version" => "the release (its request format)".to_owned(),
+                "requests" => "base_url, methods or paths".to_owned(),
+                "static" => "static values".to_owned(),
+                "audience" => "audience_id or audience_name".to_owned(),
+                "mapping" => "mapping or primary_key".to_owned(),
+                other => other.to_owned(),
+            })
+            .collect(),
+    )
+}
+
 /// What is hashed, as a JSON document (keys in a fixed order).
 fn canonical(config: &Config, sync: &Sync, templates: &[Option<String>; 3]) -> Value {
     let d = &config.destination;

@@ -17,18 +17,19 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::batch::{Chunk, Chunks, DeltaBatch};
 use super::delta::DeltaReader;
 use super::endpoint::{delivery_action, endpoint};
-use super::fingerprint::config_fingerprint;
-use super::summary::{Status, Stop, SyncSummary};
+use super::fingerprint::{changed_parts, config_fingerprint, config_parts};
+use super::summary::{Reasons, Status, Stop, SyncSummary};
 use crate::delivery::{ActionContext, DeliveryClient, Gate, Keys, Outcome, Progress, Report, StopReason, StopToken};
 use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
 use crate::template::Connection;
 use crate::warehouse::{
-    ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunRef, RunStart, RunStatus, SyncName, Warehouse,
-    WarehouseError, ident, lease::Lease, model_sql, now_utc,
+    ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunInfo, RunRef, RunStart, RunStatus, SyncName,
+    Warehouse, WarehouseError, ident, lease::Lease, model_sql, now_utc,
 };
 
 /// The lease on the run's lock row is what delivery asks before each request.
@@ -133,7 +134,9 @@ pub async fn run_sync<W: Warehouse>(
     let mut summary = SyncSummary::new(&job.sync.name, options.dry_run);
     let redactor = &job.config.redactor;
     let ctx = Ctx { job, client, stop, options, notice };
-    if let Err(halt) = run(w, &ctx, &mut summary).await {
+    // Every event of the run (the warehouse's steps, delivery's) names its sync and run.
+    let span = tracing::info_span!("sync.run", sync = %job.sync.name, run = tracing::field::Empty);
+    if let Err(halt) = run(w, &ctx, &mut summary).instrument(span).await {
         summary.status = halt.status;
         summary.stop = halt.stop;
         summary.error = Some(redactor.redact(&halt.message).into_owned());
@@ -240,12 +243,23 @@ async fn locked_run<W: Warehouse>(
     let sync = job.sync;
     let started_at = now_utc();
     let config = config_fingerprint(job.config, sync, job.templates);
+    let previous = w.run_info(&spec.sync, None).await?;
+    let mut start = RunStart {
+        started_at: started_at.clone(),
+        config,
+        config_parts: config_parts(job.config, sync, job.templates),
+        full_resync: options.full_resync,
+        me: me.clone(),
+    };
+    let resync = resync_reason(options.full_resync, previous.as_ref(), &start.config_text());
+    // A run the configuration change makes a full resync is recorded as one, so that the run
+    // after an interrupted one can say why it goes on resending.
+    start.full_resync |= matches!(resync, Some(Resync::ConfigChanged(_)));
     let run_id = if options.dry_run {
         w.next_run_id(&spec.sync).await?
     } else {
-        let start =
-            RunStart { started_at: started_at.clone(), config, full_resync: options.full_resync, me: me.clone() };
         let id = w.start_run(&spec.sync, &start).await?;
+        tracing::Span::current().record("run", id);
         summary.run_id = Some(id);
         id
     };
@@ -253,6 +267,9 @@ async fn locked_run<W: Warehouse>(
     let mut counts = RunCounts::default();
     let outcome = async {
         let stats = w.build_delta(spec, &run, options.full_resync).await?;
+        if stats.baseline > 0 && stats.counts[Op::Insert.index()] > 0 {
+            summary.full_resync = resync.map(|r| r.to_string());
+        }
         counts.invalid = stats.invalid;
         summary.counts.invalid = stats.invalid;
         let deletes = stats.counts[Op::Delete.index()];
@@ -296,6 +313,64 @@ async fn locked_run<W: Warehouse>(
         notice(&format!("retention did not complete (it is tried again next run): {e}"));
     }
     Ok(())
+}
+
+/// Why a run sends members again that the API already has.
+enum Resync {
+    /// `--full-resync`.
+    Asked,
+    /// The configuration fingerprint differs from the previous run's: the run's number and
+    /// what changed (empty when the previous run did not record its parts).
+    ConfigChanged((i64, Vec<String>)),
+    /// The previous run was a full resync and did not finish: its number and status.
+    Unfinished((i64, String)),
+}
+
+impl std::fmt::Display for Resync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resync::Asked => f.write_str("asked for with --full-resync: every member is sent again as an add"),
+            Resync::ConfigChanged((run, parts)) if parts.is_empty() => {
+                write!(f, "the configuration changed since run {run}: every member is sent again as an add")
+            }
+            Resync::ConfigChanged((run, parts)) => write!(
+                f,
+                "the configuration changed since run {run} ({}): every member is sent again as an add",
+                parts.join(", ")
+            ),
+            Resync::Unfinished((run, status)) => write!(
+                f,
+                "run {run}, a full resync, did not finish ({status}): the members it had not sent again are sent now"
+            ),
+        }
+    }
+}
+
+/// Why this run is a full resync, if it is one (sync.md, Change of configuration).
+fn resync_reason(asked: bool, previous: Option<&RunInfo>, config: &str) -> Option<Resync> {
+    if asked {
+        return Some(Resync::Asked);
+    }
+    let previous = previous?;
+    let hex = |text: &str| text.split_whitespace().next().unwrap_or_default().to_owned();
+    if hex(&previous.config) != hex(config) {
+        let parts = changed_parts(&previous.config, config).unwrap_or_default();
+        return Some(Resync::ConfigChanged((previous.run_id, parts)));
+    }
+    let finished = matches!(previous.status.as_str(), "succeeded" | "partial");
+    (previous.full_resync && !finished).then(|| Resync::Unfinished((previous.run_id, previous.status.clone())))
+}
+
+/// What to look at when the API answers 401, 403, 404 or 405 (its `reason` starts with
+/// `HTTP <status>`).
+fn rejected_hint(reason: &str) -> &'static str {
+    match reason.split_whitespace().nth(1) {
+        Some("401") | Some("403") => "check the credentials of [destination.auth] and their permissions",
+        Some("404") => "check base_url, the action's path and audience_id",
+        Some("405") => "check the action's method",
+        _ if reason.contains("certificate") => "check base_url's host, or the CA the API's certificate needs",
+        _ => "check the destination's settings",
+    }
 }
 
 /// One action's share of the delta: its sequence numbers, and how it is sent.
@@ -344,6 +419,9 @@ async fn deliver<W: Warehouse>(
         requests_before: 0,
         undelivered: 0,
         emptied: 0,
+        retries: 0,
+        splits: 0,
+        reasons: Reasons::default(),
         done: Vec::new(),
     };
     for phase in phases(actions, stats) {
@@ -353,6 +431,9 @@ async fn deliver<W: Warehouse>(
         recorder.phase(w, ctx, &phase).await?;
     }
     let counts = *recorder.counts;
+    // Every record of the delta without an outcome, read yet or not: what the next run sends.
+    let settled = counts.inserted + counts.updated + counts.deleted + counts.failed;
+    recorder.undelivered = stats.counts.iter().sum::<u64>().saturating_sub(settled);
     summary.counts = counts;
     summary.emptied = recorder.emptied;
     // Every record of the delta the API has not accepted is left for the next run: those not
@@ -362,6 +443,9 @@ async fn deliver<W: Warehouse>(
         counts.inserted + counts.updated + counts.deleted + if recorder.move_failed { counts.failed } else { 0 };
     let left = total.saturating_sub(settled);
     summary.undelivered = if ctx.stop.is_stopped() { left } else { recorder.undelivered };
+    summary.retries = recorder.retries;
+    summary.splits = recorder.splits;
+    summary.reasons = recorder.reasons.listed();
     match ctx.stop.reason() {
         Some(StopReason::Interrupted) => {
             summary.status = Status::Stopped;
@@ -370,11 +454,18 @@ async fn deliver<W: Warehouse>(
                 "interrupted: the requests in flight finished and their outcomes are recorded; {left} records are left for the next run"
             ));
         }
-        Some(StopReason::Rejected { reason, .. }) => {
+        Some(StopReason::Rejected { reason, status }) => {
             summary.status = Status::Stopped;
             summary.stop = Some(Stop::Rejected);
+            // An answer (401, 403, ...) or no answer worth retrying (a certificate that fails).
+            let what = if status.is_some() { format!("the API answered {reason}") } else { reason.clone() };
             summary.error = Some(format!(
-                "the API rejected the configuration ({reason}); {left} records are left for the next run"
+                "{what}; no request starts after that, and {} left for the next run ({})",
+                match left {
+                    1 => "1 record is".to_owned(),
+                    n => format!("{n} records are"),
+                },
+                rejected_hint(&reason)
             ));
         }
         Some(StopReason::LostLock(why)) => return Err(Halt::failed(why)),
@@ -400,6 +491,10 @@ struct Recorder<'a> {
     requests_before: u64,
     undelivered: u64,
     emptied: u64,
+    retries: u64,
+    splits: u64,
+    /// Why records failed, counted.
+    reasons: Reasons,
     /// Chunks complete and not yet recorded.
     done: Vec<Chunk>,
 }
@@ -506,6 +601,8 @@ impl Recorder<'_> {
         self.flush(w, summary.requests).await?;
         progress.finish();
         self.requests_before += summary.requests;
+        self.retries += summary.retries;
+        self.splits += summary.splits;
         self.counts.requests = self.requests_before;
         Ok(())
     }
@@ -532,6 +629,9 @@ impl Recorder<'_> {
             c.updated += chunk.succeeded[Op::Update.index()];
             c.inserted += chunk.succeeded[Op::Insert.index()];
             c.failed += chunk.failed.len() as u64;
+            for f in &chunk.failed {
+                self.reasons.add(f.status, &f.reason, 1);
+            }
             c.requests = self.requests_before + phase_requests;
             self.undelivered += chunk.undelivered.len() as u64;
             outcomes.push(ChunkOutcome {
@@ -562,6 +662,7 @@ async fn dry_run<W: Warehouse>(
     let mut ok = [0u64; 3];
     let mut failed = 0u64;
     let mut emptied = 0u64;
+    let mut reasons = Reasons::default();
     for op in Op::ALL {
         let Some((lo, hi)) = stats.ranges[op.index()] else { continue };
         let action = actions.for_op(op);
@@ -575,7 +676,10 @@ async fn dry_run<W: Warehouse>(
                         ok[op.index()] += 1;
                         emptied += p.emptied as u64;
                     }
-                    Err(_) => failed += 1,
+                    Err(e) => {
+                        failed += 1;
+                        reasons.add(None, &e.to_string(), 1);
+                    }
                 })
                 .await?;
             if read.is_none() {
@@ -596,6 +700,7 @@ async fn dry_run<W: Warehouse>(
     summary.counts.updated = ok[Op::Update.index()];
     summary.counts.inserted = ok[Op::Insert.index()];
     summary.counts.failed = failed;
+    summary.reasons = reasons.listed();
     summary.emptied = emptied;
     summary.samples = Some(Value::Object(samples));
     summary.status = if failed > 0 || summary.counts.invalid > 0 { Status::Partial } else { Status::Succeeded };

@@ -61,6 +61,15 @@ pub struct SyncSummary {
     /// A dry run's first request per action (`{"add": {method, url, headers, body}, ...}`);
     /// `null` otherwise.
     pub samples: Option<Value>,
+    /// Requests sent again after a failed attempt.
+    pub retries: u64,
+    /// Requests the API refused that were split in halves and sent again.
+    pub splits: u64,
+    /// Why records failed, most frequent first: `[{"reason", "http_status", "count"}]`.
+    pub reasons: Vec<ReasonCount>,
+    /// Why this run sends every member again, when it does (shown to people).
+    #[serde(skip)]
+    pub full_resync: Option<String>,
     /// Values that normalisation emptied (dropped from their records): shown to people, not
     /// part of the JSON of interface.md.
     #[serde(skip)]
@@ -85,6 +94,10 @@ impl SyncSummary {
             duration_ms: 0,
             dry_run,
             samples: None,
+            retries: 0,
+            splits: 0,
+            reasons: Vec::new(),
+            full_resync: None,
             emptied: 0,
             undelivered: 0,
             stop: None,
@@ -103,7 +116,9 @@ impl SyncSummary {
         }
     }
 
-    /// One line for people: `high_value: run 3 succeeded in 1.2 s: 10 inserted, …`.
+    /// What people read: a first line with the outcome and the counts, then, indented, why a
+    /// full resync happened, why records failed (with counts), why the run stopped, and for a
+    /// dry run the first request of each action.
     pub fn human(&self) -> String {
         let what = if self.dry_run {
             "dry run".to_owned()
@@ -111,35 +126,183 @@ impl SyncSummary {
             self.run_id.map_or_else(|| "run".to_owned(), |id| format!("run {id}"))
         };
         let status = match self.status {
+            _ if self.stop == Some(Stop::Interrupted) => "interrupted",
             Status::Succeeded => "succeeded",
             Status::Partial => "finished with failures",
             Status::Stopped => "stopped",
             Status::Failed => "failed",
         };
-        let verb = if self.dry_run { "would send: " } else { "" };
-        let mut line = format!(
-            "{}: {what} {status} in {:.1} s: {verb}{} inserted, {} updated, {} deleted, {} failed, {} invalid ({} requests)",
-            self.sync,
-            self.duration_ms as f64 / 1000.0,
-            self.counts.inserted,
-            self.counts.updated,
-            self.counts.deleted,
-            self.counts.failed,
-            self.counts.invalid,
-            self.counts.requests
-        );
-        if self.emptied > 0 {
-            line.push_str(&format!("; {} values normalised to empty were dropped", self.emptied));
+        let c = &self.counts;
+        let verb = if self.dry_run { "would send " } else { "" };
+        let mut requests = vec![count(c.requests, "request")];
+        if self.retries > 0 {
+            requests.push(if self.retries == 1 { "1 retry".to_owned() } else { format!("{} retries", self.retries) });
         }
-        if self.undelivered > 0 {
-            line.push_str(&format!("; {} records left for the next run", self.undelivered));
+        if self.splits > 0 {
+            requests.push(count(self.splits, "split"));
+        }
+        let requests = if self.dry_run { "nothing sent".to_owned() } else { requests.join(", ") };
+        let mut out = format!(
+            "{}: {what} {status} in {}: {verb}{} inserted, {} updated, {} deleted, {} failed, {} invalid ({requests})",
+            self.sync,
+            duration(self.duration_ms),
+            c.inserted,
+            c.updated,
+            c.deleted,
+            c.failed,
+            c.invalid,
+        );
+        let mut line = |text: String| {
+            out.push_str("\n  ");
+            out.push_str(&text);
+        };
+        let settled = c.inserted + c.updated + c.deleted + c.failed + c.invalid;
+        if settled == 0 && self.status == Status::Succeeded {
+            line("nothing to send: the API already holds the model's members as they are".to_owned());
+        }
+        if let Some(why) = &self.full_resync {
+            line(format!("full resync: {why}"));
+        }
+        if !self.reasons.is_empty() {
+            let shown: u64 = self.reasons.iter().map(|r| r.count).sum();
+            let verb = if self.dry_run { "would fail" } else { "failed" };
+            line(format!("{verb}:"));
+            for r in &self.reasons {
+                line(format!("  {} × {}", r.count, r.reason));
+            }
+            if shown < c.failed {
+                line(format!("  {} × other reasons (in the sync log)", c.failed - shown));
+            }
+        }
+        if c.invalid > 0 {
+            let rows = count(c.invalid, "row");
+            line(format!("invalid: {rows} of the model with a null or duplicate primary key (in the sync log)"));
+        }
+        if self.emptied > 0 {
+            line(format!("{} normalised to empty and dropped from their records", count(self.emptied, "value")));
         }
         if let Some(error) = &self.error {
-            line.push_str(&format!("\n  {error}"));
+            line(format!("error: {error}"));
+        } else if self.undelivered > 0 {
+            line(format!("{} left for the next run", count(self.undelivered, "record")));
         }
-        line
+        if let Some(Value::Object(samples)) = &self.samples {
+            for (action, sample) in samples {
+                line(format!("first {action} request:"));
+                for text in sample_lines(sample) {
+                    line(format!("  {text}"));
+                }
+            }
+        }
+        out
+    }
+
+    /// What to run next, when there is something to do about this run.
+    pub fn next_step(&self, config: &str) -> Option<String> {
+        let logs = |what: &str| format!("{what}: audience logs {config} --sync {} --failed", self.sync);
+        match (self.status, self.stop) {
+            (_, Some(Stop::MassRemoval)) => Some(format!(
+                "if the removal is intended: audience sync {config} --sync {} --allow-mass-removal",
+                self.sync
+            )),
+            (_, Some(Stop::Interrupted)) if !self.dry_run => {
+                Some(format!("to send the rest: audience sync {config} --sync {}", self.sync))
+            }
+            (Status::Partial, _) if self.dry_run => Some(format!(
+                "to try a record's values: audience preview {config} --sync {} --action add --records FILE",
+                self.sync
+            )),
+            (Status::Partial, _) => Some(logs("the failed records, with their reasons")),
+            (Status::Stopped, Some(Stop::Rejected)) => {
+                Some(format!("once the destination is fixed: audience sync {config} --sync {}", self.sync))
+            }
+            _ => None,
+        }
     }
 }
+
+/// How many records failed for one reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub http_status: Option<u16>,
+    pub count: u64,
+}
+
+/// Failure reasons as they come, counted. Bounded: past [`Reasons::KEPT`] distinct reasons,
+/// new ones are only counted in the total (the sync log has them all).
+#[derive(Debug, Default)]
+pub struct Reasons {
+    counts: std::collections::HashMap<(String, Option<u16>), u64>,
+}
+
+impl Reasons {
+    /// Distinct reasons kept while counting.
+    const KEPT: usize = 1000;
+    /// Distinct reasons a summary lists.
+    pub const LISTED: usize = 10;
+
+    /// One more record failed with `status` and `reason`. The attempts and time a retried
+    /// request took are left out, so that batches failing alike count as one reason.
+    pub fn add(&mut self, status: Option<u16>, reason: &str, n: u64) {
+        let reason = reason.find(" (gave up after ").map_or(reason, |at| &reason[..at]);
+        if let Some(c) = self.counts.get_mut(&(reason.to_owned(), status)) {
+            *c += n;
+        } else if self.counts.len() < Self::KEPT {
+            self.counts.insert((reason.to_owned(), status), n);
+        }
+    }
+
+    /// The most frequent reasons, at most [`Reasons::LISTED`].
+    pub fn listed(&self) -> Vec<ReasonCount> {
+        let mut all: Vec<ReasonCount> = self
+            .counts
+            .iter()
+            .map(|((reason, status), count)| ReasonCount {
+                reason: reason.clone(),
+                http_status: *status,
+                count: *count,
+            })
+            .collect();
+        all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+        all.truncate(Self::LISTED);
+        all
+    }
+}
+
+/// `1 request`, `2 requests`.
+pub fn count(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+/// A run's duration for people: `640 ms`, `1.2 s`, `3 min 05 s`.
+pub fn duration(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms} ms"),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, ms % 60_000 / 1000),
+    }
+}
+
+/// A dry run's sample request as lines: the request line, the headers, the body (pretty, cut
+/// after [`SAMPLE_BODY_LINES`] lines; the JSON output has it whole).
+fn sample_lines(sample: &Value) -> Vec<String> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut out = vec![format!("{} {}", text(&sample["method"]), text(&sample["url"]))];
+    if let Value::Object(headers) = &sample["headers"] {
+        out.extend(headers.iter().map(|(name, value)| format!("{name}: {}", text(value))));
+    }
+    let body = serde_json::to_string_pretty(&sample["body"]).unwrap_or_default();
+    let lines: Vec<&str> = body.lines().collect();
+    out.extend(lines.iter().take(SAMPLE_BODY_LINES).map(|l| (*l).to_owned()));
+    if lines.len() > SAMPLE_BODY_LINES {
+        out.push(format!("… {} more lines (--format json shows the whole body)", lines.len() - SAMPLE_BODY_LINES));
+    }
+    out
+}
+
+/// Lines of a sample body a dry run shows people.
+const SAMPLE_BODY_LINES: usize = 30;
 
 #[cfg(test)]
 mod tests {
@@ -181,7 +344,10 @@ mod tests {
                 "requests",
                 "duration_ms",
                 "dry_run",
-                "samples"
+                "samples",
+                "retries",
+                "splits",
+                "reasons"
             ]
         );
         assert_eq!(json["status"], "succeeded");

@@ -280,6 +280,11 @@ pub struct DiagnosticJson {
     pub start: Option<u32>,
     pub end: Option<u32>,
     pub hint: Option<String>,
+    /// For a template written inline in a config: where the problem is in the config file
+    /// (1-based line, and column in characters), where an editor jumps; null otherwise.
+    pub file_line: Option<u32>,
+    /// The column of `file_line` (1-based, in characters); null with it.
+    pub file_column: Option<u32>,
 }
 
 impl DiagnosticJson {
@@ -296,6 +301,8 @@ impl DiagnosticJson {
             start: None,
             end: None,
             hint: None,
+            file_line: None,
+            file_column: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use super::postgres::PgWarehouse;
 use super::sqlite::SqliteWarehouse;
 use super::{
-    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, Me, ModelSpec, Result, RunCounts, RunRef, RunStart,
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, Me, ModelSpec, Result, RunCounts, RunInfo, RunRef, RunStart,
     RunStatus, SyncName, Warehouse,
 };
 
@@ -90,6 +90,10 @@ impl Warehouse for Connector {
 
     async fn next_run_id(&mut self, sync: &SyncName) -> Result<i64> {
         each!(self, w => w.next_run_id(sync).await)
+    }
+
+    async fn run_info(&mut self, sync: &SyncName, run: Option<i64>) -> Result<Option<RunInfo>> {
+        each!(self, w => w.run_info(sync, run).await)
     }
 
     async fn build_delta(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats> {

@@ -122,8 +122,22 @@ pub struct RunRef {
 pub struct RunStart {
     pub started_at: String,
     pub config: i64,
+    /// The fingerprint of each part of the configuration (`templates=…`), stored beside the
+    /// whole one so that a later run can say which part changed.
+    pub config_parts: String,
     pub full_resync: bool,
     pub me: Me,
+}
+
+impl RunStart {
+    /// What the runs table stores: the fingerprint in hex, then its parts.
+    pub fn config_text(&self) -> String {
+        if self.config_parts.is_empty() {
+            format!("{:016x}", self.config)
+        } else {
+            format!("{:016x} {}", self.config, self.config_parts)
+        }
+    }
 }
 
 /// The delta of a run, as built in the warehouse.
@@ -216,6 +230,27 @@ impl RunStatus {
             RunStatus::Interrupted => "interrupted",
         }
     }
+}
+
+/// A run's row of the runs table, as `audience logs` shows it and as the next run reads it
+/// (to tell why it is a full resync).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunInfo {
+    pub run_id: i64,
+    /// `running`, `succeeded`, `partial`, `stopped`, `failed` (a run that died shows
+    /// `running`).
+    pub status: String,
+    pub error: Option<String>,
+    /// The configuration fingerprint the run was made with (hex, then its parts).
+    #[serde(skip)]
+    pub config: String,
+    /// Whether the run sent every member again.
+    #[serde(skip)]
+    pub full_resync: bool,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    #[serde(skip)]
+    pub counts: RunCounts,
 }
 
 /// One sync-log row (interface.md's columns, as `audience logs` prints them).
@@ -319,6 +354,9 @@ pub trait Warehouse {
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64>;
 
     /// The id the next run would get (for a dry run, which records none).
+    /// The row of run `run` of `sync` (default: its latest run); `None` when there is none.
+    async fn run_info(&mut self, sync: &SyncName, run: Option<i64>) -> Result<Option<RunInfo>>;
+
     async fn next_run_id(&mut self, sync: &SyncName) -> Result<i64>;
 
     /// Snapshot, invalid rows and the delta, in the warehouse. `full_resync` first marks every

@@ -266,6 +266,26 @@ impl StateTables {
         )
     }
 
+    /// A run's row: the latest run of a sync, or run `id`. Parameters: sync, id (or null).
+    /// Columns as [`super::RunInfo`] has them, timestamps as RFC 3339 text in UTC.
+    pub fn select_run(&self) -> String {
+        let d = self.dialect;
+        let ts = |c: &str| match d {
+            Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+            Dialect::Sqlite => c.to_owned(),
+        };
+        format!(
+            "SELECT run_id, status, error, config_fingerprint, full_resync, {}, {}, inserted, updated, deleted, \
+             failed, invalid, requests FROM {runs} WHERE sync_name = {p1} AND run_id = \
+             (SELECT max(run_id) FROM {runs} WHERE sync_name = {p1} AND ({p2} IS NULL OR run_id = {p2}))",
+            ts("started_at"),
+            ts("finished_at"),
+            runs = self.runs.qualified(),
+            p1 = d.param(1, "text"),
+            p2 = d.param(2, "bigint"),
+        )
+    }
+
     /// Log rows of a run, failed and invalid ones only when `failed_only` (PostgreSQL; SQLite's
     /// are in `sqlite::log`). Parameters: sync, run id.
     pub fn select_logs(&self, failed_only: bool) -> String {

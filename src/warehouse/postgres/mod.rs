@@ -34,7 +34,7 @@ use crate::warehouse::lock::{Identity, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
-    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunInfo, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
 };
 pub use connect::{ConnectionString, Session, TlsMode, open_session, parse_connection_string};
@@ -604,7 +604,7 @@ impl Warehouse for PgWarehouse {
                     &sync.as_str(),
                     &run_id,
                     &start.started_at,
-                    &format!("{:016x}", start.config),
+                    &start.config_text(),
                     &(start.full_resync as i64),
                     &start.me.host(),
                     &(start.me.pid() as i64),
@@ -634,6 +634,35 @@ impl Warehouse for PgWarehouse {
             .await
             .map_err(|e| sql_error("numbering the run", &e))?;
         Ok(row.get(0))
+    }
+
+    async fn run_info(&mut self, sync: &SyncName, run: Option<i64>) -> Result<Option<RunInfo>> {
+        if !self.table_exists(&self.state.runs.qualified()).await? {
+            return Ok(None);
+        }
+        let row = self
+            .client
+            .query_opt(&self.state.select_run(), &[&sync.as_str(), &run])
+            .await
+            .map_err(|e| sql_error("reading the run", &e))?;
+        let n = |r: &tokio_postgres::Row, i: usize| r.get::<_, i64>(i) as u64;
+        Ok(row.map(|r| RunInfo {
+            run_id: r.get(0),
+            status: r.get(1),
+            error: r.get(2),
+            config: r.get(3),
+            full_resync: r.get::<_, i64>(4) != 0,
+            started_at: r.get(5),
+            finished_at: r.get(6),
+            counts: RunCounts {
+                inserted: n(&r, 7),
+                updated: n(&r, 8),
+                deleted: n(&r, 9),
+                failed: n(&r, 10),
+                invalid: n(&r, 11),
+                requests: n(&r, 12),
+            },
+        }))
     }
 
     async fn build_delta(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats> {

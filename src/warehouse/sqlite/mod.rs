@@ -49,7 +49,7 @@ use crate::warehouse::lock::{self, Identity, Judgement, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
-    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunRef, RunStart,
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunInfo, RunRef, RunStart,
     RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
 use delta::Images;
@@ -134,7 +134,7 @@ impl SqliteWarehouse {
     fn exec(&self, doing: &str, sql: &str) -> Result<()> {
         let started = std::time::Instant::now();
         let result = self.conn.execute_batch(sql).map_err(|e| WarehouseError::sql(doing, e));
-        log_time(doing, started);
+        tracing::debug!(step = doing, statement = %statement(sql), seconds = started.elapsed().as_secs_f64(), "warehouse");
         result
     }
 
@@ -544,6 +544,19 @@ impl SqliteWarehouse {
     }
 }
 
+/// What a statement does, for the debug line of a step of several (`CREATE TABLE
+/// "_audience_runs"`): its leading keywords and the state table it names, nothing from a model
+/// (whose query may hold a secret).
+fn statement(sql: &str) -> String {
+    let keyword = |t: &&str| t.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !t.is_empty();
+    sql.split_whitespace()
+        .take(6)
+        .take_while(|t| keyword(t) || t.contains("_audience"))
+        .map(|t| t.trim_end_matches('('))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Logs a warehouse step's time at debug level (`AUDIENCE_LOG=debug`).
 fn log_time(step: &str, started: std::time::Instant) {
     tracing::debug!(step, seconds = started.elapsed().as_secs_f64(), "warehouse");
@@ -822,7 +835,7 @@ impl Warehouse for SqliteWarehouse {
                         sync.as_str(),
                         run_id,
                         start.started_at,
-                        format!("{:016x}", start.config),
+                        start.config_text(),
                         start.full_resync as i64,
                         start.me.host(),
                         start.me.pid()
@@ -843,6 +856,36 @@ impl Warehouse for SqliteWarehouse {
         self.conn
             .query_row(&self.state.next_run_id(), [sync.as_str()], |r| r.get(0))
             .map_err(|e| WarehouseError::sql("numbering the run", e))
+    }
+
+    async fn run_info(&mut self, sync: &SyncName, run: Option<i64>) -> Result<Option<RunInfo>> {
+        if !self.table_exists("main", &self.state.runs.name)? {
+            return Ok(None);
+        }
+        let found = self.conn.query_row(&self.state.select_run(), params![sync.as_str(), run], |r| {
+            Ok(RunInfo {
+                run_id: r.get(0)?,
+                status: r.get(1)?,
+                error: r.get(2)?,
+                config: r.get(3)?,
+                full_resync: r.get::<_, i64>(4)? != 0,
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                counts: RunCounts {
+                    inserted: r.get::<_, i64>(7)? as u64,
+                    updated: r.get::<_, i64>(8)? as u64,
+                    deleted: r.get::<_, i64>(9)? as u64,
+                    failed: r.get::<_, i64>(10)? as u64,
+                    invalid: r.get::<_, i64>(11)? as u64,
+                    requests: r.get::<_, i64>(12)? as u64,
+                },
+            })
+        });
+        match found {
+            Ok(info) => Ok(Some(info)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(WarehouseError::sql("reading the run", e)),
+        }
     }
 
     async fn build_delta(&mut self, spec: &ModelSpec, run: &RunRef, full_resync: bool) -> Result<DeltaStats> {

@@ -266,6 +266,9 @@ fn transaction(conn: &Connection, r: &Recording, chunks: &[ChunkOutcome<'_>]) ->
         let written = started.elapsed();
         let committed = conn.execute_batch("COMMIT").map_err(|e| WarehouseError::sql(doing, e));
         tracing::debug!(
+            // Written on the recorder's own thread, outside the run's span: named here.
+            sync = r.run.sync.as_str(),
+            run = r.run.run_id,
             step = doing,
             records = chunks.iter().map(|c| c.hi - c.lo + 1).sum::<i64>(),
             waited = locked.as_secs_f64(),
