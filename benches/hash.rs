@@ -1,4 +1,4 @@
-//! SHA-256 + lowercase hex of typical e-mails (performance.md: at most 1.5x `sha2` alone), in
+//! SHA-256 + lowercase hex of typical e-mails (docs/design/performance.md: at most 1.5x `sha2` alone), in
 //! the same run:
 //!
 //! * `sha256_hex/hash_hex` is the pipeline's hashing function, `HashAlgorithm::hash_hex`;

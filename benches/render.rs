@@ -1,4 +1,4 @@
-//! Rendering T1 and T2 (performance.md) at batches of 1, 100 and 5,000 records, each beside its
+//! Rendering T1 and T2 (docs/design/performance.md) at batches of 1, 100 and 5,000 records, each beside its
 //! hand-written baseline, in the same run:
 //!
 //! * `render_T*/template` is `Template::render` from a `RecordBatch`; `render_T*/handwritten`

@@ -1,4 +1,4 @@
-//! The deliberate deviations from the reference JSONata (template-language.md §5), one test
+//! The deliberate deviations from the reference JSONata (docs/design/template-language.md §5), one test
 //! each, named after the deviation.
 
 use audience::template::{Code, Expression, Template, check_template};

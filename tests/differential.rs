@@ -19,7 +19,7 @@
 //!
 //! The reference lives in `.reference/` (installed by `scripts/test`); without it this test
 //! fails, never passes silently. What the generators leave out on purpose (the deliberate
-//! deviations of template-language.md §5) is listed in `src/generate/mod.rs`.
+//! deviations of docs/design/template-language.md §5) is listed in `src/generate/mod.rs`.
 
 mod support;
 

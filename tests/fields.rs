@@ -1,4 +1,4 @@
-//! The field pipeline (sync.md "The field pipeline", "Warehouse values as JSON"; the seed's
+//! The field pipeline (docs/design/sync.md "The field pipeline", "Warehouse values as JSON"; the seed's
 //! "Data hashing"): hashing, hash-state checks, normalisation presets, required fields, types.
 
 use audience::fields::{
@@ -724,7 +724,7 @@ mod determinism {
     }
 
     proptest! {
-        // Fixed seed: CI never goes red by luck (style.md); a failure prints its case.
+        // Fixed seed: CI never goes red by luck (docs/design/style.md); a failure prints its case.
         #![proptest_config(Config { cases: 512, rng_seed: RngSeed::Fixed(0x5EED_F1E1D5), failure_persistence: None, ..Config::default() })]
 
         #[test]

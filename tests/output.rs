@@ -441,7 +441,7 @@ fn sync_json(config: &str, args: &[&str]) -> (i32, Value, String) {
     sync(Path::new(config), args)
 }
 
-/// Reading commands and a dry run need no API secret; the commands that send do (interface.md).
+/// Reading commands and a dry run need no API secret; the commands that send do (docs/design/interface.md).
 #[test]
 fn variables_are_needed_only_where_they_are_used() {
     let r = Receiver::start();

@@ -1,4 +1,4 @@
-//! PostgreSQL TLS by sync.md's `sslmode` table, on a private cluster this binary starts
+//! PostgreSQL TLS by docs/design/sync.md's `sslmode` table, on a private cluster this binary starts
 //! (`pg_cluster`): each row of the table, and why each connection succeeds or fails. Whether a
 //! session is encrypted is asked of the server (`pg_stat_ssl`), not taken from the client.
 

@@ -1,4 +1,4 @@
-//! SQLite's sync log: the view `_audience_logs` has exactly interface.md's columns and a row per
+//! SQLite's sync log: the view `_audience_logs` has exactly docs/design/interface.md's columns and a row per
 //! record over compact rows and per-batch rows, and a database whose log is in an earlier layout
 //! (a table, or a view of the rows alone) keeps every row when it moves to the current one.
 
@@ -10,7 +10,7 @@ use sync_support::{Kind, audience, edit_config, first_synced, set_up, sync};
 const ALL_AS_TEXT: &str = "SELECT sync_name, CAST(run_id AS TEXT), primary_key, operation, status, error_reason, \
      CAST(http_status AS TEXT), sync_started_at, sync_finished_at FROM _audience_logs";
 
-/// interface.md's columns, in its order.
+/// docs/design/interface.md's columns, in its order.
 const COLUMNS: [&str; 9] = [
     "sync_name",
     "run_id",
@@ -76,7 +76,7 @@ fn the_log_view_has_the_interface_columns_and_text_forms() {
 #[test]
 fn a_log_table_of_the_earlier_layout_moves_to_the_view_with_every_row() {
     let (w, _r, config) = set_up(Kind::Sqlite, "log_layout_moved", 1..=5);
-    // The earlier layout: a table with interface.md's columns, and an index on the run.
+    // The earlier layout: a table with docs/design/interface.md's columns, and an index on the run.
     w.exec(
         "CREATE TABLE _audience_logs (sync_name TEXT NOT NULL, run_id INTEGER NOT NULL, primary_key TEXT, \
          operation TEXT NOT NULL, status TEXT NOT NULL, error_reason TEXT, http_status INTEGER, \

@@ -1,4 +1,4 @@
-//! The lock of sync.md's step 1, against real processes: a live process on this host is never
+//! The lock of docs/design/sync.md's step 1, against real processes: a live process on this host is never
 //! taken over, however old its heartbeat; a holder elsewhere (another host, another PID
 //! namespace) is taken over only after its heartbeat stood still for its whole lease, and the
 //! run taken over, once it wakes, stops sending and recording ("lost the lock to …"); nothing

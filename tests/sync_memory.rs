@@ -1,4 +1,4 @@
-//! A 200,000-row SQLite model: the sync's peak memory stays bounded (performance.md: under
+//! A 200,000-row SQLite model: the sync's peak memory stays bounded (docs/design/performance.md: under
 //! 200 MB, whatever the model's size, since the client streams the delta a batch at a time),
 //! and a re-sync reads about as many rows as changed. Peak memory is the child process's own
 //! high-water mark (the kernel's `ru_maxrss`, which is `VmHWM` of /proc/PID/status).

@@ -77,7 +77,7 @@ fn first_run_sends_everything_then_only_changes(kind: Kind, name: &str) {
     let removal = &r.requests()[0].body["users"][0];
     assert_eq!(removal["email"], "u1@example.com");
 
-    // The log: one row per record of the delta, with interface.md's columns.
+    // The log: one row per record of the delta, with docs/design/interface.md's columns.
     let logs = w.rows(&format!(
         "SELECT primary_key, operation, status, error_reason, CAST(http_status AS TEXT), \
          CAST(sync_started_at AS TEXT), CAST(sync_finished_at AS TEXT) FROM {} WHERE run_id = 2 ORDER BY operation, primary_key",
@@ -105,7 +105,7 @@ fn first_run_sends_everything_then_only_changes(kind: Kind, name: &str) {
     assert!(r.requests().is_empty());
     assert_eq!(w.count(&format!("SELECT count(*) FROM {} WHERE run_id = 3", w.state("logs"))), 0);
 
-    // `audience logs`: the latest run by default, JSON as interface.md says.
+    // `audience logs`: the latest run by default, JSON as docs/design/interface.md says.
     let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members", "--run", "2", "--format", "json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let logs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -1,4 +1,4 @@
-//! Warehouse values as JSON (sync.md's table), through a whole sync on each engine: the types a
+//! Warehouse values as JSON (docs/design/sync.md's table), through a whole sync on each engine: the types a
 //! model returns, as the receiver gets them; and a PostgreSQL connection's errors.
 
 mod sync_support;

@@ -1,4 +1,4 @@
-//! Our engine beside jsonata-rs, in one run, at a batch of 5,000 records (performance.md).
+//! Our engine beside jsonata-rs, in one run, at a batch of 5,000 records (docs/design/performance.md).
 //!
 //! Groups `compare_T1` and `compare_T2`:
 //! * `audience_render`: `Template::render` from the `RecordBatch` (the sync runner's path);

@@ -1,4 +1,4 @@
-//! Hand-written renderers of T1 and T2: the "physical limit" references of performance.md.
+//! Hand-written renderers of T1 and T2: the "physical limit" references of docs/design/performance.md.
 //!
 //! They write the bytes that `JSON.stringify(await jsonata(T).evaluate(doc))` gives, straight
 //! into a `Vec<u8>`, with no interpretation: the template's layout is code, its constant parts

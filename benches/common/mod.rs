@@ -1,4 +1,4 @@
-//! The benchmark workload of `shared/spec/performance.md`, shared by `benches/render.rs`,
+//! The benchmark workload of `docs/design/performance.md`, shared by `benches/render.rs`,
 //! `benches/compile.rs` and the separate `bench-compare/` project (which includes this file by
 //! path): the two templates, a seeded record generator, and the hand-written baselines in
 //! [`handwritten`].
@@ -13,7 +13,7 @@ pub mod handwritten;
 use audience::template::{Connection, RecordBatch, TemplateField};
 use serde_json::{Map, Value, json};
 
-/// T1, the seed's sample template (text exactly as in performance.md).
+/// T1, the seed's sample template (text exactly as in docs/design/performance.md).
 pub const T1: &str = r#"{
   "audience_id": $$.connection.audienceId,
   "elements": [$$.records.{

@@ -1,5 +1,5 @@
 //! The log lines of `audience run` and `audience sync`: a small `tracing` subscriber that prints each event as one
-//! line on stderr, for people on a terminal and as a JSON object otherwise (interface.md: "JSON
+//! line on stderr, for people on a terminal and as a JSON object otherwise (docs/design/interface.md: "JSON
 //! lines when stderr is not a terminal"), in the shape `sync` uses for its own log lines
 //! (`level`, `sync`, `message`), with a `time` and the event's other fields beside them.
 //!

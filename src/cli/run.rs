@@ -39,7 +39,7 @@ pub struct Args {
 
 /// What every run of the process shares: the checked config, the template sources (for the
 /// configuration fingerprint) and one delivery client (so that syncs running at the same time
-/// share the destination's concurrency and rate limits, as sync.md asks).
+/// share the destination's concurrency and rate limits, as docs/design/sync.md asks).
 struct Context {
     config: Config,
     templates: [Option<String>; 3],

@@ -1,5 +1,5 @@
 //! Packing an action's records into requests: at most `batch_size` records and at most
-//! `max_request_bytes` of body per request, greedily, in order (sync.md, step 6). Pure.
+//! `max_request_bytes` of body per request, greedily, in order (docs/design/sync.md, step 6). Pure.
 //!
 //! Sizes come from the body's layout. A request body is a template over
 //! `[$$.records.{ ... }]`, so its length is linear in its records:

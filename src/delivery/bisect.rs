@@ -1,5 +1,5 @@
 //! Splitting rejected requests (400, 413, 422) to isolate bad records, and the bound on it
-//! (sync.md, Delivery). Pure bookkeeping; the sender does the sending.
+//! (docs/design/sync.md, Delivery). Pure bookkeeping; the sender does the sending.
 
 use std::ops::Range;
 

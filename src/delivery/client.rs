@@ -21,7 +21,7 @@ use super::stop::StopToken;
 use crate::http::auth::{AuthHeaders, Credentials, StaticCredentials};
 use crate::http::client::ClientSettings;
 
-/// Response bodies are read up to this many bytes (sync.md): enough for any error message, and
+/// Response bodies are read up to this many bytes (docs/design/sync.md): enough for any error message, and
 /// an API that answers with megabytes costs no memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -132,7 +132,7 @@ impl Target {
             let mut value = HeaderValue::from_str(&header.value).map_err(|_| invalid())?;
             // Sensitive values are left out of the HTTP stack's own debug output.
             value.set_sensitive(header.secret);
-            // A later header replaces an earlier one of the same name (interface.md).
+            // A later header replaces an earlier one of the same name (docs/design/interface.md).
             headers.insert(name, value);
         }
         Ok(Target { method, url, headers })
@@ -163,7 +163,7 @@ pub(crate) enum Attempted {
 
 impl ClientInner {
     /// Sends the request once, with the credentials it carried, and reads the response body up
-    /// to `cap` bytes. In flight, it is not cancelled by a stop: sync.md lets requests in flight
+    /// to `cap` bytes. In flight, it is not cancelled by a stop: docs/design/sync.md lets requests in flight
     /// finish.
     pub(crate) async fn attempt(
         &self,

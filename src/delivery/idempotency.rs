@@ -1,5 +1,5 @@
 //! The `Idempotency-Key` of a request: derived from the sync, the run, the action and the
-//! records in the request (sync.md, Delivery). Every retry of a request carries the same key, so
+//! records in the request (docs/design/sync.md, Delivery). Every retry of a request carries the same key, so
 //! an API that honours the header applies a timed-out-but-accepted request once; each half of a
 //! split request holds other records, so it gets a key of its own.
 

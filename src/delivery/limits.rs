@@ -1,4 +1,4 @@
-//! The destination's limits, shared by every sync that uses it (sync.md: limits belong to the
+//! The destination's limits, shared by every sync that uses it (docs/design/sync.md: limits belong to the
 //! destination): at most `max_concurrency` requests in flight, at most `rate_limit` starts per
 //! second, and a pause that a `Retry-After` imposes on everyone.
 //!

@@ -1,4 +1,4 @@
-//! Keeping secrets out of what a response echoes (sync.md, Security: secrets never appear in
+//! Keeping secrets out of what a response echoes (docs/design/sync.md, Security: secrets never appear in
 //! response snippets, the sync log included), and cutting response text down to a reason.
 
 use std::borrow::Cow;

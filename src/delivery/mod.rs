@@ -1,4 +1,4 @@
-//! HTTP delivery: records in, requests out, an outcome for every record (sync.md, Delivery).
+//! HTTP delivery: records in, requests out, an outcome for every record (docs/design/sync.md, Delivery).
 //!
 //! ```text
 //!  sync layer ──DeliveryClient::action(context, stop, reports)──▶ ActionSender
@@ -61,7 +61,7 @@
 //! [`idempotency`], [`mask`] and [`response`] (records refused inside a 2xx body). The I/O: [`client`] (reqwest), [`limits::Limiter`] (tokio),
 //! [`sender`] (the recursion that ties them together).
 //!
-//! Choices where sync.md and interface.md are silent:
+//! Choices where docs/design/sync.md and docs/design/interface.md are silent:
 //!
 //! * **Unlisted statuses.** A 5xx the table does not name (506–511, a proxy's 52x) is retried
 //!   like 500; a status outside 200–599 fails like "other 4xx".

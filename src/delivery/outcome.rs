@@ -71,12 +71,12 @@ pub struct ActionSummary {
     pub failed: u64,
     /// Records left in the delta because the run stopped.
     pub undelivered: u64,
-    /// HTTP requests sent, retries and split halves included (interface.md's `requests`).
+    /// HTTP requests sent, retries and split halves included (docs/design/interface.md's `requests`).
     pub requests: u64,
-    /// Requests sent again after a failed attempt (interface.md's `retries`).
+    /// Requests sent again after a failed attempt (docs/design/interface.md's `retries`).
     pub retries: u64,
     /// Requests the API refused whose records were split in halves and sent again
-    /// (interface.md's `splits`).
+    /// (docs/design/interface.md's `splits`).
     pub splits: u64,
     /// Why the run stopped, when it did (during this action or before it).
     pub stop: Option<StopReason>,

@@ -1,5 +1,5 @@
 //! Progress on a terminal: one bar of records settled (delivered or failed). Nothing at all when
-//! stderr is not a terminal, where logs go instead (interface.md: progress goes to stderr).
+//! stderr is not a terminal, where logs go instead (docs/design/interface.md: progress goes to stderr).
 
 use std::io::IsTerminal;
 use std::sync::Mutex;

@@ -1,4 +1,4 @@
-//! Records refused inside a 2xx answer: an action's `response` setting (interface.md, second
+//! Records refused inside a 2xx answer: an action's `response` setting (docs/design/interface.md, second
 //! wave) and the reading of a body against the request it answers. Pure: the sender reads the
 //! body, this decides which records of the request failed and why.
 //!

@@ -18,7 +18,7 @@
 //! [`super::limits::Limiter`] bounds what is actually in flight. The halves of a rejected
 //! request run one after the other, and one rejected request of the action is split at a time
 //! (the others wait for it), so that the splitting bound is reached down one batch, after
-//! about 150 requests, rather than after a level of every batch (sync.md, Delivery).
+//! about 150 requests, rather than after a level of every batch (docs/design/sync.md, Delivery).
 
 use std::future::Future;
 use std::ops::Range;
@@ -487,7 +487,7 @@ impl<B: RenderBatch> Shared<B> {
                     )
                 }
                 Attempted::Certificate(why) => {
-                    // Like a 401 (sync.md, Security): the run stops at once, nothing retried.
+                    // Like a 401 (docs/design/sync.md, Security): the run stops at once, nothing retried.
                     let reason = format!("the API's TLS certificate failed verification: {}", self.masker.mask(&why));
                     if self.stop.stop(StopReason::Rejected { status: None, reason }) {
                         tracing::warn!(

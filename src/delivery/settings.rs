@@ -8,7 +8,7 @@ use std::time::Duration;
 pub use crate::http::retry::RetrySettings;
 
 /// The destination's delivery settings (`[destination]` and `[destination.retry]` of
-/// interface.md). Shared by every sync that uses the destination.
+/// docs/design/interface.md). Shared by every sync that uses the destination.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeliverySettings {
     /// Per request, from sending to the end of reading the response (`timeout`, default 30 s).
@@ -98,7 +98,7 @@ impl fmt::Debug for Header {
 
 impl fmt::Debug for Endpoint {
     /// The URL is left out: a path placeholder may hold a value from the environment, which
-    /// interface.md counts as a secret.
+    /// docs/design/interface.md counts as a secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint").field("method", &self.method).field("headers", &self.headers).finish_non_exhaustive()
     }

@@ -1,5 +1,5 @@
 //! Stopping a run: no new request starts, requests in flight finish, retries still waiting are
-//! abandoned (sync.md, Dry run and shutdown). One token per run, shared by its actions and by
+//! abandoned (docs/design/sync.md, Dry run and shutdown). One token per run, shared by its actions and by
 //! whoever watches the signals; the first reason wins.
 
 use std::sync::{Arc, Mutex};
@@ -24,7 +24,7 @@ struct Inner {
 }
 
 /// Asked before each request: whether the run may still send. The warehouse's lease on the
-/// run's lock is one (sync.md, step 1: a run checks that its heartbeat is fresh before each
+/// run's lock is one (docs/design/sync.md, step 1: a run checks that its heartbeat is fresh before each
 /// request, renewing it first when it is not).
 pub trait Gate: Send + Sync + std::fmt::Debug {
     /// Cheap: whether a request may go at once, without [`Gate::confirm`].

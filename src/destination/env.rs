@@ -1,4 +1,4 @@
-//! `${NAME}` expansion in the string values of a parsed config (interface.md): after parsing,
+//! `${NAME}` expansion in the string values of a parsed config (docs/design/interface.md): after parsing,
 //! inside strings only, never inside templates; `$${` is a literal `${`. A value that used a
 //! variable is a secret, and so is each variable's value.
 

@@ -1,4 +1,4 @@
-//! The header rules of interface.md, as pure functions: names are RFC 7230 tokens, values
+//! The header rules of docs/design/interface.md, as pure functions: names are RFC 7230 tokens, values
 //! carry no CR, LF or other control character, some names are reserved; a request's headers are
 //! `Content-Type: application/json`, then the custom headers, then the auth header, a later one
 //! replacing an earlier one of the same name (case-insensitively); secrets are shown masked.

@@ -18,7 +18,7 @@ use super::keypath::{self, Segment};
 use super::model::ActionKind;
 use super::problem::Problem;
 
-/// How an unset environment variable counts (interface.md): an error only where its value is
+/// How an unset environment variable counts (docs/design/interface.md): an error only where its value is
 /// used, a warning elsewhere, so that `check`, `preview` or reading the logs need no production
 /// secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -36,7 +36,7 @@ impl ActionKind {
         }
     }
 
-    /// The other spelling interface.md accepts (`insert`, `update`, `delete`).
+    /// The other spelling docs/design/interface.md accepts (`insert`, `update`, `delete`).
     pub const fn alias(self) -> &'static str {
         match self {
             ActionKind::Add => "insert",
@@ -266,11 +266,11 @@ pub struct Sync {
     pub snapshot_retention: u32,
     pub retry_failed: bool,
     pub max_removal_share: f64,
-    /// The lock's lease (sync.md, step 1): [`LOCK_TIMEOUT_MIN`] to [`LOCK_TIMEOUT_MAX`].
+    /// The lock's lease (docs/design/sync.md, step 1): [`LOCK_TIMEOUT_MIN`] to [`LOCK_TIMEOUT_MAX`].
     pub lock_timeout: std::time::Duration,
 }
 
-/// `lock_timeout`'s bounds and default (sync.md, step 1).
+/// `lock_timeout`'s bounds and default (docs/design/sync.md, step 1).
 pub const LOCK_TIMEOUT_MIN: std::time::Duration = std::time::Duration::from_secs(1);
 pub const LOCK_TIMEOUT_MAX: std::time::Duration = std::time::Duration::from_secs(3600);
 pub const LOCK_TIMEOUT_DEFAULT: std::time::Duration = std::time::Duration::from_secs(600);

@@ -1,7 +1,7 @@
 //! `audience preview`: the exact request one action would send for sample records, built with
 //! the real field pipeline and template, and sent nowhere.
 //!
-//! Choices where interface.md is silent:
+//! Choices where docs/design/interface.md is silent:
 //! * Sample records (given or generated) are keyed by template field, and the same records
 //!   serve every action (the seed's troubleshooting: "the same sample records and action
 //!   type"). A key this action sends sets its field; a key that is somebody's field (of another
@@ -47,7 +47,7 @@ pub struct PreviewOptions {
     pub show_secrets: bool,
 }
 
-/// The preview of one request (the JSON of interface.md).
+/// The preview of one request (the JSON of docs/design/interface.md).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Preview {
     pub method: String,

@@ -1,5 +1,5 @@
 //! The outcome of checking a config, rendered for people (ariadne reports pointing into the
-//! config file or the action's template) and for programs (the JSON of interface.md).
+//! config file or the action's template) and for programs (the JSON of docs/design/interface.md).
 
 use std::ops::Range;
 

@@ -96,7 +96,7 @@ impl TimeOfDay {
     }
 }
 
-/// Shortest and longest `every` (interface.md).
+/// Shortest and longest `every` (docs/design/interface.md).
 pub const MIN_EVERY: Duration = Duration::from_secs(5 * 60);
 pub const MAX_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 

@@ -1,7 +1,7 @@
 //! Strings that may be secrets, and the redactor that masks secrets in text.
 //!
-//! sync.md: secrets (passwords, tokens, API keys, secret headers, the password in a
-//! `postgres://` URL) never appear in logs, previews or error messages, and interface.md adds
+//! docs/design/sync.md: secrets (passwords, tokens, API keys, secret headers, the password in a
+//! `postgres://` URL) never appear in logs, previews or error messages, and docs/design/interface.md adds
 //! that a value that comes from the environment is a secret too. Any string of the config can
 //! come from the environment, so every string of the resolved config is a [`Text`] that knows
 //! whether it is a secret, and whose `Debug` prints `***` when it is.

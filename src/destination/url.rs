@@ -1,4 +1,4 @@
-//! The URL rules of interface.md, as pure functions: the base URL (http or https, optional
+//! The URL rules of docs/design/interface.md, as pure functions: the base URL (http or https, optional
 //! path prefix, no user info, no query; its trailing `/` dropped), the action path (starts with
 //! `/`, placeholders exactly `{{connection.audienceId}}` and `{{connection.audienceName}}`),
 //! and the percent-encoding of the values put in place of the placeholders.

@@ -16,7 +16,7 @@ pub enum HashAlgorithm {
     /// Sent as is (after normalisation); no hash-state check.
     #[default]
     None,
-    /// SHA-256: 64 hex digits. What most ad platforms match on (peers.md §5).
+    /// SHA-256: 64 hex digits. What most ad platforms match on (docs/design/decisions.md, Fields).
     Sha256,
     /// SHA-512: 128 hex digits.
     Sha512,

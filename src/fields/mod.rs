@@ -18,7 +18,7 @@
 //! * [`pipeline`]: [`FieldPlan::process`], per record.
 //! * [`error`]: [`FieldError`] (a record's reason) and [`PlanError`].
 //!
-//! Choices where sync.md and interface.md are silent:
+//! Choices where docs/design/sync.md and docs/design/interface.md are silent:
 //!
 //! * Normalisation is a text operation. A hashed field normalises the text it is about to hash,
 //!   whatever the value's kind; an unhashed field normalises text and timestamps only, and sends
@@ -27,7 +27,7 @@
 //!   hashed field: there is no agreed text to hash it as.
 //! * Numeric/decimal text is a JSON number when no digit is lost (see [`numeric`]); `NaN` and
 //!   `Infinity` of PostgreSQL numeric are sent as strings.
-//! * When several fields fail, the reason is the one of the earliest step of sync.md's list,
+//! * When several fields fail, the reason is the one of the earliest step of docs/design/sync.md's list,
 //!   then of the first field in template order.
 //! * Static values are processed once, when the plan is built; a static value that fails fails
 //!   every record with the same reason, and [`FieldPlan::static_error`] reports it up front.

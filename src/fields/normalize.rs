@@ -1,7 +1,7 @@
 //! Normalisation presets (`normalize = "email"`): the text clean-up ad platforms ask for before
 //! hashing, so that the same person hashes to the same digest on both sides.
 //!
-//! What the platforms document (peers.md §5, June–August 2025):
+//! What the platforms document (docs/design/decisions.md, Fields, June–August 2025):
 //! * e-mail: Google Ads Customer Match, Meta, LinkedIn and X all trim white space and lower-case
 //!   before SHA-256. Gmail-specific rewrites (dropping dots or a `+suffix`) are Google-only and
 //!   inconsistently documented, so no preset does them.

@@ -1,6 +1,6 @@
 //! Warehouse numeric/decimal text as JSON: a number when no digit is lost, otherwise a string.
 //!
-//! "Exactly an f64" (sync.md) is read as: the double nearest to the decimal prints back (as
+//! "Exactly an f64" (docs/design/sync.md) is read as: the double nearest to the decimal prints back (as
 //! JavaScript prints it) as the same decimal value. `19.99` is then the number `19.99`, since
 //! every JSON reader turns that text back into the same double; `0.1000000000000000000001` and
 //! `12345678901234567890.5` are strings, since a double would round them. Integers that fit 64

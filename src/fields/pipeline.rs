@@ -1,4 +1,4 @@
-//! The field pipeline of sync.md, per record: values in, template slots out.
+//! The field pipeline of docs/design/sync.md, per record: values in, template slots out.
 //!
 //! Each field goes through the steps in order: (1) map (column or static value; a value with no
 //! JSON form fails), (2) drop null and `""`, (3) hash-state check on the raw value, (4)
@@ -64,7 +64,7 @@ pub(super) enum Out {
     Static,
 }
 
-/// The step of sync.md's pipeline a failure belongs to; failures of earlier steps win.
+/// The step of docs/design/sync.md's pipeline a failure belongs to; failures of earlier steps win.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Step {
     Map = 1,

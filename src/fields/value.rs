@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 /// One warehouse value, borrowed from its row. Each kind becomes JSON and is hashed as the
-/// table "Warehouse values as JSON" of sync.md says.
+/// table "Warehouse values as JSON" of docs/design/sync.md says.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum WarehouseValue<'a> {
     /// SQL NULL: dropped (the key is omitted).

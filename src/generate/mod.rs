@@ -16,7 +16,7 @@
 //! case exactly.
 //!
 //! What the generators deliberately never produce, because the engine differs from the
-//! reference there *on purpose* (template-language.md §5):
+//! reference there *on purpose* (docs/design/template-language.md §5):
 //!
 //! 1. integer tokens beyond ±2^53 in JSON input (deviation 1: we keep 64-bit integers exact,
 //!    the reference rounds them to doubles). Template *literals* beyond 2^53 are generated: they

@@ -20,7 +20,7 @@ pub fn wire_url(url: &str) -> Result<reqwest::Url, String> {
     reqwest::Url::parse(url).map_err(|e| e.to_string())
 }
 
-/// A reqwest client with these settings. No redirect is followed (sync.md: a 3xx fails its
+/// A reqwest client with these settings. No redirect is followed (docs/design/sync.md: a 3xx fails its
 /// records with the `Location`, and a credential must not follow a redirect elsewhere).
 pub fn build(settings: ClientSettings) -> Result<reqwest::Client, reqwest::Error> {
     super::tls::install_crypto_provider();

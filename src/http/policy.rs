@@ -1,4 +1,4 @@
-//! The response table of sync.md (Delivery) and the retry schedule, as pure functions: no clock
+//! The response table of docs/design/sync.md (Delivery) and the retry schedule, as pure functions: no clock
 //! and no randomness of their own. The caller passes the time (elapsed since the first attempt,
 //! and the wall clock for `Retry-After` dates) and a uniform random number for the jitter, so
 //! every schedule is a table test.
@@ -23,7 +23,7 @@ pub enum Answer {
     Certificate,
 }
 
-/// What an answer means for the records of the request (sync.md, Delivery).
+/// What an answer means for the records of the request (docs/design/sync.md, Delivery).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// 2xx: every record of the request succeeded.
@@ -43,7 +43,7 @@ pub enum Verdict {
     Reject,
 }
 
-/// The response table of sync.md.
+/// The response table of docs/design/sync.md.
 ///
 /// Where the table is silent: a 5xx it does not name (506–511, a proxy's 52x) is taken as
 /// transient and retried, as 500/502/503/504 are; 501 and 505 say the server will never handle

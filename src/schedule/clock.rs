@@ -1,5 +1,5 @@
 //! The scheduler's clock: UTC wall time, and a way to wait for a moment of it. A trait, so that
-//! the scheduler's tests drive time themselves instead of waiting (style.md, point 6).
+//! the scheduler's tests drive time themselves instead of waiting (docs/design/style.md, point 6).
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};

@@ -11,7 +11,7 @@
 //! schedules and on delivery's stop token only, and is tested without a warehouse, an HTTP
 //! server or a real second of waiting. `cli::run` ties it to [`crate::sync::run_sync`].
 //!
-//! Choices where interface.md and sync.md are silent:
+//! Choices where docs/design/interface.md and docs/design/sync.md are silent:
 //!
 //! * Nothing runs at start-up: the first run of each sync is at its first slot after the start
 //!   (`audience sync` runs one now).

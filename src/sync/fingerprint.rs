@@ -1,4 +1,4 @@
-//! The configuration fingerprint (sync.md, "Change of configuration"): a hash of everything that
+//! The configuration fingerprint (docs/design/sync.md, "Change of configuration"): a hash of everything that
 //! shapes a sync's requests. When it changes, every member is sent again as an add.
 //!
 //! In it: the base URL, each action's method, path and template, the settings of the fields the

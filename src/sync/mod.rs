@@ -1,17 +1,17 @@
 //! The mirror-mode runner: one run of a sync ties the warehouse (snapshot, diff, state), the
-//! field pipeline, the templates and delivery together, as sync.md describes a run.
+//! field pipeline, the templates and delivery together, as docs/design/sync.md describes a run.
 //!
 //! * [`run`]: [`run_sync`], the run step by step; [`RunOptions`] (`--dry-run`, `--full-resync`,
 //!   `--allow-mass-removal`).
 //! * [`batch`]: a batch of the delta in delivery ([`batch::DeltaBatch`]) and the bookkeeping
 //!   from per-request reports to per-batch outcomes.
-//! * [`summary`]: [`SyncSummary`], its status and exit code (interface.md).
+//! * [`summary`]: [`SyncSummary`], its status and exit code (docs/design/interface.md).
 //! * [`fingerprint`]: the configuration fingerprint that triggers a full resync.
 //! * [`endpoint`]: the adapter from the config's types to delivery's.
 //! * [`connect`]: the adapter from the config's source to the warehouse's seam; a run of a
 //!   sync and a run's sync log, for the command line, on whatever engine the source names.
 //!
-//! Choices where sync.md and interface.md are silent:
+//! Choices where docs/design/sync.md and docs/design/interface.md are silent:
 //!
 //! * A dry run reports `run_id: null` (it records no run) and exits 0 even when records would
 //!   fail; it exits 1 when the run itself would stop (lock held, guard, warehouse error).

@@ -1,4 +1,4 @@
-//! The mirror-mode runner: one run of one sync, step by step as sync.md describes it.
+//! The mirror-mode runner: one run of one sync, step by step as docs/design/sync.md describes it.
 //!
 //! ```text
 //!  resolve the model's columns ─▶ lock ─▶ run row ─▶ snapshot + delta (SQL, in the warehouse)
@@ -66,7 +66,7 @@ pub struct Job<'a> {
     pub templates: &'a [Option<String>; 3],
 }
 
-/// Audiences smaller than this are exempt from the mass-removal guard (sync.md).
+/// Audiences smaller than this are exempt from the mass-removal guard (docs/design/sync.md).
 pub const GUARD_MIN_MEMBERS: u64 = 100;
 
 /// Whether removing `deletes` of `members` trips the guard: strictly more than `share` of them,
@@ -346,7 +346,7 @@ impl std::fmt::Display for Resync {
     }
 }
 
-/// Why this run is a full resync, if it is one (sync.md, Change of configuration).
+/// Why this run is a full resync, if it is one (docs/design/sync.md, Change of configuration).
 fn resync_reason(asked: bool, previous: Option<&RunInfo>, config: &str) -> Option<Resync> {
     if asked {
         return Some(Resync::Asked);
@@ -384,7 +384,7 @@ struct Phase<'a> {
 
 /// The phases of a run in sending order: deletes, then updates, then inserts. With `use_add`,
 /// updates go out with add's method, path, template and response, in batches of their own (a
-/// batch never mixes the two, so that each log row keeps its operation; sync.md step 6).
+/// batch never mixes the two, so that each log row keeps its operation; docs/design/sync.md step 6).
 fn phases<'a>(actions: &'a Actions, stats: &DeltaStats) -> Vec<Phase<'a>> {
     let range = |op: Op| stats.ranges[op.index()].map(|(lo, hi)| (lo, hi, stats.counts[op.index()]));
     let mut out = Vec::new();

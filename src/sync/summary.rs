@@ -1,4 +1,4 @@
-//! What a run reports: the summary of interface.md's `sync --format json`, its status and its
+//! What a run reports: the summary of docs/design/interface.md's `sync --format json`, its status and its
 //! exit code.
 
 use serde::Serialize;
@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::warehouse::RunCounts;
 use serde_json::Value;
 
-/// How a run ended (interface.md).
+/// How a run ended (docs/design/interface.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -35,7 +35,7 @@ pub enum Stop {
     Interrupted,
 }
 
-/// Exit codes of interface.md.
+/// Exit codes of docs/design/interface.md.
 pub mod exit {
     pub const OK: i32 = 0;
     pub const STOPPED: i32 = 1;
@@ -71,7 +71,7 @@ pub struct SyncSummary {
     #[serde(skip)]
     pub full_resync: Option<String>,
     /// Values that normalisation emptied (dropped from their records): shown to people, not
-    /// part of the JSON of interface.md.
+    /// part of the JSON of docs/design/interface.md.
     #[serde(skip)]
     pub emptied: u64,
     /// Records left for the next run because the run stopped.
@@ -104,7 +104,7 @@ impl SyncSummary {
         }
     }
 
-    /// The exit code of this run alone (interface.md): 130 when a signal stopped it, 1 when it
+    /// The exit code of this run alone (docs/design/interface.md): 130 when a signal stopped it, 1 when it
     /// stopped or failed, 3 when records failed or rows were invalid (0 for a dry run, whose
     /// failures are only a forecast), 0 otherwise.
     pub fn exit_code(&self) -> i32 {

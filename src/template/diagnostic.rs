@@ -237,7 +237,7 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    /// The diagnostic as the JSON object of the public interface (`interface.md`), located in
+    /// The diagnostic as the JSON object of the public interface (`docs/design/interface.md`), located in
     /// `src`. `action` and `key` are filled in by callers that know them.
     pub fn to_json(&self, src: &str) -> DiagnosticJson {
         self.located_json(&LineIndex::new(src))
@@ -261,7 +261,7 @@ impl Diagnostic {
 
 /// The one JSON shape of a diagnostic, whatever reports it (`audience check` for a template or a
 /// config, `audience render --format json`, and any other command that reports one): the keys
-/// `interface.md` fixes, always all of them, null where they do not apply.
+/// `docs/design/interface.md` fixes, always all of them, null where they do not apply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DiagnosticJson {
     /// A template code (`X0102`, `D3030`, ...), a config code, or `input` for input that is not

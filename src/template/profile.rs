@@ -1,4 +1,4 @@
-//! The template profile (template-language.md §2): the request-body rules applied to a tree
+//! The template profile (docs/design/template-language.md §2): the request-body rules applied to a tree
 //! that passed the [subset](super::subset), and the extraction of the template fields.
 //!
 //! A body is an object or array constructor; records are read only through

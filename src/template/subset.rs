@@ -1,4 +1,4 @@
-//! The expression subset (template-language.md §1): the allowlist every expression passes
+//! The expression subset (docs/design/template-language.md §1): the allowlist every expression passes
 //! before it is compiled, whether a request-body template or an `audience render` expression.
 //!
 //! [`check_subset`] allows literals, object constructors with string-literal keys, array

@@ -111,7 +111,7 @@ impl TableName {
 /// `_audience_delta_<sync>-<run>` in `main` (the source database). PostgreSQL: schema
 /// `_audience`, tables `baseline_<sync>`, `snapshot_<sync>_<run>`, `delta_<sync>-<run>`. The dup
 /// table, and in a dry run the snapshot and delta too, are temporary. State of one run is named
-/// after the run (sync.md, step 1), so that a dead run's delta is never mistaken for, or dropped
+/// after the run (docs/design/sync.md, step 1), so that a dead run's delta is never mistaken for, or dropped
 /// under, a live run's; the `-` (never in a sync name) keeps `delta_a-12` of sync `a` apart
 /// from any name of sync `a_12`.
 #[derive(Clone, Debug)]

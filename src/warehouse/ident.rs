@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-/// Longest sync name (interface.md: `[a-z0-9_]{1,40}`). With the longest prefix and a run id
+/// Longest sync name (docs/design/interface.md: `[a-z0-9_]{1,40}`). With the longest prefix and a run id
 /// of 19 digits, a state table's name stays within PostgreSQL's 63 bytes.
 pub const MAX_SYNC_NAME: usize = 40;
 

@@ -1,4 +1,4 @@
-//! A run's hold on its lock row, between heartbeats (sync.md, step 1): when the heartbeat was
+//! A run's hold on its lock row, between heartbeats (docs/design/sync.md, step 1): when the heartbeat was
 //! last renewed, on a clock that counts time asleep, and whether the lock was lost.
 //!
 //! Shared by the heartbeat's thread (which renews it every [`super::lock::beat_every`]), the

@@ -1,4 +1,4 @@
-//! Who holds a sync's lock, and when a lock row may be taken over (sync.md, step 1, "The lock").
+//! Who holds a sync's lock, and when a lock row may be taken over (docs/design/sync.md, step 1, "The lock").
 //!
 //! PostgreSQL needs no staleness rule: its session advisory lock dies with the session. SQLite
 //! has no such thing, so the lock is a row holding a random token for the run, the holder's
@@ -19,7 +19,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The shortest and longest `lock_timeout`, and its default (sync.md).
+/// The shortest and longest `lock_timeout`, and its default (docs/design/sync.md).
 pub use crate::destination::model::{
     LOCK_TIMEOUT_DEFAULT as DEFAULT_LEASE, LOCK_TIMEOUT_MAX as MAX_LEASE, LOCK_TIMEOUT_MIN as MIN_LEASE,
 };
@@ -138,7 +138,7 @@ pub enum Liveness {
     Gone,
 }
 
-/// The rule of sync.md's step 1. `alive` tells whether (pid, start time) is a live process of
+/// The rule of docs/design/sync.md's step 1. `alive` tells whether (pid, start time) is a live process of
 /// this host and PID namespace; `lease` is the taker's own, used when the row names none.
 pub fn judge(holder: &LockHolder, me: &Me, alive: &dyn Fn(u32, Option<u64>) -> Liveness) -> Judgement {
     let h = &holder.identity;

@@ -1,5 +1,5 @@
 //! The warehouse: where the model runs, where the diff is computed, and where a sync's state
-//! lives (sync.md, "State kept per sync"). The heavy work is SQL inside the warehouse; the
+//! lives (docs/design/sync.md, "State kept per sync"). The heavy work is SQL inside the warehouse; the
 //! client only streams the delta, a batch at a time.
 //!
 //! ```text
@@ -27,7 +27,7 @@
 //!   which delivery asks before each request. Each engine turns its values into [`crate::fields::WarehouseValue`] in its
 //!   own folder (`sqlite/value.rs`, `postgres/value.rs`).
 //!
-//! Choices where sync.md is silent:
+//! Choices where docs/design/sync.md is silent:
 //!
 //! * Each baseline row also stores the fingerprint of the configuration it was sent under.
 //!   A row sent under another configuration is an insert again: a changed configuration (or
@@ -206,7 +206,7 @@ pub struct ChunkOutcome<'a> {
     pub counts: RunCounts,
 }
 
-/// How a run ended, as its run row says (interface.md, `audience runs`). A run that died is
+/// How a run ended, as its run row says (docs/design/interface.md, `audience runs`). A run that died is
 /// marked `abandoned` by the next run that takes the lock (`state::fail_dead_runs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
@@ -253,7 +253,7 @@ pub struct RunInfo {
     pub counts: RunCounts,
 }
 
-/// One sync-log row (interface.md's columns, as `audience logs` prints them).
+/// One sync-log row (docs/design/interface.md's columns, as `audience logs` prints them).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LogRow {
     pub primary_key: Option<String>,

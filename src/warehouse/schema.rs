@@ -12,7 +12,7 @@
 //!   runs, locks and log tables of [`super::state`], SQLite's compact log of `sqlite::log`, the
 //!   per-sync baselines). Upgrading it to 1 changes no table: it records the version.
 //! * 1: the same layout, with its version recorded.
-//! * 2: the lock row names its run and holder exactly (sync.md, step 1): `token`, `boot_id`,
+//! * 2: the lock row names its run and holder exactly (docs/design/sync.md, step 1): `token`, `boot_id`,
 //!   `pid_ns`, `start_time` and `lease_ms` added to the locks table (null in a row an older
 //!   release wrote, which [`super::lock::judge`] reads by host and pid alone). Per-run state is
 //!   named after its run (`delta_<sync>_<run>`); a shared delta an older run left is dropped by

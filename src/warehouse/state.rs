@@ -1,5 +1,5 @@
 //! The state tables every sync shares, and their statements: runs, locks and the sync log
-//! (interface.md, "Warehouse tables"). SQLite: `_audience_runs`, `_audience_locks` and the view
+//! (docs/design/interface.md, "Warehouse tables"). SQLite: `_audience_runs`, `_audience_locks` and the view
 //! `_audience_logs` in the source database (the log's tables and view are `sqlite::log`'s);
 //! PostgreSQL: `_audience.runs`, `_audience.locks`, `_audience.logs`. Timestamps are RFC 3339
 //! text in UTC in SQLite (text order is time order), `timestamptz` in PostgreSQL.
@@ -67,7 +67,7 @@ impl StateTables {
             // SQLite keeps the log as compact rows behind a view: see `sqlite::log`.
             return out;
         }
-        // Exactly interface.md's columns, in its order.
+        // Exactly docs/design/interface.md's columns, in its order.
         out.push(format!(
             "CREATE TABLE IF NOT EXISTS {logs} (\
              sync_name {text} NOT NULL, run_id {int} NOT NULL, primary_key {text}, operation {text} NOT NULL, \
@@ -331,7 +331,7 @@ const LOCK_IDENTITY: [(&str, &str, &str); 5] = [
 ];
 
 /// `days` × 24 hours before the run's start (`started_at`, RFC 3339; the current time should
-/// it not parse): log rows of runs started before it are past `log_retention_days` (sync.md,
+/// it not parse): log rows of runs started before it are past `log_retention_days` (docs/design/sync.md,
 /// step 8).
 pub fn log_cutoff(started_at: &str, days: u32) -> String {
     let start = chrono::DateTime::parse_from_rfc3339(started_at)

@@ -3,7 +3,7 @@
 //! process's rustls crypto provider is installed at start-up by
 //! [`crate::http::tls::install_crypto_provider`].
 //!
-//! `sslmode` follows sync.md's table (libpq's meanings, never weaker):
+//! `sslmode` follows docs/design/sync.md's table (libpq's meanings, never weaker):
 //!
 //! | `sslmode` | TLS | chain | host name |
 //! |---|---|---|---|

@@ -8,7 +8,7 @@
 //!   connector's one connection), and each recording also renews the lock row's heartbeat
 //!   naming the run's token: a session that ended (its lock gone with it) or a row no longer
 //!   ours stops the run ("lost the lock …").
-//! * **TLS** follows `sslmode` by sync.md's table, libpq's meanings and never weaker: a failed
+//! * **TLS** follows `sslmode` by docs/design/sync.md's table, libpq's meanings and never weaker: a failed
 //!   handshake is never retried in plaintext; `sslrootcert` may name a self-signed server
 //!   certificate; an unverified connection to another machine is logged as a warning; connecting
 //!   is bounded by `connect_timeout` (module `connect`).

@@ -1,5 +1,5 @@
 //! PostgreSQL values as the field pipeline reads them, following the table "Warehouse values
-//! as JSON" of sync.md. They arrive in the binary protocol and are decoded here by type:
+//! as JSON" of docs/design/sync.md. They arrive in the binary protocol and are decoded here by type:
 //! integers, floats, booleans, text, uuid, dates and timestamps (printed as RFC 3339 in UTC),
 //! json and jsonb (parsed), bytea; `numeric` is selected as text by the query (PostgreSQL prints
 //! its exact digits, which we then never round), and any other type as `to_jsonb(...)` (arrays

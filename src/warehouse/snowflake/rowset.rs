@@ -2,7 +2,7 @@
 //! stream of a query ([`arrow_rows`]) or the JSON `rowset` of strings (DML counts, and what a
 //! server sends when it answers in JSON: [`json_rows`]).
 //!
-//! The mapping follows sync.md's "Warehouse values as JSON", Snowflake's types taking the place
+//! The mapping follows docs/design/sync.md's "Warehouse values as JSON", Snowflake's types taking the place
 //! of PostgreSQL's:
 //!
 //! | Snowflake | value | why |

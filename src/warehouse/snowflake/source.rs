@@ -1,4 +1,4 @@
-//! The Snowflake source URL of interface.md ("Additions (second wave)"):
+//! The Snowflake source URL of docs/design/interface.md ("Additions (second wave)"):
 //!
 //! ```text
 //! snowflake://USER@ACCOUNT/DATABASE/SCHEMA?warehouse=WH&role=ROLE

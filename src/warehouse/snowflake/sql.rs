@@ -5,7 +5,7 @@
 //! PostgreSQL):
 //!
 //! ```text
-//!  RUNS, LOGS                 as on PostgreSQL (interface.md's columns)
+//!  RUNS, LOGS                 as on PostgreSQL (docs/design/interface.md's columns)
 //!  LOCKS                      the lock row: SYNC_NAME, TOKEN (random per run), FENCE (+1 per
 //!                             holder), RUN_ID, HOLDER (identity), ACQUIRED_AT, HEARTBEAT_AT
 //!  OUTCOMES                   the recording journal: one row per batch, SEQ_LO..SEQ_HI with
@@ -138,7 +138,7 @@ impl RunSql<'_> {
     }
 
     /// Takes over a stale lock: compare-and-set on the token and fence the taker saw (the
-    /// staleness rule of sync.md decides when; this only makes the takeover atomic). 1 row
+    /// staleness rule of docs/design/sync.md decides when; this only makes the takeover atomic). 1 row
     /// updated: taken. Binds: new token, holder, sync, old token, old fence.
     pub fn take_over_lock(&self) -> String {
         format!(

@@ -1,5 +1,5 @@
 //! The SQLite sync log: compact rows in `_audience_log_rows` and `_audience_log_batches`, read
-//! through the view `_audience_logs`, which has exactly interface.md's columns and one row per
+//! through the view `_audience_logs`, which has exactly docs/design/interface.md's columns and one row per
 //! record.
 //!
 //! Why not a table with those columns: a first sync logs one record per member, and text rows
@@ -19,7 +19,7 @@
 //!
 //! Both tables are keyed by the run first, so a run's rows are one range of each: `audience
 //! logs` reads them, retention deletes them, and no other index is kept. The view expands the
-//! batches (`json_each`), turns the integers into interface.md's words and text timestamps, and
+//! batches (`json_each`), turns the integers into docs/design/interface.md's words and text timestamps, and
 //! takes `sync_started_at` from the run's row.
 //!
 //! A database written before this layout has a table `_audience_logs`: [`migrate`] copies its
@@ -36,7 +36,7 @@ use super::super::ident::quote;
 pub const ROWS: &str = "_audience_log_rows";
 /// The records of succeeded batches, a row per batch.
 pub const BATCHES: &str = "_audience_log_batches";
-/// The view with interface.md's columns.
+/// The view with docs/design/interface.md's columns.
 pub const VIEW: &str = "_audience_logs";
 
 /// Status codes of [`ROWS`].
@@ -92,7 +92,7 @@ pub fn ensure_view(conn: &Connection, runs: &str) -> rusqlite::Result<()> {
     conn.execute_batch(&create_view(runs))
 }
 
-/// interface.md's columns after `sync_name, run_id`, from the rows `l` and the run `r`.
+/// docs/design/interface.md's columns after `sync_name, run_id`, from the rows `l` and the run `r`.
 const COLUMNS: &str = "CAST(l.primary_key AS TEXT) AS primary_key, \
      CASE l.operation WHEN 0 THEN 'delete' WHEN 1 THEN 'update' ELSE 'insert' END AS operation, \
      CASE l.status WHEN 0 THEN 'succeeded' WHEN 1 THEN 'failed' ELSE 'invalid' END AS status, \

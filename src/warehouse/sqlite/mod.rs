@@ -338,7 +338,7 @@ impl SqliteWarehouse {
         self.tables.as_ref().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
     }
 
-    /// Takes the sync's lock (sync.md, step 1): a free or stale row is replaced by ours (when
+    /// Takes the sync's lock (docs/design/sync.md, step 1): a free or stale row is replaced by ours (when
     /// `write`; a dry run on an older layout only checks), a live holder stops us, and a holder
     /// elsewhere is watched until its heartbeat moves (live: we stop) or stands still for its
     /// whole lease on our monotonic clock (stale). `legacy`: the locks table lacks the identity

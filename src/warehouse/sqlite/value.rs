@@ -1,5 +1,5 @@
 //! SQLite values as the field pipeline reads them ([`WarehouseValue`]), following the table
-//! "Warehouse values as JSON" of sync.md: borrowed straight from the statement's current row
+//! "Warehouse values as JSON" of docs/design/sync.md: borrowed straight from the statement's current row
 //! (no copy).
 
 use rusqlite::types::ValueRef;
