@@ -607,7 +607,7 @@ fn a_full_resync_says_why() {
     r.release();
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let shown = piped(&["sync", &config], &[], &[]);
-    assert!(shown.text.contains("full resync: run 4, a full resync, did not finish (stopped)"), "{}", shown.text);
+    assert!(shown.text.contains("full resync: run 4, a full resync, did not finish (interrupted)"), "{}", shown.text);
 }
 
 /// Log lines: JSON with time, level, message (and sync and run when about one); the API's
