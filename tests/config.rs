@@ -485,3 +485,12 @@ mod robustness {
         }
     }
 }
+
+/// The config checks `lock_timeout` against the range the lock itself holds a lease to: the two
+/// sides keep their own constants (the warehouse does not read the config), and must agree.
+#[test]
+fn lock_timeout_bounds_are_the_locks() {
+    use audience::destination::model::{LOCK_TIMEOUT_DEFAULT, LOCK_TIMEOUT_MAX, LOCK_TIMEOUT_MIN};
+    use audience::warehouse::lock::{DEFAULT_LEASE, MAX_LEASE, MIN_LEASE};
+    assert_eq!((LOCK_TIMEOUT_MIN, LOCK_TIMEOUT_MAX, LOCK_TIMEOUT_DEFAULT), (MIN_LEASE, MAX_LEASE, DEFAULT_LEASE));
+}

@@ -19,10 +19,14 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The shortest and longest `lock_timeout`, and its default (docs/design/sync.md).
-pub use crate::destination::model::{
-    LOCK_TIMEOUT_DEFAULT as DEFAULT_LEASE, LOCK_TIMEOUT_MAX as MAX_LEASE, LOCK_TIMEOUT_MIN as MIN_LEASE,
-};
+/// The shortest lease (docs/design/sync.md, step 1: `lock_timeout` is 1 s to 1 h, default 10
+/// minutes). The config checks `lock_timeout` against the same range, with constants of its own
+/// (the warehouse does not read the config); `tests/config.rs` holds the two in step.
+pub const MIN_LEASE: Duration = Duration::from_secs(1);
+/// The longest lease.
+pub const MAX_LEASE: Duration = Duration::from_secs(3600);
+/// The lease of a run whose config does not set `lock_timeout`.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
 /// The longest time between two heartbeats of a holder: well inside any lease (see
 /// [`beat_every`]), and short enough that a taker watching a live holder elsewhere sees its
 /// heartbeat move within seconds, and stops.
