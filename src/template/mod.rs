@@ -31,9 +31,6 @@ pub mod ast;
 pub mod batch;
 pub mod compile;
 pub(crate) mod cursor;
-// FIXME: document the public items of `diagnostic` (severity levels, labels, the JSON shape), then
-// drop this allow.
-#[allow(missing_docs)]
 pub mod diagnostic;
 pub mod json;
 pub mod lexer;
