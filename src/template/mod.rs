@@ -25,8 +25,6 @@
 //! * [`vm`] runs a program; [`json`] holds the JavaScript-exact number and string printing.
 //! * [`report`] renders [`Diagnostic`]s for people and for programs.
 
-#![warn(missing_docs)]
-
 pub mod ast;
 pub mod batch;
 pub mod compile;
