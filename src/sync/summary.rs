@@ -242,7 +242,7 @@ pub struct ReasonCount {
     pub count: u64,
 }
 
-/// Failure reasons as they come, counted. Bounded: past [`Reasons::KEPT`] distinct reasons,
+/// Failure reasons as they come, counted. Bounded: past `Reasons::KEPT` distinct reasons,
 /// new ones are only counted in the total (the sync log has them all).
 #[derive(Debug, Default)]
 pub struct Reasons {

@@ -29,7 +29,7 @@ pub use crate::destination::model::{
 const MAX_BEAT: Duration = Duration::from_secs(5);
 
 /// How often a holder with lease `lease` renews its heartbeat: a quarter of the lease, at most
-/// every [`MAX_BEAT`].
+/// every `MAX_BEAT`.
 pub fn beat_every(lease: Duration) -> Duration {
     (lease / 4).min(MAX_BEAT)
 }

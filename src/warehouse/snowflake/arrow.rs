@@ -11,7 +11,7 @@
 //! arrow-schema, arrow-select, flatbuffers, half and num-* (about 40 crates with their build
 //! dependencies), 27 s of CPU for a debug build on this machine; this reader is a few hundred
 //! lines with no dependency. It reads the stream's flatbuffer metadata directly
-//! ([`Table`]), with every offset bounds-checked: a malformed stream is an error, never a panic.
+//! (`Table`), with every offset bounds-checked: a malformed stream is an error, never a panic.
 //!
 //! Layout reference: the Arrow columnar format, "Serialization and Interprocess Communication
 //! (IPC)", and `format/Schema.fbs`, `format/Message.fbs` (field ids below follow their order).
