@@ -1,8 +1,6 @@
 //! Percent-decoding, for URLs that both the config (to mask a password as the server receives
 //! it) and a warehouse connector (`sslrootcert`) read.
 
-#![warn(missing_docs)]
-
 /// Percent-decodes `s`; a `%` not followed by two hex digits is kept as it is.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();

@@ -21,10 +21,14 @@ pub enum TemplateSlot {
 /// checks say what is wrong with an unknown hash name, not this reader.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldSettingsText {
+    /// `required = true`: a record without the field is invalid (not sent).
     pub required: bool,
+    /// `static = true`: the value comes from the sync's `static` table, not a column.
     #[serde(rename = "static")]
     pub is_static: bool,
+    /// The hash name as written (`none`, `sha256`, `sha512`, `md5`, any case); `none` when absent.
     pub hash: String,
+    /// The normaliser name as written; `none` when absent.
     pub normalize: String,
 }
 

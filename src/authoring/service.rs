@@ -71,7 +71,9 @@ pub struct Workspace {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Draft {
+    /// Template text by action name (`add`, `update`, `remove`).
     pub templates: BTreeMap<String, String>,
+    /// Field settings by template field name.
     pub fields: BTreeMap<String, FieldSettingsText>,
 }
 
@@ -86,6 +88,7 @@ pub struct PreviewRequest {
     /// Sample records as JSON text (an array of objects keyed by template field); blank to
     /// generate `count`.
     pub records: Option<String>,
+    /// How many sample records to generate when `records` is blank.
     pub count: usize,
 }
 
@@ -100,14 +103,20 @@ impl Default for PreviewRequest {
 pub struct Analysis {
     /// No error (warnings allowed): the config can be saved.
     pub valid: bool,
+    /// Number of error diagnostics.
     pub errors: usize,
+    /// Number of warning diagnostics.
     pub warnings: usize,
     /// Every problem, as `check --format json` gives it.
     pub diagnostics: Vec<DiagnosticJson>,
+    /// The three actions, in the order add, update, remove.
     pub actions: Vec<ActionView>,
+    /// The config's syncs, in file order.
     pub syncs: Vec<SyncView>,
     /// The sync the preview used.
     pub sync: Option<String>,
+    /// The first request the sample records would make; `None` when there is none (see
+    /// `preview_error`).
     pub preview: Option<PreviewView>,
     /// Why there is no preview.
     pub preview_error: Option<String>,
@@ -116,6 +125,7 @@ pub struct Analysis {
 /// One action as the editor shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ActionView {
+    /// `add`, `update` or `remove`.
     pub action: &'static str,
     /// `inline`, `file` or `use_add`.
     pub source: &'static str,
@@ -130,7 +140,9 @@ pub struct ActionView {
 /// A template field and its settings.
 #[derive(Clone, Debug, Serialize)]
 pub struct FieldView {
+    /// The template field's name.
     pub name: String,
+    /// Its settings as written (defaults when absent).
     #[serde(flatten)]
     pub settings: FieldSettingsText,
 }
@@ -138,15 +150,20 @@ pub struct FieldView {
 /// A sync's connection values, secrets masked.
 #[derive(Clone, Debug, Serialize)]
 pub struct SyncView {
+    /// The sync's name.
     pub name: String,
+    /// The audience's display name.
     pub audience_name: String,
+    /// The audience's id in the API.
     pub audience_id: String,
+    /// Whether PII fields are hashed before they are sent.
     pub hash_pii: bool,
 }
 
 /// The preview with what it is measured against.
 #[derive(Clone, Debug, Serialize)]
 pub struct PreviewView {
+    /// The request: method, URL, headers and body, secrets masked.
     #[serde(flatten)]
     pub preview: Preview,
     /// The body indented for reading.
@@ -155,16 +172,20 @@ pub struct PreviewView {
     pub body_bytes: usize,
     /// Records in the body.
     pub records: usize,
+    /// The action's `batch_size`: at most this many records per request.
     pub batch_size: usize,
+    /// The action's `max_request_bytes`, if set: the cap on a request body, in bytes.
     pub max_request_bytes: Option<u64>,
 }
 
 /// The outcome of a save.
 #[derive(Clone, Debug, Serialize)]
 pub struct SaveOutcome {
+    /// Whether the config file was written.
     pub saved: bool,
     /// For the page's status line.
     pub status: String,
+    /// The analysis of the draft, saved or not, as [`Workspace::analyse`] would give it.
     pub analysis: Analysis,
 }
 
@@ -212,6 +233,7 @@ impl Workspace {
         }
     }
 
+    /// The config file being edited.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -55,8 +55,11 @@ pub enum Format {
 
 /// Exit codes of the public interface.
 pub mod exit {
+    /// Success: everything checked is valid, or the command did what it was asked.
     pub const OK: i32 = 0;
+    /// The input (a template, a config, records) is invalid: the diagnostics say why.
     pub const INVALID: i32 = 1;
+    /// The command line itself is wrong (unknown flag, missing argument).
     pub const USAGE: i32 = 2;
 }
 

@@ -40,9 +40,17 @@ pub enum Packed {
     /// A request holding these records.
     Batch(Range<usize>),
     /// A record whose body alone, `bytes` long, is over the cap: it fails without a request.
-    TooLarge { index: usize, bytes: usize },
+    TooLarge {
+        /// The record's index.
+        index: usize,
+        /// Size of its rendered body, in bytes.
+        bytes: usize,
+    },
     /// A record with no size (it could not be rendered): the caller fails it.
-    Skip { index: usize },
+    Skip {
+        /// The record's index.
+        index: usize,
+    },
 }
 
 /// `records` cut into runs of at most `max_count` (0 is taken as 1), in order.

@@ -75,6 +75,7 @@ impl DeliveryClient {
         Ok(DeliveryClient { inner: Arc::new(ClientInner { http, limiter, settings, masker, credentials }) })
     }
 
+    /// The settings the client was built with.
     pub fn settings(&self) -> &DeliverySettings {
         &self.inner.settings
     }

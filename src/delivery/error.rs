@@ -15,7 +15,10 @@ pub enum DeliveryError {
     Url(String),
     /// A header whose name is not a token, or whose value holds CR, LF or another control
     /// character.
-    Header { name: String },
+    Header {
+        /// The header's name as configured (never its value, which may be a secret).
+        name: String,
+    },
 }
 
 impl fmt::Display for DeliveryError {

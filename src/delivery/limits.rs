@@ -86,6 +86,7 @@ impl Limiter {
         }
     }
 
+    /// At most this many requests in flight at once.
     pub fn max_concurrency(&self) -> usize {
         self.max_concurrency
     }

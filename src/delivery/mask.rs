@@ -26,6 +26,7 @@ pub struct Masker {
 }
 
 impl Masker {
+    /// A masker that hides each of `secrets` (empty ones are ignored) from the start.
     pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Masker {
         let masker = Masker::default();
         for secret in secrets {

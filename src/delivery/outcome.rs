@@ -33,6 +33,7 @@ pub struct Report<B> {
     pub batch: Arc<B>,
     /// Indexes of the records in `batch`.
     pub records: Range<usize>,
+    /// What became of the records.
     pub outcome: Outcome,
 }
 
@@ -43,13 +44,21 @@ pub enum StopReason {
     Interrupted,
     /// The API answered 401, 403, 404 or 405 (`status`), or its TLS certificate failed
     /// verification (no status): the configuration, not the data, is wrong.
-    Rejected { status: Option<u16>, reason: String },
+    Rejected {
+        /// The HTTP status, or none for a failed certificate verification.
+        status: Option<u16>,
+        /// What the API or the TLS layer said, secrets masked.
+        reason: String,
+    },
     /// The run's [`super::Gate`] refused a request: the run lost its lock (the message says to
     /// whom), and must send nothing more.
     LostLock(String),
     /// The credentials could not be obtained (a token endpoint that refused the client, or
     /// stayed unreachable through its retries).
-    Credentials { reason: String },
+    Credentials {
+        /// Why the credentials could not be obtained, secrets masked.
+        reason: String,
+    },
 }
 
 impl fmt::Display for StopReason {

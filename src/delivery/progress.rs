@@ -57,6 +57,7 @@ impl Progress {
         Progress { bar: Some(bar) }
     }
 
+    /// Whether no bar is drawn (progress was not asked for, or stderr cannot show it).
     pub fn is_hidden(&self) -> bool {
         self.bar.is_none()
     }

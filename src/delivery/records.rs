@@ -16,6 +16,7 @@ pub trait RenderBatch: Send + Sync + 'static {
     /// Number of records; they are numbered from 0.
     fn len(&self) -> usize;
 
+    /// Whether the batch holds no record.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -66,10 +67,12 @@ impl Keys {
         self.text.get(start..end)
     }
 
+    /// Number of keys.
     pub fn len(&self) -> usize {
         self.ends.len()
     }
 
+    /// Whether there is no key.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
@@ -113,6 +116,7 @@ impl TemplateBatch {
         TemplateBatch { template, connection, records, keys: keys.into() }
     }
 
+    /// The records the batch renders.
     pub fn records(&self) -> &RecordBatch {
         &self.records
     }

@@ -100,10 +100,20 @@ pub enum Naming {
     /// By its 0-based position in the request's records block.
     Index(ResponsePath),
     /// By the value of this template field as sent (after normalising and hashing).
-    Field { field: String, value: ResponsePath },
+    Field {
+        /// The template field whose sent value identifies the record.
+        field: String,
+        /// Where that value is in an entry.
+        value: ResponsePath,
+    },
     /// By its place: one entry per record, in request order; an entry whose status is not one
     /// of `ok` refuses its record.
-    Status { status: ResponsePath, ok: Vec<String> },
+    Status {
+        /// Where the status is in an entry.
+        status: ResponsePath,
+        /// The statuses that accept a record.
+        ok: Vec<String>,
+    },
 }
 
 /// An action's `response` setting, checked.
@@ -111,6 +121,7 @@ pub enum Naming {
 pub struct ResponseRule {
     /// The array of entries, from the body's root.
     pub failures: ResponsePath,
+    /// How an entry names the record it refuses.
     pub naming: Naming,
     /// The reason, in an entry (default: the entry as compact JSON).
     pub reason: Option<ResponsePath>,

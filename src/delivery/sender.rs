@@ -54,7 +54,9 @@ pub struct ActionContext {
     pub sync: String,
     /// The run's id, increasing per sync.
     pub run_id: u64,
+    /// Which of the three actions this is (part of every idempotency key).
     pub action: Action,
+    /// Where the action's requests go: method, URL and headers.
     pub endpoint: Endpoint,
     /// At most this many records per request (1..=5000; 0 is taken as 1).
     pub batch_size: usize,

@@ -40,8 +40,11 @@ impl Default for DeliverySettings {
 /// The three actions of a mirror sync. Part of every idempotency key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
+    /// Records in the model that the audience does not hold yet.
     Add,
+    /// Records in both whose synced fields changed.
     Update,
+    /// Records the audience holds that left the model.
     Remove,
 }
 
@@ -71,6 +74,7 @@ pub struct Endpoint {
     pub method: String,
     /// The full URL, path placeholders already percent-encoded.
     pub url: String,
+    /// Every header, in the order they are sent.
     pub headers: Vec<Header>,
 }
 
@@ -78,12 +82,16 @@ pub struct Endpoint {
 /// sensitive for the HTTP stack.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
+    /// The header name, as configured.
     pub name: String,
+    /// The header value, sent as is.
     pub value: String,
+    /// Whether the value is a secret (masked in responses, sensitive for the HTTP stack).
     pub secret: bool,
 }
 
 impl Header {
+    /// A header named `name` with `value`; `secret` marks a value to hide.
     pub fn new(name: impl Into<String>, value: impl Into<String>, secret: bool) -> Header {
         Header { name: name.into(), value: value.into(), secret }
     }

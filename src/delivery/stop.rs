@@ -35,6 +35,7 @@ pub trait Gate: Send + Sync + std::fmt::Debug {
 }
 
 impl StopToken {
+    /// A token that has not been stopped.
     pub fn new() -> StopToken {
         StopToken {
             inner: Arc::new(Inner {
@@ -85,6 +86,7 @@ impl StopToken {
         first
     }
 
+    /// Whether [`StopToken::stop`] has been called on this token or a clone of it.
     pub fn is_stopped(&self) -> bool {
         *self.inner.flag.borrow()
     }

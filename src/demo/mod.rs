@@ -22,8 +22,6 @@
 //! the runs are [`crate::sync::run_sync`] over the real delivery client and SQLite connector,
 //! and the sync state stays in the warehouse for `audience logs` and `sync --dry-run`.
 
-#![warn(missing_docs)]
-
 pub mod api;
 pub mod data;
 pub mod files;

@@ -86,6 +86,7 @@ pub struct HealthTable {
 /// A header given as a table.
 #[derive(Default, serde::Deserialize, JsonSchema)]
 pub struct HeaderTable {
+    /// The header's value (may reference `${NAME}` variables).
     #[schemars(required)]
     pub value: Option<String>,
     /// Shown as `***` in previews and never logged.
@@ -217,8 +218,11 @@ pub struct RetryTable {
     /// Attempts per request, the first included.
     #[schemars(range(min = 1, max = 100), extend("default" = 6))]
     pub max_attempts: Option<i64>,
+    /// The ceiling of the first retry's wait, as a duration (`"500ms"`); it doubles with each
+    /// retry.
     #[schemars(extend("default" = "500ms"))]
     pub initial_backoff: Option<String>,
+    /// The longest wait between two attempts of the backoff, as a duration (`"30s"`).
     #[schemars(extend("default" = "30s"))]
     pub max_backoff: Option<String>,
     /// Time spent on one request, retries included.
@@ -304,7 +308,9 @@ pub struct ScheduleTable {
 #[serde(untagged)]
 #[schemars(rename = "String_or_{T}")]
 pub enum StringOr<T> {
+    /// The short form, a plain string.
     String(String),
+    /// The long form, a table.
     Table(T),
 }
 
@@ -343,14 +349,17 @@ impl<V> Default for OrderedMap<V> {
 }
 
 impl<V> OrderedMap<V> {
+    /// The entries in file order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The value of the first entry named `key` (names compare exactly).
     pub fn get(&self, key: &str) -> Option<&V> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// Whether the table has no entry.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

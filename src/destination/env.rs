@@ -17,6 +17,7 @@ pub struct Expansion {
     pub unresolved: BTreeSet<String>,
     /// The values of the variables used, to mask wherever they might show.
     pub secrets: Vec<String>,
+    /// References that could not be expanded, in the order found.
     pub problems: Vec<EnvProblem>,
 }
 
@@ -24,9 +25,17 @@ pub struct Expansion {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EnvProblem {
     /// `${NAME}` with `NAME` unset.
-    Unset { key: String, name: String },
+    Unset {
+        /// The key path of the value holding the reference.
+        key: String,
+        /// The variable's name.
+        name: String,
+    },
     /// `${` not followed by a name and `}`.
-    BadReference { key: String },
+    BadReference {
+        /// The key path of the value holding the reference.
+        key: String,
+    },
 }
 
 /// Expands every string of `root` with `lookup` (the process environment in production),
@@ -101,6 +110,7 @@ fn is_template(path: &[keypath::Segment]) -> bool {
 /// One string, expanded.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Expanded {
+    /// The string with every `${NAME}` replaced by its value and `$${` by `${`.
     pub text: String,
     /// Whether a variable was referenced (set or not).
     pub used_env: bool,

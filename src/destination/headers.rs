@@ -54,7 +54,9 @@ pub fn value_problem(value: &str) -> Option<&'static str> {
 /// One header of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The header's name, as sent.
     pub name: String,
+    /// The header's value; a secret one is masked wherever it is shown.
     pub value: Text,
     /// What a masked value keeps in front of [`MASK`]: `"Bearer "` and `"Basic "` for the auth
     /// header, nothing otherwise.

@@ -8,7 +8,9 @@
 /// One step of a key path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Segment {
+    /// A table key (`destination`, `actions`, ...).
     Key(String),
+    /// An array index, from 0.
     Index(usize),
 }
 

@@ -47,11 +47,14 @@ impl EnvMode {
 /// The config as read: the serde model, what the environment expansion found, and the
 /// problems so far.
 pub struct Parsed {
+    /// The config as serde read it, `${NAME}` references expanded.
     pub file: ConfigFile,
+    /// Which values used `${NAME}` variables, and which of those could not be expanded.
     pub expansion: Expansion,
     /// The key each action was written under (`add` or `insert`, `remove` or `delete`), so that
     /// key paths name what the user wrote.
     pub action_keys: [&'static str; 3],
+    /// The problems found so far (parsing, unknown keys, wrong types, expansion), in file order.
     pub problems: Vec<Problem>,
     /// Key paths of wrongly typed values, dropped from the model (and already reported: their
     /// absence is not reported again).

@@ -25,6 +25,7 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// The three actions, in the order add, update, remove (their index order).
     pub const ALL: [ActionKind; 3] = [ActionKind::Add, ActionKind::Update, ActionKind::Remove];
 
     /// The canonical name: `add`, `update` or `remove`.
@@ -71,16 +72,23 @@ impl FromStr for ActionKind {
 /// An HTTP method of an action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// `POST` (the default).
     Post,
+    /// `PUT`.
     Put,
+    /// `PATCH`.
     Patch,
+    /// `GET`.
     Get,
+    /// `DELETE`.
     Delete,
 }
 
 impl Method {
+    /// Every method an action may use.
     pub const ALL: [Method; 5] = [Method::Post, Method::Put, Method::Patch, Method::Get, Method::Delete];
 
+    /// The method as sent on the wire, in upper case.
     pub const fn as_str(self) -> &'static str {
         match self {
             Method::Post => "POST",
@@ -106,6 +114,7 @@ impl fmt::Display for Method {
 /// A checked config: the destination and its syncs.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// `[destination]`: where and how requests go.
     pub destination: Destination,
     /// In file order.
     pub syncs: Vec<Sync>,
@@ -117,6 +126,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// The sync named `name`, if the config has one.
     pub fn sync(&self, name: &str) -> Option<&Sync> {
         self.syncs.iter().find(|s| s.name == name)
     }
@@ -125,21 +135,28 @@ impl Config {
 /// `[destination]`
 #[derive(Clone, Debug)]
 pub struct Destination {
+    /// The destination's display name.
     pub name: Text,
     /// http or https, without a trailing `/`.
     pub base_url: Text,
     /// Custom headers in file order; names are RFC 7230 tokens, unique case-insensitively.
     pub headers: Vec<HeaderSetting>,
+    /// How requests authenticate (`[destination.auth]`; none by default).
     pub auth: Auth,
+    /// Per-request timeout (default 30s).
     pub timeout: Duration,
+    /// At most this many requests in flight at once (default 4).
     pub max_concurrency: u32,
     /// Requests per second.
     pub rate_limit: Option<f64>,
+    /// Cap on a request body, in bytes: records are packed into requests under it (default:
+    /// none).
     pub max_request_bytes: Option<u64>,
     /// Indexed by [`ActionKind`]: add, update, remove.
     pub actions: [Action; 3],
     /// Settings of the fields that have a `[destination.fields.X]` table, in file order.
     pub fields: Vec<(String, FieldSettings)>,
+    /// `[destination.retry]`, defaults filled in.
     pub retry: RetrySettings,
     /// `[destination.health]`, when given.
     pub health: Option<Health>,
@@ -155,6 +172,7 @@ pub struct Health {
 }
 
 impl Destination {
+    /// The action of `kind`.
     pub fn action(&self, kind: ActionKind) -> &Action {
         &self.actions[kind.index()]
     }
@@ -168,6 +186,7 @@ impl Destination {
 /// A custom header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeaderSetting {
+    /// The header name as written (an RFC 7230 token).
     pub name: String,
     /// Secret when marked `secret = true` or taken from the environment.
     pub value: Text,
@@ -176,19 +195,25 @@ pub struct HeaderSetting {
 /// How requests authenticate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Auth {
+    /// No authentication header (the default).
     None,
     /// `Authorization: Basic base64(username:password)`.
     Basic {
+        /// The user name.
         username: Text,
+        /// The password.
         password: Text,
     },
     /// `HEADER: KEY`.
     ApiKey {
+        /// The header that carries the key.
         header: String,
+        /// The key, sent as the header's value.
         key: Text,
     },
     /// `Authorization: Bearer TOKEN`.
     Bearer {
+        /// The bearer token.
         token: Text,
     },
     /// `Authorization: Bearer TOKEN`, the token obtained with OAuth 2.0 client credentials.
@@ -200,10 +225,13 @@ pub enum Auth {
 pub struct OAuth2 {
     /// http or https; http only for a loopback host.
     pub token_url: Text,
+    /// The client's id at the token endpoint.
     pub client_id: Text,
     /// Always a secret.
     pub client_secret: Text,
+    /// The `scope` form parameter, when given.
     pub scope: Option<Text>,
+    /// Whether the client's credentials go in a Basic header or in the form.
     pub client_auth: ClientAuth,
     /// Extra form parameters, in file order.
     pub params: Vec<(String, Text)>,
@@ -217,11 +245,15 @@ pub use crate::http::oauth::ClientAuth;
 /// [`Action::uses_add`] set, sent in batches of their own with add's request.
 #[derive(Clone, Debug)]
 pub struct Action {
+    /// Which of the three actions this is.
     pub kind: ActionKind,
+    /// The HTTP method (default `POST`).
     pub method: Method,
     /// Starts with `/`; its placeholders are valid.
     pub path: Text,
+    /// At most this many records per request, 1..=5000 (default 5000).
     pub batch_size: usize,
+    /// The compiled body template.
     pub template: Template,
     /// Where the template came from: `None` inline, or the template file (resolved against
     /// the config's folder; secret when the path came from the environment).
@@ -250,21 +282,36 @@ pub use crate::http::retry::RetrySettings;
 pub struct Sync {
     /// Matches `[a-z0-9_]{1,40}`.
     pub name: String,
+    /// `$$.connection.audienceName` of its requests.
     pub audience_name: Text,
+    /// `$$.connection.audienceId` of its requests.
     pub audience_id: Text,
+    /// The warehouse it reads.
     pub source: WarehouseSource,
+    /// The model: a query or a table.
     pub model: Model,
+    /// The model's column that identifies a record.
     pub primary_key: Text,
+    /// Whether PII fields are hashed before they are sent (default true).
     pub hash_pii: bool,
     /// Template field -> warehouse column, in file order; only non-static fields.
     pub map: Vec<(String, Text)>,
     /// Static template field -> literal, in file order; only static fields.
     pub statics: Vec<StaticSetting>,
+    /// When the sync runs on its own (default `manual`: only on demand).
     pub schedule: Schedule,
+    /// Whether sync-log rows are written (default true).
     pub retain_logs: bool,
+    /// Sync-log rows older than this many days (× 24 hours, back from a run's start) are
+    /// deleted (default 7).
     pub log_retention_days: u32,
+    /// How many run snapshots are kept, at least 1 (default 3).
     pub snapshot_retention: u32,
+    /// Whether failed records are sent again by the next run (default true); without it the
+    /// baseline moves past them as if they had been accepted.
     pub retry_failed: bool,
+    /// A run whose deletes would exceed this share (0..=1) of the baseline's members stops
+    /// before sending (default 0.5).
     pub max_removal_share: f64,
     /// The lock's lease (docs/design/sync.md, step 1): [`LOCK_TIMEOUT_MIN`] to [`LOCK_TIMEOUT_MAX`].
     pub lock_timeout: std::time::Duration,
@@ -272,7 +319,9 @@ pub struct Sync {
 
 /// `lock_timeout`'s bounds and default (docs/design/sync.md, step 1).
 pub const LOCK_TIMEOUT_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+/// See [`LOCK_TIMEOUT_MIN`].
 pub const LOCK_TIMEOUT_MAX: std::time::Duration = std::time::Duration::from_secs(3600);
+/// See [`LOCK_TIMEOUT_MIN`].
 pub const LOCK_TIMEOUT_DEFAULT: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Sync {
@@ -289,6 +338,7 @@ impl Sync {
         self.map.iter().find(|(f, _)| f == field).map(|(_, c)| c)
     }
 
+    /// The static setting of `field`, if it is a static field.
     pub fn static_value(&self, field: &str) -> Option<&StaticSetting> {
         self.statics.iter().find(|s| s.field == field)
     }
@@ -297,7 +347,9 @@ impl Sync {
 /// A static field's literal.
 #[derive(Clone, PartialEq)]
 pub struct StaticSetting {
+    /// The template field's name.
     pub field: String,
+    /// The literal value every record gets.
     pub value: OwnedValue,
     /// Taken from the environment.
     pub secret: bool,
@@ -321,10 +373,20 @@ impl fmt::Debug for StaticSetting {
 pub enum WarehouseSource {
     /// `sqlite://PATH`, resolved against the config's folder; `secret` when it came from the
     /// environment (its `Debug` then hides the path).
-    Sqlite { path: PathBuf, secret: bool },
+    Sqlite {
+        /// The database file, resolved.
+        path: PathBuf,
+        /// The path came from the environment.
+        secret: bool,
+    },
     /// `postgres://...`: `url` is the whole URL (secret when it holds a password or came from
     /// the environment); `shown` is the URL with the password masked, for messages.
-    Postgres { url: Text, shown: String },
+    Postgres {
+        /// The whole connection URL.
+        url: Text,
+        /// The URL with its password masked.
+        shown: String,
+    },
 }
 
 impl fmt::Debug for WarehouseSource {

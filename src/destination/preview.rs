@@ -38,19 +38,24 @@ use super::secret::{MASK, Redactor, Text};
 /// What to preview.
 #[derive(Clone, Debug)]
 pub struct PreviewOptions {
+    /// The action whose request is previewed.
     pub action: ActionKind,
     /// The sync; `None` is the only one.
     pub sync: Option<String>,
     /// Sample records (a JSON array's elements), or `None` to generate `count`.
     pub records: Option<Vec<Value>>,
+    /// How many sample records to generate when `records` is `None`.
     pub count: usize,
+    /// Show secret values as they are instead of `***` (`--show-secrets`).
     pub show_secrets: bool,
 }
 
 /// The preview of one request (the JSON of docs/design/interface.md).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Preview {
+    /// The HTTP method.
     pub method: String,
+    /// The full URL, placeholders replaced and percent-encoded.
     pub url: String,
     /// Header name to value, in sending order.
     pub headers: Map<String, Value>,
@@ -58,6 +63,7 @@ pub struct Preview {
     pub body: Option<Value>,
     /// The exact bytes of the body (secrets masked unless shown); null with `body`.
     pub body_text: Option<String>,
+    /// Sample records the field pipeline refused, left out of the body.
     pub rejected: Vec<Rejected>,
     /// How a sample answer (`--response FILE`) is read against this request; absent without one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +88,7 @@ pub struct ResponseReading {
 pub struct Rejected {
     /// Counting the sample records from 0.
     pub index: usize,
+    /// Why it was refused, secrets masked.
     pub error: String,
 }
 
@@ -89,9 +96,17 @@ pub struct Rejected {
 #[derive(Clone, Debug)]
 pub enum PreviewError {
     /// `--sync NAME` names no sync.
-    UnknownSync { name: String, names: Vec<String> },
+    UnknownSync {
+        /// The name given.
+        name: String,
+        /// The config's sync names, in file order.
+        names: Vec<String>,
+    },
     /// Several syncs and no `--sync`.
-    SeveralSyncs { names: Vec<String> },
+    SeveralSyncs {
+        /// The config's sync names, in file order.
+        names: Vec<String>,
+    },
     /// The template failed at run time on the samples (a diagnostic within the template).
     Render(Diagnostic),
     /// The action could not be prepared (should not happen for a checked config).

@@ -9,11 +9,14 @@ use super::model::ActionKind;
 /// The code of a problem: the config family, or the template engine's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProblemCode {
+    /// A config code (`C....`).
     Config(ConfigCode),
+    /// A template code, for a problem in an action's template.
     Template(Code),
 }
 
 impl ProblemCode {
+    /// The code as reported (`C0401`, `X0102`, ...).
     pub const fn as_str(self) -> &'static str {
         match self {
             ProblemCode::Config(c) => c.as_str(),
@@ -31,7 +34,9 @@ impl std::fmt::Display for ProblemCode {
 /// One problem of a config.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// What kind of problem this is.
     pub code: ProblemCode,
+    /// Only errors make the config invalid.
     pub severity: Severity,
     /// Never quotes a secret (and is passed through the config's redactor before it is shown).
     pub message: String,
@@ -39,6 +44,7 @@ pub struct Problem {
     pub key: Option<String>,
     /// The action, for template problems.
     pub action: Option<ActionKind>,
+    /// A suggestion of how to fix it, if there is one.
     pub hint: Option<String>,
     /// For a template problem: the engine's diagnostic, whose spans are within that action's
     /// template text.
@@ -48,6 +54,7 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// An error of the config family at key path `key`, with no hint.
     pub fn error(code: ConfigCode, key: impl Into<String>, message: impl Into<String>) -> Problem {
         Problem {
             code: ProblemCode::Config(code),
@@ -61,6 +68,7 @@ impl Problem {
         }
     }
 
+    /// A warning of the config family at key path `key`, with no hint.
     pub fn warning(code: ConfigCode, key: impl Into<String>, message: impl Into<String>) -> Problem {
         Problem { severity: Severity::Warning, ..Problem::error(code, key, message) }
     }
@@ -79,11 +87,13 @@ impl Problem {
         }
     }
 
+    /// The problem with `hint` as its suggested fix, replacing any earlier hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Problem {
         self.hint = Some(hint.into());
         self
     }
 
+    /// Whether the problem makes the config invalid.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -43,16 +43,22 @@ impl std::fmt::Debug for Report {
 /// `check --format json`.
 #[derive(Debug, Serialize)]
 pub struct CheckJson {
+    /// No error (warnings allowed).
     pub valid: bool,
+    /// Every problem, errors and warnings, in the order found.
     pub diagnostics: Vec<DiagnosticJson>,
+    /// The template fields of each action.
     pub fields: FieldsJson,
 }
 
 /// Each action's template fields.
 #[derive(Debug, Serialize)]
 pub struct FieldsJson {
+    /// Add's template fields, in slot order.
     pub add: Vec<String>,
+    /// Update's template fields, in slot order (add's with `use_add`).
     pub update: Vec<String>,
+    /// Remove's template fields, in slot order.
     pub remove: Vec<String>,
 }
 
@@ -62,10 +68,12 @@ impl Report {
         !self.checked.problems.iter().any(Problem::is_error)
     }
 
+    /// Number of error problems.
     pub fn errors(&self) -> usize {
         self.checked.problems.iter().filter(|p| p.is_error()).count()
     }
 
+    /// Number of warning problems.
     pub fn warnings(&self) -> usize {
         self.checked.problems.len() - self.errors()
     }

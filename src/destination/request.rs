@@ -19,8 +19,11 @@ use super::url::{PLACEHOLDERS, percent_encode, request_url};
 /// gave; static fields carry their (already processed) literal.
 #[derive(Clone)]
 pub struct PreparedAction {
+    /// The sync's name.
     pub sync: String,
+    /// Which action this is.
     pub action: ActionKind,
+    /// The HTTP method.
     pub method: Method,
     /// The request URL: secret when any part of it came from a secret (the environment).
     pub url: Text,
@@ -28,8 +31,11 @@ pub struct PreparedAction {
     pub shown_url: String,
     /// In sending order; secret values are marked.
     pub headers: Vec<Header>,
+    /// The compiled body template.
     pub template: Template,
+    /// How each template field gets its value from a warehouse row, normalised and hashed.
     pub plan: FieldPlan,
+    /// The `$$.connection` values of the sync.
     pub connection: Connection,
     /// Most records per request.
     pub batch_size: usize,
@@ -46,9 +52,13 @@ pub struct PreparedAction {
 pub enum PrepareError {
     /// The sync maps `field` to a column the model does not have.
     UnknownColumn {
+        /// The template field.
         field: String,
+        /// The column it is mapped to.
         column: String,
     },
+    /// The field plan refused the fields (a duplicate, or static and mapped settings that
+    /// disagree).
     Plan(PlanError),
 }
 
@@ -177,7 +187,9 @@ impl fmt::Debug for PreparedAction {
 /// A sync's connection values, with their secrecy.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionTexts {
+    /// The audience's id, secret when it came from the environment.
     pub audience_id: Text,
+    /// The audience's name, secret when it came from the environment.
     pub audience_name: Text,
 }
 

@@ -12,12 +12,23 @@ pub enum Schedule {
     /// Only when someone runs `audience sync`.
     Manual,
     /// At `starting_at` (UTC) plus whole multiples of `every`, every day.
-    Every { every: Duration, starting_at: TimeOfDay },
+    Every {
+        /// The interval, [`MIN_EVERY`] to [`MAX_EVERY`].
+        every: Duration,
+        /// The day's first slot (default 00:00).
+        starting_at: TimeOfDay,
+    },
     /// A standard 5-field cron expression, in UTC.
-    Cron { expression: String, cron: Box<croner::Cron> },
+    Cron {
+        /// The expression as written.
+        expression: String,
+        /// The expression, parsed.
+        cron: Box<croner::Cron>,
+    },
 }
 
 impl Schedule {
+    /// Whether the sync runs only on demand.
     pub fn is_manual(&self) -> bool {
         matches!(self, Schedule::Manual)
     }
@@ -75,7 +86,9 @@ impl fmt::Debug for Schedule {
 /// A time of day, UTC.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimeOfDay {
+    /// 0..=23.
     pub hour: u8,
+    /// 0..=59.
     pub minute: u8,
 }
 
@@ -98,6 +111,7 @@ impl TimeOfDay {
 
 /// Shortest and longest `every` (docs/design/interface.md).
 pub const MIN_EVERY: Duration = Duration::from_secs(5 * 60);
+/// See [`MIN_EVERY`].
 pub const MAX_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Parses a cron expression: the standard 5 fields (minute hour day-of-month month

@@ -25,6 +25,7 @@ pub struct Text {
 }
 
 impl Text {
+    /// `value`, a secret when `secret` is true.
     pub fn new(value: impl Into<String>, secret: bool) -> Text {
         Text { value: value.into(), secret }
     }
@@ -44,10 +45,12 @@ impl Text {
         &self.value
     }
 
+    /// Whether the value is a secret (shown as [`MASK`]).
     pub fn is_secret(&self) -> bool {
         self.secret
     }
 
+    /// Whether the value is the empty string.
     pub fn is_empty(&self) -> bool {
         self.value.is_empty()
     }
@@ -98,6 +101,7 @@ struct Known {
 }
 
 impl Redactor {
+    /// A redactor that masks each of `secrets` (and the parts each is made of) from the start.
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Redactor {
         let redactor = Redactor::default();
         for secret in secrets {
@@ -134,6 +138,7 @@ impl Redactor {
         self.known.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether there is nothing to mask.
     pub fn is_empty(&self) -> bool {
         self.known().forms.is_empty()
     }

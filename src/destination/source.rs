@@ -10,7 +10,9 @@ use super::secret::{MASK, Text};
 /// A parsed source, with the password found in it (to mask it wherever it might show).
 #[derive(Debug)]
 pub struct ParsedSource {
+    /// Where the sync reads its model.
     pub source: WarehouseSource,
+    /// The password of a PostgreSQL URL, if it has one.
     pub password: Option<String>,
 }
 

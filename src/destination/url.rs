@@ -11,17 +11,21 @@ pub const PLACEHOLDERS: [&str; 2] = ["{{connection.audienceId}}", "{{connection.
 /// Why a base URL was refused. The messages never quote the URL (it may hold a secret).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BaseUrlProblem {
+    /// The empty string.
     Empty,
     /// Not `http://` or `https://`.
     Scheme,
     /// `https://user:pass@host`: credentials belong in `[destination.auth]`.
     UserInfo,
+    /// Nothing where the host goes (`https://`, `https://:80`).
     NoHost,
     /// A host with a character no host name has.
     Host,
     /// A port that is not a number from 1 to 65535.
     Port,
+    /// A `?`: query parameters belong in each action's `path`.
     Query,
+    /// A `#`: a fragment is never sent.
     Fragment,
     /// A character a URL cannot carry as it is (white space, a control or non-ASCII character,
     /// a `%` not followed by two hex digits).
@@ -29,6 +33,7 @@ pub enum BaseUrlProblem {
 }
 
 impl BaseUrlProblem {
+    /// One line that says what is wrong, without quoting the URL.
     pub fn message(self) -> String {
         match self {
             BaseUrlProblem::Empty => "the base URL is empty".into(),
@@ -45,6 +50,7 @@ impl BaseUrlProblem {
         }
     }
 
+    /// How to fix it, where there is more to say than the message.
     pub fn hint(self) -> Option<&'static str> {
         match self {
             BaseUrlProblem::UserInfo => Some("put credentials in [destination.auth]"),
@@ -165,6 +171,7 @@ pub enum PathProblem {
 }
 
 impl PathProblem {
+    /// One line that says what is wrong.
     pub fn message(&self) -> String {
         match self {
             PathProblem::NoSlash => "the path must start with `/`".into(),
@@ -175,6 +182,7 @@ impl PathProblem {
         }
     }
 
+    /// How to fix it, where there is more to say than the message.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             PathProblem::Placeholder(_) | PathProblem::Unclosed => Some(

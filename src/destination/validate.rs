@@ -36,12 +36,14 @@ pub struct TemplateSource {
     pub key: String,
     /// The template file as given (relative to the config), or `None` for an inline template.
     pub file: Option<PathBuf>,
+    /// The template text.
     pub text: String,
 }
 
 /// What the checks found.
 #[derive(Debug)]
 pub struct Validated {
+    /// Every problem the checks found, in the order found.
     pub problems: Vec<Problem>,
     /// Each action's template text, indexed by [`ActionKind`] (`None` for update with
     /// `use_add`, or when there is no template).

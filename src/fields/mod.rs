@@ -56,8 +56,6 @@
 //! assert_eq!(batch.get(0, 0), FieldValue::Str(digest));
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod error;
 pub mod hash;
 pub mod normalize;

@@ -39,7 +39,6 @@
 //!    array, which then prints as `[null]` wherever else it is used; we leave the input alone).
 //!    Empty arrays as object field values are generated: no constructor gets them as context
 //!    except through a path step, which does not mutate.
-#![warn(missing_docs)]
 #![cfg(feature = "fuzzing")]
 // `*rng.pick(&[...])` is needed: without the `*` inference picks `T = str` and fails.
 #![allow(clippy::explicit_auto_deref)]

@@ -6,8 +6,6 @@
 //! schedule, as pure functions). Delivery uses all of it; an HTTPS warehouse connector
 //! (Snowflake) would use it the same way.
 
-#![warn(missing_docs)]
-
 pub mod retry;
 
 #[cfg(feature = "cli")]

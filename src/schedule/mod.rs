@@ -21,8 +21,6 @@
 //! * Syncs run concurrently with each other (sharing the destination's limits through one
 //!   delivery client); one sync never overlaps itself.
 
-#![warn(missing_docs)]
-
 pub mod clock;
 pub mod scheduler;
 

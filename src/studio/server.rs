@@ -91,6 +91,7 @@ impl Studio {
         format!("http://{}/?token={}", self.addr, self.token)
     }
 
+    /// The loopback address and port the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -26,6 +26,8 @@ pub struct DeltaBatch {
 }
 
 impl DeltaBatch {
+    /// A batch of `batch`'s records (keys `keys`, rendered with `template` on `connection`) for
+    /// chunk `chunk`; `records` gives each one's delta sequence number and operation, in order.
     pub fn new(
         template: Arc<Template>,
         connection: Arc<Connection>,
@@ -61,8 +63,12 @@ impl RenderBatch for DeltaBatch {
 pub struct Chunk {
     /// The sequence numbers it covers (inclusive).
     pub lo: i64,
+    /// See `lo`.
     pub hi: i64,
+    /// Records that failed (refused by the API or by the field pipeline), with their reasons.
     pub failed: Vec<Failure>,
+    /// Sequence numbers of the records never sent (the run stopped first): they get no log row and
+    /// stay in the delta for the next run.
     pub undelivered: Vec<i64>,
     /// Records accepted, per [`Op`].
     pub succeeded: [u64; 3],
@@ -106,6 +112,7 @@ impl Chunks {
         self.open.len()
     }
 
+    /// Whether every chunk has had all its outcomes.
     pub fn is_empty(&self) -> bool {
         self.open.is_empty()
     }

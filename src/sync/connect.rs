@@ -52,14 +52,20 @@ pub async fn run_job(
 /// A run and its sync-log rows, as `audience logs` shows them.
 #[derive(Debug, Serialize)]
 pub struct RunLog {
+    /// The sync's name.
     pub sync: String,
+    /// The run's id, increasing per sync.
     pub run_id: i64,
+    /// The run's sync-log rows, at most `--limit` of them.
     pub rows: Vec<LogRow>,
     /// The run's status (`running` for one in progress or one that died), its error, and when
     /// it started and finished: `null` when the runs table has no row for it.
     pub status: Option<String>,
+    /// See `status`.
     pub error: Option<String>,
+    /// See `status`.
     pub started_at: Option<String>,
+    /// See `status`.
     pub finished_at: Option<String>,
     /// Rows of the run before `--limit` cut the list.
     pub total_rows: usize,
@@ -72,8 +78,11 @@ pub struct RunLog {
 /// the order first seen.
 #[derive(Debug, Default)]
 pub struct Tally {
+    /// Rows per status (`succeeded`, `failed`, ...).
     pub by_status: Vec<(String, usize)>,
+    /// Rows per operation (`add`, `update`, `remove`).
     pub by_operation: Vec<(String, usize)>,
+    /// Failed and invalid rows per reason.
     pub reasons: Vec<(String, usize)>,
 }
 

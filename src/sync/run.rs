@@ -59,7 +59,9 @@ pub struct RunOptions {
 /// A sync of a checked config, with the template sources (for the configuration fingerprint).
 #[derive(Clone, Copy, Debug)]
 pub struct Job<'a> {
+    /// The checked config the sync belongs to.
     pub config: &'a Config,
+    /// The sync to run.
     pub sync: &'a Sync,
     /// Each action's template source, indexed by [`ActionKind`] (`None` for update with
     /// `use_add`).

@@ -37,18 +37,25 @@ pub enum Stop {
 
 /// Exit codes of docs/design/interface.md.
 pub mod exit {
+    /// The run finished and every record was accepted, or it was a dry run.
     pub const OK: i32 = 0;
+    /// The run stopped (lock held, mass-removal guard, 401/403/404/405, warehouse error) or
+    /// failed.
     pub const STOPPED: i32 = 1;
+    /// The run finished but some records failed or were invalid (logged, retried next run).
     pub const RECORDS_FAILED: i32 = 3;
+    /// SIGINT or SIGTERM, after the outcomes of the requests in flight were recorded.
     pub const INTERRUPTED: i32 = 130;
 }
 
 /// One sync's run, as `audience sync` reports it.
 #[derive(Clone, Debug, Serialize)]
 pub struct SyncSummary {
+    /// The sync's name.
     pub sync: String,
     /// `null` for a dry run (it records no run) and for a run stopped before it got an id.
     pub run_id: Option<i64>,
+    /// How the run ended.
     pub status: Status,
     /// Why the run stopped or failed.
     pub error: Option<String>,
@@ -56,7 +63,9 @@ pub struct SyncSummary {
     /// JSON, its fields stand beside the others.
     #[serde(flatten)]
     pub counts: RunCounts,
+    /// Wall-clock time of the run, in milliseconds.
     pub duration_ms: u64,
+    /// Whether it was a dry run (nothing sent, nothing recorded).
     pub dry_run: bool,
     /// A dry run's first request per action (`{"add": {method, url, headers, body}, ...}`);
     /// `null` otherwise.
@@ -224,12 +233,16 @@ impl SyncSummary {
 /// How many records failed for one reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReasonCount {
+    /// The reason, as logged (secrets masked).
     pub reason: String,
+    /// The HTTP status the reason came with; `null` for failures without one (field pipeline,
+    /// transport).
     pub http_status: Option<u16>,
+    /// Records that failed for this reason.
     pub count: u64,
 }
 
-/// Failure reasons as they come, counted. Bounded: past [`Reasons::KEPT`] distinct reasons,
+/// Failure reasons as they come, counted. Bounded: past `Reasons::KEPT` distinct reasons,
 /// new ones are only counted in the total (the sync log has them all).
 #[derive(Debug, Default)]
 pub struct Reasons {

@@ -12,7 +12,9 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Makes the template invalid: it is not compiled or rendered.
     Error,
+    /// Reported, but the template still compiles and renders.
     Warning,
 }
 
@@ -194,7 +196,9 @@ impl Serialize for Code {
 /// A secondary location that helps explain a diagnostic ("first defined here").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Label {
+    /// Where the secondary location is, in the template source.
     pub span: Span,
+    /// What that location has to do with the diagnostic, e.g. "first defined here".
     pub message: String,
 }
 
@@ -204,35 +208,44 @@ pub struct Label {
 /// for people (ariadne) and for programs (JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The stable code (`S0101`, `X0102`, ...): what kind of problem this is.
     pub code: Code,
+    /// Whether the problem makes the template invalid.
     pub severity: Severity,
     /// One line that names the construct, e.g. "string concatenation `&` is not allowed in templates".
     pub message: String,
     /// The offending construct.
     pub span: Span,
+    /// Secondary locations that explain the problem, in the order they were added.
     pub labels: Vec<Label>,
+    /// A suggestion of how to fix it, if there is one worth giving.
     pub hint: Option<String>,
 }
 
 impl Diagnostic {
+    /// An error (the template is invalid) with no hint and no labels yet.
     pub fn error(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic { code, severity: Severity::Error, message: message.into(), span, labels: Vec::new(), hint: None }
     }
 
+    /// A warning (the template stays valid) with no hint and no labels yet.
     pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
     }
 
+    /// The diagnostic with `hint` as its suggested fix, replacing any earlier hint.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
         self.hint = Some(hint.into());
         self
     }
 
+    /// The diagnostic with one more secondary location, after the existing ones.
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
         self.labels.push(Label { span, message: message.into() });
         self
     }
 
+    /// Whether the diagnostic makes the template invalid.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -267,7 +280,9 @@ pub struct DiagnosticJson {
     /// A template code (`X0102`, `D3030`, ...), a config code, or `input` for input that is not
     /// JSON.
     pub code: String,
+    /// One line that says what is wrong.
     pub message: String,
+    /// `error` or `warning`.
     pub severity: Severity,
     /// `add`, `update` or `remove` for a problem in an action's template.
     pub action: Option<String>,
@@ -276,9 +291,13 @@ pub struct DiagnosticJson {
     /// Where the problem is: line and column (1-based, in characters) and the byte span, in
     /// the text it was found in.
     pub line: Option<u32>,
+    /// See `line`.
     pub column: Option<u32>,
+    /// Byte offset of the start of the offending text (inclusive); see `line`.
     pub start: Option<u32>,
+    /// Byte offset of the end of the offending text (exclusive); see `line`.
     pub end: Option<u32>,
+    /// A suggestion of how to fix it, if there is one.
     pub hint: Option<String>,
     /// For a template written inline in a config: where the problem is in the config file
     /// (1-based line, and column in characters), where an editor jumps; null otherwise.

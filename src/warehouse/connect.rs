@@ -21,9 +21,19 @@ use super::{
 #[derive(Clone)]
 pub enum Source {
     /// A SQLite database file, which must exist.
-    Sqlite { path: PathBuf, shown: String },
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// How errors name it.
+        shown: String,
+    },
     /// A `postgres://` URL, kept whole (it may hold a password, so it is never shown).
-    Postgres { url: String, shown: String },
+    Postgres {
+        /// The whole URL.
+        url: String,
+        /// How errors name it.
+        shown: String,
+    },
 }
 
 impl std::fmt::Debug for Source {
@@ -39,7 +49,9 @@ impl std::fmt::Debug for Source {
 /// An open connector, whichever the engine. Made once per run, so its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Connector {
+    /// A SQLite database file.
     Sqlite(SqliteWarehouse),
+    /// A PostgreSQL server.
     Postgres(Box<PgWarehouse>),
 }
 

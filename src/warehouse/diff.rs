@@ -26,7 +26,9 @@ use super::ident::{self, SyncName, quote};
 /// The SQL dialect of a connector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
+    /// SQLite: state in the source database's `main` schema, names prefixed `_audience_`.
     Sqlite,
+    /// PostgreSQL: state in the `_audience` schema.
     Postgres,
 }
 
@@ -87,14 +89,18 @@ impl Dialect {
 /// run, and the scratch tables of every run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
+    /// The database's own schema: state that outlives the connection.
     Main,
+    /// The connection's temporary schema: gone when the connection closes.
     Temp,
 }
 
 /// A table's schema and name, unquoted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableName {
+    /// The schema, unquoted (`main`, `temp`, `_audience`, ...).
     pub schema: &'static str,
+    /// The table's name, unquoted.
     pub name: String,
 }
 
@@ -116,13 +122,21 @@ impl TableName {
 /// from any name of sync `a_12`.
 #[derive(Clone, Debug)]
 pub struct Tables {
+    /// The dialect the names are made for.
     pub dialect: Dialect,
+    /// The sync the tables belong to.
     pub sync: SyncName,
+    /// What the audience holds after the last run: one row per member.
     pub baseline: TableName,
+    /// This run's copy of the model's rows.
     pub snapshot: TableName,
+    /// This run's changes, numbered in sending order.
     pub delta: TableName,
+    /// The keys found on more than one row of the snapshot (temporary).
     pub dup: TableName,
+    /// The shared sync-log table.
     pub logs: TableName,
+    /// The shared runs table.
     pub runs: TableName,
 }
 

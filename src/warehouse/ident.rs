@@ -24,6 +24,7 @@ impl SyncName {
         if ok { Ok(SyncName(name.to_owned())) } else { Err(IdentError::SyncName) }
     }
 
+    /// The name, as validated: `[a-z0-9_]`, 1 to [`MAX_SYNC_NAME`] bytes.
     pub fn as_str(&self) -> &str {
         &self.0
     }

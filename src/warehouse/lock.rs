@@ -33,7 +33,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
 const MAX_BEAT: Duration = Duration::from_secs(5);
 
 /// How often a holder with lease `lease` renews its heartbeat: a quarter of the lease, at most
-/// every [`MAX_BEAT`].
+/// every `MAX_BEAT`.
 pub fn beat_every(lease: Duration) -> Duration {
     (lease / 4).min(MAX_BEAT)
 }
@@ -42,12 +42,14 @@ pub fn beat_every(lease: Duration) -> Duration {
 /// release lacks are `None`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
+    /// The host name.
     pub host: String,
     /// `/proc/sys/kernel/random/boot_id`: tells a reboot (and another machine with the same
     /// host name) apart.
     pub boot_id: Option<String>,
     /// The inode of `/proc/self/ns/pid`: two containers that both run as pid 1 differ here.
     pub pid_ns: Option<u64>,
+    /// The process id (in its PID namespace).
     pub pid: u32,
     /// The process's start time in clock ticks since boot (`/proc/PID/stat`, field 22): a
     /// reused pid has another.
@@ -75,6 +77,7 @@ impl Identity {
 /// The holder of a lock, as its lock row shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockHolder {
+    /// The holder's process.
     pub identity: Identity,
     /// The run's random token (`None`: a row written by an older release).
     pub token: Option<String>,
@@ -103,8 +106,11 @@ impl fmt::Display for LockHolder {
 /// its own (so that two runs of one process are told apart), and its lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Me {
+    /// This process.
     pub identity: Identity,
+    /// A random token of this run, written into the lock row.
     pub token: String,
+    /// How long the lock row stays valid without a heartbeat (1 s to 1 h).
     pub lease: Duration,
 }
 
@@ -114,10 +120,12 @@ impl Me {
         Me { identity: Identity::current(), token: new_token(), lease: lease.clamp(MIN_LEASE, MAX_LEASE) }
     }
 
+    /// This process's id.
     pub fn pid(&self) -> u32 {
         self.identity.pid
     }
 
+    /// This process's host name.
     pub fn host(&self) -> &str {
         &self.identity.host
     }
@@ -138,7 +146,9 @@ pub enum Judgement {
 /// Whether a process of this host and PID namespace lives, from its pid and start time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
+    /// A process with that pid and start time runs.
     Alive,
+    /// No such process: the holder is dead.
     Gone,
 }
 

@@ -60,12 +60,16 @@ pub use lock::{LockHolder, Me};
 /// order in which actions are sent: deletes, then updates, then inserts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
+    /// A member left the model: sent by the remove action.
     Delete = 0,
+    /// A member's mapped values changed: sent by the update action.
     Update = 1,
+    /// A new member: sent by the add action.
     Insert = 2,
 }
 
 impl Op {
+    /// Every operation, in sending order (deletes, updates, inserts).
     pub const ALL: [Op; 3] = [Op::Delete, Op::Update, Op::Insert];
 
     /// As the sync log spells it.
@@ -77,10 +81,12 @@ impl Op {
         }
     }
 
+    /// The operation whose delta-table code is `code`, if any.
     pub fn from_code(code: i64) -> Option<Op> {
         Op::ALL.into_iter().find(|op| *op as i64 == code)
     }
 
+    /// The position in [`Op::ALL`], for arrays indexed by operation.
     pub const fn index(self) -> usize {
         self as usize
     }
@@ -89,6 +95,7 @@ impl Op {
 /// What the runner knows of the model, resolved against its columns.
 #[derive(Clone, Debug)]
 pub struct ModelSpec {
+    /// The sync the model belongs to.
     pub sync: SyncName,
     /// The model's SQL: the user's query (a trailing `;` removed) or `SELECT * FROM "table"`.
     pub sql: String,
@@ -107,7 +114,9 @@ pub const RESERVED_COLUMNS: [&str; 5] =
 /// The run being recorded.
 #[derive(Clone, Debug)]
 pub struct RunRef {
+    /// The sync the run belongs to.
     pub sync: SyncName,
+    /// The run's id, increasing per sync.
     pub run_id: i64,
     /// The run's start (RFC 3339, UTC): every log row of the run carries it.
     pub started_at: String,
@@ -120,12 +129,16 @@ pub struct RunRef {
 /// What the runner writes into a new run row.
 #[derive(Clone, Debug)]
 pub struct RunStart {
+    /// The run's start (RFC 3339, UTC).
     pub started_at: String,
+    /// Fingerprint of the whole configuration the run sends under.
     pub config: i64,
     /// The fingerprint of each part of the configuration (`templates=…`), stored beside the
     /// whole one so that a later run can say which part changed.
     pub config_parts: String,
+    /// Whether the run sends every member again (the baseline is ignored).
     pub full_resync: bool,
+    /// This run, as it holds the lock.
     pub me: Me,
 }
 
@@ -159,18 +172,25 @@ pub struct DeltaStats {
 /// [`ModelSpec::columns`]: the current values for inserts and updates, the baseline's old image
 /// for deletes.
 pub struct DeltaRecord<'a> {
+    /// The record's sequence number in the delta.
     pub seq: i64,
+    /// What happens to the record.
     pub op: Op,
     /// The primary key as the sync log writes it (integers in decimal).
     pub key: &'a str,
+    /// The image columns' values.
     pub row: &'a dyn Row,
 }
 
 /// A record that failed, with why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
+    /// The record's sequence number in the delta.
     pub seq: i64,
+    /// The HTTP status that refused it; `None` for a failure without one (the field pipeline,
+    /// the transport).
     pub status: Option<u16>,
+    /// Why it failed, as logged (secrets masked).
     pub reason: String,
 }
 
@@ -179,7 +199,9 @@ pub struct Failure {
 pub struct RunCounts {
     /// Records the API accepted, by action.
     pub inserted: u64,
+    /// See `inserted`.
     pub updated: u64,
+    /// See `inserted`.
     pub deleted: u64,
     /// Records that failed: the field pipeline's rejections and the API's.
     pub failed: u64,
@@ -193,7 +215,9 @@ pub struct RunCounts {
 /// `lo..=hi` succeeded, except those in `failed` and `undelivered`.
 #[derive(Clone, Debug)]
 pub struct ChunkOutcome<'a> {
+    /// The first sequence number of the batch (inclusive).
     pub lo: i64,
+    /// The last sequence number of the batch (inclusive).
     pub hi: i64,
     /// Failed records (the field pipeline's and the API's), logged with their reason.
     pub failed: &'a [Failure],
@@ -210,16 +234,23 @@ pub struct ChunkOutcome<'a> {
 /// marked `abandoned` by the next run that takes the lock (`state::fail_dead_runs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
+    /// In progress, or died (until the next run marks it).
     Running,
+    /// Every record was accepted.
     Succeeded,
+    /// The run finished but some records failed or were invalid.
     Partial,
+    /// The run stopped before sending everything (lock, mass-removal guard, rejected
+    /// configuration).
     Stopped,
+    /// A warehouse or other error ended the run.
     Failed,
     /// SIGINT or SIGTERM: the requests in flight finished and were recorded.
     Interrupted,
 }
 
 impl RunStatus {
+    /// As the runs table stores it.
     pub const fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
@@ -236,10 +267,12 @@ impl RunStatus {
 /// (to tell why it is a full resync).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RunInfo {
+    /// The run's id, increasing per sync.
     pub run_id: i64,
     /// `running`, `succeeded`, `partial`, `stopped`, `failed` (a run that died shows
     /// `running`).
     pub status: String,
+    /// Why the run stopped or failed.
     pub error: Option<String>,
     /// The configuration fingerprint the run was made with (hex, then its parts).
     #[serde(skip)]
@@ -247,8 +280,11 @@ pub struct RunInfo {
     /// Whether the run sent every member again.
     #[serde(skip)]
     pub full_resync: bool,
+    /// The run's start (RFC 3339, UTC).
     pub started_at: String,
+    /// The run's end (RFC 3339, UTC); `None` while it runs or when it died.
     pub finished_at: Option<String>,
+    /// The run's totals.
     #[serde(skip)]
     pub counts: RunCounts,
 }
@@ -256,12 +292,19 @@ pub struct RunInfo {
 /// One sync-log row (docs/design/interface.md's columns, as `audience logs` prints them).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LogRow {
+    /// The record's primary key; `None` for a model row whose key is null.
     pub primary_key: Option<String>,
+    /// `insert`, `update` or `delete`.
     pub operation: String,
+    /// `succeeded`, `failed` or `invalid`.
     pub status: String,
+    /// Why the record failed or is invalid.
     pub error_reason: Option<String>,
+    /// The HTTP status that refused the record, if one did.
     pub http_status: Option<i64>,
+    /// The start of the run that sent it (RFC 3339, UTC).
     pub sync_started_at: String,
+    /// When the record's outcome was recorded (RFC 3339, UTC).
     pub sync_finished_at: String,
 }
 
@@ -286,12 +329,23 @@ pub enum WarehouseError {
     /// The model is unusable (a missing column, a reserved name).
     Model(String),
     /// A statement failed: what we were doing, and the engine's message.
-    Sql { doing: String, message: String },
+    Sql {
+        /// What we were doing, e.g. "building the delta".
+        doing: String,
+        /// The engine's message.
+        message: String,
+    },
     /// The state tables are at a layout newer than this binary knows (see [`schema`]).
-    NewerSchema { found: i64, known: i64 },
+    NewerSchema {
+        /// The layout version the state tables are at.
+        found: i64,
+        /// The newest layout version this binary knows.
+        known: i64,
+    },
 }
 
 impl WarehouseError {
+    /// A [`WarehouseError::Sql`] for a failed statement: `doing` says what we were doing.
     pub fn sql(doing: impl Into<String>, error: impl fmt::Display) -> WarehouseError {
         WarehouseError::Sql { doing: doing.into(), message: error.to_string() }
     }
@@ -316,6 +370,7 @@ impl fmt::Display for WarehouseError {
 
 impl std::error::Error for WarehouseError {}
 
+/// What warehouse operations return.
 pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
 
 /// A warehouse connector: what the mirror-mode runner needs. One value serves one sync at a
@@ -353,10 +408,10 @@ pub trait Warehouse {
     /// Records the start of a run and returns its id (one more than the sync's last).
     async fn start_run(&mut self, sync: &SyncName, start: &RunStart) -> Result<i64>;
 
-    /// The id the next run would get (for a dry run, which records none).
     /// The row of run `run` of `sync` (default: its latest run); `None` when there is none.
     async fn run_info(&mut self, sync: &SyncName, run: Option<i64>) -> Result<Option<RunInfo>>;
 
+    /// The id the next run would get (for a dry run, which records none).
     async fn next_run_id(&mut self, sync: &SyncName) -> Result<i64>;
 
     /// Snapshot, invalid rows and the delta, in the warehouse. `full_resync` first marks every

@@ -9,15 +9,20 @@ use super::diff::{Dialect, Place, TableName, create_index, schema, table_name};
 /// The shared state tables of a dialect.
 #[derive(Clone, Debug)]
 pub struct StateTables {
+    /// The dialect the names are made for.
     pub dialect: Dialect,
+    /// One row per run of every sync.
     pub runs: TableName,
+    /// One row per held lock: the holder, its token and heartbeat.
     pub locks: TableName,
+    /// The sync log: one row per record outcome.
     pub logs: TableName,
     /// The layout's version (see [`super::schema`]).
     pub schema: TableName,
 }
 
 impl StateTables {
+    /// The state tables' names in `dialect`.
     pub fn new(dialect: Dialect) -> StateTables {
         let table = |base: &str| TableName { schema: schema(dialect, Place::Main), name: table_name(dialect, base) };
         StateTables {

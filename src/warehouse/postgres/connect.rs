@@ -63,6 +63,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ConnectionString {
     /// The URL without `sslmode`, `sslrootcert` and `statement_timeout`.
     pub url: String,
+    /// How the connection is encrypted and the server verified (`sslmode`).
     pub tls: TlsMode,
     /// The PEM file of `sslrootcert`, or `system` for the platform's roots.
     pub root_cert: Option<String>,
@@ -337,8 +338,11 @@ impl ServerCertVerifier for Verified {
 /// An open session: the client, the task that drives its connection, and the warning to log
 /// when it does not authenticate a server on another machine.
 pub struct Session {
+    /// The client that sends statements.
     pub client: Client,
+    /// The task that drives the connection; it ends when the client is dropped.
     pub connection: JoinHandle<()>,
+    /// The warning to log when the server is not authenticated, if any.
     pub warning: Option<String>,
 }
 

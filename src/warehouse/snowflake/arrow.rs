@@ -11,7 +11,7 @@
 //! arrow-schema, arrow-select, flatbuffers, half and num-* (about 40 crates with their build
 //! dependencies), 27 s of CPU for a debug build on this machine; this reader is a few hundred
 //! lines with no dependency. It reads the stream's flatbuffer metadata directly
-//! ([`Table`]), with every offset bounds-checked: a malformed stream is an error, never a panic.
+//! (`Table`), with every offset bounds-checked: a malformed stream is an error, never a panic.
 //!
 //! Layout reference: the Arrow columnar format, "Serialization and Interprocess Communication
 //! (IPC)", and `format/Schema.fbs`, `format/Message.fbs` (field ids below follow their order).
@@ -19,34 +19,52 @@
 /// One column's Arrow type, as far as this reader tells them apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ArrowType {
+    /// The null type: every value is null.
     Null,
+    /// A signed or unsigned integer.
     Int {
+        /// Width in bits: 8, 16, 32 or 64.
         bits: u8,
+        /// Whether the integer is signed.
         signed: bool,
     },
     /// 16 (half), 32 or 64 bits.
     Float {
+        /// Width in bits.
         bits: u8,
     },
+    /// A fixed-point decimal.
     Decimal {
+        /// Total significant digits.
         precision: i32,
+        /// Digits after the decimal point.
         scale: i32,
+        /// Width of the stored integer, in bits; only 128 is read.
         bits: i32,
     },
+    /// A boolean, one bit per value.
     Bool,
+    /// UTF-8 text with 32-bit offsets.
     Utf8,
+    /// UTF-8 text with 64-bit offsets.
     LargeUtf8,
+    /// Bytes with 32-bit offsets.
     Binary,
+    /// Bytes with 64-bit offsets.
     LargeBinary,
+    /// Bytes of this fixed width per value.
     FixedSizeBinary(i32),
     /// `true`: days in 32 bits; `false`: milliseconds in 64 bits.
     Date {
+        /// See the variant.
         days: bool,
     },
     /// Time of day in 32 or 64 bits (unit from the field's Snowflake scale).
     Time {
+        /// Width in bits: 32 or 64.
         bits: u8,
     },
+    /// A struct: its fields are the [`Field::children`].
     Struct,
     /// Any other Arrow type (lists, maps, unions...), by its `Type` union id.
     Unsupported(u8),
@@ -55,14 +73,18 @@ pub enum ArrowType {
 /// A column of the schema.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
+    /// The column's name.
     pub name: String,
+    /// The column's type.
     pub data_type: ArrowType,
+    /// A struct's fields; empty for other types.
     pub children: Vec<Field>,
     /// Custom metadata; Snowflake puts `logicalType`, `scale`, `precision`, `charLength` here.
     pub metadata: Vec<(String, String)>,
 }
 
 impl Field {
+    /// The custom metadata value of `key`, if present.
     pub fn metadata(&self, key: &str) -> Option<&str> {
         self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
@@ -77,18 +99,25 @@ pub enum Column {
     Int(Vec<Option<i64>>),
     /// 128-bit decimals, as the unscaled integer.
     Decimal(Vec<Option<i128>>),
+    /// Floats of 32 and 64 bits, widened to 64.
     Float(Vec<Option<f64>>),
+    /// Booleans.
     Bool(Vec<Option<bool>>),
+    /// Text, both offset widths.
     Utf8(Vec<Option<String>>),
+    /// Bytes, of every binary type.
     Binary(Vec<Option<Vec<u8>>>),
     /// A struct's own validity and its child columns.
     Struct {
+        /// Per row: whether the struct is not null.
         valid: Vec<bool>,
+        /// One column per child field, in schema order.
         children: Vec<Column>,
     },
 }
 
 impl Column {
+    /// Number of values (rows).
     pub fn len(&self) -> usize {
         match self {
             Column::Null(n) => *n,
@@ -102,6 +131,7 @@ impl Column {
         }
     }
 
+    /// Whether the column holds no value.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -110,14 +140,18 @@ impl Column {
 /// A record batch: `rows` rows, one [`Column`] per schema field.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
+    /// Number of rows.
     pub rows: usize,
+    /// One column per schema field, in schema order.
     pub columns: Vec<Column>,
 }
 
 /// A whole IPC stream: its schema and its record batches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stream {
+    /// The schema: one field per column.
     pub fields: Vec<Field>,
+    /// The record batches, in stream order.
     pub batches: Vec<Batch>,
 }
 

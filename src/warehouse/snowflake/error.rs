@@ -1,6 +1,6 @@
 //! What can go wrong talking to Snowflake. No variant carries a password, a passphrase, a key,
 //! a JWT or a session token: messages name the setting or the step, and Snowflake's own
-//! messages are passed through a [`super::session::Masker`] before they are stored here.
+//! messages are passed through a `Masker` (in `session`) before they are stored here.
 
 use std::fmt;
 
@@ -17,17 +17,36 @@ pub enum SnowflakeError {
     Transport(String),
     /// Snowflake answered with `success: false` (a login refused, a statement that failed):
     /// its error code (`390100`, `002003`...), SQL state when given, and message.
-    Snowflake { code: String, sql_state: Option<String>, message: String },
+    Snowflake {
+        /// Snowflake's error code.
+        code: String,
+        /// The SQL state, when given.
+        sql_state: Option<String>,
+        /// Snowflake's message.
+        message: String,
+    },
     /// An HTTP status without Snowflake's JSON envelope (a proxy, a 5xx), with the start of
     /// the body.
-    Status { status: u16, body: String },
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
     /// The answer is not what the protocol says: missing fields, bad base64, an Arrow stream
     /// we cannot read, a type we do not map. The text says which.
     Protocol(String),
     /// The result did not come back inline: Snowflake split it into chunks to download, which
     /// a paged read never needs. `page_rows` is the page size asked for, when the
     /// statement read a page.
-    Chunked { page_rows: Option<usize>, total_rows: u64, chunks: usize },
+    Chunked {
+        /// The page size asked for, when the statement read a page.
+        page_rows: Option<usize>,
+        /// Rows of the whole result.
+        total_rows: u64,
+        /// Chunks Snowflake split it into.
+        chunks: usize,
+    },
 }
 
 impl fmt::Display for SnowflakeError {

@@ -31,6 +31,7 @@ use crate::fields::OwnedValue;
 /// One column of a result, as the response's `rowtype` describes it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct ColumnType {
+    /// The column's name, as the result names it.
     pub name: String,
     /// Snowflake's type name in lower case: `fixed`, `real`, `text`, `boolean`, `date`,
     /// `time`, `timestamp_ntz`, `timestamp_ltz`, `timestamp_tz`, `variant`, `object`, `array`,
@@ -40,8 +41,10 @@ pub struct ColumnType {
     /// Digits after the point (NUMBER) or of the fraction of a second (TIME, TIMESTAMP_*).
     #[serde(default)]
     pub scale: Option<i64>,
+    /// Total digits of a NUMBER.
     #[serde(default)]
     pub precision: Option<i64>,
+    /// Whether the column may hold NULL.
     #[serde(default)]
     pub nullable: bool,
 }

@@ -57,9 +57,13 @@ impl Default for SessionOptions {
 /// protocol gives it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Bind {
+    /// A string (`TEXT`).
     Text(String),
+    /// An integer (`FIXED`).
     Fixed(i64),
+    /// A float (`REAL`); the infinities are spelled out.
     Real(f64),
+    /// A boolean (`BOOLEAN`).
     Boolean(bool),
     /// A NULL (sent as TEXT).
     Null,
@@ -84,14 +88,18 @@ impl Bind {
 /// rows inserted`, `updated`, `deleted`...).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryResult {
+    /// Snowflake's id of the statement (empty when the answer has none).
     pub query_id: String,
     /// Snowflake's statement type: 0x1000 SELECT, 0x3000-0x3fff DML, 0x6000 DDL...
     pub statement_type_id: u64,
+    /// The result's columns, in order.
     pub columns: Vec<ColumnType>,
+    /// The rows, one value per column.
     pub rows: Vec<Vec<OwnedValue>>,
 }
 
 impl QueryResult {
+    /// Whether the statement was DML (insert, update, delete, merge...): its one row holds counts.
     pub fn is_dml(&self) -> bool {
         (0x3000..0x4000).contains(&self.statement_type_id)
     }

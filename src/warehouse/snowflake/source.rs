@@ -24,13 +24,19 @@ pub struct SnowflakeSource {
     /// The account identifier as given: `ORG-ACCOUNT` or a legacy locator such as
     /// `xy12345.eu-west-1` (the region part then belongs to the host name only).
     pub account: String,
+    /// The database the model is read from; the state schema `_AUDIENCE` lives there too.
     pub database: String,
+    /// The model's schema.
     pub schema: String,
+    /// The virtual warehouse to run statements on; the user's default when absent.
     pub warehouse: Option<String>,
+    /// The role to take; the user's default when absent.
     pub role: Option<String>,
+    /// How the session logs in.
     pub auth: SnowflakeAuth,
     /// `ACCOUNT.snowflakecomputing.com` unless `host=` says otherwise.
     pub host: String,
+    /// 443 (80 with `protocol=http`) unless `port=` says otherwise.
     pub port: u16,
     /// `https` unless `protocol=http` (loopback hosts only).
     pub https: bool,
@@ -40,7 +46,12 @@ pub struct SnowflakeSource {
 #[derive(Clone, PartialEq, Eq)]
 pub enum SnowflakeAuth {
     /// Key-pair authentication (authenticator `SNOWFLAKE_JWT`): a JWT signed with this RSA key.
-    KeyPair { private_key_file: PathBuf, passphrase: Option<String> },
+    KeyPair {
+        /// The file of the RSA private key.
+        private_key_file: PathBuf,
+        /// The key file's passphrase, when it is encrypted.
+        passphrase: Option<String>,
+    },
     /// Password authentication (authenticator `SNOWFLAKE`).
     Password(String),
 }

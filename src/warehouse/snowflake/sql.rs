@@ -40,8 +40,11 @@ pub fn quote(name: &str) -> String {
 /// The statements of one run of one sync, against database `database`.
 #[derive(Clone, Debug)]
 pub struct RunSql<'a> {
+    /// The database holding the state schema `_AUDIENCE`.
     pub database: &'a str,
+    /// The model, resolved against its columns.
     pub spec: &'a ModelSpec,
+    /// The run's id, increasing per sync.
     pub run_id: i64,
     /// The configuration fingerprint the run sends under.
     pub config: i64,
@@ -56,24 +59,31 @@ impl RunSql<'_> {
         self.spec.sync.as_str().to_ascii_uppercase()
     }
 
+    /// The shared runs table, qualified.
     pub fn runs(&self) -> String {
         self.state("RUNS")
     }
+    /// The shared locks table, qualified.
     pub fn locks(&self) -> String {
         self.state("LOCKS")
     }
+    /// The shared sync-log table, qualified.
     pub fn logs(&self) -> String {
         self.state("LOGS")
     }
+    /// The recording journal (one row per recorded batch), qualified.
     pub fn outcomes(&self) -> String {
         self.state("OUTCOMES")
     }
+    /// The sync's baseline table, qualified.
     pub fn baseline(&self) -> String {
         self.state(&format!("BASELINE_{}", self.sync_upper()))
     }
+    /// This run's snapshot table, qualified.
     pub fn snapshot(&self) -> String {
         self.state(&format!("SNAPSHOT_{}_{}", self.sync_upper(), self.run_id))
     }
+    /// This run's delta table, qualified.
     pub fn delta(&self) -> String {
         self.state(&format!("DELTA_{}_{}", self.sync_upper(), self.run_id))
     }
