@@ -550,10 +550,13 @@ impl Parser<'_> {
             if m != 0 && m <= 1 << 63 {
                 return Some(Node::Int((m as i64).wrapping_neg()));
             }
-        } else if integer && !negative && int_end - digits_start == 20 {
-            if let Ok(u) = token.parse::<u64>() {
-                return Some(if u <= i64::MAX as u64 { Node::Int(u as i64) } else { Node::UInt(u) });
-            }
+        } else if integer
+            && !negative
+            && int_end - digits_start == 20
+            && let Ok(u) = token.parse::<u64>()
+        {
+            // Twenty digits are at least 10^19, above i64::MAX.
+            return Some(Node::UInt(u));
         }
         let f: f64 = token.parse().ok()?;
         f.is_finite().then_some(Node::Num(f))
