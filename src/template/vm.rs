@@ -274,27 +274,52 @@ impl<'a> Run<'a> {
                 }
             }
             (Some(b), Items::Spread(Val::D(doc, array))) => {
-                let mut fields: Vec<Option<Val<'a>>> = vec![None; b.fields.len()];
-                for i in 0..items.len() {
-                    let item = doc.item(*array, i);
-                    if let Item::Obj(_) = doc.get(item) {
-                        fill_node_fields(&b.fields, doc, item, &mut fields);
-                        let record = NodeRecord(&fields);
-                        if !self.direct(b, &record, &fixed, lead(out, i), out) {
-                            sep(out, i);
-                            self.pieces(b, &record, &fixed, out)?;
-                        }
-                    } else {
-                        sep(out, i);
-                        self.emit(last, &Val::from_node(doc, item), out)?;
-                    }
-                }
+                self.stream_nodes(last, b, doc, *array, &fixed, comma_first, out)?
             }
             _ => {
                 for i in 0..items.len() {
                     sep(out, i);
                     self.emit(last, &items.get(i), out)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Run::stream`] over an array of a parsed input. Kept out of `stream` (never inlined) so
+    /// that the other sources' loops there compile as they would without it.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn stream_nodes(
+        &self,
+        last: usize,
+        b: &Block,
+        doc: &'a Input<'a>,
+        array: u32,
+        fixed: &Fixed,
+        comma_first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        let lead = |out: &[u8], i: usize| i > 0 || (comma_first && !matches!(out.last(), Some(b'[' | b'{')));
+        let sep = |out: &mut Vec<u8>, i: usize| {
+            if lead(out, i) {
+                out.push(b',');
+            }
+        };
+        let Item::Arr(n) = doc.get(array) else { unreachable!("a spread input node is an array") };
+        let mut fields: Vec<Option<Val<'a>>> = vec![None; b.fields.len()];
+        for i in 0..n {
+            let item = doc.item(array, i);
+            if let Item::Obj(_) = doc.get(item) {
+                fill_node_fields(&b.fields, doc, item, &mut fields);
+                let record = NodeRecord(&fields);
+                if !self.direct(b, &record, fixed, lead(out, i), out) {
+                    sep(out, i);
+                    self.pieces(b, &record, fixed, out)?;
+                }
+            } else {
+                sep(out, i);
+                self.emit(last, &Val::from_node(doc, item), out)?;
             }
         }
         Ok(())
