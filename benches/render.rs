@@ -4,7 +4,9 @@
 //! * `render_T*/template` is `Template::render` from a `RecordBatch`; `render_T*/handwritten`
 //!   reads the same batch through `get()` and writes the same bytes (`common::handwritten`).
 //! * `json_T*/expression` is `Expression::evaluate` over the `serde_json::Value` document;
-//!   `json_T*/handwalk` walks the same `Value` and writes the same bytes.
+//!   `json_T*/handwalk` walks the same `Value` and writes the same bytes;
+//!   `json_T*/input` is `Expression::evaluate_input` over the document read by `Input::parse`,
+//!   and `json_T*/read_input` both (the input path of `audience render`, from the text).
 //!
 //! Throughput is in records, so criterion prints records/s. Before timing, each pair is checked
 //! to write identical bytes. `scripts/bench` turns the results into the ratio table.
@@ -14,6 +16,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
+use audience::template::input::Input;
 use audience::template::{Expression, Template};
 use common::handwritten::{self, T1Slots, T2Slots};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -101,6 +104,28 @@ fn render(c: &mut Criterion) {
                 b.iter(|| {
                     out.clear();
                     walk(black_box(&doc), &mut out);
+                    black_box(out.len())
+                })
+            });
+            let text = serde_json::to_string(&doc).unwrap();
+            let input = Input::parse(&text).expect("the document is read by Input::parse");
+            let mut read = Vec::new();
+            assert!(expression.evaluate_input(Some(&input), &mut read).unwrap(), "{name} is defined");
+            assert_same(&format!("json_{name}/{n} (input)"), &read, &baseline);
+            group.bench_function(BenchmarkId::new("input", n), |b| {
+                let mut out = Vec::with_capacity(ours.len());
+                b.iter(|| {
+                    out.clear();
+                    expression.evaluate_input(Some(black_box(&input)), &mut out).unwrap();
+                    black_box(out.len())
+                })
+            });
+            group.bench_function(BenchmarkId::new("read_input", n), |b| {
+                let mut out = Vec::with_capacity(ours.len());
+                b.iter(|| {
+                    out.clear();
+                    let input = Input::parse(black_box(&text)).unwrap();
+                    expression.evaluate_input(Some(&input), &mut out).unwrap();
                     black_box(out.len())
                 })
             });

@@ -25,6 +25,7 @@ use crate::generate::{
     FieldVal, Rng, batch_doc, fill_batch, gen_compilable_expression, gen_connection, gen_input_text, gen_records,
     gen_template,
 };
+use crate::template::input::Input;
 use crate::template::{self, Connection, Diagnostic, Expression, RecordBatch, Template, report};
 use serde_json::Value;
 
@@ -195,6 +196,15 @@ fn evaluate_checked(src: &str, expr: &Expression, input: Option<&Value>) {
         }
         Ok(false) => assert_eq!(out, PREFIX, "an undefined result wrote bytes: {src:?}"),
         Err(d) => check_runtime_error(src, &d),
+    }
+    // `audience render`'s input path, over the input's text, gives the same result.
+    if let Some(v) = input {
+        let text = serde_json::to_string(v).expect("a Value serialises");
+        if let Some(doc) = Input::parse(&text) {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (ra, rb) = (expr.evaluate(input, &mut a), expr.evaluate_input(Some(&doc), &mut b));
+            assert_eq!((ra, &a), (rb, &b), "the parsed-input path differs over {text}: {src:?}");
+        }
     }
 }
 

@@ -79,6 +79,60 @@ fn render_rejects_input_that_is_not_json_with_its_line_and_column() {
 }
 
 #[test]
+fn render_reads_the_input_as_json_parse_does() {
+    let cases = [
+        // A repeated key: its last value, in its first position.
+        (r#"{"a": 1, "b": 2, "a": {"x": [3]}}"#, "{\"a\":{\"x\":[3]},\"b\":2}\n"),
+        // Array-index keys first, as JavaScript enumerates them.
+        (r#"{"b": 1, "2": 2, "1": 3}"#, "{\"1\":3,\"2\":2,\"b\":1}\n"),
+        // Integer tokens keep every digit up to 64 bits; the rest is a double.
+        (
+            "[9223372036854775807, 18446744073709551615, 18446744073709551616, -9223372036854775808, -0, -0.0, 1e-400, 0.1, 1.50, 5e-324, 1e21]",
+            "[9223372036854775807,18446744073709551615,18446744073709552000,-9223372036854775808,0,0,0,0.1,1.5,5e-324,1e+21]\n",
+        ),
+        // Escapes and a surrogate pair; controls written back as JSON.stringify does.
+        (r#""a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\u0001\u2028""#, "\"a\\\"\\\\/\\b\\f\\n\\r\\té😀\\u0001\u{2028}\"\n"),
+    ];
+    for (input, expected) in cases {
+        let o = audience(&["render", "-e", "$$"], input);
+        assert_eq!((o.status.code(), stdout(&o)), (Some(0), expected.to_string()), "{input}");
+    }
+    // Records read by the block writer: duplicate keys, a missing field, a non-object item.
+    let o = audience(
+        &["render", "-e", "[$$.records.{\"e\": email, \"n\": n}]"],
+        r#"{"records": [{"email": "x", "n": 1, "email": "y"}, {"n": [2]}, 7, {"email": null}]}"#,
+    );
+    assert_eq!(stdout(&o), "[{\"e\":\"y\",\"n\":1},{\"n\":[2]},{},{\"e\":null}]\n");
+    // Nesting the fast reader leaves to serde_json (up to its limit of 128) still renders.
+    let deep = format!("{}{}", "[".repeat(120), "]".repeat(120));
+    let o = audience(&["render", "-e", "$$"], &deep);
+    assert_eq!((o.status.code(), stdout(&o)), (Some(0), format!("{deep}\n")));
+}
+
+#[test]
+fn render_rejects_bad_input_with_its_line_and_column() {
+    let cases = [
+        ("{\"a\": [1,\n 1e400]}", 2, 6, "number out of range"),
+        // A lone surrogate: serde_json looks for the low half's escape.
+        ("[\"\\ud800\"]", 1, 9, "hex escape"),
+        ("{\"a\": 1,}", 1, 9, "trailing comma"),
+        ("[01]", 1, 3, "invalid number"),
+    ];
+    for (input, line, column, what) in cases {
+        let o = audience(&["render", "-e", "$$", "--format", "json"], input);
+        assert_eq!(o.status.code(), Some(1), "{input}");
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!((v["line"].as_u64(), v["column"].as_u64()), (Some(line), Some(column)), "{input}: {v}");
+        let message = v["message"].as_str().unwrap();
+        assert!(message.contains("not JSON") && message.contains(what), "{input}: {message}");
+    }
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let o = audience(&["render", "-e", "$$", "--format", "json"], &deep);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("recursion limit"), "{}", stdout(&o));
+}
+
+#[test]
 fn render_rejects_what_is_outside_the_subset() {
     let o = audience(&["render", "-e", "a & b"], "{}");
     assert_eq!(o.status.code(), Some(1));

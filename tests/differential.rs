@@ -23,6 +23,7 @@
 
 mod support;
 
+use audience::template::input::Input;
 use audience::template::{Diagnostic, Expression, Severity, Template};
 use serde_json::{Value, json};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -189,7 +190,22 @@ fn run_ours(case: &Case) -> (Outcome, Option<Outcome>) {
             Ok(e) => {
                 let mut out = Vec::new();
                 let r = e.evaluate(input.as_ref(), &mut out);
-                eval_outcome(r, out)
+                let outcome = eval_outcome(r, out);
+                // `audience render`'s input path (nodes read straight from the text) must give
+                // the same outcome wherever it accepts the input.
+                if let Some(doc) = case.input_text.as_deref().and_then(Input::parse) {
+                    let mut out = Vec::new();
+                    let r = e.evaluate_input(Some(&doc), &mut out);
+                    let parsed = eval_outcome(r, out);
+                    if parsed != outcome {
+                        return Outcome::Broken(format!(
+                            "the parsed-input path gives {} where the serde_json path gives {}",
+                            parsed.show(),
+                            outcome.show()
+                        ));
+                    }
+                }
+                outcome
             }
         })) {
             Ok(o) => o,

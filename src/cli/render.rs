@@ -2,6 +2,7 @@
 
 use super::{Format, exit, print_json, stderr_color};
 use crate::template::diagnostic::DiagnosticJson;
+use crate::template::input::Input;
 use crate::template::{Expression, report};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -60,7 +61,11 @@ pub fn run(args: Args) -> i32 {
         Ok(text) => text,
         Err(e) => return fail(args.format, "input", &e),
     };
-    let input = if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+    // The input is read straight into the VM's nodes; what that reader leaves (malformed text,
+    // rare edge cases) goes through serde_json, which says what is wrong and where.
+    let blank = text.trim_matches([' ', '\t', '\n', '\r']).is_empty();
+    let fast = if blank { None } else { Input::parse(&text) };
+    let input = if blank || fast.is_some() {
         None
     } else {
         match serde_json::from_str::<serde_json::Value>(&text) {
@@ -87,7 +92,11 @@ pub fn run(args: Args) -> i32 {
         }
     };
     let mut out = Vec::new();
-    match expr.evaluate(input.as_ref(), &mut out) {
+    let evaluated = match &fast {
+        Some(doc) => expr.evaluate_input(Some(doc), &mut out),
+        None => expr.evaluate(input.as_ref(), &mut out),
+    };
+    match evaluated {
         Ok(defined) => {
             if defined {
                 out.push(b'\n');

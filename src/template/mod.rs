@@ -22,6 +22,7 @@
 //!   parts once.
 //! * [`lower`] turns the object of a `[$$.records.{ ... }]` block into flat pieces, which
 //!   [`vm`] writes record by record through a `cursor` over reserved room.
+//! * [`input`] reads a JSON input into the nodes the VM reads (no general tree).
 //! * [`vm`] runs a program; [`json`] holds the JavaScript-exact number and string printing.
 //! * [`report`] renders [`Diagnostic`]s for people and for programs.
 
@@ -30,6 +31,7 @@ pub mod batch;
 pub mod compile;
 pub(crate) mod cursor;
 pub mod diagnostic;
+pub mod input;
 pub mod json;
 pub mod lexer;
 pub mod lower;
@@ -132,6 +134,12 @@ impl Expression {
     /// `out`. Returns `Ok(false)` and appends nothing when the result is undefined.
     pub fn evaluate(&self, input: Option<&serde_json::Value>, out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
         vm::Vm::new(&self.program).eval_json(input, out)
+    }
+
+    /// [`Expression::evaluate`] over an input read by [`input::Input::parse`] (`None` is
+    /// undefined input): the same result, without a `serde_json::Value` tree.
+    pub fn evaluate_input(&self, input: Option<&input::Input<'_>>, out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
+        vm::Vm::new(&self.program).eval_input(input, out)
     }
 
     /// The compiled program (for disassembly and tests).

@@ -6,6 +6,7 @@
 //! distinctions, which the reference's output depends on.
 
 use super::batch::{Connection, FieldValue, RecordBatch};
+use super::input::{Input, Item, NodeId};
 use serde_json::Value;
 
 /// A value during evaluation. `'a` borrows the program's constants and the input.
@@ -27,6 +28,9 @@ pub enum Val<'a> {
     Str(&'a str),
     /// Any JSON value from the input or the program's constants.
     J(&'a Value),
+    /// An array or object of a parsed [`Input`] (its scalars are unwrapped by
+    /// [`Val::from_node`]).
+    D(&'a Input<'a>, NodeId),
     /// The root of a record batch: `{"records": [...], "connection": {...}}`.
     Root(&'a RecordBatch, &'a Connection),
     /// `$$.records` of a record batch: a data array of records.
@@ -51,7 +55,11 @@ impl<'a> Val<'a> {
 
     /// `Array.isArray` in the reference: sequences, constructed and data arrays.
     pub fn is_array(&self) -> bool {
-        matches!(self, Val::Seq(_) | Val::Arr(_) | Val::Records(_) | Val::J(Value::Array(_)))
+        match self {
+            Val::Seq(_) | Val::Arr(_) | Val::Records(_) | Val::J(Value::Array(_)) => true,
+            Val::D(doc, id) => matches!(doc.get(*id), Item::Arr(_)),
+            _ => false,
+        }
     }
 
     /// The number of items when this is an array of any kind.
@@ -60,6 +68,10 @@ impl<'a> Val<'a> {
             Val::Seq(v) | Val::Arr(v) => Some(v.len()),
             Val::Records(b) => Some(b.len()),
             Val::J(Value::Array(v)) => Some(v.len()),
+            Val::D(doc, id) => match doc.get(*id) {
+                Item::Arr(n) => Some(n),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -70,6 +82,7 @@ impl<'a> Val<'a> {
             Val::Seq(v) | Val::Arr(v) => v[i].clone(),
             Val::Records(b) => Val::Record(b, i as u32),
             Val::J(Value::Array(v)) => Val::from_json(&v[i]),
+            Val::D(doc, id) => Val::from_node(doc, doc.item(*id, i)),
             _ => unreachable!("item of a non-array"),
         }
     }
@@ -82,6 +95,20 @@ impl<'a> Val<'a> {
             Value::Bool(b) => Val::Bool(*b),
             Value::String(s) => Val::Str(s),
             _ => Val::J(v),
+        }
+    }
+
+    /// Node `id` of a parsed input as a [`Val`]: scalars unwrapped, containers borrowed.
+    #[inline]
+    pub fn from_node(doc: &'a Input<'a>, id: NodeId) -> Val<'a> {
+        match doc.get(id) {
+            Item::Null => Val::Null,
+            Item::Bool(b) => Val::Bool(b),
+            Item::Int(i) => Val::Int(i),
+            Item::UInt(u) => Val::UInt(u),
+            Item::Num(f) => Val::Num(f),
+            Item::Str(s) => Val::Str(s),
+            Item::Arr(_) | Item::Obj(_) => Val::D(doc, id),
         }
     }
 
@@ -107,6 +134,9 @@ impl<'a> Val<'a> {
     pub fn lookup(&self, name: &str, slot: Option<u32>, fields: &[String]) -> Val<'a> {
         match self {
             Val::J(Value::Object(map)) => map.get(name).map_or(Val::Undef, Val::from_json),
+            Val::D(doc, id) if matches!(doc.get(*id), Item::Obj(_)) => {
+                doc.field(*id, name).map_or(Val::Undef, |v| Val::from_node(doc, v))
+            }
             Val::Record(batch, r) => {
                 let slot = match slot {
                     Some(s) => Some(s as usize),

@@ -14,6 +14,7 @@ use super::batch::Slot;
 use super::batch::{Connection, RecordBatch};
 use super::cursor::{self, Cursor};
 use super::diagnostic::{Code, Diagnostic};
+use super::input::{Input, Item};
 use super::json;
 use super::lower::has_slots;
 use super::program::{Block, Comma, NO_BLOCK, NO_SLOT, Op, Piece, Program};
@@ -39,6 +40,12 @@ impl<'p> Vm<'p> {
     /// the result is undefined (nothing appended). On error, `out` is left as it was.
     pub fn eval_json(&self, input: Option<&Value>, out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
         let root = input.map_or(Val::Undef, Val::from_json);
+        self.run(root, out)
+    }
+
+    /// Evaluates over a parsed JSON input (`None`: undefined), as [`Vm::eval_json`] does.
+    pub fn eval_input(&self, input: Option<&Input<'_>>, out: &mut Vec<u8>) -> Result<bool, Diagnostic> {
+        let root = input.map_or(Val::Undef, |doc| Val::from_node(doc, doc.root()));
         self.run(root, out)
     }
 
@@ -266,11 +273,53 @@ impl<'a> Run<'a> {
                     }
                 }
             }
+            (Some(b), Items::Spread(Val::D(doc, array))) => {
+                self.stream_nodes(last, b, doc, *array, &fixed, comma_first, out)?
+            }
             _ => {
                 for i in 0..items.len() {
                     sep(out, i);
                     self.emit(last, &items.get(i), out)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Run::stream`] over an array of a parsed input. Kept out of `stream` (never inlined) so
+    /// that the other sources' loops there compile as they would without it.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn stream_nodes(
+        &self,
+        last: usize,
+        b: &Block,
+        doc: &'a Input<'a>,
+        array: u32,
+        fixed: &Fixed,
+        comma_first: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        let lead = |out: &[u8], i: usize| i > 0 || (comma_first && !matches!(out.last(), Some(b'[' | b'{')));
+        let sep = |out: &mut Vec<u8>, i: usize| {
+            if lead(out, i) {
+                out.push(b',');
+            }
+        };
+        let Item::Arr(n) = doc.get(array) else { unreachable!("a spread input node is an array") };
+        let mut fields: Vec<Option<Val<'a>>> = vec![None; b.fields.len()];
+        for i in 0..n {
+            let item = doc.item(array, i);
+            if let Item::Obj(_) = doc.get(item) {
+                fill_node_fields(&b.fields, doc, item, &mut fields);
+                let record = NodeRecord(&fields);
+                if !self.direct(b, &record, fixed, lead(out, i), out) {
+                    sep(out, i);
+                    self.pieces(b, &record, fixed, out)?;
+                }
+            } else {
+                sep(out, i);
+                self.emit(last, &Val::from_node(doc, item), out)?;
             }
         }
         Ok(())
@@ -738,6 +787,73 @@ impl<'a> ItemFields<'a> for JsonRecord<'a, '_> {
     }
 }
 
+/// An object of a parsed input, its block fields found by one pass over it.
+struct NodeRecord<'a, 'b>(&'b [Option<Val<'a>>]);
+
+impl<'a> ItemFields<'a> for NodeRecord<'a, '_> {
+    #[inline(always)]
+    fn field(&self, field: u32) -> Val<'a> {
+        self.0[field as usize].clone().unwrap_or(Val::Undef)
+    }
+
+    #[inline(always)]
+    fn write_pair(&self, field: u32, c: Comma, key: &[u8], out: &mut Vec<u8>) {
+        if let Some(v) = &self.0[field as usize] {
+            comma(out, c);
+            out.extend_from_slice(key);
+            write_val(out, v, &[]);
+        }
+    }
+
+    #[inline(always)]
+    fn bound(&self, field: u32) -> Option<usize> {
+        Some(match &self.0[field as usize] {
+            None => 0,
+            Some(Val::Str(s)) => cursor::str_bound(s.len()),
+            Some(Val::Int(_) | Val::UInt(_) | Val::Num(_)) => cursor::NUMBER_BOUND,
+            Some(Val::Null | Val::Bool(_)) => cursor::WORD_BOUND,
+            Some(_) => return None,
+        })
+    }
+
+    #[inline(always)]
+    unsafe fn put(&self, field: u32, c: Comma, key: &[u8], cur: &mut Cursor<'_>) {
+        let Some(v) = &self.0[field as usize] else { return };
+        // SAFETY: the caller left room for the comma, the key and the value's bound.
+        unsafe {
+            put_comma(cur, c);
+            cur.bytes(key);
+            match v {
+                Val::Str(s) => cur.str(s.as_bytes()),
+                Val::Int(i) => cur.i64(*i),
+                Val::UInt(u) => cur.u64(*u),
+                Val::Num(f) => cur.f64(*f),
+                Val::Null => cur.bytes(b"null"),
+                Val::Bool(b) => cur.bytes(if *b { b"true" } else { b"false" }),
+                _ => unreachable!("bound is None"),
+            }
+        }
+    }
+}
+
+/// [`fill_fields`] over an object node of a parsed input.
+#[inline]
+fn fill_node_fields<'a>(names: &[Box<str>], doc: &'a Input<'a>, object: u32, fields: &mut [Option<Val<'a>>]) {
+    fields.fill(None);
+    let mut missing = names.len();
+    for (k, v) in doc.pairs(object) {
+        let k = k.as_bytes();
+        let found = names.iter().position(|name| same_bytes(name.as_bytes(), k));
+        if let Some(f) = found {
+            fields[f] = Some(Val::from_node(doc, v));
+            missing -= 1;
+            if missing == 0 {
+                break;
+            }
+        }
+    }
+}
+
 /// Finds the block's fields in a JSON object by one pass over its entries (cheaper than a hash
 /// lookup per field for the handful of fields a body reads), stopping once all are found.
 #[inline]
@@ -860,6 +976,7 @@ pub(crate) fn write_val(out: &mut Vec<u8>, v: &Val<'_>, fields: &[String]) -> bo
         Val::UInt(u) => json::write_u64(out, *u),
         Val::Str(s) => json::write_str(out, s),
         Val::J(j) => json::write_value(out, j),
+        Val::D(doc, id) => doc.write(out, *id),
         Val::Seq(items) | Val::Arr(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
