@@ -14,12 +14,12 @@ use super::limits::Limiter;
 use super::mask::Masker;
 use super::outcome::Report;
 use super::records::RenderBatch;
-use super::response::ResponseRule;
 use super::sender::{ActionContext, ActionSender};
 use super::settings::{DeliverySettings, Endpoint};
 use super::stop::StopToken;
 use crate::http::auth::{AuthHeaders, Credentials, StaticCredentials};
 use crate::http::client::ClientSettings;
+use crate::http::response::ResponseRule;
 
 /// Response bodies are read up to this many bytes (docs/design/sync.md): enough for any error message, and
 /// an API that answers with megabytes costs no memory.
@@ -93,7 +93,7 @@ impl DeliveryClient {
     }
 
     /// As [`DeliveryClient::action`], with the action's `response` setting: a 2xx body is read
-    /// (up to [`super::response::MAX_READ_BYTES`]) for the records it refuses.
+    /// (up to [`crate::http::response::MAX_READ_BYTES`]) for the records it refuses.
     pub fn action_reading<B: RenderBatch>(
         &self,
         context: ActionContext,

@@ -106,17 +106,16 @@ pub mod mask;
 pub mod outcome;
 pub mod progress;
 pub mod records;
-pub mod response;
 pub mod sender;
 pub mod settings;
 pub mod stop;
 
+pub use crate::http::response::{Naming, ResponsePath, ResponseRule};
 pub use client::{DeliveryClient, MAX_RESPONSE_BYTES};
 pub use error::DeliveryError;
 pub use outcome::{ActionSummary, Outcome, Report, StopReason};
 pub use progress::Progress;
 pub use records::{Keys, RenderBatch, TemplateBatch};
-pub use response::{Naming, ResponsePath, ResponseRule};
 pub use sender::{ActionContext, ActionSender};
 pub use settings::{Action, DeliverySettings, Endpoint, Header, RetrySettings};
 pub use stop::{Gate, StopToken};

@@ -157,21 +157,8 @@ impl RenderBatch for TemplateBatch {
     fn values(&self, records: Range<usize>, field: &str) -> Vec<Option<String>> {
         let slot = self.template.fields().iter().position(|f| f.name == field);
         records
-            .map(|i| slot.filter(|_| i < self.records.len()).and_then(|s| value_text(self.records.get(i, s))))
+            .map(|i| slot.filter(|_| i < self.records.len()).and_then(|s| self.records.get(i, s).quoted_text()))
             .collect()
-    }
-}
-
-/// A field value as text, as a response entry would quote it: a string as it is, a number or
-/// a boolean as JSON writes it. `None` for no value, null, and JSON values.
-fn value_text(value: FieldValue<'_>) -> Option<String> {
-    match value {
-        FieldValue::Missing | FieldValue::Null | FieldValue::Json(_) => None,
-        FieldValue::Bool(v) => Some(v.to_string()),
-        FieldValue::Int(v) => Some(v.to_string()),
-        FieldValue::UInt(v) => Some(v.to_string()),
-        FieldValue::Float(v) => serde_json::Number::from_f64(v).map(|n| n.to_string()),
-        FieldValue::Str(v) => Some(v.to_owned()),
     }
 }
 

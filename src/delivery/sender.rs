@@ -42,10 +42,10 @@ use super::mask::{Masker, snippet};
 use super::outcome::{ActionSummary, Outcome, Report, StopReason};
 use super::progress::Progress;
 use super::records::RenderBatch;
-use super::response::{Naming, Reading, ResponseRule};
 use super::settings::{Action, Endpoint};
 use super::stop::StopToken;
 use crate::http::policy::{Answer, Jitter, Verdict, classify, next_retry, parse_retry_after, retry_after_too_late};
+use crate::http::response::{Naming, Reading, ResponseRule};
 
 /// Which action of which run, and where its requests go.
 #[derive(Clone, Debug)]
@@ -439,7 +439,7 @@ impl<B: RenderBatch> Shared<B> {
             attempts += 1;
             self.counts.requests.fetch_add(1, Ordering::Relaxed);
             let span = tracing::debug_span!("delivery.request", attempt = attempts, bytes = body.len());
-            let cap = if self.response.is_some() { super::response::MAX_READ_BYTES } else { MAX_RESPONSE_BYTES };
+            let cap = if self.response.is_some() { crate::http::response::MAX_READ_BYTES } else { MAX_RESPONSE_BYTES };
             let (attempted, auth) = self.client.attempt(&self.target, key, body.clone(), cap).instrument(span).await;
 
             let (answer, retry_after, last) = match attempted {

@@ -239,7 +239,7 @@ pub struct OAuth2 {
 
 /// How an OAuth2 client authenticates to the token endpoint: HTTP's own type, which the
 /// config reads.
-pub use crate::http::oauth::ClientAuth;
+pub use crate::http::ClientAuth;
 
 /// One action's request. With `use_add`, the update action is a copy of add with
 /// [`Action::uses_add`] set, sent in batches of their own with add's request.
@@ -272,7 +272,7 @@ impl Action {
 }
 
 /// `[destination.actions.NAME.response]`, checked: the type delivery reads bodies with.
-pub use crate::delivery::response::ResponseRule;
+pub use crate::http::response::ResponseRule;
 
 /// `[destination.retry]`: the one type, with its defaults, that delivery also takes.
 pub use crate::http::retry::RetrySettings;

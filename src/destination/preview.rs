@@ -23,11 +23,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use std::sync::Arc;
-
-use crate::delivery::response::{Naming, Reading, ResponseRule};
-use crate::delivery::{RenderBatch, TemplateBatch};
 use crate::fields::{FieldPlan, FieldSpec, OwnedValue, Scratch, Source};
+use crate::http::response::{Naming, Reading, ResponseRule};
 use crate::template::Diagnostic;
 
 use super::model::{ActionKind, Config, Sync};
@@ -261,14 +258,17 @@ fn read_answer(
     for (_, row) in sent {
         let _ = prepared.plan.process(row.as_slice(), &mut batch, scratch);
     }
-    let keys: Vec<String> = sent.iter().map(|(i, _)| i.to_string()).collect();
-    let rendered =
-        TemplateBatch::new(Arc::new(prepared.template.clone()), Arc::new(prepared.connection.clone()), batch, keys);
+    // The values as sent, read as delivery reads them (`FieldValue::quoted_text`).
     let values = || match &rule.naming {
-        Naming::Field { field, .. } => rendered.values(0..sent.len(), field),
+        Naming::Field { field, .. } => {
+            let slot = prepared.template.fields().iter().position(|f| f.name == *field);
+            (0..sent.len())
+                .map(|i| slot.filter(|_| i < batch.len()).and_then(|s| batch.get(i, s).quoted_text()))
+                .collect()
+        }
         _ => Vec::new(),
     };
-    let complete = answer.len() <= crate::delivery::response::MAX_READ_BYTES;
+    let complete = answer.len() <= crate::http::response::MAX_READ_BYTES;
     match rule.read(answer, complete, sent.len(), values) {
         Reading::Unreadable(why) => ResponseReading {
             refused: Vec::new(),

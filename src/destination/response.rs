@@ -1,7 +1,7 @@
 //! `[destination.actions.NAME.response]`: which records a 2xx answer refuses. Checked here
-//! into the [`ResponseRule`] delivery reads bodies with (`crate::delivery::response`).
+//! into the [`ResponseRule`] delivery reads bodies with (`crate::http::response`).
 
-use crate::delivery::response::{Naming, ResponsePath, ResponseRule};
+use crate::http::response::{Naming, ResponsePath, ResponseRule};
 use crate::template::lexer::{Op, TokenKind, tokenize};
 
 use super::checker::Ctx;

@@ -38,15 +38,7 @@ pub const MAX_RENEWAL_MARGIN: Duration = Duration::from_secs(60);
 /// Token endpoint answers are read up to this many bytes: a token answer is small.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// How an OAuth2 client authenticates to the token endpoint (RFC 6749 §2.3.1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// `client_secret_basic`: `Authorization: Basic` of the form-encoded id and secret.
-    #[default]
-    Basic,
-    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
-    Post,
-}
+pub use super::ClientAuth;
 
 /// What the client credentials grant is made of: `[destination.auth]` with `type = "oauth2"`.
 #[derive(Clone, PartialEq, Eq)]

@@ -53,6 +53,22 @@ pub enum FieldValue<'a> {
     Json(&'a Value),
 }
 
+impl FieldValue<'_> {
+    /// The value as text, as an API's answer quotes it to name a record (an action's `response`
+    /// with `field` and `value`): a string as it is, a number or a boolean as JSON writes it.
+    /// `None` for no value, null, and JSON values.
+    pub fn quoted_text(&self) -> Option<String> {
+        match *self {
+            FieldValue::Missing | FieldValue::Null | FieldValue::Json(_) => None,
+            FieldValue::Bool(v) => Some(v.to_string()),
+            FieldValue::Int(v) => Some(v.to_string()),
+            FieldValue::UInt(v) => Some(v.to_string()),
+            FieldValue::Float(v) => serde_json::Number::from_f64(v).map(|n| n.to_string()),
+            FieldValue::Str(v) => Some(v.to_owned()),
+        }
+    }
+}
+
 /// A batch of records, each with `width` slots (the template's fields, in order).
 ///
 /// Build it with [`RecordBatch::push_record`] and the `set_*` methods, which fill the last

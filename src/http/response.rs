@@ -1,6 +1,7 @@
 //! Records refused inside a 2xx answer: an action's `response` setting (docs/design/interface.md, second
-//! wave) and the reading of a body against the request it answers. Pure: the sender reads the
-//! body, this decides which records of the request failed and why.
+//! wave) and the reading of a body against the request it answers. Pure, and built without the
+//! command line's I/O: the config checks and previews the setting with it, delivery's sender
+//! reads the body and this decides which records of the request failed and why.
 //!
 //! Where the contract is silent (docs/design/decisions.md, "Refused records"):
 //!
