@@ -419,7 +419,6 @@ async fn deliver<W: Warehouse>(
         move_failed: !ctx.job.sync.retry_failed,
         counts,
         requests_before: 0,
-        undelivered: 0,
         emptied: 0,
         retries: 0,
         splits: 0,
@@ -433,18 +432,17 @@ async fn deliver<W: Warehouse>(
         recorder.phase(w, ctx, &phase).await?;
     }
     let counts = *recorder.counts;
-    // Every record of the delta without an outcome, read yet or not: what the next run sends.
-    let settled = counts.inserted + counts.updated + counts.deleted + counts.failed;
-    recorder.undelivered = stats.counts.iter().sum::<u64>().saturating_sub(settled);
     summary.counts = counts;
     summary.emptied = recorder.emptied;
-    // Every record of the delta the API has not accepted is left for the next run: those not
-    // sent because the run stopped, those never read, and (with retry_failed) those that failed.
+    // What the next run sends, derived from the delta's size and the outcomes recorded: records
+    // without an outcome (not sent because the run stopped, or never read), and, when the run
+    // stopped, with retry_failed, those that failed too (the message counts all the API has not
+    // accepted).
     let total: u64 = stats.counts.iter().sum();
-    let settled =
-        counts.inserted + counts.updated + counts.deleted + if recorder.move_failed { counts.failed } else { 0 };
-    let left = total.saturating_sub(settled);
-    summary.undelivered = if ctx.stop.is_stopped() { left } else { recorder.undelivered };
+    let accepted = counts.inserted + counts.updated + counts.deleted;
+    let unsettled = total.saturating_sub(accepted + counts.failed);
+    let left = total.saturating_sub(accepted + if recorder.move_failed { counts.failed } else { 0 });
+    summary.undelivered = if ctx.stop.is_stopped() { left } else { unsettled };
     summary.retries = recorder.retries;
     summary.splits = recorder.splits;
     summary.reasons = recorder.reasons.listed();
@@ -491,7 +489,6 @@ struct Recorder<'a> {
     counts: &'a mut RunCounts,
     /// Requests of the phases already finished.
     requests_before: u64,
-    undelivered: u64,
     emptied: u64,
     retries: u64,
     splits: u64,
@@ -635,7 +632,6 @@ impl Recorder<'_> {
                 self.reasons.add(f.status, &f.reason, 1);
             }
             c.requests = self.requests_before + phase_requests;
-            self.undelivered += chunk.undelivered.len() as u64;
             outcomes.push(ChunkOutcome {
                 lo: chunk.lo,
                 hi: chunk.hi,

@@ -346,6 +346,22 @@ pub struct Session {
     pub warning: Option<String>,
 }
 
+/// The client, and its connection driven on a task of its own (whatever the TLS under it).
+fn spawn_connection<S, T>(
+    (client, connection): (tokio_postgres::Client, tokio_postgres::Connection<S, T>),
+) -> (tokio_postgres::Client, JoinHandle<()>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    (
+        client,
+        tokio::spawn(async move {
+            let _ = connection.await;
+        }),
+    )
+}
+
 /// Opens a session to `url` (a secret: it may hold a password); `shown` is the URL with the
 /// password masked, for errors. Connecting (TCP, TLS, authentication) is bounded by
 /// `connect_timeout` (default 10 s) per host.
@@ -372,18 +388,7 @@ pub async fn open_session(url: &str, shown: &str) -> Result<Session> {
         match parsed.tls {
             TlsMode::Disable => {
                 config.ssl_mode(SslMode::Disable);
-                config
-                    .connect(NoTls)
-                    .await
-                    .map(|(c, conn)| {
-                        (
-                            c,
-                            tokio::spawn(async move {
-                                let _ = conn.await;
-                            }),
-                        )
-                    })
-                    .map_err(|e| fail(super::describe(&e)))
+                config.connect(NoTls).await.map(spawn_connection).map_err(|e| fail(super::describe(&e)))
             }
             mode => {
                 // Under `Prefer`, tokio-postgres goes on without TLS only when the server refuses
@@ -391,18 +396,7 @@ pub async fn open_session(url: &str, shown: &str) -> Result<Session> {
                 config.ssl_mode(if mode == TlsMode::Prefer { SslMode::Prefer } else { SslMode::Require });
                 let tls = tls_config(mode, parsed.root_cert.as_deref()).map_err(fail)?;
                 let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
-                config
-                    .connect(tls)
-                    .await
-                    .map(|(c, conn)| {
-                        (
-                            c,
-                            tokio::spawn(async move {
-                                let _ = conn.await;
-                            }),
-                        )
-                    })
-                    .map_err(|e| fail(super::describe(&e)))
+                config.connect(tls).await.map(spawn_connection).map_err(|e| fail(super::describe(&e)))
             }
         }
     };
