@@ -15,6 +15,8 @@ pub mod auth;
 #[cfg(feature = "cli")]
 pub mod client;
 #[cfg(feature = "cli")]
+pub mod mask;
+#[cfg(feature = "cli")]
 pub mod oauth;
 #[cfg(feature = "cli")]
 pub mod policy;

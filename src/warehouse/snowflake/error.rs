@@ -1,6 +1,6 @@
 //! What can go wrong talking to Snowflake. No variant carries a password, a passphrase, a key,
 //! a JWT or a session token: messages name the setting or the step, and Snowflake's own
-//! messages are passed through a `Masker` (in `session`) before they are stored here.
+//! messages are passed through the session's `http::mask::Masker` before they are stored here.
 
 use std::fmt;
 

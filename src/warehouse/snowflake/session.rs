@@ -33,6 +33,7 @@ use super::rowset::{ColumnType, arrow_rows, json_rows};
 use super::source::{SnowflakeAuth, SnowflakeSource};
 use crate::fields::OwnedValue;
 use crate::http::client::ClientSettings;
+use crate::http::mask::Masker;
 
 /// Error bodies are quoted up to this many characters.
 const BODY_QUOTE_CHARS: usize = 300;
@@ -131,30 +132,13 @@ impl QueryResult {
     }
 }
 
-/// Replaces every secret of the session (password, passphrase, login token, session token) in
-/// text that is about to be stored in an error.
-#[derive(Clone, Default)]
-struct Masker {
-    secrets: Vec<String>,
-}
-
-impl Masker {
-    fn add(&mut self, secret: &str) {
-        if !secret.is_empty() {
-            self.secrets.push(secret.to_string());
-        }
-    }
-
-    fn mask(&self, text: &str) -> String {
-        self.secrets.iter().fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
-    }
-}
-
 /// A logged-in session. Statements run one at a time (`&mut self`), each autocommitted.
 pub struct Session {
     http: reqwest::Client,
     base: Url,
     token: String,
+    /// Every secret of the session (password, passphrase, login token, session token), masked
+    /// in text about to be stored in an error.
     masker: Masker,
     options: SessionOptions,
     sequence: u64,
@@ -171,7 +155,7 @@ impl Session {
     /// Logs in with the source's credentials: a password, or a JWT signed with the private key
     /// (authenticator `SNOWFLAKE_JWT`).
     pub async fn login(source: &SnowflakeSource, options: &SessionOptions) -> Result<Session, SnowflakeError> {
-        let mut masker = Masker::default();
+        let masker = Masker::default();
         for secret in source.auth.secrets() {
             masker.add(secret);
         }
@@ -310,10 +294,12 @@ impl Session {
             .header(ACCEPT, "application/snowflake")
             .send()
             .await
-            .map_err(|e| SnowflakeError::Transport(self.masker.mask(&describe_transport(&e))))?;
+            .map_err(|e| SnowflakeError::Transport(self.masker.mask(&describe_transport(&e)).into_owned()))?;
         let status = response.status();
-        let bytes =
-            response.bytes().await.map_err(|e| SnowflakeError::Transport(self.masker.mask(&describe_transport(&e))))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| SnowflakeError::Transport(self.masker.mask(&describe_transport(&e)).into_owned()))?;
         let envelope: Option<Envelope> = serde_json::from_slice(&bytes).ok();
         let Some(envelope) = envelope else {
             let text = String::from_utf8_lossy(&bytes);
@@ -321,7 +307,7 @@ impl Session {
             return Err(if status.is_success() {
                 SnowflakeError::Protocol(format!("an answer that is not Snowflake's JSON: {}", self.masker.mask(&body)))
             } else {
-                SnowflakeError::Status { status: status.as_u16(), body: self.masker.mask(&body) }
+                SnowflakeError::Status { status: status.as_u16(), body: self.masker.mask(&body).into_owned() }
             });
         };
         let code = envelope.code.as_ref().map(|c| match c {
@@ -338,7 +324,7 @@ impl Session {
         Err(SnowflakeError::Snowflake {
             code: code.unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
             sql_state,
-            message: self.masker.mask(envelope.message.as_deref().unwrap_or("(no message)")),
+            message: self.masker.mask(envelope.message.as_deref().unwrap_or("(no message)")).into_owned(),
         })
     }
 
@@ -504,7 +490,7 @@ mod tests {
 
     #[test]
     fn masking() {
-        let mut m = Masker::default();
+        let m = Masker::default();
         m.add("hunter2");
         m.add("");
         assert_eq!(m.mask("bad password hunter2!"), "bad password ***!");

@@ -1,5 +1,6 @@
 //! Keeping secrets out of what a response echoes (docs/design/sync.md, Security: secrets never appear in
-//! response snippets, the sync log included), and cutting response text down to a reason.
+//! response snippets, the sync log included), and cutting response text down to a reason. Used
+//! by delivery and by a warehouse connector that speaks HTTP (Snowflake).
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
