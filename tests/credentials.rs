@@ -6,19 +6,18 @@
 
 mod support_http;
 
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use audience::delivery::{
-    Action, ActionContext, DeliveryClient, DeliverySettings, Endpoint, Header, Outcome, Progress, RenderBatch,
-    RetrySettings, StopToken,
+    Action, ActionContext, DeliveryClient, DeliverySettings, Endpoint, Header, Outcome, Progress, RetrySettings,
+    StopToken,
 };
 use audience::http::auth::{
     AuthError, Credentials, HeaderName, HeaderValue, HeadersFuture, SecretSink, StaticCredentials,
 };
-use support_http::{Reply, Server};
+use support_http::{Ids, Reply, Server};
 use tokio::sync::mpsc;
 
 /// A credential that changes at every request, as a short-lived token would: `tok-1`, `tok-2`,
@@ -38,25 +37,6 @@ impl Credentials for Rotating {
             value.set_sensitive(true);
             Ok(vec![(HeaderName::from_static("authorization"), value)])
         })
-    }
-}
-
-/// Records `r0..`: `{"ids":["r0",...]}`.
-#[derive(Debug)]
-struct Ids(Vec<String>);
-
-impl RenderBatch for Ids {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn key(&self, index: usize) -> &[u8] {
-        self.0[index].as_bytes()
-    }
-
-    fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String> {
-        out.extend_from_slice(serde_json::json!({ "ids": &self.0[records] }).to_string().as_bytes());
-        Ok(())
     }
 }
 

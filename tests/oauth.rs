@@ -7,40 +7,20 @@
 
 mod support_http;
 
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use audience::delivery::{
-    Action, ActionContext, DeliveryClient, DeliverySettings, Endpoint, Outcome, Progress, RenderBatch, RetrySettings,
-    StopReason, StopToken,
+    Action, ActionContext, DeliveryClient, DeliverySettings, Endpoint, Outcome, Progress, RetrySettings, StopReason,
+    StopToken,
 };
 use audience::destination::ClientAuth;
 use audience::http::oauth::{OAuth2Credentials, OAuth2Settings};
-use support_http::{Received, Reply, Server};
+use support_http::{Ids, Received, Reply, Server};
 use tokio::sync::mpsc;
 
 const SECRET: &str = "s3cret-9d2f";
-
-/// Records `r0..`: `{"ids":["r0",...]}`.
-#[derive(Debug)]
-struct Ids(Vec<String>);
-
-impl RenderBatch for Ids {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn key(&self, index: usize) -> &[u8] {
-        self.0[index].as_bytes()
-    }
-
-    fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String> {
-        out.extend_from_slice(serde_json::json!({ "ids": &self.0[records] }).to_string().as_bytes());
-        Ok(())
-    }
-}
 
 fn retry() -> RetrySettings {
     RetrySettings {

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+use audience::delivery::RenderBatch;
 
 /// A request as the server got it.
 #[derive(Clone, Debug)]
@@ -235,4 +238,23 @@ async fn answer(state: &State, req: Request<Incoming>) -> Result<Response<Full<B
 /// A script that accepts everything (a sink).
 pub fn accept_all(_: &Received) -> Reply {
     Reply::ok()
+}
+
+/// Records `r0..`: `{"ids":["r0",...]}`.
+#[derive(Debug)]
+pub struct Ids(pub Vec<String>);
+
+impl RenderBatch for Ids {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn key(&self, index: usize) -> &[u8] {
+        self.0[index].as_bytes()
+    }
+
+    fn render(&self, records: Range<usize>, out: &mut Vec<u8>) -> Result<(), String> {
+        out.extend_from_slice(serde_json::json!({ "ids": &self.0[records] }).to_string().as_bytes());
+        Ok(())
+    }
 }
