@@ -44,6 +44,22 @@ fn spawn_sync(config: &std::path::Path) -> Child {
         .unwrap()
 }
 
+/// A run of 30 users with a 2 s lease, paused (SIGSTOP) once its first batch of 10 is recorded
+/// and its second request is held by the receiver: the receiver, the config and the run.
+fn paused_after_its_first_batch(w: &Warehouse) -> (Receiver, std::path::PathBuf, Child) {
+    let r = Receiver::start();
+    w.add_users(1..=30);
+    let config = write_config(w, &r, &settings("2s"));
+    r.hold(1);
+    let first = spawn_sync(&config);
+    r.wait_for(2, Duration::from_secs(60));
+    wait_until(Duration::from_secs(20), "the first batch to be recorded", || {
+        w.count(&format!("SELECT count(*) FROM {}", w.state("logs"))) == 10
+    });
+    signal(&first, libc::SIGSTOP);
+    (r, config, first)
+}
+
 /// The exit code, summary and stderr of a finished [`spawn_sync`].
 fn finished(child: Child) -> (i32, serde_json::Value, String) {
     let out = child.wait_with_output().unwrap();
@@ -114,16 +130,7 @@ fn this_process() -> (String, String, u64, u32, u64) {
 #[test]
 fn a_holder_elsewhere_is_taken_over_after_its_lease_and_stops_when_it_wakes() {
     let w = Warehouse::new(Kind::Sqlite, "lock_elsewhere");
-    let r = Receiver::start();
-    w.add_users(1..=30);
-    let config = write_config(&w, &r, &settings("2s"));
-    r.hold(1);
-    let first = spawn_sync(&config);
-    r.wait_for(2, Duration::from_secs(60));
-    wait_until(Duration::from_secs(20), "the first batch to be recorded", || {
-        w.count(&format!("SELECT count(*) FROM {}", w.state("logs"))) == 10
-    });
-    signal(&first, libc::SIGSTOP);
+    let (r, config, first) = paused_after_its_first_batch(&w);
     w.exec(&format!("UPDATE {} SET host = 'elsewhere', boot_id = 'another-boot'", w.state("locks")));
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 0, "{s}\n{err}");
@@ -206,16 +213,7 @@ fn holders_in_another_pid_namespace_are_told_apart() {
 #[test]
 fn a_run_whose_session_ended_stops() {
     let w = Warehouse::new(Kind::Postgres, "lock_session");
-    let r = Receiver::start();
-    w.add_users(1..=30);
-    let config = write_config(&w, &r, &settings("2s"));
-    r.hold(1);
-    let first = spawn_sync(&config);
-    r.wait_for(2, Duration::from_secs(60));
-    wait_until(Duration::from_secs(20), "the first batch to be recorded", || {
-        w.count(&format!("SELECT count(*) FROM {}", w.state("logs"))) == 10
-    });
-    signal(&first, libc::SIGSTOP);
+    let (r, config, first) = paused_after_its_first_batch(&w);
     w.exec(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() \
          AND pid <> pg_backend_pid()",
