@@ -246,7 +246,11 @@ pub struct ReasonCount {
 /// new ones are only counted in the total (the sync log has them all).
 #[derive(Debug, Default)]
 pub struct Reasons {
-    counts: std::collections::HashMap<(String, Option<u16>), u64>,
+    /// Count by reason, then by HTTP status: looked up by the reason's text as it comes, so
+    /// that counting a record whose reason is known allocates nothing.
+    counts: std::collections::HashMap<String, Vec<(Option<u16>, u64)>>,
+    /// Distinct (reason, status) pairs counted.
+    distinct: usize,
 }
 
 impl Reasons {
@@ -259,10 +263,17 @@ impl Reasons {
     /// request took are left out, so that batches failing alike count as one reason.
     pub fn add(&mut self, status: Option<u16>, reason: &str, n: u64) {
         let reason = reason.find(" (gave up after ").map_or(reason, |at| &reason[..at]);
-        if let Some(c) = self.counts.get_mut(&(reason.to_owned(), status)) {
+        let kept = self.distinct < Self::KEPT;
+        let statuses = match self.counts.get_mut(reason) {
+            Some(statuses) => statuses,
+            None if kept => self.counts.entry(reason.to_owned()).or_default(),
+            None => return,
+        };
+        if let Some((_, c)) = statuses.iter_mut().find(|(s, _)| *s == status) {
             *c += n;
-        } else if self.counts.len() < Self::KEPT {
-            self.counts.insert((reason.to_owned(), status), n);
+        } else if kept {
+            statuses.push((status, n));
+            self.distinct += 1;
         }
     }
 
@@ -271,10 +282,12 @@ impl Reasons {
         let mut all: Vec<ReasonCount> = self
             .counts
             .iter()
-            .map(|((reason, status), count)| ReasonCount {
-                reason: reason.clone(),
-                http_status: *status,
-                count: *count,
+            .flat_map(|(reason, statuses)| {
+                statuses.iter().map(|(status, count)| ReasonCount {
+                    reason: reason.clone(),
+                    http_status: *status,
+                    count: *count,
+                })
             })
             .collect();
         all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
