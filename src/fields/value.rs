@@ -56,6 +56,31 @@ impl<'a> From<&'a Value> for WarehouseValue<'a> {
     }
 }
 
+impl WarehouseValue<'_> {
+    /// The value's JSON form, as the table "Warehouse values as JSON" of docs/design/sync.md
+    /// gives it (a sample record made from a model row); `None` for a value that has none
+    /// (bytes, text that is not UTF-8, a float NaN or infinity: the pipeline fails such a
+    /// record).
+    pub fn to_json(&self) -> Option<Value> {
+        use super::numeric::{NumericJson, numeric_json};
+        Some(match *self {
+            WarehouseValue::Null => Value::Null,
+            WarehouseValue::Int(i) => Value::from(i),
+            WarehouseValue::Float(f) => Value::Number(serde_json::Number::from_f64(f)?),
+            WarehouseValue::Numeric(text) => match numeric_json(text) {
+                NumericJson::Int(i) => Value::from(i),
+                NumericJson::UInt(u) => Value::from(u),
+                NumericJson::Float(f) => Value::Number(serde_json::Number::from_f64(f)?),
+                NumericJson::Text => Value::String(text.to_owned()),
+            },
+            WarehouseValue::Text(s) | WarehouseValue::Timestamp(s) => Value::String(s.to_owned()),
+            WarehouseValue::Bool(b) => Value::Bool(b),
+            WarehouseValue::Json(v) => v.clone(),
+            WarehouseValue::Bytes(_) | WarehouseValue::InvalidText(_) => return None,
+        })
+    }
+}
+
 /// A warehouse value that owns its data: a static field's literal, or a test row.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OwnedValue {
