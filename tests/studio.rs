@@ -284,6 +284,8 @@ fn calls_without_the_token_or_from_another_host_are_refused() {
     assert_eq!(http(&studio.addr, "POST", "/api/analyse", &host, Some(&body)).0, 403);
     assert_eq!(http(&studio.addr, "POST", "/api/analyse?token=0000", &host, Some(&body)).0, 403);
     assert_eq!(http(&studio.addr, "GET", "/", &host, None).0, 403);
+    assert_eq!(http(&studio.addr, "POST", "/api/rows", &host, Some(&body)).0, 403);
+    assert_eq!(http(&studio.addr, "POST", "/api/dry-run?token=0000", &host, Some(&body)).0, 403);
     let save = format!("/api/save?token={}", studio.token.to_uppercase());
     assert_eq!(http(&studio.addr, "POST", &save, &host, Some(&body)).0, 403);
     // DNS rebinding: the right token, but a page of another site names its own host.
@@ -327,4 +329,147 @@ fn screenshot() {
         std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/studio.png"), &png)
             .expect("write docs/studio.png");
     }
+}
+
+/// The model of [`CONFIG`]'s sync: rows a run sends, one the pipeline refuses (no email), one
+/// with a null key and two with the same key (invalid).
+fn warehouse_in(dir: &Path) {
+    let db = rusqlite::Connection::open(dir.join("warehouse.db")).expect("open the warehouse");
+    db.execute_batch(
+        "CREATE TABLE users (id INTEGER, email TEXT, phone TEXT);
+         INSERT INTO users VALUES (1, ' Ada@Example.com ', '+44 20 7946 0000'), (2, 'bob@example.com', NULL),
+           (3, NULL, '+1 555 0100'), (NULL, 'nokey@example.com', NULL), (5, 'eve@example.com', '1'),
+           (6, 'dup1@example.com', NULL), (6, 'dup2@example.com', NULL);",
+    )
+    .expect("fill the warehouse");
+}
+
+/// The records of the samples editor, once it holds some.
+fn sample_records(browser: &Browser) -> Vec<Value> {
+    browser.wait_for("sample records", || {
+        serde_json::from_str::<Vec<Value>>(&browser.value_of("[data-role=sample-records]")).ok()
+    })
+}
+
+#[test]
+fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
+    // No `${NAME}`: `audience preview` needs every variable set.
+    let text = CONFIG.replace("${STUDIO_TEST_TOKEN}", "literal-token");
+    let config = config_in("warehouse", &text);
+    let dir = config.parent().unwrap().to_owned();
+    warehouse_in(&dir);
+    let (studio, browser) = open("warehouse", &config);
+
+    // The first rows, mapped to template fields, in the samples editor (phone is mapped, but
+    // no template reads it: a run never reads its column).
+    let count = browser.find("[data-role=row-count]");
+    browser.replace_text(&count, "5");
+    browser.click(&browser.find("[data-role=sample-rows]"));
+    let records = sample_records(&browser);
+    assert_eq!(
+        records,
+        [
+            json!({"email": " Ada@Example.com ", "user_id": 1}),
+            json!({"email": "bob@example.com", "user_id": 2}),
+            json!({"email": null, "user_id": 3}),
+            json!({"email": "nokey@example.com", "user_id": null}),
+            json!({"email": "eve@example.com", "user_id": 5}),
+        ]
+    );
+    // The rows a run would not send, with why: through each action's field pipeline (email is
+    // required), and the null key.
+    let refused = browser.wait_for("the refused rows", || {
+        let r = browser.datasets("[data-role=refused-rows] li");
+        (!r.is_empty()).then_some(r)
+    });
+    let refused: Vec<(String, String)> = refused
+        .iter()
+        .map(|d| (d["index"].as_str().unwrap_or("").to_owned(), d["action"].as_str().unwrap_or("-").to_owned()))
+        .collect();
+    let want: Vec<(String, String)> =
+        [("2", "add"), ("2", "update"), ("2", "remove"), ("3", "-")].map(|(i, a)| (i.into(), a.into())).to_vec();
+    assert_eq!(refused, want);
+    assert!(browser.text_of("[data-role=refused-rows]").contains("required field email"));
+
+    // The preview follows the rows, byte for byte as `audience preview` makes it of them.
+    let records_file = dir.join("rows.json");
+    std::fs::write(&records_file, browser.value_of("[data-role=sample-records]")).expect("write the rows");
+    for action in ["add", "remove"] {
+        let (code, stdout, stderr) = audience(&[
+            "preview",
+            path_str(&config),
+            "--action",
+            action,
+            "--records",
+            path_str(&records_file),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let cli: Value = serde_json::from_str(&stdout).unwrap();
+        let body_text = cli["body_text"].as_str().expect("a body").to_owned();
+        assert!(body_text.contains(if action == "add" { "\"email\"" } else { "\"id\":5" }), "{body_text}");
+        browser.click(&browser.find(&format!("[data-role=action-tab][data-action={action}]")));
+        browser.wait_for(&format!("{action}'s body of the rows"), || {
+            (browser.text_of("[data-role=preview-body]") == body_text).then_some(())
+        });
+    }
+
+    // The dry run's counts are `audience sync --dry-run`'s.
+    let (code, stdout, stderr) = audience(&["sync", path_str(&config), "--dry-run", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let cli: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    let cli = &cli["syncs"][0];
+    browser.click(&browser.find("[data-role=dry-run]"));
+    browser.wait_for("the dry run's counts", || {
+        (!browser.text_of("[data-role=dry-run-counts] [data-count=inserted]").is_empty()).then_some(())
+    });
+    for count in ["inserted", "updated", "deleted", "failed", "invalid"] {
+        let shown = browser.text_of(&format!("[data-role=dry-run-counts] [data-count={count}]"));
+        assert_eq!(shown, cli[count].to_string(), "{count}: the page says {shown}, the CLI {}", cli[count]);
+    }
+    // Not a forecast of nothing: rows to add, one the pipeline fails, three invalid.
+    assert_eq!(
+        (cli["inserted"].as_u64(), cli["failed"].as_u64(), cli["invalid"].as_u64()),
+        (Some(3), Some(1), Some(3))
+    );
+    assert_eq!(browser.text_of("[data-role=dry-run-counts] [data-count=status]"), cli["status"].as_str().unwrap());
+    // The same answer through the API, whole.
+    let body = json!({"draft": {}, "request": {"action": "add"}});
+    let (status, answer) =
+        http(&studio.addr, "POST", &format!("/api/dry-run?token={}", studio.token), &studio.addr, Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let mut answer: Value = serde_json::from_str(&answer).unwrap();
+    let mut cli = cli.clone();
+    for s in [&mut answer["syncs"][0], &mut cli] {
+        s.as_object_mut().unwrap().remove("duration_ms");
+    }
+    assert_eq!(answer["syncs"][0], cli);
+
+    // Errors said plainly: a sync the config does not have, and a warehouse that is gone.
+    let body = json!({"draft": {}, "request": {"action": "add", "sync": "nope"}, "limit": 3});
+    let (status, answer) =
+        http(&studio.addr, "POST", &format!("/api/rows?token={}", studio.token), &studio.addr, Some(&body));
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer.contains("there is no sync named nope; the syncs are: main"), "{answer}");
+    std::fs::rename(dir.join("warehouse.db"), dir.join("gone.db")).expect("move the warehouse away");
+    browser.click(&browser.find("[data-role=sample-rows]"));
+    let error = browser.wait_for("the warehouse's error", || {
+        let e = browser.text_of("[data-role=warehouse-error]");
+        (!e.is_empty()).then_some(e)
+    });
+    assert!(
+        error.starts_with("no sample rows: cannot read the model of sync main: cannot open the warehouse"),
+        "{error}"
+    );
+    // The samples stay as they were.
+    assert_eq!(sample_records(&browser), records);
+    browser.click(&browser.find("[data-role=dry-run]"));
+    browser.wait_for("the dry run's error", || {
+        browser.text_of("[data-role=warehouse-error]").contains("cannot open the warehouse").then_some(())
+    });
+    assert_eq!(browser.text_of("[data-role=dry-run-counts] [data-count=status]"), "failed");
+    let page = browser.script("return document.documentElement.outerHTML", json!([]));
+    let page = page.as_str().unwrap_or_default();
+    assert!(!page.contains("header-secret") && !page.contains("literal-token"), "a secret reached the page");
 }
