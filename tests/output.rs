@@ -596,16 +596,35 @@ fn a_full_resync_says_why() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
         .args(["sync", &config, "--full-resync"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Its log lines, as they come: read on a thread of their own, so that the pipe never fills.
+    let (lines, heard) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
     let before = r.received();
     r.wait_for(before + 1, Duration::from_secs(60));
     // SAFETY: kill sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
-    std::thread::sleep(Duration::from_millis(200));
+    // The held request is let go once the run says it took the signal (it stops starting
+    // requests before it says so): then the run ends interrupted, not finished.
+    let mut said = Vec::new();
+    loop {
+        match heard.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.contains("signal received") => break,
+            Ok(line) => said.push(line),
+            Err(e) => panic!("the run never said it took the signal ({e}); it said:\n{}", said.join("\n")),
+        }
+    }
     r.release();
     assert_eq!(child.wait().unwrap().code(), Some(130));
+    reader.join().unwrap();
     let shown = piped(&["sync", &config], &[], &[]);
     assert!(shown.text.contains("full resync: run 4, a full resync, did not finish (interrupted)"), "{}", shown.text);
 }
