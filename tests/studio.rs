@@ -4,6 +4,7 @@
 //! `${NAME}` kept), a new config created on the first save, and the token and Host guards.
 
 mod studio_support;
+mod sync_support;
 
 use std::path::{Path, PathBuf};
 
@@ -308,20 +309,23 @@ fn calls_without_the_token_or_from_another_host_are_refused() {
 #[test]
 fn screenshot() {
     let config = config_in("screenshot", CONFIG);
+    warehouse_in(config.parent().unwrap());
     let (_studio, browser) = open("screenshot", &config);
     let editor = browser.find("[data-role=editor]");
     browser.replace_text(
         &editor,
         "{\n  \"audienceId\": $$.connection.audienceId,\n  \"members\": [$$.records.{\n    \"email\": email,\n    \"phone\": phone\n  }]\n}",
     );
-    let samples = browser.find("[data-role=sample-records]");
-    browser.type_text(
-        &samples,
-        "[\n  {\"email\": \" Ada@Example.com\", \"phone\": \"+44 20 7946 0000\"},\n  {\"phone\": \"+1 555 0100\"}\n]",
-    );
+    // The samples are the model's first three rows, the third without an email.
+    browser.wait_for("the phone field", || field_names(&browser, "add").contains(&"phone".to_owned()).then_some(()));
+    browser.replace_text(&browser.find("[data-role=row-count]"), "3");
+    browser.click(&browser.find("[data-role=sample-rows]"));
+    browser.wait_for("three rows", || (sample_records(&browser).len() == 3).then_some(()));
     browser
         .wait_for("the preview", || browser.text_of("[data-role=preview-body]").contains("audienceId").then_some(()));
-    browser.wait_for("the rejected sample", || browser.text_of("#rejected").contains("sample 1").then_some(()));
+    browser.wait_for("the rejected sample", || browser.text_of("#rejected").contains("sample 2").then_some(()));
+    // Tall enough to show the request's body below the warehouse's part.
+    browser.resize(1400, 1250);
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     std::fs::write(config.parent().unwrap().join("studio.png"), &png).expect("write the screenshot");
@@ -382,14 +386,12 @@ fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
         let r = browser.datasets("[data-role=refused-rows] li");
         (!r.is_empty()).then_some(r)
     });
-    let refused: Vec<(String, String)> = refused
-        .iter()
-        .map(|d| (d["index"].as_str().unwrap_or("").to_owned(), d["action"].as_str().unwrap_or("-").to_owned()))
-        .collect();
-    let want: Vec<(String, String)> =
-        [("2", "add"), ("2", "update"), ("2", "remove"), ("3", "-")].map(|(i, a)| (i.into(), a.into())).to_vec();
-    assert_eq!(refused, want);
-    assert!(browser.text_of("[data-role=refused-rows]").contains("required field email"));
+    let refused: Vec<[&str; 3]> =
+        refused.iter().map(|d| ["index", "key", "actions"].map(|k| d[k].as_str().unwrap_or("?"))).collect();
+    assert_eq!(refused, [["2", "3", "add update remove"], ["3", "", ""]]);
+    let listed = browser.text_of("[data-role=refused-rows]");
+    assert!(listed.contains("sample 2, key 3 (add, update, remove): required field email is empty"), "{listed}");
+    assert!(listed.contains("sample 3, key null: the primary key is null"), "{listed}");
 
     // The preview follows the rows, byte for byte as `audience preview` makes it of them.
     let records_file = dir.join("rows.json");
@@ -420,7 +422,8 @@ fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     let cli: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
     let cli = &cli["syncs"][0];
-    browser.click(&browser.find("[data-role=dry-run]"));
+    // By keyboard: Enter on the focused button.
+    browser.type_text(&browser.find("[data-role=dry-run]"), "\u{E007}");
     browser.wait_for("the dry run's counts", || {
         (!browser.text_of("[data-role=dry-run-counts] [data-count=inserted]").is_empty()).then_some(())
     });
@@ -472,4 +475,52 @@ fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
     let page = browser.script("return document.documentElement.outerHTML", json!([]));
     let page = page.as_str().unwrap_or_default();
     assert!(!page.contains("header-secret") && !page.contains("literal-token"), "a secret reached the page");
+}
+
+/// PostgreSQL, through the API: the model's rows as sample records, and the dry run of a sync
+/// whose model changed since its first run (adds, updates, removes, a row the pipeline fails),
+/// whole as `audience sync --dry-run --format json` gives it.
+#[test]
+fn postgres_rows_and_dry_run_are_the_sync_s() {
+    use sync_support::{Kind, first_synced};
+    let (w, _receiver, config) = first_synced(Kind::Postgres, "studio_pg", 1..=20);
+    w.exec("UPDATE users SET name = 'changed' WHERE id <= 3");
+    w.exec("DELETE FROM users WHERE id > 18");
+    w.exec("INSERT INTO users VALUES (21, 'u21@example.com', 'new'), (22, NULL, 'no email')");
+    let studio = StudioProcess::start(&config);
+    let call = |path: &str, body: Value| {
+        let (status, answer) =
+            http(&studio.addr, "POST", &format!("{path}?token={}", studio.token), &studio.addr, Some(&body));
+        assert!(!answer.contains(&w.source()), "the source's URL reached the page: {answer}");
+        (status, serde_json::from_str::<Value>(&answer).unwrap_or_else(|e| panic!("{e}: {answer}")))
+    };
+
+    let (status, answer) = call("/api/dry-run", json!({"request": {"action": "add"}}));
+    assert_eq!(status, 200, "{answer}");
+    let (code, cli, stderr) = sync_support::sync(&config, &["--dry-run"]);
+    assert_eq!(code, 0, "{cli}{stderr}");
+    let counts = |s: &Value| ["inserted", "updated", "deleted", "failed", "invalid"].map(|k| s[k].as_u64());
+    assert_eq!(counts(&cli), [Some(1), Some(3), Some(2), Some(1), Some(0)], "{cli}");
+    let mut page = answer["syncs"][0].clone();
+    let mut cli = cli;
+    for s in [&mut page, &mut cli] {
+        s.as_object_mut().unwrap().remove("duration_ms");
+    }
+    assert_eq!(page, cli);
+
+    let (status, answer) = call("/api/rows", json!({"request": {"action": "add"}, "limit": 1000}));
+    assert_eq!(status, 200, "{answer}");
+    let key = |v: &Value| v["user_id"].as_i64();
+    let mut records = answer["records"].as_array().cloned().unwrap_or_default();
+    records.sort_by_key(key);
+    let mut model: Vec<Value> = w
+        .rows("SELECT id::text, email, name FROM users")
+        .into_iter()
+        .map(|r| json!({"user_id": r[0].as_deref().map(|id| id.parse::<i64>().unwrap()), "email": r[1], "name": r[2]}))
+        .collect();
+    model.sort_by_key(key);
+    assert_eq!(records, model);
+    let refused: Vec<(Option<&str>, Option<&str>)> =
+        answer["refused"].as_array().unwrap().iter().map(|r| (r["key"].as_str(), r["action"].as_str())).collect();
+    assert_eq!(refused, [(Some("22"), Some("add")), (Some("22"), Some("update")), (Some("22"), Some("remove"))]);
 }

@@ -422,14 +422,26 @@
     $("refused-rows").textContent = "";
     try {
       const sample = await warehouseCall("/api/rows", { draft: draft(), request: { action: r.action, sync: r.sync }, limit });
-      $("records").value = JSON.stringify(sample.records, null, 2);
+      // One record a line: short enough to read, and each line a row of the model.
+      $("records").value = sample.records.length ? "[\n" + sample.records.map((x) => "  " + JSON.stringify(x)).join(",\n") + "\n]" : "[]";
       $("warehouse-status").textContent = "sync " + sample.sync + ": " + plural(sample.records.length, "row") + " of the model taken as samples";
+      // A row refused alike by several actions is listed once, with those actions.
+      const shown = new Map();
       for (const x of sample.refused) {
-        const li = document.createElement("li");
-        li.dataset.index = x.index;
-        if (x.action) li.dataset.action = x.action;
-        li.textContent = "row " + x.index + " (key " + (x.key == null ? "null" : x.key) + ")" + (x.action ? ", " + x.action : "") + ": " + x.reason;
-        $("refused-rows").append(li);
+        const key = x.index + "\n" + x.reason;
+        let li = shown.get(key);
+        if (!li) {
+          li = document.createElement("li");
+          li.dataset.index = x.index;
+          li.dataset.actions = "";
+          li.dataset.key = x.key == null ? "" : x.key;
+          li.dataset.reason = x.reason;
+          shown.set(key, li);
+          $("refused-rows").append(li);
+        }
+        if (x.action) li.dataset.actions = (li.dataset.actions + " " + x.action).trim();
+        const who = li.dataset.actions ? " (" + li.dataset.actions.split(" ").join(", ") + ")" : "";
+        li.textContent = "sample " + x.index + ", key " + (x.key == null ? "null" : x.key) + who + ": " + x.reason;
       }
       schedule();
     } catch (e) {
