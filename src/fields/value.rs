@@ -209,3 +209,33 @@ impl Row for Vec<OwnedValue> {
         self.get(index).map(OwnedValue::as_value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_value_has_the_json_form_of_the_table() {
+        let object = json!({"city": "Oslo"});
+        let table = [
+            (WarehouseValue::Null, Some(Value::Null)),
+            (WarehouseValue::Int(i64::MIN), Some(json!(i64::MIN))),
+            (WarehouseValue::Float(1.5), Some(json!(1.5))),
+            (WarehouseValue::Float(f64::NAN), None),
+            (WarehouseValue::Numeric("19.99"), Some(json!(19.99))),
+            (WarehouseValue::Numeric("18446744073709551615"), Some(json!(u64::MAX))),
+            (WarehouseValue::Numeric("0.1000000000000000000001"), Some(json!("0.1000000000000000000001"))),
+            (WarehouseValue::Numeric("NaN"), Some(json!("NaN"))),
+            (WarehouseValue::Text("{\"a\":1}"), Some(json!("{\"a\":1}"))),
+            (WarehouseValue::Timestamp("2024-05-01T12:00:00Z"), Some(json!("2024-05-01T12:00:00Z"))),
+            (WarehouseValue::Bool(false), Some(json!(false))),
+            (WarehouseValue::Json(&object), Some(object.clone())),
+            (WarehouseValue::Bytes(b"x"), None),
+            (WarehouseValue::InvalidText(b"\xff"), None),
+        ];
+        for (value, json) in table {
+            assert_eq!(value.to_json(), json, "{value:?}");
+        }
+    }
+}
