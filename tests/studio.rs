@@ -455,6 +455,12 @@ fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
         http(&studio.addr, "POST", &format!("/api/rows?token={}", studio.token), &studio.addr, Some(&body));
     assert_eq!(status, 404, "{answer}");
     assert!(answer.contains("there is no sync named nope; the syncs are: main"), "{answer}");
+    // The draft is what is run: a template with an error runs nothing.
+    let body = json!({"draft": {"templates": {"add": "{\"m\": $foo(email)}"}}, "request": {"action": "add"}});
+    let (status, answer) =
+        http(&studio.addr, "POST", &format!("/api/dry-run?token={}", studio.token), &studio.addr, Some(&body));
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("the config has errors: X0125"), "{answer}");
     std::fs::rename(dir.join("warehouse.db"), dir.join("gone.db")).expect("move the warehouse away");
     browser.click(&browser.find("[data-role=sample-rows]"));
     let error = browser.wait_for("the warehouse's error", || {
