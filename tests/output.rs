@@ -49,9 +49,57 @@ fn piped(args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Shown {
     Shown { code: out.status.code().unwrap_or(-1), text: format!("{stdout}--- stderr\n{stderr}") }
 }
 
+/// What a child has written so far (its terminal, or its stderr), for a test to wait on.
+#[derive(Clone, Default)]
+struct Heard(Arc<(std::sync::Mutex<Vec<u8>>, std::sync::Condvar)>);
+
+impl Heard {
+    fn push(&self, bytes: &[u8]) {
+        let (written, more) = &*self.0;
+        written.lock().unwrap().extend_from_slice(bytes);
+        more.notify_all();
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        self.0.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `text` has been written; fails after `within`, showing what was.
+    fn wait_for(&self, text: &str, within: Duration) {
+        let (written, more) = &*self.0;
+        let deadline = std::time::Instant::now() + within;
+        let mut guard = written.lock().unwrap();
+        while !String::from_utf8_lossy(&guard).contains(text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "waited in vain for {text:?}; the child wrote:\n{}",
+                String::from_utf8_lossy(&guard)
+            );
+            guard = more.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+}
+
+/// Copies what `from` gives into `heard` until its end, on a thread of its own.
+fn listen(mut from: impl Read + Send + 'static, heard: &Heard) -> std::thread::JoinHandle<()> {
+    let heard = heard.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // EIO on a terminal once every slave descriptor is closed: the end of the output.
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            heard.push(&buf[..n]);
+        }
+    })
+}
+
 /// Runs `audience ARGS` on a pseudo-terminal (stdin empty); `during` is called with the child's
-/// id once it has started (to signal it, say). The text is the screen at the end.
-fn on_terminal(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(u32)) -> Shown {
+/// id once it has started (to signal it, say) and what it has written so far. The text is the
+/// screen at the end.
+fn on_terminal(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(u32, &Heard)) -> Shown {
     let (master, slave) = open_pty();
     let mut command = Command::new(env!("CARGO_BIN_EXE_audience"));
     command
@@ -68,23 +116,12 @@ fn on_terminal(args: &[&str], env: &[(&str, &str)], during: impl FnOnce(u32)) ->
     // The parent's copies of the terminal's slave side close with `command`: reading the master
     // then ends when the child (and anything it started) has closed it.
     drop(command);
-    let mut master = std::fs::File::from(master);
-    let reader = std::thread::spawn(move || {
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 4096];
-        // EIO once every slave descriptor is closed: the end of the output.
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            raw.extend_from_slice(&buf[..n]);
-        }
-        raw
-    });
-    during(child.id());
+    let heard = Heard::default();
+    let reader = listen(std::fs::File::from(master), &heard);
+    during(child.id(), &heard);
     let status = child.wait().unwrap();
-    let raw = reader.join().unwrap();
-    Shown { code: status.code().unwrap_or(-1), text: screen(&String::from_utf8_lossy(&raw)) }
+    reader.join().unwrap();
+    Shown { code: status.code().unwrap_or(-1), text: screen(&String::from_utf8_lossy(&heard.bytes())) }
 }
 
 /// A pseudo-terminal of 120 columns: (master, slave).
@@ -291,7 +328,7 @@ fn point_at(config: &str, receiver: &Receiver, base_url: &str) {
 
 /// Shows `args` piped or on a terminal.
 fn show(args: &[&str], terminal: bool) -> Shown {
-    if terminal { on_terminal(args, &[], |_| {}) } else { piped(args, &[], &[]) }
+    if terminal { on_terminal(args, &[], |_, _| {}) } else { piped(args, &[], &[]) }
 }
 
 fn mode(terminal: bool) -> &'static str {
@@ -395,12 +432,12 @@ fn sync_interrupted(terminal: bool) {
     let settings = Settings { max_concurrency: 1, ..Settings::default() };
     let (w, config) = set_up(&format!("out-interrupted-{}", mode(terminal)), 1..=30, &r, &settings);
     r.hold(1);
-    let interrupt = |pid: u32| {
+    let interrupt = |pid: u32, heard: &Heard| {
         r.wait_for(2, Duration::from_secs(60));
         // SAFETY: kill sends a signal to our own child.
         assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) }, 0);
         // The line that says the signal is taken comes before the held request is let go.
-        std::thread::sleep(Duration::from_millis(300));
+        heard.wait_for("signal received", Duration::from_secs(60));
         r.release();
     };
     let shown = if terminal {
@@ -412,11 +449,14 @@ fn sync_interrupted(terminal: bool) {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        interrupt(child.id());
+        let heard = Heard::default();
+        let reader = listen(child.stderr.take().unwrap(), &heard);
+        interrupt(child.id(), &heard);
         let mut text = String::new();
         child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
         text.push_str("--- stderr\n");
-        child.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+        reader.join().unwrap();
+        text.push_str(&String::from_utf8_lossy(&heard.bytes()));
         Shown { code: child.wait().unwrap().code().unwrap_or(-1), text }
     };
     assert_eq!(shown.code, 130, "{}", shown.text);
@@ -596,16 +636,21 @@ fn a_full_resync_says_why() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
         .args(["sync", &config, "--full-resync"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let heard = Heard::default();
+    let reader = listen(child.stderr.take().unwrap(), &heard);
     let before = r.received();
     r.wait_for(before + 1, Duration::from_secs(60));
     // SAFETY: kill sends a signal to our own child.
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
-    std::thread::sleep(Duration::from_millis(200));
+    // The held request is let go once the run says it took the signal (it stops starting
+    // requests before it says so): then the run ends interrupted, not finished.
+    heard.wait_for("signal received", Duration::from_secs(60));
     r.release();
     assert_eq!(child.wait().unwrap().code(), Some(130));
+    reader.join().unwrap();
     let shown = piped(&["sync", &config], &[], &[]);
     assert!(shown.text.contains("full resync: run 4, a full resync, did not finish (interrupted)"), "{}", shown.text);
 }

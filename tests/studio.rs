@@ -4,6 +4,7 @@
 //! `${NAME}` kept), a new config created on the first save, and the token and Host guards.
 
 mod studio_support;
+mod sync_support;
 
 use std::path::{Path, PathBuf};
 
@@ -284,6 +285,8 @@ fn calls_without_the_token_or_from_another_host_are_refused() {
     assert_eq!(http(&studio.addr, "POST", "/api/analyse", &host, Some(&body)).0, 403);
     assert_eq!(http(&studio.addr, "POST", "/api/analyse?token=0000", &host, Some(&body)).0, 403);
     assert_eq!(http(&studio.addr, "GET", "/", &host, None).0, 403);
+    assert_eq!(http(&studio.addr, "POST", "/api/rows", &host, Some(&body)).0, 403);
+    assert_eq!(http(&studio.addr, "POST", "/api/dry-run?token=0000", &host, Some(&body)).0, 403);
     let save = format!("/api/save?token={}", studio.token.to_uppercase());
     assert_eq!(http(&studio.addr, "POST", &save, &host, Some(&body)).0, 403);
     // DNS rebinding: the right token, but a page of another site names its own host.
@@ -306,20 +309,23 @@ fn calls_without_the_token_or_from_another_host_are_refused() {
 #[test]
 fn screenshot() {
     let config = config_in("screenshot", CONFIG);
+    warehouse_in(config.parent().unwrap());
     let (_studio, browser) = open("screenshot", &config);
     let editor = browser.find("[data-role=editor]");
     browser.replace_text(
         &editor,
         "{\n  \"audienceId\": $$.connection.audienceId,\n  \"members\": [$$.records.{\n    \"email\": email,\n    \"phone\": phone\n  }]\n}",
     );
-    let samples = browser.find("[data-role=sample-records]");
-    browser.type_text(
-        &samples,
-        "[\n  {\"email\": \" Ada@Example.com\", \"phone\": \"+44 20 7946 0000\"},\n  {\"phone\": \"+1 555 0100\"}\n]",
-    );
+    // The samples are the model's first three rows, the third without an email.
+    browser.wait_for("the phone field", || field_names(&browser, "add").contains(&"phone".to_owned()).then_some(()));
+    browser.replace_text(&browser.find("[data-role=row-count]"), "3");
+    browser.click(&browser.find("[data-role=sample-rows]"));
+    browser.wait_for("three rows", || (sample_records(&browser).len() == 3).then_some(()));
     browser
         .wait_for("the preview", || browser.text_of("[data-role=preview-body]").contains("audienceId").then_some(()));
-    browser.wait_for("the rejected sample", || browser.text_of("#rejected").contains("sample 1").then_some(()));
+    browser.wait_for("the rejected sample", || browser.text_of("#rejected").contains("sample 2").then_some(()));
+    // Tall enough to show the request's body below the warehouse's part.
+    browser.resize(1400, 1250);
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     std::fs::write(config.parent().unwrap().join("studio.png"), &png).expect("write the screenshot");
@@ -327,4 +333,200 @@ fn screenshot() {
         std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/studio.png"), &png)
             .expect("write docs/studio.png");
     }
+}
+
+/// The model of [`CONFIG`]'s sync: rows a run sends, one the pipeline refuses (no email), one
+/// with a null key and two with the same key (invalid).
+fn warehouse_in(dir: &Path) {
+    let db = rusqlite::Connection::open(dir.join("warehouse.db")).expect("open the warehouse");
+    db.execute_batch(
+        "CREATE TABLE users (id INTEGER, email TEXT, phone TEXT);
+         INSERT INTO users VALUES (1, ' Ada@Example.com ', '+44 20 7946 0000'), (2, 'bob@example.com', NULL),
+           (3, NULL, '+1 555 0100'), (NULL, 'nokey@example.com', NULL), (5, 'eve@example.com', '1'),
+           (6, 'dup1@example.com', NULL), (6, 'dup2@example.com', NULL);",
+    )
+    .expect("fill the warehouse");
+}
+
+/// The records of the samples editor, once it holds some.
+fn sample_records(browser: &Browser) -> Vec<Value> {
+    browser.wait_for("sample records", || {
+        serde_json::from_str::<Vec<Value>>(&browser.value_of("[data-role=sample-records]")).ok()
+    })
+}
+
+#[test]
+fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
+    // No `${NAME}`: `audience preview` needs every variable set.
+    let text = CONFIG.replace("${STUDIO_TEST_TOKEN}", "literal-token");
+    let config = config_in("warehouse", &text);
+    let dir = config.parent().unwrap().to_owned();
+    warehouse_in(&dir);
+    let (studio, browser) = open("warehouse", &config);
+
+    // The first rows, mapped to template fields, in the samples editor (phone is mapped, but
+    // no template reads it: a run never reads its column).
+    let count = browser.find("[data-role=row-count]");
+    browser.replace_text(&count, "5");
+    browser.click(&browser.find("[data-role=sample-rows]"));
+    let records = sample_records(&browser);
+    assert_eq!(
+        records,
+        [
+            json!({"email": " Ada@Example.com ", "user_id": 1}),
+            json!({"email": "bob@example.com", "user_id": 2}),
+            json!({"email": null, "user_id": 3}),
+            json!({"email": "nokey@example.com", "user_id": null}),
+            json!({"email": "eve@example.com", "user_id": 5}),
+        ]
+    );
+    // The rows a run would not send, with why: through each action's field pipeline (email is
+    // required), and the null key.
+    let refused = browser.wait_for("the refused rows", || {
+        let r = browser.datasets("[data-role=refused-rows] li");
+        (!r.is_empty()).then_some(r)
+    });
+    let refused: Vec<[&str; 3]> =
+        refused.iter().map(|d| ["index", "key", "actions"].map(|k| d[k].as_str().unwrap_or("?"))).collect();
+    assert_eq!(refused, [["2", "3", "add update remove"], ["3", "", ""]]);
+    let listed = browser.text_of("[data-role=refused-rows]");
+    assert!(listed.contains("sample 2, key 3 (add, update, remove): required field email is empty"), "{listed}");
+    assert!(listed.contains("sample 3, key null: the primary key is null"), "{listed}");
+
+    // The preview follows the rows, byte for byte as `audience preview` makes it of them.
+    let records_file = dir.join("rows.json");
+    std::fs::write(&records_file, browser.value_of("[data-role=sample-records]")).expect("write the rows");
+    for action in ["add", "remove"] {
+        let (code, stdout, stderr) = audience(&[
+            "preview",
+            path_str(&config),
+            "--action",
+            action,
+            "--records",
+            path_str(&records_file),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let cli: Value = serde_json::from_str(&stdout).unwrap();
+        let body_text = cli["body_text"].as_str().expect("a body").to_owned();
+        assert!(body_text.contains(if action == "add" { "\"email\"" } else { "\"id\":5" }), "{body_text}");
+        browser.click(&browser.find(&format!("[data-role=action-tab][data-action={action}]")));
+        browser.wait_for(&format!("{action}'s body of the rows"), || {
+            (browser.text_of("[data-role=preview-body]") == body_text).then_some(())
+        });
+    }
+
+    // The dry run's counts are `audience sync --dry-run`'s.
+    let (code, stdout, stderr) = audience(&["sync", path_str(&config), "--dry-run", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let cli: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"));
+    let cli = &cli["syncs"][0];
+    // By keyboard: Enter on the focused button.
+    browser.type_text(&browser.find("[data-role=dry-run]"), "\u{E007}");
+    browser.wait_for("the dry run's counts", || {
+        (!browser.text_of("[data-role=dry-run-counts] [data-count=inserted]").is_empty()).then_some(())
+    });
+    for count in ["inserted", "updated", "deleted", "failed", "invalid"] {
+        let shown = browser.text_of(&format!("[data-role=dry-run-counts] [data-count={count}]"));
+        assert_eq!(shown, cli[count].to_string(), "{count}: the page says {shown}, the CLI {}", cli[count]);
+    }
+    // Not a forecast of nothing: rows to add, one the pipeline fails, three invalid.
+    assert_eq!(
+        (cli["inserted"].as_u64(), cli["failed"].as_u64(), cli["invalid"].as_u64()),
+        (Some(3), Some(1), Some(3))
+    );
+    assert_eq!(browser.text_of("[data-role=dry-run-counts] [data-count=status]"), cli["status"].as_str().unwrap());
+    // The same answer through the API, whole.
+    let body = json!({"draft": {}, "request": {"action": "add"}});
+    let (status, answer) =
+        http(&studio.addr, "POST", &format!("/api/dry-run?token={}", studio.token), &studio.addr, Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let mut answer: Value = serde_json::from_str(&answer).unwrap();
+    let mut cli = cli.clone();
+    for s in [&mut answer["syncs"][0], &mut cli] {
+        s.as_object_mut().unwrap().remove("duration_ms");
+    }
+    assert_eq!(answer["syncs"][0], cli);
+
+    // Errors said plainly: a sync the config does not have, and a warehouse that is gone.
+    let body = json!({"draft": {}, "request": {"action": "add", "sync": "nope"}, "limit": 3});
+    let (status, answer) =
+        http(&studio.addr, "POST", &format!("/api/rows?token={}", studio.token), &studio.addr, Some(&body));
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer.contains("there is no sync named nope; the syncs are: main"), "{answer}");
+    // The draft is what is run: a template with an error runs nothing.
+    let body = json!({"draft": {"templates": {"add": "{\"m\": $foo(email)}"}}, "request": {"action": "add"}});
+    let (status, answer) =
+        http(&studio.addr, "POST", &format!("/api/dry-run?token={}", studio.token), &studio.addr, Some(&body));
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("the config has errors: X0125"), "{answer}");
+    std::fs::rename(dir.join("warehouse.db"), dir.join("gone.db")).expect("move the warehouse away");
+    browser.click(&browser.find("[data-role=sample-rows]"));
+    let error = browser.wait_for("the warehouse's error", || {
+        let e = browser.text_of("[data-role=warehouse-error]");
+        (!e.is_empty()).then_some(e)
+    });
+    assert!(
+        error.starts_with("no sample rows: cannot read the model of sync main: cannot open the warehouse"),
+        "{error}"
+    );
+    // The samples stay as they were.
+    assert_eq!(sample_records(&browser), records);
+    browser.click(&browser.find("[data-role=dry-run]"));
+    browser.wait_for("the dry run's error", || {
+        browser.text_of("[data-role=warehouse-error]").contains("cannot open the warehouse").then_some(())
+    });
+    assert_eq!(browser.text_of("[data-role=dry-run-counts] [data-count=status]"), "failed");
+    let page = browser.script("return document.documentElement.outerHTML", json!([]));
+    let page = page.as_str().unwrap_or_default();
+    assert!(!page.contains("header-secret") && !page.contains("literal-token"), "a secret reached the page");
+}
+
+/// PostgreSQL, through the API: the model's rows as sample records, and the dry run of a sync
+/// whose model changed since its first run (adds, updates, removes, a row the pipeline fails),
+/// whole as `audience sync --dry-run --format json` gives it.
+#[test]
+fn postgres_rows_and_dry_run_are_the_sync_s() {
+    use sync_support::{Kind, first_synced};
+    let (w, _receiver, config) = first_synced(Kind::Postgres, "studio_pg", 1..=20);
+    w.exec("UPDATE users SET name = 'changed' WHERE id <= 3");
+    w.exec("DELETE FROM users WHERE id > 18");
+    w.exec("INSERT INTO users VALUES (21, 'u21@example.com', 'new'), (22, NULL, 'no email')");
+    let studio = StudioProcess::start(&config);
+    let call = |path: &str, body: Value| {
+        let (status, answer) =
+            http(&studio.addr, "POST", &format!("{path}?token={}", studio.token), &studio.addr, Some(&body));
+        assert!(!answer.contains(&w.source()), "the source's URL reached the page: {answer}");
+        (status, serde_json::from_str::<Value>(&answer).unwrap_or_else(|e| panic!("{e}: {answer}")))
+    };
+
+    let (status, answer) = call("/api/dry-run", json!({"request": {"action": "add"}}));
+    assert_eq!(status, 200, "{answer}");
+    let (code, cli, stderr) = sync_support::sync(&config, &["--dry-run"]);
+    assert_eq!(code, 0, "{cli}{stderr}");
+    let counts = |s: &Value| ["inserted", "updated", "deleted", "failed", "invalid"].map(|k| s[k].as_u64());
+    assert_eq!(counts(&cli), [Some(1), Some(3), Some(2), Some(1), Some(0)], "{cli}");
+    let mut page = answer["syncs"][0].clone();
+    let mut cli = cli;
+    for s in [&mut page, &mut cli] {
+        s.as_object_mut().unwrap().remove("duration_ms");
+    }
+    assert_eq!(page, cli);
+
+    let (status, answer) = call("/api/rows", json!({"request": {"action": "add"}, "limit": 1000}));
+    assert_eq!(status, 200, "{answer}");
+    let key = |v: &Value| v["user_id"].as_i64();
+    let mut records = answer["records"].as_array().cloned().unwrap_or_default();
+    records.sort_by_key(key);
+    let mut model: Vec<Value> = w
+        .rows("SELECT id::text, email, name FROM users")
+        .into_iter()
+        .map(|r| json!({"user_id": r[0].as_deref().map(|id| id.parse::<i64>().unwrap()), "email": r[1], "name": r[2]}))
+        .collect();
+    model.sort_by_key(key);
+    assert_eq!(records, model);
+    let refused: Vec<(Option<&str>, Option<&str>)> =
+        answer["refused"].as_array().unwrap().iter().map(|r| (r["key"].as_str(), r["action"].as_str())).collect();
+    assert_eq!(refused, [(Some("22"), Some("add")), (Some("22"), Some("update")), (Some("22"), Some("remove"))]);
 }

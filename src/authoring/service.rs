@@ -367,6 +367,37 @@ impl Workspace {
         }
     }
 
+    /// The config with `draft` applied, checked as the commands that read the warehouse check
+    /// it (`sync --dry-run`, `logs`: an unset variable of a sync's `source` is an error), with
+    /// each action's template text (for the configuration fingerprint); or why there is none.
+    pub fn warehouse_config(&self, draft: &Draft, lookup: Lookup<'_>) -> Result<(Config, [Option<String>; 3]), String> {
+        let applied = self.apply(draft)?;
+        let report = destination::check_text(
+            &applied.check_text,
+            &self.path.display().to_string(),
+            &self.base_dir,
+            lookup,
+            EnvMode::Warehouse,
+        );
+        let templates = report.checked.templates.clone().map(|t| t.map(|t| t.text));
+        match report.checked.config {
+            Some(config) => Ok((config, templates)),
+            None => {
+                let json = report.to_json();
+                let named: Vec<String> = json
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == crate::template::Severity::Error)
+                    .map(|d| match &d.key {
+                        Some(key) => format!("{} at {key}: {}", d.code, d.message),
+                        None => format!("{}: {}", d.code, d.message),
+                    })
+                    .collect();
+                Err(format!("the config has errors: {}", named.join("; ")))
+            }
+        }
+    }
+
     /// Saves the config with `draft` applied, unless it has an error: template files first,
     /// then the config, each written whole to a temporary file and renamed over the old one.
     pub fn save(&mut self, draft: &Draft, request: &PreviewRequest, lookup: Lookup<'_>) -> SaveOutcome {

@@ -56,6 +56,31 @@ impl<'a> From<&'a Value> for WarehouseValue<'a> {
     }
 }
 
+impl WarehouseValue<'_> {
+    /// The value's JSON form, as the table "Warehouse values as JSON" of docs/design/sync.md
+    /// gives it (a sample record made from a model row); `None` for a value that has none
+    /// (bytes, text that is not UTF-8, a float NaN or infinity: the pipeline fails such a
+    /// record).
+    pub fn to_json(&self) -> Option<Value> {
+        use super::numeric::{NumericJson, numeric_json};
+        Some(match *self {
+            WarehouseValue::Null => Value::Null,
+            WarehouseValue::Int(i) => Value::from(i),
+            WarehouseValue::Float(f) => Value::Number(serde_json::Number::from_f64(f)?),
+            WarehouseValue::Numeric(text) => match numeric_json(text) {
+                NumericJson::Int(i) => Value::from(i),
+                NumericJson::UInt(u) => Value::from(u),
+                NumericJson::Float(f) => Value::Number(serde_json::Number::from_f64(f)?),
+                NumericJson::Text => Value::String(text.to_owned()),
+            },
+            WarehouseValue::Text(s) | WarehouseValue::Timestamp(s) => Value::String(s.to_owned()),
+            WarehouseValue::Bool(b) => Value::Bool(b),
+            WarehouseValue::Json(v) => v.clone(),
+            WarehouseValue::Bytes(_) | WarehouseValue::InvalidText(_) => return None,
+        })
+    }
+}
+
 /// A warehouse value that owns its data: a static field's literal, or a test row.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OwnedValue {
@@ -182,5 +207,35 @@ impl Row for Vec<OwnedValue> {
     #[inline]
     fn value(&self, index: usize) -> Option<WarehouseValue<'_>> {
         self.get(index).map(OwnedValue::as_value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_value_has_the_json_form_of_the_table() {
+        let object = json!({"city": "Oslo"});
+        let table = [
+            (WarehouseValue::Null, Some(Value::Null)),
+            (WarehouseValue::Int(i64::MIN), Some(json!(i64::MIN))),
+            (WarehouseValue::Float(1.5), Some(json!(1.5))),
+            (WarehouseValue::Float(f64::NAN), None),
+            (WarehouseValue::Numeric("19.99"), Some(json!(19.99))),
+            (WarehouseValue::Numeric("18446744073709551615"), Some(json!(u64::MAX))),
+            (WarehouseValue::Numeric("0.1000000000000000000001"), Some(json!("0.1000000000000000000001"))),
+            (WarehouseValue::Numeric("NaN"), Some(json!("NaN"))),
+            (WarehouseValue::Text("{\"a\":1}"), Some(json!("{\"a\":1}"))),
+            (WarehouseValue::Timestamp("2024-05-01T12:00:00Z"), Some(json!("2024-05-01T12:00:00Z"))),
+            (WarehouseValue::Bool(false), Some(json!(false))),
+            (WarehouseValue::Json(&object), Some(object.clone())),
+            (WarehouseValue::Bytes(b"x"), None),
+            (WarehouseValue::InvalidText(b"\xff"), None),
+        ];
+        for (value, json) in table {
+            assert_eq!(value.to_json(), json, "{value:?}");
+        }
     }
 }

@@ -43,6 +43,14 @@ mod tests {
             "preview-body",
             "save",
             "status",
+            "sample-rows",
+            "row-count",
+            "refused-rows",
+            "dry-run",
+            "dry-run-counts",
+            "dry-run-text",
+            "warehouse-status",
+            "warehouse-error",
         ] {
             assert!(page.contains(&format!("data-role=\"{role}\"")), "{role}");
         }

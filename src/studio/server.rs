@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::authoring::{Draft, PreviewRequest, Workspace};
 
-use super::{explain, page};
+use super::{explain, page, warehouse};
 
 /// The largest request body read: a draft of templates and sample records.
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -47,13 +47,18 @@ struct State {
     lookup: EnvLookup,
 }
 
-/// The body of `/api/analyse` and `/api/save`.
+/// The body of `/api/analyse`, `/api/save`, `/api/rows` and `/api/dry-run`.
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 struct Call {
     draft: Draft,
     request: PreviewRequest,
+    /// `/api/rows`: how many rows (default [`DEFAULT_ROWS`]).
+    limit: Option<usize>,
 }
+
+/// The rows `/api/rows` reads when the call does not say.
+const DEFAULT_ROWS: usize = 10;
 
 /// A random token of 128 bits, as hex, from the operating system's generator.
 pub fn random_token() -> std::io::Result<String> {
@@ -136,7 +141,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         (&Method::GET, p) if p.starts_with("/explain/") && explain::is_code(&p["/explain/".len()..]) => {
             with_type(StatusCode::OK, explain::page(&p["/explain/".len()..]), "text/html; charset=utf-8")
         }
-        (&Method::POST, "/api/analyse" | "/api/save") => {
+        (&Method::POST, "/api/analyse" | "/api/save" | "/api/rows" | "/api/dry-run") => {
             let bytes = match Limited::new(body, MAX_BODY).collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => return Ok(text(StatusCode::PAYLOAD_TOO_LARGE, "the request is too large")),
@@ -146,15 +151,35 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
                 Err(e) => return Ok(json_response(StatusCode::BAD_REQUEST, &json!({ "error": e.to_string() }))),
             };
             let lookup = |name: &str| (state.lookup)(name);
-            if path == "/api/save" {
-                let outcome = state.lock().save(&call.draft, &call.request, &lookup);
-                json_response(StatusCode::OK, &outcome)
-            } else {
-                let analysis = state.lock().analyse(&call.draft, &call.request, &lookup);
-                json_response(StatusCode::OK, &analysis)
+            match path {
+                "/api/save" => {
+                    let outcome = state.lock().save(&call.draft, &call.request, &lookup);
+                    json_response(StatusCode::OK, &outcome)
+                }
+                "/api/analyse" => {
+                    let analysis = state.lock().analyse(&call.draft, &call.request, &lookup);
+                    json_response(StatusCode::OK, &analysis)
+                }
+                _ => {
+                    let found = state.lock().warehouse_config(&call.draft, &lookup);
+                    let ask = if path == "/api/rows" {
+                        warehouse::Ask::Rows(call.limit.unwrap_or(DEFAULT_ROWS))
+                    } else {
+                        warehouse::Ask::DryRun
+                    };
+                    match found {
+                        Ok((config, templates)) => {
+                            let (status, answer) = warehouse::answer(config, templates, call.request.sync, ask).await;
+                            json_response(status, &answer)
+                        }
+                        Err(e) => json_response(StatusCode::CONFLICT, &json!({ "error": e })),
+                    }
+                }
             }
         }
-        (_, "/" | "/api/analyse" | "/api/save") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+        (_, "/" | "/api/analyse" | "/api/save" | "/api/rows" | "/api/dry-run") => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     };
     Ok(response)

@@ -8,6 +8,8 @@
 //! * [`summary`]: [`SyncSummary`], its status and exit code (docs/design/interface.md).
 //! * [`fingerprint`]: the configuration fingerprint that triggers a full resync.
 //! * [`endpoint`]: the adapter from the config's types to delivery's.
+//! * [`peek`]: what the studio reads of a sync's warehouse: the model's first rows as sample
+//!   records, and the next run's dry run.
 //! * [`connect`]: the adapter from the config's source to the warehouse's seam; a run of a
 //!   sync and a run's sync log, for the command line, on whatever engine the source names.
 //!
@@ -29,6 +31,7 @@ pub mod connect;
 mod delta;
 pub mod endpoint;
 pub mod fingerprint;
+pub mod peek;
 pub mod probe;
 pub mod run;
 pub mod summary;

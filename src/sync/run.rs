@@ -78,10 +78,10 @@ pub fn guard_trips(deletes: u64, members: u64, share: f64) -> bool {
 }
 
 /// Why a run ended early: the status it gets, why it stopped, and the message.
-struct Halt {
+pub(super) struct Halt {
     status: Status,
     stop: Option<Stop>,
-    message: String,
+    pub(super) message: String,
 }
 
 impl Halt {
@@ -104,10 +104,10 @@ impl From<WarehouseError> for Halt {
 }
 
 /// The three prepared actions of a sync, indexed by [`ActionKind`].
-struct Actions([PreparedAction; 3]);
+pub(super) struct Actions([PreparedAction; 3]);
 
 impl Actions {
-    fn get(&self, kind: ActionKind) -> &PreparedAction {
+    pub(super) fn get(&self, kind: ActionKind) -> &PreparedAction {
         &self.0[kind.index()]
     }
 
@@ -177,7 +177,11 @@ async fn run<W: Warehouse>(w: &mut W, ctx: &Ctx<'_>, summary: &mut SyncSummary) 
 }
 
 /// Resolves the model's columns and prepares the three actions, before touching any state.
-async fn prepare<W: Warehouse>(w: &mut W, job: &Job<'_>, name: &SyncName) -> Result<(ModelSpec, Actions), Halt> {
+pub(super) async fn prepare<W: Warehouse>(
+    w: &mut W,
+    job: &Job<'_>,
+    name: &SyncName,
+) -> Result<(ModelSpec, Actions), Halt> {
     let sync = job.sync;
     let sql = match &sync.model {
         Model::Query(q) => model_sql(Some(q.as_str()), None),

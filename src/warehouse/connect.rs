@@ -14,6 +14,7 @@ use super::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, Me, ModelSpec, Result, RunCounts, RunInfo, RunRef, RunStart,
     RunStatus, SyncName, Warehouse,
 };
+use crate::fields::Row;
 
 /// Where a sync's model runs and its state lives, as the connectors take it. `shown` is how
 /// errors name it: the URL with its password masked, or `***` when it came from the
@@ -86,6 +87,15 @@ impl Warehouse for Connector {
 
     async fn model_columns(&mut self, sql: &str) -> Result<Vec<String>> {
         each!(self, w => w.model_columns(sql).await)
+    }
+
+    async fn model_rows(
+        &mut self,
+        spec: &ModelSpec,
+        limit: usize,
+        visit: &mut dyn FnMut(Option<&str>, &dyn Row),
+    ) -> Result<()> {
+        each!(self, w => w.model_rows(spec, limit, visit).await)
     }
 
     async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked> {

@@ -302,6 +302,14 @@ pub fn snapshot_select(t: &Tables, spec: &ModelSpec, config: i64) -> String {
     )
 }
 
+/// The first `limit` rows of the model, as it returns them: the key as text, then `image` (the
+/// image columns' select expressions, on the model aliased `"_audience_model"`).
+pub fn model_rows(spec: &ModelSpec, image: &[String], limit: usize) -> String {
+    let m = "\"_audience_model\"";
+    let image = if image.is_empty() { String::new() } else { format!(", {}", image.join(", ")) };
+    format!("SELECT CAST({m}.{} AS TEXT){image} FROM ({}\n) AS {m} LIMIT {limit}", quote(&spec.primary_key), spec.sql)
+}
+
 /// SQLite's snapshot for a model that comes in key order: the table made empty, its index made,
 /// then the rows written in key order, so that each index entry is appended as its row is (a
 /// `CREATE INDEX` afterwards would read the table again and sort). Worth it only when the

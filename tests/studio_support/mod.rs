@@ -297,6 +297,11 @@ impl Browser {
         }
     }
 
+    /// Sets the window's outer size, in CSS pixels.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.session_call("POST", "/window/rect", json!({ "width": width, "height": height }));
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
         let encoded = self.session_call("GET", "/screenshot", json!({}));

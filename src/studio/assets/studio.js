@@ -387,6 +387,107 @@
     size.append(text);
   }
 
+  // ---- warehouse ----
+
+  // A warehouse call: its JSON, or an Error with the studio's message (`{error}`).
+  async function warehouseCall(path, body) {
+    const response = await fetch(path + q, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch (e) { /* a plain-text refusal */ }
+    if (!response.ok) throw new Error(json && json.error ? json.error : response.status + " " + text);
+    return json;
+  }
+
+  // One warehouse call at a time. The buttons stay enabled (a disabled button would lose the
+  // keyboard focus); a click while a call runs is ignored.
+  let warehouseRunning = false;
+
+  function warehouseBusy(what) {
+    warehouseRunning = !!what;
+    $("warehouse-error").textContent = "";
+    $("warehouse-status").textContent = what || "";
+    for (const id of ["sample-rows", "dry-run"]) $(id).setAttribute("aria-disabled", what ? "true" : "false");
+  }
+
+  async function sampleRows() {
+    if (warehouseRunning) return;
+    const limit = Math.max(1, Math.min(1000, parseInt($("row-count").value, 10) || 10));
+    const r = request();
+    warehouseBusy("reading the model of " + (r.sync || "the first sync") + "…");
+    $("refused-rows").textContent = "";
+    try {
+      const sample = await warehouseCall("/api/rows", { draft: draft(), request: { action: r.action, sync: r.sync }, limit });
+      // One record a line: short enough to read, and each line a row of the model.
+      $("records").value = sample.records.length ? "[\n" + sample.records.map((x) => "  " + JSON.stringify(x)).join(",\n") + "\n]" : "[]";
+      $("warehouse-status").textContent = "sync " + sample.sync + ": " + plural(sample.records.length, "row") + " of the model taken as samples";
+      // A row refused alike by several actions is listed once, with those actions.
+      const shown = new Map();
+      for (const x of sample.refused) {
+        const key = x.index + "\n" + x.reason;
+        let li = shown.get(key);
+        if (!li) {
+          li = document.createElement("li");
+          li.dataset.index = x.index;
+          li.dataset.actions = "";
+          li.dataset.key = x.key == null ? "" : x.key;
+          li.dataset.reason = x.reason;
+          shown.set(key, li);
+          $("refused-rows").append(li);
+        }
+        if (x.action) li.dataset.actions = (li.dataset.actions + " " + x.action).trim();
+        const who = li.dataset.actions ? " (" + li.dataset.actions.split(" ").join(", ") + ")" : "";
+        li.textContent = "sample " + x.index + ", key " + (x.key == null ? "null" : x.key) + who + ": " + x.reason;
+      }
+      schedule();
+    } catch (e) {
+      $("warehouse-status").textContent = "";
+      $("warehouse-error").textContent = "no sample rows: " + e.message;
+    } finally {
+      warehouseRunning = false;
+      for (const id of ["sample-rows", "dry-run"]) $(id).setAttribute("aria-disabled", "false");
+    }
+  }
+
+  const COUNTS = ["inserted", "updated", "deleted", "failed", "invalid"];
+  const COUNT_LABELS = { inserted: "would add", updated: "would update", deleted: "would remove", failed: "would fail", invalid: "invalid rows" };
+
+  async function dryRun() {
+    if (warehouseRunning) return;
+    const r = request();
+    warehouseBusy("dry run of " + (r.sync || "the first sync") + "…");
+    const dl = $("dry-run-counts");
+    dl.textContent = "";
+    $("dry-run-text").hidden = true;
+    try {
+      const answer = await warehouseCall("/api/dry-run", { draft: draft(), request: { action: r.action, sync: r.sync } });
+      const s = answer.syncs[0];
+      $("warehouse-status").textContent = "dry run of sync " + s.sync + ": " + s.status;
+      if (s.error) $("warehouse-error").textContent = s.error;
+      const row = (label, value, key) => {
+        const dt = document.createElement("dt"); dt.textContent = label;
+        const dd = document.createElement("dd"); dd.textContent = String(value);
+        if (key) dd.dataset.count = key;
+        dl.append(dt, dd);
+      };
+      row("status", s.status, "status");
+      for (const k of COUNTS) row(COUNT_LABELS[k], s[k], k);
+      const text = $("dry-run-text");
+      text.textContent = answer.text + (answer.notices.length ? "\n" + answer.notices.join("\n") : "");
+      text.hidden = false;
+    } catch (e) {
+      $("warehouse-status").textContent = "";
+      $("warehouse-error").textContent = "no dry run: " + e.message;
+    } finally {
+      warehouseRunning = false;
+      for (const id of ["sample-rows", "dry-run"]) $(id).setAttribute("aria-disabled", "false");
+    }
+  }
+
   // ---- wiring ----
 
   function selectAction(action) {
@@ -417,6 +518,8 @@
   $("count").addEventListener("input", schedule);
   $("sync").addEventListener("change", schedule);
   $("save").addEventListener("click", save);
+  $("sample-rows").addEventListener("click", sampleRows);
+  $("dry-run").addEventListener("click", dryRun);
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); save(); }
   });

@@ -517,6 +517,36 @@ impl Warehouse for PgWarehouse {
         Ok(stmt.columns().iter().map(|c| c.name().to_owned()).collect())
     }
 
+    async fn model_rows(
+        &mut self,
+        spec: &ModelSpec,
+        limit: usize,
+        visit: &mut dyn FnMut(Option<&str>, &dyn crate::fields::Row),
+    ) -> Result<()> {
+        let doing = "reading the model's first rows";
+        let quoted: Vec<String> =
+            spec.columns.iter().map(|c| format!("\"_audience_model\".{}", crate::warehouse::ident::quote(c))).collect();
+        // The columns read by type, as the delta's are (see `value`).
+        let types = self.client.prepare(&diff::model_rows(spec, &quoted, 0)).await.map_err(|e| sql_error(doing, &e))?;
+        let kinds: Vec<PgColumn> = types.columns()[1..].iter().map(|c| PgColumn::for_type(c.type_())).collect();
+        let image: Vec<String> = quoted.iter().zip(&kinds).map(|(q, k)| k.select(q)).collect();
+        let rows =
+            self.client.query(&diff::model_rows(spec, &image, limit), &[]).await.map_err(|e| sql_error(doing, &e))?;
+        let mut values: Vec<OwnedValue> = Vec::with_capacity(kinds.len());
+        for row in &rows {
+            let key: Option<String> = row.try_get(0).map_err(|e| sql_error(doing, &e))?;
+            values.clear();
+            for (i, kind) in kinds.iter().enumerate() {
+                values.push(match kind {
+                    PgColumn::NumericText => numeric_cell(row.try_get(1 + i).map_err(|e| sql_error(doing, &e))?),
+                    _ => row.try_get::<_, PgCell>(1 + i).map_err(|e| sql_error(doing, &e))?.0,
+                });
+            }
+            visit(key.as_deref(), &values);
+        }
+        Ok(())
+    }
+
     async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked> {
         self.sync = Some(sync.clone());
         self.me = Some(me.clone());

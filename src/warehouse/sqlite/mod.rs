@@ -790,6 +790,31 @@ impl Warehouse for SqliteWarehouse {
         Ok(stmt.column_names().into_iter().map(str::to_owned).collect())
     }
 
+    async fn model_rows(
+        &mut self,
+        spec: &ModelSpec,
+        limit: usize,
+        visit: &mut dyn FnMut(Option<&str>, &dyn crate::fields::Row),
+    ) -> Result<()> {
+        let image: Vec<String> =
+            spec.columns.iter().map(|c| format!("\"_audience_model\".{}", crate::warehouse::ident::quote(c))).collect();
+        let doing = "reading the model's first rows";
+        let mut stmt =
+            self.conn.prepare(&diff::model_rows(spec, &image, limit)).map_err(|e| WarehouseError::sql(doing, e))?;
+        let mut rows = stmt.query([]).map_err(|e| WarehouseError::sql(doing, e))?;
+        let width = spec.columns.len();
+        while let Some(row) = rows.next().map_err(|e| WarehouseError::sql(doing, e))? {
+            let key = match row.get_ref(0).map_err(|e| WarehouseError::sql(doing, e))? {
+                ValueRef::Null => None,
+                ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                ValueRef::Integer(i) => Some(i.to_string()),
+                ValueRef::Real(f) => Some(f.to_string()),
+            };
+            visit(key.as_deref(), &SqliteRow { row, offset: 1, width });
+        }
+        Ok(())
+    }
+
     async fn begin(&mut self, sync: &SyncName, me: &Me, dry_run: bool) -> Result<Locked> {
         self.sync = Some(sync.clone());
         self.me = Some(me.clone());
