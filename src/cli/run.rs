@@ -192,10 +192,12 @@ async fn one_run(context: Rc<Context>, slot: Slot) {
     let notice = |message: &str| tracing::warn!(sync = %name, "{}", config.redactor.redact(message));
     let started = SystemTime::now();
     let summary = run_job(&job, &context.client, &slot.stop, &OPTIONS, &notice).await;
-    log_outcome(&summary, &context.path);
+    // Counted before the outcome is logged: whoever reads the log line and then scrapes
+    // /metrics sees the run.
     if let Some(shared) = &context.listen {
         shared.metrics.lock().unwrap_or_else(|p| p.into_inner()).record(&summary, started);
     }
+    log_outcome(&summary, &context.path);
     context.alerter.notify(&summary).await;
 }
 

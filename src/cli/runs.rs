@@ -129,7 +129,7 @@ fn table(runs: &[RunRow]) -> String {
         let mut text = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             // Names and text left, numbers right.
-            let number = (1..=1).contains(&i) || (5..=12).contains(&i);
+            let number = i == 1 || (5..=12).contains(&i);
             if number {
                 text.push_str(&format!("{cell:>w$}  "));
             } else {

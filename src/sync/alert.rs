@@ -171,7 +171,8 @@ mod tests {
     fn once_per_change_of_state_and_recovered_after_an_alerted_run() {
         let default = on(&["failed", "stopped", "partial"]);
         let guard = Some("the run would remove 90 of 100 members");
-        let table: [(Option<(&str, Option<&str>)>, &str, Option<&str>, Decision); 11] = [
+        type Ended<'a> = Option<(&'a str, Option<&'a str>)>;
+        let table: [(Ended<'_>, &str, Option<&str>, Decision); 11] = [
             (None, "failed", Some("x"), Decision::Fire),
             (None, "succeeded", None, Decision::Quiet),
             (Some(("succeeded", None)), "partial", None, Decision::Fire),

@@ -18,6 +18,9 @@ const STATUSES: [&str; 5] = ["succeeded", "partial", "stopped", "failed", "inter
 /// The operations, as the sync log spells them, in [`crate::warehouse::Op::index`] order.
 const OPERATIONS: [&str; 3] = ["delete", "update", "insert"];
 
+/// Reads one gauge of a sync's tallies (`None`: no value yet).
+type Reading = fn(&Tallies) -> Option<f64>;
+
 /// One sync's tallies.
 #[derive(Clone, Debug, Default)]
 struct Tallies {
@@ -164,7 +167,7 @@ impl Metrics {
                 let _ = writeln!(o, "audience_splits_total{{sync=\"{}\"}} {}", t.name, t.splits);
             }
         });
-        let gauges: [(&str, &str, fn(&Tallies) -> Option<f64>); 3] = [
+        let gauges: [(&str, &str, Reading); 3] = [
             ("audience_last_run_start_timestamp_seconds", "When the last run started.", |t| t.last_start),
             ("audience_last_run_duration_seconds", "How long the last run took.", |t| t.last_duration),
             ("audience_last_success_timestamp_seconds", "When the last succeeded run ended.", |t| t.last_success),
