@@ -41,7 +41,7 @@ const CURRENT: i64 = 3;
 /// the table's SQL.
 const LOCK_IDENTITY: &str = ", token TEXT, boot_id TEXT, pid_ns INTEGER, start_time INTEGER, lease_ms INTEGER";
 
-/// The run tallies version 3 added, as SQLite's `ADD COLUMN` appends them to the table's SQL.
+/// The run tallies version 3 added, as SQLite's `ADD COLUMN` writes them into the table's SQL.
 const RUN_TALLIES: &str = ", retries INTEGER NOT NULL DEFAULT 0, splits INTEGER NOT NULL DEFAULT 0, reasons TEXT";
 
 /// `audience runs CONFIG --format json`: the runs listed.
@@ -198,7 +198,11 @@ fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
         .into_iter()
         .map(|sql| match sql.strip_suffix(')') {
             Some(locks) if sql.starts_with("CREATE TABLE \"_audience_locks\"") => format!("{locks}{LOCK_IDENTITY})"),
-            Some(runs) if sql.starts_with("CREATE TABLE \"_audience_runs\"") => format!("{runs}{RUN_TALLIES})"),
+            // SQLite adds a column after the last one, before the table's constraints.
+            Some(_) if sql.starts_with("CREATE TABLE \"_audience_runs\"") => sql.replace(
+                ", PRIMARY KEY (sync_name, run_id))",
+                &format!("{RUN_TALLIES}, PRIMARY KEY (sync_name, run_id))"),
+            ),
             _ => sql,
         })
         .collect();
