@@ -89,14 +89,19 @@ fn every_status_is_in_the_history(kind: Kind, name: &str) {
     let (code, s, err) = sync(&config, &[]);
     assert_eq!((code, s["status"].as_str()), (0, Some("succeeded")), "{s}\n{err}");
     summaries.push(s);
-    // 2: partial: the API refuses user 5 (422: its request is split down to it).
+    // 2: partial: the API refuses user 5 (422: its request is split down to it); its first
+    // request gets no answer within the timeout and is sent again.
     w.exec("UPDATE users SET name = 'changed' WHERE id <= 10");
     r.reject(&[5]);
+    r.hold(r.received());
+    edit_config(&config, &[("timeout = \"10s\"", "timeout = \"2s\"")]);
     let (code, s, err) = sync(&config, &[]);
     assert_eq!((code, s["status"].as_str(), s["failed"].as_u64()), (3, Some("partial"), Some(1)), "{s}\n{err}");
     assert!(s["splits"].as_u64().unwrap() > 0 && !s["reasons"].as_array().unwrap().is_empty(), "{s}");
+    assert!(s["retries"].as_u64().unwrap() > 0, "{s}");
     summaries.push(s);
     r.reject(&[]);
+    edit_config(&config, &[("timeout = \"2s\"", "timeout = \"10s\"")]);
     // 3: stopped by the mass-removal guard (60 of 100 members would go).
     w.exec("DELETE FROM users WHERE id > 40");
     let (code, s, err) = sync(&config, &[]);
