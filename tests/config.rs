@@ -266,7 +266,8 @@ fn schema_describes_every_key_the_loader_accepts() {
     let props = |v: &serde_json::Value| -> Vec<String> {
         v["properties"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
     };
-    assert_eq!(props(&schema), ["destination", "syncs"]);
+    assert_eq!(props(&schema), ["destination", "syncs", "alerts"]);
+    assert_eq!(props(&defs["AlertTable"]), ["url", "on", "format"]);
     assert_eq!(schema["additionalProperties"], false);
     let actions = &schema["properties"]["destination"]["properties"]["actions"];
     assert_eq!(props(actions), ["add", "update", "remove", "insert", "delete"]);

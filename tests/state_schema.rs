@@ -35,11 +35,22 @@ both_engines!(a_newer_schema_is_refused_and_left_alone);
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade");
 
 /// The schema version this binary writes.
-const CURRENT: i64 = 2;
+const CURRENT: i64 = 3;
 
 /// The lock row's identity columns version 2 added, as SQLite's `ADD COLUMN` appends them to
 /// the table's SQL.
 const LOCK_IDENTITY: &str = ", token TEXT, boot_id TEXT, pid_ns INTEGER, start_time INTEGER, lease_ms INTEGER";
+
+/// The run tallies version 3 added, as SQLite's `ADD COLUMN` writes them into the table's SQL.
+const RUN_TALLIES: &str = ", retries INTEGER NOT NULL DEFAULT 0, splits INTEGER NOT NULL DEFAULT 0, reasons TEXT";
+
+/// `audience runs CONFIG --format json`: the runs listed.
+fn runs(config: &Path) -> Vec<serde_json::Value> {
+    let out = audience(&["runs", config.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["runs"].as_array().cloned().unwrap_or_default()
+}
 
 /// The recorded schema version, `None` when no version table exists.
 fn version(w: &Warehouse) -> Option<i64> {
@@ -67,8 +78,9 @@ fn layout_before_versions() -> Vec<String> {
 fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: &str) {
     let (w, r, config) = first_synced(kind, name, 1..=30);
     assert_eq!(version(&w), Some(CURRENT), "a new warehouse records the current version");
-    // Back to the layout before versions: the same tables without the version table, and the
-    // locks table without the identity columns of version 2.
+    // Back to the layout before versions: the same tables without the version table, the
+    // locks table without the identity columns of version 2, and the runs table without the
+    // tallies of version 3.
     match kind {
         Kind::Sqlite => {
             w.exec("DROP TABLE \"_audience_schema\"");
@@ -83,9 +95,18 @@ fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: 
             }
         }
     }
+    for column in ["retries", "splits", "reasons"] {
+        w.exec(&format!("ALTER TABLE {} DROP COLUMN {column}", w.state("runs")));
+    }
     if kind == Kind::Sqlite {
         assert_eq!(sqlite_layout(w.path()), layout_before_versions(), "the layout the release before versions wrote");
     }
+    // The history reads the older layout as it is (no tallies yet), without upgrading it.
+    let before = runs(&config);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!((before[0]["status"].as_str(), before[0]["inserted"].as_u64()), (Some("succeeded"), Some(30)));
+    assert_eq!((before[0]["retries"].as_u64(), before[0]["reasons"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    assert_eq!(version(&w), None, "reading the history upgrades nothing");
     // The next run upgrades in place, and sends only what changed since the API accepted 1..=30.
     w.add_users(31..=35);
     w.exec("UPDATE users SET name = 'changed' WHERE id = 7");
@@ -99,6 +120,10 @@ fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: 
     assert_eq!(r.ids("PATCH"), vec![7]);
     assert_eq!(r.members(), w.expected_members());
     assert_eq!(version(&w), Some(CURRENT), "the run recorded the version");
+    let after = runs(&config);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!((after[0]["run_id"].as_i64(), after[0]["inserted"].as_u64()), (Some(2), Some(5)), "newest first");
+    assert_eq!(after[0]["retries"].as_u64(), Some(0));
     // And the one after that runs on the upgraded layout as usual.
     r.clear_log();
     let (code, s, err) = sync(&config, &[]);
@@ -156,6 +181,9 @@ fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((log["run_id"].as_i64(), log["rows"].as_array().map(Vec::len)), (Some(1), Some(30)));
+    // So does its history.
+    let history = runs(&config);
+    assert_eq!((history.len(), history[0]["inserted"].as_u64()), (1, Some(30)), "{history:?}");
     // A dry run sees no change: every member it accepted stays accepted under this binary.
     let (code, s, err) = sync(&config, &["--dry-run"]);
     assert_eq!(code, 0, "{s}\n{err}");
@@ -170,6 +198,11 @@ fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
         .into_iter()
         .map(|sql| match sql.strip_suffix(')') {
             Some(locks) if sql.starts_with("CREATE TABLE \"_audience_locks\"") => format!("{locks}{LOCK_IDENTITY})"),
+            // SQLite adds a column after the last one, before the table's constraints.
+            Some(_) if sql.starts_with("CREATE TABLE \"_audience_runs\"") => sql.replace(
+                ", PRIMARY KEY (sync_name, run_id))",
+                &format!("{RUN_TALLIES}, PRIMARY KEY (sync_name, run_id))"),
+            ),
             _ => sql,
         })
         .collect();
@@ -179,5 +212,8 @@ fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
     now.sort_by_key(|sql| sql.split('"').nth(1).unwrap_or_default().to_owned());
     // Run 1's snapshot is kept (retention keeps the newest), run 2's added.
     now.retain(|sql| !sql.contains("_audience_snapshot_members_2"));
-    assert_eq!(now, upgraded, "the upgrade adds the version table and the lock's identity, and changes nothing else");
+    assert_eq!(
+        now, upgraded,
+        "the upgrade adds the version table, the lock's identity and the run tallies, and changes nothing else"
+    );
 }

@@ -5,11 +5,13 @@
 mod check;
 mod demo;
 mod fields;
+mod listen;
 mod log;
 mod logs;
 mod preview;
 mod render;
 mod run;
+mod runs;
 mod studio;
 mod sync;
 
@@ -21,7 +23,7 @@ use std::io::IsTerminal;
 /// One TOML file describes your audience API and the syncs that feed it; request bodies are
 /// templates in an allowlisted subset of JSONata. `check`, `fields`, `render` and `preview` work
 /// offline; `sync` runs syncs now and `run` runs them on their schedules; `logs` shows what a run
-/// did; `studio` edits templates in the browser. New here? `audience demo` does the whole job on
+/// did and `runs` the run history; `studio` edits templates in the browser. New here? `audience demo` does the whole job on
 /// this machine, nothing else installed.
 #[derive(Parser, Debug)]
 #[command(name = "audience", version, propagate_version = true)]
@@ -39,6 +41,7 @@ enum Command {
     Sync(sync::Args),
     Run(run::Args),
     Logs(logs::Args),
+    Runs(runs::Args),
     Demo(demo::Args),
     Studio(studio::Args),
 }
@@ -93,6 +96,7 @@ pub fn main() -> i32 {
         Command::Sync(args) => sync::run(args),
         Command::Run(args) => run::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Runs(args) => runs::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Studio(args) => studio::run(args),
     }

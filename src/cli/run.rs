@@ -6,14 +6,19 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use tracing::Level;
 
+use super::listen::{Listener, Shared};
 use super::{exit, stderr_color};
 use crate::delivery::{DeliveryClient, StopReason, StopToken};
-use crate::destination::{self, Config, EnvMode};
+use crate::destination::{self, Config, EnvMode, Schedule};
 use crate::schedule::{Scheduled, Scheduler, Slot, SystemClock};
+use crate::sync::alert::Alerter;
 use crate::sync::endpoint::delivery_client;
+use crate::sync::metrics::Metrics;
 use crate::sync::{Job, RunOptions, Status, Stop, SyncSummary, run_job};
 
 /// Run every sync of a config on its schedule, until SIGINT or SIGTERM.
@@ -31,10 +36,18 @@ use crate::sync::{Job, RunOptions, Status, Stop, SyncSummary, run_job};
 /// (`AUDIENCE_LOG=debug` for more). On SIGINT or SIGTERM, no new request starts, the requests
 /// in flight finish, their outcomes are recorded, and `run` exits 0; a second signal exits at
 /// once (130).
+///
+/// With `--listen ADDR` (such as `127.0.0.1:9464`), it also serves `GET /metrics` (Prometheus
+/// text format: runs by status, records by operation and outcome, requests by status class,
+/// retries, splits, the last run's start, duration and success time, the next slot) and `GET
+/// /healthz` (200 while the scheduler runs). `[[alerts]]` are sent as runs end.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The destination config (`.toml`).
     config: PathBuf,
+    /// Serve /metrics and /healthz on this address (HOST:PORT).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
 }
 
 /// What every run of the process shares: the checked config, the template sources (for the
@@ -46,6 +59,10 @@ struct Context {
     client: DeliveryClient,
     /// The config file, as given (for the commands suggested in log lines).
     path: PathBuf,
+    /// `[[alerts]]`, sent as runs end.
+    alerter: Alerter,
+    /// What `--listen` serves, when it is given.
+    listen: Option<Arc<Shared>>,
 }
 
 /// Runs under `run`: no dry run, no forced resync, the guard on, no progress bars (several
@@ -93,16 +110,45 @@ pub fn run(args: Args) -> i32 {
             return exit::INVALID;
         }
     };
-    runtime.block_on(serve(config, templates, &scheduler, &args.config))
+    runtime.block_on(serve(config, templates, &scheduler, &args.config, args.listen.as_deref()))
 }
 
 /// Watches the signals, then runs the scheduler until one comes.
-async fn serve(config: Config, templates: [Option<String>; 3], scheduler: &Scheduler, path: &Path) -> i32 {
+async fn serve(
+    config: Config,
+    templates: [Option<String>; 3],
+    scheduler: &Scheduler,
+    path: &Path,
+    listen: Option<&str>,
+) -> i32 {
     let shutdown = StopToken::new();
     if let Err(e) = watch_signals(shutdown.clone()) {
         tracing::error!("cannot watch SIGINT and SIGTERM: {e}");
         return exit::INVALID;
     }
+    let shared = listen.map(|_| {
+        let schedules: Vec<(String, Schedule)> =
+            scheduler.syncs().iter().map(|s| (s.name.clone(), s.schedule.clone())).collect();
+        Arc::new(Shared {
+            metrics: Mutex::new(Metrics::new(schedules.iter().map(|(n, _)| n.as_str()))),
+            schedules,
+            shutdown: shutdown.clone(),
+        })
+    });
+    // Bound before the first slot: an address in use is an error at start-up, not later.
+    let _listener = match (listen, &shared) {
+        (Some(addr), Some(shared)) => match Listener::start(addr, shared.clone()).await {
+            Ok(listener) => {
+                tracing::info!(listen = %listener.addr(), "serving /metrics and /healthz on http://{}", listener.addr());
+                Some(listener)
+            }
+            Err(e) => {
+                tracing::error!("cannot listen on {addr}: {e}");
+                return exit::INVALID;
+            }
+        },
+        _ => None,
+    };
     let client = match delivery_client(&config) {
         Ok(client) => client,
         Err(e) => {
@@ -122,7 +168,8 @@ async fn serve(config: Config, templates: [Option<String>; 3], scheduler: &Sched
         if scheduler.syncs().len() == 1 { "" } else { "s" },
         path.display()
     );
-    let context = Rc::new(Context { config, templates, client, path: path.to_owned() });
+    let alerter = Alerter::new(&config, &path.display().to_string());
+    let context = Rc::new(Context { config, templates, client, path: path.to_owned(), alerter, listen: shared });
     let tallies = scheduler.run(&SystemClock, &shutdown, |slot| one_run(context.clone(), slot)).await;
     let started: u32 = tallies.iter().map(|t| t.started).sum();
     let skipped: u32 = tallies.iter().map(|t| t.skipped).sum();
@@ -143,18 +190,15 @@ async fn one_run(context: Rc<Context>, slot: Slot) {
     let job = Job { config, sync, templates: &context.templates };
     let name = sync.name.as_str();
     let notice = |message: &str| tracing::warn!(sync = %name, "{}", config.redactor.redact(message));
+    let started = SystemTime::now();
     let summary = run_job(&job, &context.client, &slot.stop, &OPTIONS, &notice).await;
-    log_outcome(&summary, &context.path);
-}
-
-/// The summary's status as the JSON of `sync` spells it.
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Succeeded => "succeeded",
-        Status::Partial => "partial",
-        Status::Stopped => "stopped",
-        Status::Failed => "failed",
+    // Counted before the outcome is logged: whoever reads the log line and then scrapes
+    // /metrics sees the run.
+    if let Some(shared) = &context.listen {
+        shared.metrics.lock().unwrap_or_else(|p| p.into_inner()).record(&summary, started);
     }
+    log_outcome(&summary, &context.path);
+    context.alerter.notify(&summary).await;
 }
 
 /// A run's outcome as a log line.
@@ -165,7 +209,7 @@ fn log_outcome(s: &SyncSummary, config: &Path) {
             tracing::$level!(
                 sync = %s.sync,
                 run = s.run_id,
-                status = status_name(s.status),
+                status = s.run_status(),
                 inserted = s.counts.inserted,
                 updated = s.counts.updated,
                 deleted = s.counts.deleted,

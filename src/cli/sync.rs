@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::{Format, exit, print_json, usable_config};
 use crate::delivery::{StopReason, StopToken};
 use crate::destination::{self, Config, EnvMode, Sync};
+use crate::sync::alert::Alerter;
 use crate::sync::endpoint::delivery_client;
 use crate::sync::summary::Status;
 use crate::sync::{Job, RunOptions, Stop, SyncSummary, run_job};
@@ -116,6 +117,7 @@ async fn run_all(
                 .collect();
         }
     };
+    let alerter = Alerter::new(config, config_path);
     let mut out = Vec::new();
     for sync in syncs {
         let summary = if signals.interrupted() {
@@ -138,6 +140,9 @@ async fn run_all(
                 println!("  next: {next}");
             }
         }
+        // After the summary is out: an alert that cannot be delivered is a log line, and
+        // changes nothing of the run or the exit code.
+        alerter.notify(&summary).await;
         out.push(summary);
     }
     out

@@ -89,6 +89,22 @@ pub struct ActionSummary {
     pub splits: u64,
     /// Why the run stopped, when it did (during this action or before it).
     pub stop: Option<StopReason>,
+    /// Requests by the class of their answer, indexed as [`STATUS_CLASSES`]: what `run
+    /// --listen`'s metrics count.
+    pub by_class: [u64; STATUS_CLASSES.len()],
+}
+
+/// The classes requests are counted by: the answer's status class, `other` for a status outside
+/// 200 to 599, `none` for no answer (a timeout, a connection error, a certificate refused).
+pub const STATUS_CLASSES: [&str; 6] = ["2xx", "3xx", "4xx", "5xx", "other", "none"];
+
+/// The index in [`STATUS_CLASSES`] of an answer with `status` (`None`: no answer).
+pub const fn status_class(status: Option<u16>) -> usize {
+    match status {
+        Some(s @ 200..=599) => (s / 100 - 2) as usize,
+        Some(_) => 4,
+        None => 5,
+    }
 }
 
 impl ActionSummary {

@@ -39,7 +39,7 @@ use super::bisect::{SPLIT_BOUND, SplitBound, halves};
 use super::client::{Attempted, ClientInner, MAX_RESPONSE_BYTES, Target, show_duration};
 use super::idempotency::idempotency_key;
 use super::mask::{Masker, snippet};
-use super::outcome::{ActionSummary, Outcome, Report, StopReason};
+use super::outcome::{ActionSummary, Outcome, Report, STATUS_CLASSES, StopReason, status_class};
 use super::progress::Progress;
 use super::records::RenderBatch;
 use super::settings::{Action, Endpoint};
@@ -230,6 +230,7 @@ struct Counts {
     requests: AtomicU64,
     retries: AtomicU64,
     splits: AtomicU64,
+    by_class: [AtomicU64; STATUS_CLASSES.len()],
 }
 
 type Task<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -444,6 +445,7 @@ impl<B: RenderBatch> Shared<B> {
 
             let (answer, retry_after, last) = match attempted {
                 Attempted::Response { status, retry_after, location, body, complete } => {
+                    self.counts.by_class[status_class(Some(status))].fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(status, attempt = attempts, "response");
                     let verdict = classify(Answer::Status(status));
                     if verdict == Verdict::Accepted {
@@ -481,6 +483,7 @@ impl<B: RenderBatch> Shared<B> {
                     }
                 }
                 Attempted::Timeout => {
+                    self.counts.by_class[status_class(None)].fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(attempt = attempts, "timed out");
                     (
                         None,
@@ -489,6 +492,7 @@ impl<B: RenderBatch> Shared<B> {
                     )
                 }
                 Attempted::Certificate(why) => {
+                    self.counts.by_class[status_class(None)].fetch_add(1, Ordering::Relaxed);
                     // Like a 401 (docs/design/sync.md, Security): the run stops at once, nothing retried.
                     let reason = format!("the API's TLS certificate failed verification: {}", self.masker.mask(&why));
                     if self.stop.stop(StopReason::Rejected { status: None, reason }) {
@@ -509,6 +513,7 @@ impl<B: RenderBatch> Shared<B> {
                     return Sent::StopRun;
                 }
                 Attempted::Failed(why) => {
+                    self.counts.by_class[status_class(None)].fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(attempt = attempts, "connection error");
                     (None, None, format!("connection error: {}", self.masker.mask(&why)))
                 }
@@ -668,6 +673,7 @@ impl<B: RenderBatch> Shared<B> {
             retries: load(&self.counts.retries),
             splits: load(&self.counts.splits),
             stop: self.stop.reason(),
+            by_class: std::array::from_fn(|i| load(&self.counts.by_class[i])),
         }
     }
 }

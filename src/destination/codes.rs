@@ -3,7 +3,8 @@
 //!
 //! Codes are part of the public interface: never renumber one that has been released.
 //! `C00xx` reading the file, `C01xx` the shape of the config, `C02xx` environment variables,
-//! `C03xx` the destination and its requests, `C04xx` field settings, `C05xx` syncs.
+//! `C03xx` the destination and its requests, `C04xx` field settings, `C05xx` syncs, `C06xx`
+//! response tables, `C07xx` alerts.
 
 macro_rules! config_codes {
     ($( $(#[$doc:meta])* $name:ident = $text:literal, )*) => {
@@ -137,6 +138,9 @@ config_codes! {
     /// (warning) `index` or `status` with a `[$$.records.PATH]` list: a record without a
     /// value is not in the list, so positions may be off.
     ResponsePositions = "C0604",
+    // ---- alerts ----
+    /// `url = "hooks.example.com/x"` in `[[alerts]]` — not an http or https URL with a host.
+    AlertUrl = "C0701",
 }
 
 impl std::fmt::Display for ConfigCode {

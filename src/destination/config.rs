@@ -30,6 +30,26 @@ pub struct ConfigFile {
     /// One table per sync, named `[a-z0-9_]{1,40}`.
     #[serde(default)]
     pub syncs: OrderedMap<SyncTable>,
+    /// `[[alerts]]`: a POST to a webhook when a run of `sync` or `run` ends with a listed status,
+    /// once per change of a sync's state, and a "recovered" one after an alerted failure.
+    #[serde(default)]
+    pub alerts: Vec<AlertTable>,
+}
+
+/// `[[alerts]]`: where and when to send an alert.
+#[derive(Default, serde::Deserialize, JsonSchema)]
+pub struct AlertTable {
+    /// The webhook's URL, http or https (a Slack incoming webhook, say): a secret, masked
+    /// everywhere; usually `${ALERT_WEBHOOK_URL}`.
+    #[schemars(required)]
+    pub url: Option<String>,
+    /// The run statuses that send it: `succeeded`, `partial`, `stopped`, `failed`,
+    /// `interrupted`.
+    #[schemars(extend("default" = ["failed", "stopped", "partial"]))]
+    pub on: Option<Vec<String>>,
+    /// `slack`: `{"text": one line, ...the run summary}`; `json`: the run summary alone.
+    #[schemars(extend("enum" = ["slack", "json"], "default" = "slack"))]
+    pub format: Option<String>,
 }
 
 /// `[destination]`

@@ -188,7 +188,8 @@ fn suggestion(path: &[Segment]) -> Option<String> {
         .collect();
     let (name, parent) = keys.split_last()?;
     let accepted: &[&str] = match parent {
-        [] => &["destination", "syncs"],
+        [] => &["destination", "syncs", "alerts"],
+        ["alerts", "[]"] => &["url", "on", "format"],
         ["destination"] => &[
             "name",
             "base_url",

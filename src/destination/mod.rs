@@ -18,8 +18,8 @@
 //!
 //! * [`config`]: the serde model of the file (and of its JSON Schema, [`schema`]).
 //! * [`load`]: parsing, aliases, [`env`](mod@env) expansion, unknown keys and wrong types with key paths.
-//! * [`validate`] and `syncs`: every other check, sharing the state in `checker`; [`model`]:
-//!   the checked, typed [`Config`].
+//! * [`validate`], `syncs` and [`alerts`]: every other check, sharing the state in `checker`;
+//!   [`model`]: the checked, typed [`Config`].
 //! * [`url`] and [`headers`]: the URL and header rules as pure functions; [`request`]:
 //!   [`PreparedAction`].
 //! * [`preview`] and [`samples`]: `audience preview`.
@@ -30,6 +30,7 @@
 //! of a `postgres://` URL) are [`Text`]s whose `Debug` prints `***`; anything shown to people
 //! goes through the config's [`Redactor`] as well.
 
+pub mod alerts;
 mod checker;
 pub mod codes;
 pub mod config;
@@ -62,8 +63,8 @@ use std::path::Path;
 pub use codes::ConfigCode;
 pub use load::EnvMode;
 pub use model::{
-    Action, ActionKind, Auth, ClientAuth, Config, Destination, HeaderSetting, Health, Method, Model, OAuth2,
-    RetrySettings, StaticSetting, Sync, WarehouseSource,
+    Action, ActionKind, Alert, AlertFormat, Auth, ClientAuth, Config, Destination, HeaderSetting, Health, Method,
+    Model, OAuth2, RetrySettings, StaticSetting, Sync, WarehouseSource,
 };
 pub use preview::{Preview, PreviewError, PreviewOptions, Rejected, ResponseReading};
 pub use problem::{Problem, ProblemCode};

@@ -123,6 +123,30 @@ pub struct Config {
     /// Every secret of the config, to mask wherever text might echo one (response bodies,
     /// error messages).
     pub redactor: Redactor,
+    /// `[[alerts]]`, in file order.
+    pub alerts: Vec<Alert>,
+}
+
+/// `[[alerts]]`: a webhook told when a run ends with one of `on`.
+#[derive(Clone, Debug)]
+pub struct Alert {
+    /// The webhook's URL: always a secret.
+    pub url: Text,
+    /// The run statuses that send it (`failed`, `stopped`, `partial` by default), as the runs
+    /// table spells them.
+    pub on: Vec<String>,
+    /// What the POST carries.
+    pub format: AlertFormat,
+}
+
+/// What an alert's POST carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AlertFormat {
+    /// `{"text": one line, ...the run summary}`: a Slack incoming webhook shows the text.
+    #[default]
+    Slack,
+    /// The run summary alone, as `sync --format json` prints it.
+    Json,
 }
 
 impl Config {

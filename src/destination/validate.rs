@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::fields::{FieldSettings, HashAlgorithm, Normalization};
 use crate::template::{self, Template};
 
+use super::alerts;
 use super::checker::{Ctx, field_list};
 use super::codes::ConfigCode;
 use super::config::{ActionTable, AuthTable, DestinationTable, FieldTable, RetryTable, StringOr};
@@ -99,11 +100,12 @@ pub fn validate(parsed: Parsed, base_dir: &Path) -> Validated {
         unused_field_settings(&mut ctx, &settings, &fields);
     }
 
+    let alerts = alerts::alerts(&mut ctx, &file.alerts);
     let redactor = Redactor::new(ctx.secrets.iter().map(String::as_str));
     let has_errors = ctx.problems.iter().any(Problem::is_error);
     let config = match (destination, has_errors) {
         (Some(destination), false) => {
-            Some(Config { destination, syncs, base_dir: base_dir.to_path_buf(), redactor: redactor.clone() })
+            Some(Config { destination, syncs, base_dir: base_dir.to_path_buf(), redactor: redactor.clone(), alerts })
         }
         _ => None,
     };

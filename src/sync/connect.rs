@@ -9,7 +9,7 @@ use super::summary::{Status, SyncSummary};
 use crate::delivery::{DeliveryClient, StopToken};
 use crate::destination::{MASK, Sync, WarehouseSource};
 use crate::warehouse::connect::{Connector, Source, open};
-use crate::warehouse::{LogRow, SyncName, Warehouse, WarehouseError};
+use crate::warehouse::{LogRow, RunRow, SyncName, Warehouse, WarehouseError};
 
 /// The config's source as the connectors take it.
 pub fn source(source: &WarehouseSource) -> Source {
@@ -216,4 +216,12 @@ pub async fn read_logs(
         total_rows,
         tally,
     }))
+}
+
+/// The newest `limit` runs of `sync`, newest first, from its warehouse's runs table (empty when
+/// the sync has never run). The error is a message, not yet redacted.
+pub async fn read_runs(sync: &Sync, limit: u64) -> Result<Vec<RunRow>, String> {
+    let name = SyncName::new(&sync.name).map_err(|_| format!("{} is not a valid sync name", sync.name))?;
+    let mut w = connect(sync).await.map_err(|e| e.to_string())?;
+    w.runs(&name, limit).await.map_err(|e| e.to_string())
 }

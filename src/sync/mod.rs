@@ -7,6 +7,8 @@
 //!   from per-request reports to per-batch outcomes.
 //! * [`summary`]: [`SyncSummary`], its status and exit code (docs/design/interface.md).
 //! * [`fingerprint`]: the configuration fingerprint that triggers a full resync.
+//! * [`alert`]: `[[alerts]]`, sent when a run ends as an alert lists, once per change of state.
+//! * [`metrics`]: what `run --listen` serves at `/metrics`, tallied from run summaries.
 //! * [`endpoint`]: the adapter from the config's types to delivery's.
 //! * [`peek`]: what the studio reads of a sync's warehouse: the model's first rows as sample
 //!   records, and the next run's dry run.
@@ -26,16 +28,19 @@
 //! * A batch is recorded when all its records have outcomes, and batches in progress are
 //!   bounded by twice `max_concurrency`: a crash re-sends at most those batches.
 
+pub mod alert;
 pub mod batch;
 pub mod connect;
 mod delta;
 pub mod endpoint;
 pub mod fingerprint;
+pub mod metrics;
 pub mod peek;
 pub mod probe;
 pub mod run;
 pub mod summary;
 
-pub use connect::{RunLog, read_logs, run_job};
+pub use crate::warehouse::RunRow;
+pub use connect::{RunLog, read_logs, read_runs, run_job};
 pub use run::{Job, RunOptions, run_sync};
 pub use summary::{Status, Stop, SyncSummary};

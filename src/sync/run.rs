@@ -28,8 +28,8 @@ use crate::delivery::{ActionContext, DeliveryClient, Gate, Keys, Outcome, Progre
 use crate::destination::{ActionKind, Config, Model, PreparedAction, Sync};
 use crate::template::Connection;
 use crate::warehouse::{
-    ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunInfo, RunRef, RunStart, RunStatus, SyncName,
-    Warehouse, WarehouseError, ident, lease::Lease, model_sql, now_utc,
+    ChunkOutcome, DeltaStats, Failure, Me, ModelSpec, Op, RunCounts, RunEnd, RunInfo, RunRef, RunStart, RunStatus,
+    SyncName, Warehouse, WarehouseError, ident, lease::Lease, model_sql, now_utc,
 };
 
 /// The lease on the run's lock row is what delivery asks before each request.
@@ -250,6 +250,7 @@ async fn locked_run<W: Warehouse>(
     let started_at = now_utc();
     let config = config_fingerprint(job.config, sync, job.templates);
     let previous = w.run_info(&spec.sync, None).await?;
+    summary.previous = previous.as_ref().map(|p| (p.status.clone(), p.error.clone()));
     let mut start = RunStart {
         started_at: started_at.clone(),
         config,
@@ -312,7 +313,15 @@ async fn locked_run<W: Warehouse>(
         Status::Failed => RunStatus::Failed,
     };
     let error = error.map(|e| job.config.redactor.redact(&e).into_owned());
-    let finished = w.finish_run(&run, row_status, &counts, error.as_deref()).await;
+    let end = RunEnd {
+        status: row_status,
+        counts: &counts,
+        error: error.as_deref(),
+        retries: summary.retries,
+        splits: summary.splits,
+        reasons: &summary.reasons,
+    };
+    let finished = w.finish_run(&run, &end).await;
     outcome?;
     finished?;
     if let Err(e) = w.retention(&run, sync.snapshot_retention, sync.log_retention_days).await {
@@ -426,6 +435,8 @@ async fn deliver<W: Warehouse>(
         emptied: 0,
         retries: 0,
         splits: 0,
+        by_class: Default::default(),
+        failed_by_op: [0; 3],
         reasons: Reasons::default(),
         done: Vec::new(),
     };
@@ -449,6 +460,8 @@ async fn deliver<W: Warehouse>(
     summary.undelivered = if ctx.stop.is_stopped() { left } else { unsettled };
     summary.retries = recorder.retries;
     summary.splits = recorder.splits;
+    summary.requests_by_class = recorder.by_class;
+    summary.failed_by_op = recorder.failed_by_op;
     summary.reasons = recorder.reasons.listed();
     match ctx.stop.reason() {
         Some(StopReason::Interrupted) => {
@@ -496,6 +509,10 @@ struct Recorder<'a> {
     emptied: u64,
     retries: u64,
     splits: u64,
+    /// Failed records by operation (indexed by [`Op::index`]).
+    failed_by_op: [u64; 3],
+    /// Requests by the class of their answer.
+    by_class: [u64; crate::delivery::outcome::STATUS_CLASSES.len()],
     /// Why records failed, counted.
     reasons: Reasons,
     /// Chunks complete and not yet recorded.
@@ -606,6 +623,9 @@ impl Recorder<'_> {
         self.requests_before += summary.requests;
         self.retries += summary.retries;
         self.splits += summary.splits;
+        for (total, n) in self.by_class.iter_mut().zip(summary.by_class) {
+            *total += n;
+        }
         self.counts.requests = self.requests_before;
         Ok(())
     }
@@ -632,6 +652,9 @@ impl Recorder<'_> {
             c.updated += chunk.succeeded[Op::Update.index()];
             c.inserted += chunk.succeeded[Op::Insert.index()];
             c.failed += chunk.failed.len() as u64;
+            for (total, n) in self.failed_by_op.iter_mut().zip(chunk.failed_by_op) {
+                *total += n;
+            }
             for f in &chunk.failed {
                 self.reasons.add(f.status, &f.reason, 1);
             }

@@ -89,6 +89,17 @@ pub struct SyncSummary {
     /// Why the run stopped, when its status is [`Status::Stopped`].
     #[serde(skip)]
     pub stop: Option<Stop>,
+    /// How the sync's run before this one ended, as the runs table says (status, error), when
+    /// this run read it: what alerts compare with.
+    #[serde(skip)]
+    pub previous: Option<(String, Option<String>)>,
+    /// Failed records by operation, indexed by [`crate::warehouse::Op::index`] (the API's and
+    /// the field pipeline's; the dry run's are not split).
+    #[serde(skip)]
+    pub failed_by_op: [u64; 3],
+    /// Requests by the class of their answer (see [`crate::delivery::outcome::STATUS_CLASSES`]).
+    #[serde(skip)]
+    pub requests_by_class: [u64; crate::delivery::outcome::STATUS_CLASSES.len()],
 }
 
 impl SyncSummary {
@@ -110,6 +121,21 @@ impl SyncSummary {
             emptied: 0,
             undelivered: 0,
             stop: None,
+            previous: None,
+            failed_by_op: [0; 3],
+            requests_by_class: Default::default(),
+        }
+    }
+
+    /// The run's status as the runs table and `audience runs` spell it: `interrupted` for a
+    /// run a signal stopped, otherwise the summary's status.
+    pub fn run_status(&self) -> &'static str {
+        match self.status {
+            _ if self.stop == Some(Stop::Interrupted) => "interrupted",
+            Status::Succeeded => "succeeded",
+            Status::Partial => "partial",
+            Status::Stopped => "stopped",
+            Status::Failed => "failed",
         }
     }
 
@@ -230,17 +256,7 @@ impl SyncSummary {
     }
 }
 
-/// How many records failed for one reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ReasonCount {
-    /// The reason, as logged (secrets masked).
-    pub reason: String,
-    /// The HTTP status the reason came with; `null` for failures without one (field pipeline,
-    /// transport).
-    pub http_status: Option<u16>,
-    /// Records that failed for this reason.
-    pub count: u64,
-}
+pub use crate::warehouse::ReasonCount;
 
 /// Failure reasons as they come, counted. Bounded: past `Reasons::KEPT` distinct reasons,
 /// new ones are only counted in the total (the sync log has them all).

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use super::postgres::PgWarehouse;
 use super::sqlite::SqliteWarehouse;
 use super::{
-    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, Me, ModelSpec, Result, RunCounts, RunInfo, RunRef, RunStart,
-    RunStatus, SyncName, Warehouse,
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, Me, ModelSpec, Result, RunEnd, RunInfo, RunRef, RunRow,
+    RunStart, SyncName, Warehouse,
 };
 use crate::fields::Row;
 
@@ -137,14 +137,12 @@ impl Warehouse for Connector {
         each!(self, w => w.record_chunks(spec, run, chunks).await)
     }
 
-    async fn finish_run(
-        &mut self,
-        run: &RunRef,
-        status: RunStatus,
-        counts: &RunCounts,
-        error: Option<&str>,
-    ) -> Result<()> {
-        each!(self, w => w.finish_run(run, status, counts, error).await)
+    async fn finish_run(&mut self, run: &RunRef, end: &RunEnd<'_>) -> Result<()> {
+        each!(self, w => w.finish_run(run, end).await)
+    }
+
+    async fn runs(&mut self, sync: &SyncName, limit: u64) -> Result<Vec<RunRow>> {
+        each!(self, w => w.runs(sync, limit).await)
     }
 
     async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()> {

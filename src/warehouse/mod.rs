@@ -211,6 +211,62 @@ pub struct RunCounts {
     pub requests: u64,
 }
 
+/// How many records failed for one reason (a run's `reasons`, in its summary and its run row).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReasonCount {
+    /// The reason, as logged (secrets masked).
+    pub reason: String,
+    /// The HTTP status the reason came with; `null` for failures without one (field pipeline,
+    /// transport).
+    pub http_status: Option<u16>,
+    /// Records that failed for this reason.
+    pub count: u64,
+}
+
+/// How a run ended, as [`Warehouse::finish_run`] writes it into the run row.
+#[derive(Clone, Copy, Debug)]
+pub struct RunEnd<'a> {
+    /// The run's status.
+    pub status: RunStatus,
+    /// The run's totals.
+    pub counts: &'a RunCounts,
+    /// Why the run stopped or failed (redacted).
+    pub error: Option<&'a str>,
+    /// Requests sent again after a failed attempt.
+    pub retries: u64,
+    /// Refused requests split in halves and sent again.
+    pub splits: u64,
+    /// Why records failed, most frequent first (at most the summary's ten).
+    pub reasons: &'a [ReasonCount],
+}
+
+/// One row of the runs table, as `audience runs` lists it (docs/design/interface.md, second
+/// wave), in the order of its JSON.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunRow {
+    /// The sync's name.
+    pub sync: String,
+    /// The run's id, increasing per sync.
+    pub run_id: i64,
+    /// `running`, `succeeded`, `partial`, `stopped`, `failed`, `interrupted` or `abandoned`.
+    pub status: String,
+    /// The run's start (RFC 3339, UTC).
+    pub started_at: String,
+    /// The run's end (RFC 3339, UTC); `None` while it runs.
+    pub finished_at: Option<String>,
+    /// The run's totals (the last recorded, for a run in progress or one that died).
+    #[serde(flatten)]
+    pub counts: RunCounts,
+    /// Requests sent again after a failed attempt (0 until the run ends).
+    pub retries: u64,
+    /// Refused requests split in halves and sent again (0 until the run ends).
+    pub splits: u64,
+    /// Why the run stopped or failed.
+    pub error: Option<String>,
+    /// Why records failed, most frequent first (empty until the run ends).
+    pub reasons: Vec<ReasonCount>,
+}
+
 /// The outcome of one completed batch of the delta: every record with a sequence number in
 /// `lo..=hi` succeeded, except those in `failed` and `undelivered`.
 #[derive(Clone, Debug)]
@@ -449,14 +505,8 @@ pub trait Warehouse {
     /// stable storage, that is what keeps recording from being the bottleneck.
     async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()>;
 
-    /// Ends the run row.
-    async fn finish_run(
-        &mut self,
-        run: &RunRef,
-        status: RunStatus,
-        counts: &RunCounts,
-        error: Option<&str>,
-    ) -> Result<()>;
+    /// Ends the run row: its status, final counts, error, retries, splits and reasons.
+    async fn finish_run(&mut self, run: &RunRef, end: &RunEnd<'_>) -> Result<()>;
 
     /// Keeps the newest `snapshots` run snapshots of the sync, deletes its log rows older than
     /// `log_days` × 24 hours before the run's start, and drops the run's delta.
@@ -464,6 +514,10 @@ pub trait Warehouse {
 
     /// Releases the lock (a dry run: rolls everything back).
     async fn end(&mut self, sync: &SyncName) -> Result<()>;
+
+    /// The sync's newest `limit` runs, newest first (empty when it has none). Only reads: refuses
+    /// state tables newer than this binary, and reads an older layout as it is.
+    async fn runs(&mut self, sync: &SyncName, limit: u64) -> Result<Vec<RunRow>>;
 
     /// The sync's log rows of run `run` (default: its latest run that has a run row), only
     /// failed and invalid ones when `failed_only`; `None` when the sync has no run.

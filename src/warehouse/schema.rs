@@ -17,6 +17,8 @@
 //!   release wrote, which [`super::lock::judge`] reads by host and pid alone). Per-run state is
 //!   named after its run (`delta_<sync>_<run>`); a shared delta an older run left is dropped by
 //!   the run that takes the lock.
+//! * 3: the runs table keeps each run's tallies (docs/design/interface.md, `audience runs`):
+//!   `retries`, `splits` and `reasons` added (0, 0 and null in a row an older release wrote).
 //!
 //! A change to a state table (a column, a table, a layout) adds a version here and a step in
 //! each connector's upgrade, from the version before it.
@@ -26,7 +28,7 @@ use super::state::StateTables;
 use super::{Result, WarehouseError};
 
 /// The layout this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What a run does with the version a warehouse holds (`None`: none recorded, version 0).
 /// Refuses a version newer than [`SCHEMA_VERSION`].
@@ -83,6 +85,6 @@ mod tests {
         );
         let pg = StateTables::new(Dialect::Postgres);
         assert_eq!(pg.read_schema(), "SELECT max(version) FROM \"_audience\".\"schema\"");
-        assert_eq!(pg.write_schema()[1], "INSERT INTO \"_audience\".\"schema\" (version) VALUES (2)");
+        assert_eq!(pg.write_schema()[1], "INSERT INTO \"_audience\".\"schema\" (version) VALUES (3)");
     }
 }

@@ -52,8 +52,12 @@ impl StateTables {
              status {text} NOT NULL, inserted {int} NOT NULL DEFAULT 0, updated {int} NOT NULL DEFAULT 0, \
              deleted {int} NOT NULL DEFAULT 0, failed {int} NOT NULL DEFAULT 0, invalid {int} NOT NULL DEFAULT 0, \
              requests {int} NOT NULL DEFAULT 0, config_fingerprint {text} NOT NULL, full_resync {int} NOT NULL DEFAULT 0, \
-             error {text}, host {text} NOT NULL, pid {int} NOT NULL, PRIMARY KEY (sync_name, run_id))",
-            runs = self.runs.qualified()
+             error {text}, host {text} NOT NULL, pid {int} NOT NULL{tallies}, PRIMARY KEY (sync_name, run_id))",
+            runs = self.runs.qualified(),
+            tallies = RUN_TALLIES
+                .iter()
+                .map(|(c, sqlite, pg)| format!(", {c} {}", if self.dialect == Dialect::Sqlite { sqlite } else { pg }))
+                .collect::<String>(),
         ));
         // One row per locked sync, for display (PostgreSQL) or as the lock itself (SQLite).
         out.push(format!(
@@ -132,18 +136,62 @@ impl StateTables {
         )
     }
 
-    /// Ends a run. Parameters: sync, run id, finished at, status, error.
+    /// Ends a run. Parameters: sync, run id, finished at, status, error, retries, splits,
+    /// reasons (JSON text).
     pub fn finish_run(&self) -> String {
         let d = self.dialect;
         format!(
-            "UPDATE {} SET finished_at = {}, status = {}, error = {} WHERE sync_name = {} AND run_id = {}",
+            "UPDATE {} SET finished_at = {}, status = {}, error = {}, retries = {}, splits = {}, reasons = {} \
+             WHERE sync_name = {} AND run_id = {}",
             self.runs.qualified(),
             d.ts_param(3),
             d.param(4, "text"),
             d.param(5, "text"),
+            d.param(6, "bigint"),
+            d.param(7, "bigint"),
+            d.param(8, "text"),
             d.param(1, "text"),
             d.param(2, "bigint"),
         )
+    }
+
+    /// A sync's newest runs, newest first. Parameters: sync, how many. Columns as
+    /// [`super::RunRow`] has them (the sync apart), timestamps as RFC 3339 text in UTC;
+    /// `legacy`: a runs table of schema version 2 or before, without the run tallies (they read
+    /// as 0 and null).
+    pub fn select_runs(&self, legacy: bool) -> String {
+        let d = self.dialect;
+        let ts = |c: &str| match d {
+            Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+            Dialect::Sqlite => c.to_owned(),
+        };
+        let tallies = match (legacy, d) {
+            (false, _) => "retries, splits, reasons",
+            (true, Dialect::Sqlite) => "0, 0, NULL",
+            (true, Dialect::Postgres) => "0::bigint, 0::bigint, NULL::text",
+        };
+        format!(
+            "SELECT run_id, status, {}, {}, inserted, updated, deleted, failed, invalid, requests, {tallies}, error \
+             FROM {} WHERE sync_name = {} ORDER BY run_id DESC LIMIT {}",
+            ts("started_at"),
+            ts("finished_at"),
+            self.runs.qualified(),
+            d.param(1, "text"),
+            d.param(2, "bigint"),
+        )
+    }
+
+    /// Adds the run tallies (schema version 3) to a runs table of version 2 or before. `have`:
+    /// the columns the table has (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+    pub fn add_run_tallies(&self, have: &[String]) -> Vec<String> {
+        RUN_TALLIES
+            .iter()
+            .filter(|(c, _, _)| !have.iter().any(|h| h.eq_ignore_ascii_case(c)))
+            .map(|(c, sqlite, pg)| match self.dialect {
+                Dialect::Sqlite => format!("ALTER TABLE {} ADD COLUMN {c} {sqlite}", self.runs.qualified()),
+                Dialect::Postgres => format!("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {c} {pg}", self.runs.qualified()),
+            })
+            .collect()
     }
 
     /// Marks the runs a dead holder left `running` as `abandoned`. Parameters: sync, finished
@@ -334,6 +382,22 @@ const LOCK_IDENTITY: [(&str, &str, &str); 5] = [
     ("start_time", "INTEGER", "bigint"),
     ("lease_ms", "INTEGER", "bigint"),
 ];
+
+/// The run tallies (schema version 3), with their SQLite and PostgreSQL types: requests sent
+/// again, refused requests split, and why records failed (a JSON array of `{reason,
+/// http_status, count}`, at most ten, most frequent first). Written when the run ends; a run in
+/// progress or one that died has 0 and null.
+const RUN_TALLIES: [(&str, &str, &str); 3] = [
+    ("retries", "INTEGER NOT NULL DEFAULT 0", "bigint NOT NULL DEFAULT 0"),
+    ("splits", "INTEGER NOT NULL DEFAULT 0", "bigint NOT NULL DEFAULT 0"),
+    ("reasons", "TEXT", "text"),
+];
+
+/// The `reasons` column as stored (JSON text; null in a run that has not ended, or that an
+/// older release wrote): unreadable text reads as none rather than failing the history.
+pub fn parse_reasons(text: Option<&str>) -> Vec<super::ReasonCount> {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+}
 
 /// `days` × 24 hours before the run's start (`started_at`, RFC 3339; the current time should
 /// it not parse): log rows of runs started before it are past `log_retention_days` (docs/design/sync.md,

@@ -34,8 +34,8 @@ use crate::warehouse::lock::{Identity, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
-    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunInfo, RunRef, RunStart,
-    RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunEnd, RunInfo, RunRef,
+    RunRow, RunStart, SyncName, Warehouse, WarehouseError, now_utc,
 };
 pub use connect::{ConnectionString, Session, TlsMode, open_session, parse_connection_string};
 use value::{PgCell, PgColumn, numeric_cell};
@@ -159,6 +159,10 @@ impl PgWarehouse {
                 // identity columns.
                 for sql in self.state.add_lock_identity(&[]) {
                     self.exec("adding the lock's identity columns", &sql).await?;
+                }
+                // 2 to 3: the run tallies.
+                for sql in self.state.add_run_tallies(&[]) {
+                    self.exec("adding the run tallies", &sql).await?;
                 }
                 for sql in self.state.write_schema() {
                     self.exec("recording the state tables' schema version", &sql).await?;
@@ -763,21 +767,26 @@ impl Warehouse for PgWarehouse {
         recorded
     }
 
-    async fn finish_run(
-        &mut self,
-        run: &RunRef,
-        status: RunStatus,
-        counts: &RunCounts,
-        error: Option<&str>,
-    ) -> Result<()> {
+    async fn finish_run(&mut self, run: &RunRef, end: &RunEnd<'_>) -> Result<()> {
         if self.dry_run {
             return Ok(());
         }
-        self.update_counts(run, counts).await?;
+        self.update_counts(run, end.counts).await?;
+        let reasons = serde_json::to_string(end.reasons).unwrap_or_else(|_| "[]".to_owned());
+        let (retries, splits) = (end.retries as i64, end.splits as i64);
         self.execute(
             "finishing the run",
             &self.state.finish_run(),
-            &[&run.sync.as_str(), &run.run_id, &now_utc(), &status.as_str(), &error],
+            &[
+                &run.sync.as_str(),
+                &run.run_id,
+                &now_utc(),
+                &end.status.as_str(),
+                &end.error,
+                &retries,
+                &splits,
+                &reasons,
+            ],
         )
         .await
         .map(|_| ())
@@ -842,6 +851,42 @@ impl Warehouse for PgWarehouse {
         self.sync = None;
         self.dry_run = false;
         result
+    }
+
+    async fn runs(&mut self, sync: &SyncName, limit: u64) -> Result<Vec<RunRow>> {
+        if !self.table_exists(&self.state.runs.qualified()).await? {
+            return Ok(Vec::new());
+        }
+        let legacy = schema::upgrade_from(self.schema_version().await?)?.is_some();
+        let limit = limit.min(i64::MAX as u64) as i64;
+        let rows = self
+            .client
+            .query(&self.state.select_runs(legacy), &[&sync.as_str(), &limit])
+            .await
+            .map_err(|e| sql_error("reading the runs", &e))?;
+        let n = |r: &tokio_postgres::Row, i: usize| r.get::<_, i64>(i).max(0) as u64;
+        Ok(rows
+            .iter()
+            .map(|r| RunRow {
+                sync: sync.as_str().to_owned(),
+                run_id: r.get(0),
+                status: r.get(1),
+                started_at: r.get(2),
+                finished_at: r.get(3),
+                counts: RunCounts {
+                    inserted: n(r, 4),
+                    updated: n(r, 5),
+                    deleted: n(r, 6),
+                    failed: n(r, 7),
+                    invalid: n(r, 8),
+                    requests: n(r, 9),
+                },
+                retries: n(r, 10),
+                splits: n(r, 11),
+                reasons: crate::warehouse::state::parse_reasons(r.get::<_, Option<&str>>(12)),
+                error: r.get(13),
+            })
+            .collect())
     }
 
     async fn logs(

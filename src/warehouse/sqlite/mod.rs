@@ -49,8 +49,8 @@ use crate::warehouse::lock::{self, Identity, Judgement, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
-    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunInfo, RunRef, RunStart,
-    RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
+    ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunEnd, RunInfo, RunRef,
+    RunRow, RunStart, RunStatus, SyncName, Warehouse, WarehouseError, now_millis, now_utc,
 };
 use delta::Images;
 use heartbeat::Heartbeat;
@@ -163,11 +163,16 @@ impl SqliteWarehouse {
             }
             if let Some(from) = upgrade {
                 // Version 0 to 1 changes no table (see `schema`); 1 to 2 adds the lock row's
-                // identity columns (a table created just now has them already).
+                // identity columns, 2 to 3 the run tallies (a table created just now has them
+                // already).
                 debug_assert!(from < schema::SCHEMA_VERSION);
                 let have: Vec<String> = self.columns(&self.state.locks)?.into_iter().map(|(c, _)| c).collect();
                 for sql in self.state.add_lock_identity(&have) {
                     self.exec("adding the lock's identity columns", &sql)?;
+                }
+                let have: Vec<String> = self.columns(&self.state.runs)?.into_iter().map(|(c, _)| c).collect();
+                for sql in self.state.add_run_tallies(&have) {
+                    self.exec("adding the run tallies", &sql)?;
                 }
                 let doing = "recording the state tables' schema version";
                 self.state.write_schema().iter().try_for_each(|sql| self.exec(doing, sql))?;
@@ -1072,29 +1077,25 @@ impl Warehouse for SqliteWarehouse {
         self.write("recording outcomes", |w| recorder::write_chunks(&w.conn, &recording, chunks))
     }
 
-    async fn finish_run(
-        &mut self,
-        run: &RunRef,
-        status: RunStatus,
-        counts: &RunCounts,
-        error: Option<&str>,
-    ) -> Result<()> {
+    async fn finish_run(&mut self, run: &RunRef, end: &RunEnd<'_>) -> Result<()> {
         if self.dry_run {
             return Ok(());
         }
         // Everything handed over is recorded first; should that fail, the run row says so.
         let recorded = self.stop_recorder();
         let (status, error) = match &recorded {
-            Ok(()) => (status, error.map(str::to_owned)),
+            Ok(()) => (end.status, end.error.map(str::to_owned)),
             Err(e) => (RunStatus::Failed, Some(e.to_string())),
         };
         let error = error.as_deref();
+        let reasons = serde_json::to_string(end.reasons).unwrap_or_else(|_| "[]".to_owned());
+        let (retries, splits) = (end.retries as i64, end.splits as i64);
         self.write("finishing the run", |w| {
-            recorder::update_counts(&w.conn, &w.state, run, counts)?;
+            recorder::update_counts(&w.conn, &w.state, run, end.counts)?;
             w.conn
                 .execute(
                     &w.state.finish_run(),
-                    params![run.sync.as_str(), run.run_id, now_utc(), status.as_str(), error],
+                    params![run.sync.as_str(), run.run_id, now_utc(), status.as_str(), error, retries, splits, reasons],
                 )
                 .map_err(|e| WarehouseError::sql("finishing the run", e))?;
             Ok(())
@@ -1177,6 +1178,42 @@ impl Warehouse for SqliteWarehouse {
         self.sync = None;
         self.dry_run = false;
         result
+    }
+
+    async fn runs(&mut self, sync: &SyncName, limit: u64) -> Result<Vec<RunRow>> {
+        if !self.table_exists("main", &self.state.runs.name)? {
+            return Ok(Vec::new());
+        }
+        let legacy = schema::upgrade_from(self.schema_version()?)?.is_some();
+        let doing = "reading the runs";
+        let mut stmt = self.conn.prepare(&self.state.select_runs(legacy)).map_err(|e| WarehouseError::sql(doing, e))?;
+        let n = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        let rows = stmt
+            .query_map(params![sync.as_str(), limit.min(i64::MAX as u64) as i64], |r| {
+                let reasons: Option<String> = r.get(12)?;
+                Ok(RunRow {
+                    sync: sync.as_str().to_owned(),
+                    run_id: r.get(0)?,
+                    status: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    counts: RunCounts {
+                        inserted: n(r, 4)?,
+                        updated: n(r, 5)?,
+                        deleted: n(r, 6)?,
+                        failed: n(r, 7)?,
+                        invalid: n(r, 8)?,
+                        requests: n(r, 9)?,
+                    },
+                    retries: n(r, 10)?,
+                    splits: n(r, 11)?,
+                    reasons: super::state::parse_reasons(reasons.as_deref()),
+                    error: r.get(13)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| WarehouseError::sql(doing, e))?;
+        Ok(rows)
     }
 
     async fn logs(
