@@ -1,0 +1,170 @@
+//! What the server knows of a buffer: a config (any TOML file with a `[destination]` table)
+//! checked by `audience check`'s code with the places of its problems, or a template checked
+//! alone with the nearest `audience.toml` beside it for its fields. Built on demand from the
+//! buffers (open buffers win over the disk) and cached by version.
+
+use std::path::{Path, PathBuf};
+
+use crate::authoring::{ConfigDocument, ProblemPlaces, TemplateSlot};
+use crate::destination::{self, ActionKind, EnvMode, Report};
+use crate::template::{Checked, check_template};
+
+use super::documents::Documents;
+
+/// What kind of file a buffer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An `audience` config.
+    Config,
+    /// A `.jsonata` template.
+    Template,
+    /// Anything else: the server says nothing about it.
+    Other,
+}
+
+/// The kind of the buffer at `path` with `text`.
+pub fn kind_of(path: &Path, text: &str) -> Kind {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonata") => Kind::Template,
+        Some("toml") if is_config(text) => Kind::Config,
+        _ => Kind::Other,
+    }
+}
+
+/// Whether TOML `text` has a `[destination]` table; a text that is not TOML yet is one when a
+/// line opens such a table (so that its syntax error is shown).
+fn is_config(text: &str) -> bool {
+    match ConfigDocument::parse(text) {
+        Ok(doc) => doc.has_destination(),
+        Err(_) => text.lines().any(|l| {
+            let l = l.trim_start();
+            l.starts_with("[destination]") || l.starts_with("[destination.") || l.starts_with("destination.")
+        }),
+    }
+}
+
+/// A config as checked.
+#[derive(Debug)]
+pub struct ConfigAnalysis {
+    /// The config's text as the author has it.
+    pub text: String,
+    /// The check (of a copy with open template files written inline, when any is open).
+    pub report: Report,
+    /// The places of the problems in `text`.
+    pub places: ProblemPlaces,
+    /// The document, when it is TOML.
+    pub doc: Option<ConfigDocument>,
+}
+
+impl ConfigAnalysis {
+    /// Checks the config at `path` whose text is `text`; a `template_file` open in the editor is
+    /// checked as the buffer has it, any other is read from disk.
+    pub fn new(path: &Path, text: &str, docs: &Documents) -> ConfigAnalysis {
+        let base_dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let doc = ConfigDocument::parse(text).ok();
+        let mut checked_text = None;
+        if let Some(doc) = &doc {
+            let mut copy = doc.clone();
+            let mut spliced = false;
+            for kind in ActionKind::ALL {
+                if let TemplateSlot::File(file) = doc.slot(kind) {
+                    let file = base_dir.join(file);
+                    if docs.is_open(&file)
+                        && let Some(buffer) = docs.text_of(&file)
+                    {
+                        spliced |= copy.set_inline_template(kind, &buffer).is_ok();
+                    }
+                }
+            }
+            if spliced {
+                checked_text = Some(copy.text());
+            }
+        }
+        let lookup = |name: &str| std::env::var(name).ok();
+        let report = destination::check_text(
+            checked_text.as_deref().unwrap_or(text),
+            &path.display().to_string(),
+            &base_dir,
+            &lookup,
+            EnvMode::Warn,
+        );
+        let places = ProblemPlaces::new(text, &report);
+        ConfigAnalysis { text: text.to_owned(), report, places, doc }
+    }
+
+    /// Every template field any action reads and every `[destination.fields.*]` table, once
+    /// each, in that order.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let tables = self.doc.as_ref().map(ConfigDocument::field_tables).unwrap_or_default();
+        for name in self.report.checked.fields.iter().flatten().chain(&tables) {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
+    /// The actions whose templates read field `name`.
+    pub fn actions_reading(&self, name: &str) -> Vec<ActionKind> {
+        ActionKind::ALL
+            .into_iter()
+            .filter(|k| self.report.checked.fields[k.index()].iter().any(|f| f == name))
+            .collect()
+    }
+
+    /// The inline template of the action whose string holds file offset `offset`, with the
+    /// offset in the template's text.
+    pub fn template_at(&self, offset: usize) -> Option<(ActionKind, &str, usize)> {
+        ActionKind::ALL.into_iter().find_map(|kind| {
+            let positions = self.places.inline(kind)?;
+            let source = self.report.checked.templates[kind.index()].as_ref()?;
+            let len = source.text.len();
+            if offset < positions.file_offset(0) || offset > positions.file_offset(len) {
+                return None;
+            }
+            // File offsets grow with decoded offsets: the first byte at or after `offset`.
+            let (mut lo, mut hi) = (0, len);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if positions.file_offset(mid) < offset {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            Some((kind, source.text.as_str(), lo))
+        })
+    }
+}
+
+/// A template buffer as checked, with the config it belongs with.
+#[derive(Debug)]
+pub struct TemplateAnalysis {
+    /// The check of the template alone.
+    pub checked: Checked,
+    /// The nearest `audience.toml`, in the template's folder or above, checked.
+    pub config: Option<(PathBuf, ConfigAnalysis)>,
+}
+
+impl TemplateAnalysis {
+    /// Checks template `text` at `path`.
+    pub fn new(path: &Path, text: &str, docs: &Documents) -> TemplateAnalysis {
+        let checked = check_template(text);
+        let config = path.ancestors().skip(1).map(|dir| dir.join("audience.toml")).find_map(|config| {
+            let text = docs.text_of(&config)?;
+            let analysis = ConfigAnalysis::new(&config, &text, docs);
+            Some((config, analysis))
+        });
+        TemplateAnalysis { checked, config }
+    }
+}
+
+/// The identifier (letters, digits, `_`) around byte `offset` of `text`, with its range.
+pub fn word_at(text: &str, offset: usize) -> Option<(std::ops::Range<usize>, &str)> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let offset = offset.min(text.len());
+    let start = text[..offset].char_indices().rev().take_while(|&(_, c)| is_word(c)).last().map_or(offset, |(i, _)| i);
+    let end = text[offset..].char_indices().find(|&(_, c)| !is_word(c)).map_or(text.len(), |(i, _)| offset + i);
+    (start < end).then(|| (start..end, &text[start..end]))
+}
