@@ -98,8 +98,8 @@ mod tests {
         let shown: Vec<(&str, &str)> =
             report.checked.problems.iter().filter_map(|p| Some((p.code.as_str(), &text[places.range(p)?]))).collect();
         assert!(shown.contains(&("C0101", "base_urll")), "{shown:?}");
-        assert!(shown.contains(&("X0125", "$foo(email)")), "{shown:?}");
+        assert!(shown.contains(&("X0125", "$foo(")), "{shown:?}");
+        assert!(shown.contains(&("C0310", "\"missing.jsonata\"")), "{shown:?}");
         assert!(shown.contains(&("C0401", "\"sha9\"")), "{shown:?}");
-        assert!(shown.iter().any(|(_, at)| *at == "\"missing.jsonata\""), "{shown:?}");
     }
 }

@@ -5,7 +5,6 @@
 
 use lsp_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, TextEdit};
 
-use super::analysis::ConfigAnalysis;
 use super::documents::Document;
 use super::encoding::Encoding;
 use super::keys::{self, Place};
@@ -63,18 +62,17 @@ pub fn template(doc: &Document, offset: usize, fields: &[String], encoding: Enco
     items
 }
 
-/// The items at byte `offset` of a config, outside its templates.
-pub fn config(analysis: &ConfigAnalysis, offset: usize, schema: &serde_json::Value) -> Vec<CompletionItem> {
-    let field = |name: String| CompletionItem {
-        label: name,
+/// The items at byte `offset` of config `text`, outside its templates; `fields` are the field
+/// names the config knows.
+pub fn config(text: &str, offset: usize, fields: &[String], schema: &serde_json::Value) -> Vec<CompletionItem> {
+    let field = |name: &String| CompletionItem {
+        label: name.clone(),
         kind: Some(CompletionItemKind::FIELD),
         detail: Some("template field".to_owned()),
         ..CompletionItem::default()
     };
-    match keys::place(&analysis.text, offset) {
-        Place::Header(path) if path == ["destination", "fields"] => {
-            analysis.field_names().into_iter().map(field).collect()
-        }
+    match keys::place(text, offset) {
+        Place::Header(path) if path == ["destination", "fields"] => fields.iter().map(field).collect(),
         Place::Header(path) => keys::keys(schema, &path)
             .into_iter()
             .filter(|(key, _)| {
@@ -83,7 +81,7 @@ pub fn config(analysis: &ConfigAnalysis, offset: usize, schema: &serde_json::Val
             .map(|(key, about)| item(key, about, CompletionItemKind::MODULE))
             .collect(),
         Place::Key(table) if table.len() == 3 && table[0] == "syncs" && (table[2] == "map" || table[2] == "static") => {
-            analysis.field_names().into_iter().map(field).collect()
+            fields.iter().map(field).collect()
         }
         Place::Key(table) => keys::keys(schema, &table)
             .into_iter()

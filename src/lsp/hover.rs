@@ -56,7 +56,7 @@ pub fn field(config: &ConfigAnalysis, name: &str) -> Option<String> {
         settings.is_static,
         settings.normalize,
         settings.hash,
-        if actions.is_empty() { "no template".to_owned() } else { actions.join(", ") }
+        if actions.is_empty() { "no template that checks clean".to_owned() } else { actions.join(", ") }
     );
     let syncs = ConfigDocument::sync_supply(doc, name);
     if syncs.is_empty() {

@@ -137,7 +137,7 @@ mod tests {
         let text =
             "[destination]\nname = \"a\"\n[syncs.s]\nmap = { email = \"e\", ph\nhash_pii = tr\n[destination.fields.";
         let at = |marker: &str| text.find(marker).unwrap() + marker.len();
-        assert_eq!(place(text, at("na")), Place::Key(s(&["destination"])));
+        assert_eq!(place(text, at("\nna")), Place::Key(s(&["destination"])));
         assert_eq!(place(text, at("name = \"")), Place::Value(s(&["destination", "name"])));
         assert_eq!(place(text, at(", ph")), Place::Key(s(&["syncs", "s", "map"])));
         assert_eq!(place(text, at("= tr")), Place::Value(s(&["syncs", "s", "hash_pii"])));

@@ -352,7 +352,17 @@ impl<W: Write> Server<W> {
                 if analysis.template_at(offset).is_some() {
                     return Some(completion::template(doc, offset, &analysis.field_names(), self.style.encoding));
                 }
-                Some(completion::config(&analysis, offset, &schema))
+                let mut fields = analysis.field_names();
+                if analysis.doc.is_none() {
+                    // The line being typed is not TOML yet (`[destination.fields.`): the names
+                    // come from the rest of the file.
+                    let start = doc.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+                    let end = doc.text[offset..].find('\n').map_or(doc.text.len(), |i| offset + i);
+                    let mut rest = doc.text.clone();
+                    rest.replace_range(start..end, "");
+                    fields = ConfigAnalysis::new(&path, &rest, &self.docs).field_names();
+                }
+                Some(completion::config(&doc.text, offset, &fields, &schema))
             }
             Kind::Other => None,
         }
