@@ -3,6 +3,7 @@
 //! alone with the nearest `audience.toml` beside it for its fields. Built on demand from the
 //! buffers (open buffers win over the disk) and cached by version.
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use crate::authoring::{ConfigDocument, ProblemPlaces, TemplateSlot};
@@ -31,16 +32,28 @@ pub fn kind_of(path: &Path, text: &str) -> Kind {
     }
 }
 
-/// Whether TOML `text` has a `[destination]` table; a text that is not TOML yet is one when a
-/// line opens such a table (so that its syntax error is shown).
+/// Whether TOML `text` has a `[destination]` table: a line that opens it (`[destination]`,
+/// `[destination.…]`) or sets a key in it (`destination.…`, `destination = {…}`). Read from the
+/// lines, not parsed, so that a file with a syntax error still counts (and its error shows),
+/// and so that telling costs nothing per edit.
 fn is_config(text: &str) -> bool {
-    match ConfigDocument::parse(text) {
-        Ok(doc) => doc.has_destination(),
-        Err(_) => text.lines().any(|l| {
-            let l = l.trim_start();
-            l.starts_with("[destination]") || l.starts_with("[destination.") || l.starts_with("destination.")
-        }),
-    }
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        let Some(rest) = l.strip_prefix("[destination").or_else(|| l.strip_prefix("destination")) else {
+            return false;
+        };
+        let rest = rest.trim_start();
+        rest.starts_with([']', '.', '=']) || rest.starts_with(" ")
+    })
+}
+
+/// What the server knows of a buffer.
+#[derive(Debug)]
+pub enum Analysis {
+    /// A config, checked.
+    Config(ConfigAnalysis),
+    /// A template, checked, with its config.
+    Template(TemplateAnalysis),
 }
 
 /// A config as checked.
@@ -52,8 +65,9 @@ pub struct ConfigAnalysis {
     pub report: Report,
     /// The places of the problems in `text`.
     pub places: ProblemPlaces,
-    /// The document, when it is TOML.
-    pub doc: Option<ConfigDocument>,
+    /// The document (`None` when it is not TOML), parsed on first use: diagnostics need only
+    /// the check.
+    doc: OnceCell<Option<ConfigDocument>>,
 }
 
 impl ConfigAnalysis {
@@ -61,42 +75,46 @@ impl ConfigAnalysis {
     /// checked as the buffer has it, any other is read from disk.
     pub fn new(path: &Path, text: &str, docs: &Documents) -> ConfigAnalysis {
         let base_dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let doc = ConfigDocument::parse(text).ok();
-        let mut checked_text = None;
-        if let Some(doc) = &doc {
-            let mut copy = doc.clone();
-            let mut spliced = false;
-            for kind in ActionKind::ALL {
-                if let TemplateSlot::File(file) = doc.slot(kind) {
-                    let file = base_dir.join(file);
-                    if docs.is_open(&file)
-                        && let Some(buffer) = docs.text_of(&file)
-                    {
-                        spliced |= copy.set_inline_template(kind, &buffer).is_ok();
-                    }
+        let lookup = |name: &str| std::env::var(name).ok();
+        let check =
+            |text: &str| destination::check_text(text, &path.display().to_string(), &base_dir, &lookup, EnvMode::Warn);
+        let mut report = check(text);
+        let doc = OnceCell::new();
+        // A template file open in the editor: checked again with the buffer written inline (the
+        // studio's way), the document parsed for that alone.
+        let open = |kind: ActionKind| {
+            let file = report.checked.templates[kind.index()].as_ref()?.file.as_ref()?;
+            let file = base_dir.join(file);
+            docs.is_open(&file).then(|| docs.text_of(&file)).flatten()
+        };
+        let buffers: Vec<(ActionKind, String)> =
+            ActionKind::ALL.into_iter().filter_map(|kind| Some((kind, open(kind)?))).collect();
+        if !buffers.is_empty()
+            && let Ok(parsed) = ConfigDocument::parse(text)
+        {
+            let mut copy = parsed.clone();
+            for (kind, buffer) in &buffers {
+                if matches!(parsed.slot(*kind), TemplateSlot::File(_)) {
+                    let _ = copy.set_inline_template(*kind, buffer);
                 }
             }
-            if spliced {
-                checked_text = Some(copy.text());
-            }
+            report = check(&copy.text());
+            let _ = doc.set(Some(parsed));
         }
-        let lookup = |name: &str| std::env::var(name).ok();
-        let report = destination::check_text(
-            checked_text.as_deref().unwrap_or(text),
-            &path.display().to_string(),
-            &base_dir,
-            &lookup,
-            EnvMode::Warn,
-        );
         let places = ProblemPlaces::new(text, &report);
         ConfigAnalysis { text: text.to_owned(), report, places, doc }
+    }
+
+    /// The document, when the text is TOML.
+    pub fn doc(&self) -> Option<&ConfigDocument> {
+        self.doc.get_or_init(|| ConfigDocument::parse(&self.text).ok()).as_ref()
     }
 
     /// Every template field any action reads and every `[destination.fields.*]` table, once
     /// each, in that order.
     pub fn field_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        let tables = self.doc.as_ref().map(ConfigDocument::field_tables).unwrap_or_default();
+        let tables = self.doc().map(ConfigDocument::field_tables).unwrap_or_default();
         for name in self.report.checked.fields.iter().flatten().chain(&tables) {
             if !names.contains(name) {
                 names.push(name.clone());

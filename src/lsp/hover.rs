@@ -47,7 +47,7 @@ pub fn field(config: &ConfigAnalysis, name: &str) -> Option<String> {
     if !config.field_names().iter().any(|f| f == name) {
         return None;
     }
-    let doc = config.doc.as_ref()?;
+    let doc = config.doc()?;
     let settings = doc.field(name);
     let actions: Vec<&str> = config.actions_reading(name).iter().map(|a| a.name()).collect();
     let mut out = format!(

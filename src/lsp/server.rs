@@ -2,7 +2,8 @@
 //! requests answered at once from the buffers, diagnostics published once edits pause
 //! ([`DEBOUNCE`]) or have gone on for [`MAX_WAIT`], so that typing is never held up by a check.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -18,7 +19,7 @@ use lsp_types::{
 };
 use serde_json::{Value, json};
 
-use super::analysis::{ConfigAnalysis, Kind, TemplateAnalysis, kind_of};
+use super::analysis::{Analysis, ConfigAnalysis, Kind, TemplateAnalysis, kind_of};
 use super::diagnostics::Style;
 use super::documents::{Document, Documents, path_of};
 use super::encoding::Encoding;
@@ -57,6 +58,10 @@ pub struct Server<W: Write> {
     dirty: BTreeSet<Uri>,
     dirty_since: Option<Instant>,
     last_edit: Instant,
+    /// Bumped by every open, edit and close: an analysis made before is out of date.
+    generation: u64,
+    /// Each buffer's analysis, with the generation it was made at.
+    cache: RefCell<HashMap<Uri, (u64, Rc<Analysis>)>>,
 }
 
 /// Serves the protocol on `input` and `output` until `exit` or the end of the input; `true`
@@ -117,6 +122,8 @@ impl<W: Write> Server<W> {
             dirty: BTreeSet::new(),
             dirty_since: None,
             last_edit: Instant::now(),
+            generation: 0,
+            cache: RefCell::default(),
         }
     }
 
@@ -249,6 +256,8 @@ impl<W: Write> Server<W> {
                 if let Ok(p) = serde_json::from_value::<DidCloseTextDocumentParams>(params) {
                     let uri = p.text_document.uri;
                     self.docs.close(&uri);
+                    self.cache.get_mut().remove(&uri);
+                    self.generation += 1;
                     self.dirty.remove(&uri);
                     self.publish(uri, Vec::new(), None)?;
                     // A config that read the closed template's buffer reads the file again.
@@ -265,6 +274,7 @@ impl<W: Write> Server<W> {
     /// A buffer changed: it, and every open config (which may read it as a template file),
     /// are published again once edits pause.
     fn edited(&mut self, uri: Uri) {
+        self.generation += 1;
         self.dirty.insert(uri);
         self.mark_configs();
         self.last_edit = Instant::now();
@@ -298,12 +308,29 @@ impl<W: Write> Server<W> {
 
     /// The diagnostics of the buffer at `uri` as they are now.
     pub fn diagnostics(&self, uri: &Uri) -> Vec<lsp_types::Diagnostic> {
-        let Some((doc, path, kind)) = self.view(uri) else { return Vec::new() };
-        match kind {
-            Kind::Config => self.style.config(doc, &ConfigAnalysis::new(&path, &doc.text, &self.docs)),
-            Kind::Template => self.style.template(doc, &TemplateAnalysis::new(&path, &doc.text, &self.docs)),
-            Kind::Other => Vec::new(),
+        let Some((doc, _, analysis)) = self.analysis(uri) else { return Vec::new() };
+        match &*analysis {
+            Analysis::Config(config) => self.style.config(doc, config),
+            Analysis::Template(template) => self.style.template(doc, template),
         }
+    }
+
+    /// The analysis of the buffer at `uri` for the buffers as they are: made once per edit of
+    /// any buffer (a config reads its open template files; a template its config).
+    fn analysis(&self, uri: &Uri) -> Option<(&Document, PathBuf, Rc<Analysis>)> {
+        let (doc, path, kind) = self.view(uri)?;
+        if let Some((generation, analysis)) = self.cache.borrow().get(uri)
+            && *generation == self.generation
+        {
+            return Some((doc, path, analysis.clone()));
+        }
+        let analysis = Rc::new(match kind {
+            Kind::Config => Analysis::Config(ConfigAnalysis::new(&path, &doc.text, &self.docs)),
+            Kind::Template => Analysis::Template(TemplateAnalysis::new(&path, &doc.text, &self.docs)),
+            Kind::Other => return None,
+        });
+        self.cache.borrow_mut().insert(uri.clone(), (self.generation, analysis.clone()));
+        Some((doc, path, analysis))
     }
 
     fn publish(
@@ -339,21 +366,19 @@ impl<W: Write> Server<W> {
 
     fn completion(&mut self, uri: &Uri, at: Position) -> Option<Vec<lsp_types::CompletionItem>> {
         let schema = self.schema();
-        let (doc, path, kind) = self.view(uri)?;
+        let (doc, path, analysis) = self.analysis(uri)?;
         let offset = doc.lines.offset(&doc.text, at, self.style.encoding);
-        match kind {
-            Kind::Template => {
-                let analysis = TemplateAnalysis::new(&path, &doc.text, &self.docs);
-                let fields = analysis.config.map(|(_, c)| c.field_names()).unwrap_or_default();
+        match &*analysis {
+            Analysis::Template(template) => {
+                let fields = template.config.as_ref().map(|(_, c)| c.field_names()).unwrap_or_default();
                 Some(completion::template(doc, offset, &fields, self.style.encoding))
             }
-            Kind::Config => {
-                let analysis = ConfigAnalysis::new(&path, &doc.text, &self.docs);
-                if analysis.template_at(offset).is_some() {
-                    return Some(completion::template(doc, offset, &analysis.field_names(), self.style.encoding));
+            Analysis::Config(config) => {
+                if config.template_at(offset).is_some() {
+                    return Some(completion::template(doc, offset, &config.field_names(), self.style.encoding));
                 }
-                let mut fields = analysis.field_names();
-                if analysis.doc.is_none() {
+                let mut fields = config.field_names();
+                if config.doc().is_none() {
                     // The line being typed is not TOML yet (`[destination.fields.`): the names
                     // come from the rest of the file.
                     let start = doc.text[..offset].rfind('\n').map_or(0, |i| i + 1);
@@ -364,12 +389,11 @@ impl<W: Write> Server<W> {
                 }
                 Some(completion::config(&doc.text, offset, &fields, &schema))
             }
-            Kind::Other => None,
         }
     }
 
     fn hover(&self, uri: &Uri, at: Position) -> Option<lsp_types::Hover> {
-        let (doc, path, kind) = self.view(uri)?;
+        let (doc, _, analysis) = self.analysis(uri)?;
         let offset = doc.lines.offset(&doc.text, at, self.style.encoding);
         let encoding = self.style.encoding;
         // On a problem: its code.
@@ -387,58 +411,50 @@ impl<W: Write> Server<W> {
             };
             return Some(hover::markdown(format!("{}\n\n---\n\n{}", d.message, hover::code(&code)), Some(d.range)));
         }
-        let (config, text, template_offset, to_file): (ConfigAnalysis, String, usize, Box<dyn Fn(usize) -> usize>) =
-            match kind {
-                Kind::Template => {
-                    let (_, config) = TemplateAnalysis::new(&path, &doc.text, &self.docs).config?;
-                    (config, doc.text.clone(), offset, Box::new(|o| o))
-                }
-                Kind::Config => {
-                    let config = ConfigAnalysis::new(&path, &doc.text, &self.docs);
-                    let (action, text, template_offset) = config.template_at(offset)?;
-                    let text = text.to_owned();
-                    let positions = config.places.inline(action)?.clone();
-                    (config, text, template_offset, Box::new(move |o| positions.file_offset(o)))
-                }
-                Kind::Other => return None,
-            };
-        let (range, construct) = hover::construct_at(&text, template_offset)?;
+        type ToFile<'a> = Box<dyn Fn(usize) -> usize + 'a>;
+        let (config, text, template_offset, to_file): (&ConfigAnalysis, &str, usize, ToFile<'_>) = match &*analysis {
+            Analysis::Template(template) => (&template.config.as_ref()?.1, &doc.text, offset, Box::new(|o| o)),
+            Analysis::Config(config) => {
+                let (action, text, template_offset) = config.template_at(offset)?;
+                let positions = config.places.inline(action)?;
+                (config, text, template_offset, Box::new(move |o| positions.file_offset(o)))
+            }
+        };
+        let (range, construct) = hover::construct_at(text, template_offset)?;
         let range = Some(doc.lines.range(&doc.text, to_file(range.start), to_file(range.end), encoding));
         let markdown = match construct {
             Construct::Input(i) => hover::input(i),
-            Construct::Field(name) => hover::field(&config, &name)?,
+            Construct::Field(name) => hover::field(config, &name)?,
         };
         Some(hover::markdown(markdown, range))
     }
 
     fn definition(&self, uri: &Uri, at: Position) -> Option<lsp_types::Location> {
-        let (doc, path, kind) = self.view(uri)?;
+        let (doc, path, analysis) = self.analysis(uri)?;
         let offset = doc.lines.offset(&doc.text, at, self.style.encoding);
-        let (config_path, config, name) = match kind {
-            Kind::Template => {
-                let (config_path, config) = TemplateAnalysis::new(&path, &doc.text, &self.docs).config?;
+        let (config_path, config, name) = match &*analysis {
+            Analysis::Template(template) => {
+                let (config_path, config) = template.config.as_ref()?;
                 let (_, Construct::Field(name)) = hover::construct_at(&doc.text, offset)? else { return None };
-                (config_path, config, name)
+                (config_path.clone(), config, name)
             }
-            Kind::Config => {
-                let config = ConfigAnalysis::new(&path, &doc.text, &self.docs);
+            Analysis::Config(config) => {
                 let (_, text, template_offset) = config.template_at(offset)?;
                 let (_, Construct::Field(name)) = hover::construct_at(text, template_offset)? else { return None };
                 (path, config, name)
             }
-            Kind::Other => return None,
         };
-        definition::field_table(&config_path, &config, &name, self.style.encoding)
+        definition::field_table(&config_path, config, &name, self.style.encoding)
     }
 
     fn code_actions(&mut self, uri: &Uri, range: lsp_types::Range) -> Vec<lsp_types::CodeActionOrCommand> {
         let schema = self.schema();
-        let Some((doc, path, Kind::Config)) = self.view(uri) else { return Vec::new() };
-        let analysis = ConfigAnalysis::new(&path, &doc.text, &self.docs);
+        let Some((doc, _, analysis)) = self.analysis(uri) else { return Vec::new() };
+        let Analysis::Config(config) = &*analysis else { return Vec::new() };
         let encoding = self.style.encoding;
         let wanted =
             doc.lines.offset(&doc.text, range.start, encoding)..doc.lines.offset(&doc.text, range.end, encoding);
-        actions::quick_fixes(uri, doc, &analysis, wanted, &schema, encoding)
+        actions::quick_fixes(uri, doc, config, wanted, &schema, encoding)
     }
 }
 
