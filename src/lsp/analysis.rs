@@ -178,11 +178,41 @@ impl TemplateAnalysis {
     }
 }
 
-/// The identifier (letters, digits, `_`) around byte `offset` of `text`, with its range.
+/// The identifier (letters, digits, `_`) around byte `offset` of `text` (inside a character:
+/// that character), with its range.
 pub fn word_at(text: &str, offset: usize) -> Option<(std::ops::Range<usize>, &str)> {
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
-    let offset = offset.min(text.len());
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let start = text[..offset].char_indices().rev().take_while(|&(_, c)| is_word(c)).last().map_or(offset, |(i, _)| i);
     let end = text[offset..].char_indices().find(|&(_, c)| !is_word(c)).map_or(text.len(), |(i, _)| offset + i);
     (start < end).then(|| (start..end, &text[start..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_file_is_a_config_when_it_has_a_destination_table() {
+        let toml = Path::new("x.toml");
+        assert_eq!(kind_of(toml, "[destination]\nname = 1\n"), Kind::Config);
+        assert_eq!(kind_of(toml, "  [destination.actions.add]\n"), Kind::Config);
+        assert_eq!(kind_of(toml, "destination.name = \"a\"\n"), Kind::Config);
+        assert_eq!(kind_of(toml, "destination = { name = \"a\" }\n"), Kind::Config);
+        // Not TOML yet, still a config: its syntax error shows.
+        assert_eq!(kind_of(toml, "[destination]\nname = \n"), Kind::Config);
+        assert_eq!(kind_of(toml, "[package]\ndestinations = 1\n[destination_x]\n"), Kind::Other);
+        assert_eq!(kind_of(Path::new("x.json"), "[destination]\n"), Kind::Other);
+        assert_eq!(kind_of(Path::new("a.jsonata"), ""), Kind::Template);
+    }
+
+    #[test]
+    fn words_around_an_offset() {
+        assert_eq!(word_at("$$.records.{\"e\": email}", 19), Some((17..22, "email")));
+        assert_eq!(word_at("a é_b c", 3), Some((2..6, "é_b")));
+        assert_eq!(word_at("a  b", 2), None);
+    }
 }
