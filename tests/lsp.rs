@@ -36,8 +36,14 @@ impl Client {
 
     /// Starts the server, not yet initialized.
     fn spawn() -> Client {
+        Client::spawn_with(&[])
+    }
+
+    /// Starts the server with environment variables `env` set, not yet initialized.
+    fn spawn_with(env: &[(&str, &str)]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
             .arg("lsp")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -458,4 +464,45 @@ fn exit_without_shutdown_is_a_failure_status() {
     let (mut client, _) = Client::start(&[]);
     client.notify("exit", Value::Null);
     assert_eq!(client.child.wait().unwrap().code(), Some(1));
+}
+
+#[test]
+fn secrets_never_reach_the_editor() {
+    let dir = folder("secrets");
+    let file = uri(&dir.join("audience.toml"));
+    let config = r#"[destination]
+name = "Acme"
+base_url = "${LSP_BASE}"
+headers = { "X-Key" = { value = "literal-canary-0042", secret = true } }
+
+[destination.auth]
+type = "bearer"
+token = "${LSP_TOKEN}"
+
+[destination.actions.add]
+path = "/m"
+template = '{"m": [$$.records.{"e": email}]}'
+
+[destination.actions.update]
+use_add = true
+
+[destination.actions.remove]
+path = "/m/literal-canary-0042"
+template = '{"m": [$$.records.{"e": email}]}'
+"#;
+    let mut client =
+        Client::spawn_with(&[("LSP_BASE", "ftp://env-canary-0042.example"), ("LSP_TOKEN", "env-canary-0042")]);
+    client.request("initialize", json!({"capabilities": {}}));
+    client.open(&file, config);
+    let d = client.diagnostics(&file, Some(1));
+    // The base URL's problem is shown, at its value, without the value.
+    let base = d.iter().find(|d| d["range"]["start"]["line"] == 2).unwrap_or_else(|| panic!("{d:?}"));
+    let mut seen = serde_json::to_string(&d).unwrap();
+    for (line, character) in [(2, 13), (3, 40), (7, 10), (18, 10)] {
+        seen.push_str(&client.request("textDocument/hover", position(&file, line, character)).to_string());
+        seen.push_str(&client.request("textDocument/completion", position(&file, line, character)).to_string());
+    }
+    assert!(!seen.contains("canary-0042"), "a secret reached the editor: {seen}");
+    assert_eq!(ranges(std::slice::from_ref(base)), [("C0301".to_owned(), [2, 11, 2, 24])]);
+    assert_eq!(client.finish(), 0);
 }
