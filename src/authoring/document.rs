@@ -142,12 +142,6 @@ impl ConfigDocument {
             .collect()
     }
 
-    /// Whether the text has a `[destination]` table, which makes a TOML file an `audience`
-    /// config.
-    pub fn has_destination(&self) -> bool {
-        self.doc.get("destination").is_some_and(Item::is_table_like)
-    }
-
     /// Writes the settings of field `name` that differ from what is written (so that an
     /// untouched field's table stays as it is, defaults left unwritten).
     pub fn set_field(&mut self, name: &str, settings: &FieldSettingsText) -> Result<(), String> {
