@@ -203,6 +203,12 @@ fn template_diagnostics_at_exact_ranges_in_either_encoding() {
         assert_eq!(ranges(&d), [("X0125".to_owned(), [1, start, 1, start + 5])], "{d:?}");
         assert_eq!(d[0]["severity"], 1);
         assert_eq!(d[0]["source"], "audience");
+        // The link: the line of the user docs that first names the code.
+        let href = d[0]["codeDescription"]["href"].as_str().unwrap_or_else(|| panic!("{d:?}"));
+        let (docs, line) = href.rsplit_once("#L").unwrap();
+        assert!(docs.ends_with("/docs/templates.md"), "{href}");
+        let templates = include_str!("../docs/templates.md");
+        assert!(templates.lines().nth(line.parse::<usize>().unwrap() - 1).unwrap().contains("X0125"), "{href}");
         assert!(d[0]["message"].as_str().unwrap().contains("`$foo`"), "{d:?}");
         assert!(d[0]["message"].as_str().unwrap().contains("\nhint: "), "{d:?}");
         // Incremental: `foo` becomes `number` (the range in the negotiated units), then an `&`
@@ -275,6 +281,7 @@ fn config_problems_at_their_keys_and_inside_toml_strings() {
         let x0125 = d.iter().find(|d| d["code"] == "X0125").unwrap();
         assert!(x0125["message"].as_str().unwrap().starts_with("add template: "), "{x0125}");
         let c0101 = d.iter().find(|d| d["code"] == "C0101").unwrap();
+        assert!(c0101["codeDescription"]["href"].as_str().unwrap().contains("/docs/config.md#L"), "{c0101}");
         assert!(c0101["message"].as_str().unwrap().contains("did you mean `max_concurrency`?"), "{c0101}");
 
         // The quick fix: the one key one edit away.

@@ -1,14 +1,18 @@
 //! Problems as the editor shows them: each at its range in the buffer (in the negotiated
-//! encoding), with its code, its hint, and a link to the code's explanation when the editor was
-//! given where explanations are served (`initializationOptions.explainUrl`, such as a running
-//! `audience studio`'s `http://127.0.0.1:PORT/explain/`).
+//! encoding), with its code, its hint, and a link to the code's explanation: where the editor
+//! was told explanations are served (`initializationOptions.explainUrl`, such as a running
+//! `audience studio`'s `http://127.0.0.1:PORT/explain/`), else the line of the user docs
+//! (`docs/templates.md`, `docs/config.md`) that first names the code, when the binary runs
+//! beside the sources it was built from.
+
+use std::path::{Path, PathBuf};
 
 use lsp_types::{CodeDescription, Diagnostic, DiagnosticSeverity, NumberOrString, Uri};
 
 use crate::template::Severity;
 
 use super::analysis::{ConfigAnalysis, TemplateAnalysis};
-use super::documents::Document;
+use super::documents::{Document, uri_of};
 use super::encoding::Encoding;
 
 /// What turning problems into diagnostics needs beyond the problems.
@@ -18,9 +22,34 @@ pub struct Style {
     pub encoding: Encoding,
     /// Where a code's explanation is: this followed by the code.
     pub explain_url: Option<String>,
+    /// The user docs' paths and texts, when they are on this machine.
+    pub docs: Vec<(PathBuf, String)>,
 }
 
 impl Style {
+    /// The user docs beside the sources the binary was built from, when they are there.
+    pub fn local_docs() -> Vec<(PathBuf, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        ["templates.md", "config.md"]
+            .into_iter()
+            .filter_map(|name| {
+                let path = dir.join(name);
+                Some((path.clone(), std::fs::read_to_string(path).ok()?))
+            })
+            .collect()
+    }
+
+    /// The link to `code`'s explanation.
+    fn href(&self, code: &str) -> Option<Uri> {
+        if let Some(base) = &self.explain_url {
+            return format!("{base}{code}").parse().ok();
+        }
+        let config_code = code.starts_with('C');
+        let (path, text) = self.docs.iter().find(|(path, _)| path.ends_with("config.md") == config_code)?;
+        let line = text.lines().position(|l| l.contains(code))? + 1;
+        format!("{}#L{line}", uri_of(path)?.as_str()).parse().ok()
+    }
+
     fn diagnostic(
         &self,
         range: lsp_types::Range,
@@ -33,7 +62,7 @@ impl Style {
             Some(hint) => format!("{message}\nhint: {hint}"),
             None => message.to_owned(),
         };
-        let href = self.explain_url.as_ref().and_then(|base| format!("{base}{code}").parse::<Uri>().ok());
+        let href = self.href(code);
         Diagnostic {
             range,
             severity: Some(match severity {

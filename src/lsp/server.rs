@@ -115,7 +115,7 @@ impl<W: Write> Server<W> {
         Server {
             out,
             docs: Documents::default(),
-            style: Style { encoding: Encoding::Utf16, explain_url: None },
+            style: Style { encoding: Encoding::Utf16, explain_url: None, docs: Vec::new() },
             schema: None,
             initialized: false,
             shut_down: false,
@@ -206,6 +206,7 @@ impl<W: Write> Server<W> {
             .and_then(|o| o.get("explainUrl"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        self.style.docs = Style::local_docs();
         self.initialized = true;
         let capabilities = ServerCapabilities {
             position_encoding: Some(match self.style.encoding {
