@@ -48,4 +48,7 @@ pub mod authoring;
 pub mod studio;
 
 #[cfg(feature = "cli")]
+pub mod lsp;
+
+#[cfg(feature = "cli")]
 pub mod cli;

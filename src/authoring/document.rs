@@ -118,6 +118,30 @@ impl ConfigDocument {
         }
     }
 
+    /// The names of the `[destination.fields.*]` tables, in file order.
+    pub fn field_tables(&self) -> Vec<String> {
+        let fields = self.doc.get("destination").and_then(|d| d.get("fields")).and_then(Item::as_table_like);
+        fields.map(|f| f.iter().map(|(k, _)| k.to_owned()).collect()).unwrap_or_default()
+    }
+
+    /// For each sync, in file order: its name and how it supplies field `name` (`map` with the
+    /// column, or `static`), `None` when it does not.
+    pub fn sync_supply(&self, name: &str) -> Vec<(String, Option<String>)> {
+        let Some(syncs) = self.doc.get("syncs").and_then(Item::as_table_like) else { return Vec::new() };
+        syncs
+            .iter()
+            .map(|(sync, table)| {
+                let get = |key: &str| table.get(key).and_then(|t| t.get(name));
+                let how = match (get("map"), get("static")) {
+                    (Some(column), _) => Some(format!("map: column `{}`", column.as_str().unwrap_or("?"))),
+                    (None, Some(_)) => Some("static".to_owned()),
+                    _ => None,
+                };
+                (sync.to_owned(), how)
+            })
+            .collect()
+    }
+
     /// Writes the settings of field `name` that differ from what is written (so that an
     /// untouched field's table stays as it is, defaults left unwritten).
     pub fn set_field(&mut self, name: &str, settings: &FieldSettingsText) -> Result<(), String> {

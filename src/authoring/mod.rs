@@ -13,7 +13,9 @@
 //! ```
 
 pub mod document;
+pub mod locate;
 pub mod service;
 
 pub use document::{ConfigDocument, FieldSettingsText, TemplateSlot};
+pub use locate::ProblemPlaces;
 pub use service::{Analysis, Draft, NEW_CONFIG, PreviewRequest, SaveOutcome, Workspace};

@@ -8,6 +8,7 @@ mod fields;
 mod listen;
 mod log;
 mod logs;
+mod lsp;
 mod preview;
 mod render;
 mod run;
@@ -23,7 +24,7 @@ use std::io::IsTerminal;
 /// One TOML file describes your audience API and the syncs that feed it; request bodies are
 /// templates in an allowlisted subset of JSONata. `check`, `fields`, `render` and `preview` work
 /// offline; `sync` runs syncs now and `run` runs them on their schedules; `logs` shows what a run
-/// did and `runs` the run history; `studio` edits templates in the browser. New here? `audience demo` does the whole job on
+/// did and `runs` the run history; `studio` edits templates in the browser, `lsp` checks them in your editor. New here? `audience demo` does the whole job on
 /// this machine, nothing else installed.
 #[derive(Parser, Debug)]
 #[command(name = "audience", version, propagate_version = true)]
@@ -44,6 +45,7 @@ enum Command {
     Runs(runs::Args),
     Demo(demo::Args),
     Studio(studio::Args),
+    Lsp(lsp::Args),
 }
 
 /// Output format of a command.
@@ -99,6 +101,7 @@ pub fn main() -> i32 {
         Command::Runs(args) => runs::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Studio(args) => studio::run(args),
+        Command::Lsp(args) => lsp::run(args),
     }
 }
 

@@ -252,8 +252,9 @@ fn suggestion(path: &[Segment]) -> Option<String> {
     })
 }
 
-/// Levenshtein distance over characters (keys are short).
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance over characters (keys are short); the language server's quick fix
+/// uses it too.
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

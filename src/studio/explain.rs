@@ -14,23 +14,33 @@ pub fn is_code(code: &str) -> bool {
     b.len() == 5 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit)
 }
 
-/// The lines of the docs that mention `code`, with the heading each is under, as an HTML page.
-pub fn page(code: &str) -> String {
-    let mut body = String::new();
+/// The lines of the docs that mention `code`: the doc file, the heading the line is under, the
+/// line (the language server's hover shows them too).
+pub fn mentions(code: &str) -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut out = Vec::new();
     for (file, text) in DOCS {
         let mut heading = "";
         for line in text.lines() {
             if line.starts_with('#') {
                 heading = line.trim_start_matches('#').trim();
             } else if line.contains(code) {
-                body.push_str(&format!(
-                    "<section><h2>{} — {}</h2><pre>{}</pre></section>\n",
-                    escape_html(file),
-                    escape_html(heading),
-                    escape_html(line)
-                ));
+                out.push((file, heading, line));
             }
         }
+    }
+    out
+}
+
+/// The lines of the docs that mention `code`, with the heading each is under, as an HTML page.
+pub fn page(code: &str) -> String {
+    let mut body = String::new();
+    for (file, heading, line) in mentions(code) {
+        body.push_str(&format!(
+            "<section><h2>{} — {}</h2><pre>{}</pre></section>\n",
+            escape_html(file),
+            escape_html(heading),
+            escape_html(line)
+        ));
     }
     if body.is_empty() {
         body = format!("<p>The docs do not mention {} yet.</p>", escape_html(code));
