@@ -137,6 +137,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn snowflake_sources_mask_their_password_and_passphrase() {
+        let base = Path::new("/etc/audience");
+        let url = "snowflake://SVC@org-acct/DB/MARTS?warehouse=WH&password=p%40ss&role=R";
+        let p = parse_source(url, false, base).unwrap();
+        assert_eq!((p.password.as_deref(), p.passphrase.as_deref()), (Some("p%40ss"), None));
+        let WarehouseSource::Snowflake { url: text, shown } = &p.source else { panic!("{:?}", p.source) };
+        assert!(text.is_secret());
+        assert_eq!(shown, "snowflake://SVC@org-acct/DB/MARTS?warehouse=WH&password=***&role=R");
+        assert!(!format!("{:?}", p.source).contains("p%40ss"));
+        let url = "snowflake://SVC@org-acct/DB/MARTS?private_key_file=/k.p8&private_key_passphrase=pp";
+        let p = parse_source(url, false, base).unwrap();
+        assert_eq!((p.password.as_deref(), p.passphrase.as_deref()), (None, Some("pp")));
+        let WarehouseSource::Snowflake { shown, .. } = &p.source else { panic!() };
+        assert_eq!(shown, "snowflake://SVC@org-acct/DB/MARTS?private_key_file=/k.p8&private_key_passphrase=***");
+        let p = parse_source("snowflake://SVC@acct/DB/S?private_key_file=/k.p8", false, base).unwrap();
+        assert!(matches!(&p.source, WarehouseSource::Snowflake { url, .. } if !url.is_secret()));
+        let p = parse_source("snowflake://SVC@acct/DB/S?private_key_file=/k.p8", true, base).unwrap();
+        assert!(matches!(&p.source, WarehouseSource::Snowflake { url, shown } if url.is_secret() && shown == MASK));
+        for bad in ["snowflake://", "snowflake://acct/DB/S", "snowflake://u@acct", "snowflake://u@acct/?x"] {
+            assert!(parse_source(bad, false, base).unwrap_err().contains("snowflake://USER@ACCOUNT"), "{bad}");
+        }
+    }
+
+    #[test]
     fn sources() {
         let base = Path::new("/etc/audience");
         let p = parse_source("sqlite://warehouse.db", false, base).unwrap();
