@@ -187,7 +187,7 @@ async fn one_run(
     assert_eq!(db.run(&sql.finish_run(), &finish).await.affected_rows(), Some(1));
     let [drop_delta, drop_journal] = <[String; 2]>::try_from(sql.drop_run_state()).unwrap();
     db.run(&drop_delta, &[]).await;
-    db.run(&drop_journal, &[text(SYNC)]).await;
+    db.run(&drop_journal, &[text(SYNC), text(SYNC), text(&token)]).await;
     assert_eq!(db.run(&sql.release_lock(), &[text(SYNC), text(&token)]).await.affected_rows(), Some(1));
     counts
 }

@@ -199,24 +199,6 @@ impl Session {
         Ok(session)
     }
 
-    /// Another handle on this session (same token: Snowflake runs statements of one session
-    /// from several clients), with an HTTP client of its own: for the lock's heartbeat, which
-    /// runs on a thread and a runtime of its own while the run's statements go on here.
-    pub fn detached(&self) -> Result<Session, SnowflakeError> {
-        let settings = ClientSettings { timeout: self.options.request_timeout, max_idle_per_host: 1 };
-        let http = crate::http::client::build(settings)
-            .map_err(|e| SnowflakeError::Transport(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Session {
-            http,
-            base: self.base.clone(),
-            token: self.token.clone(),
-            masker: self.masker.clone(),
-            options: self.options.clone(),
-            sequence: 0,
-            round_trips: 0,
-        })
-    }
-
     /// HTTP requests sent so far, the login and any polling included.
     pub fn round_trips(&self) -> u64 {
         self.round_trips

@@ -586,17 +586,25 @@ impl RunSql<'_> {
         )
     }
 
-    /// The run's per-run state, once applied: its delta and its journal rows. Binds of the
-    /// second: sync.
+    /// The run's per-run state, once applied: its delta and its journal rows, the latter only
+    /// while `?` holds the lock (a run taken over must not delete the journal its taker has yet
+    /// to apply). Binds of the second: sync, sync, token.
     pub fn drop_run_state(&self) -> Vec<String> {
         vec![
             format!("DROP TABLE IF EXISTS {}", self.delta()),
-            format!("DELETE FROM {} WHERE SYNC_NAME = ? AND RUN_ID = {}", self.outcomes(), self.run_id),
+            format!(
+                "DELETE FROM {} WHERE SYNC_NAME = ? AND RUN_ID = {} \
+                 AND EXISTS (SELECT 1 FROM {} L WHERE L.SYNC_NAME = ? AND L.TOKEN = ?)",
+                self.outcomes(),
+                self.run_id,
+                self.locks()
+            ),
         ]
     }
 
     /// The sync's snapshot tables, for retention (`SNAPSHOT_<SYNC>_<RUN>`; the caller keeps the
-    /// newest and drops the rest by name). Binds: the name prefix with its `_`s escaped.
+    /// newest and drops the rest by name, the `_` wildcards of `LIKE` only widening the list).
+    /// Binds: the name prefix, then `%`.
     pub fn list_snapshots(&self) -> String {
         format!(
             "SELECT TABLE_NAME FROM {}.INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME LIKE ? \

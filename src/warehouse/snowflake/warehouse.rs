@@ -45,6 +45,8 @@ const TAKEN: &str = "another run (the lock row no longer holds this run's token)
 /// A Snowflake warehouse: one session.
 pub struct SnowflakeWarehouse {
     db: Db,
+    /// Where the session logged in (the heartbeat logs in again with it).
+    source: SnowflakeSource,
     /// The database holding the model and the state schema.
     database: String,
     /// The model's schema: the session's again after creating the state schema (`CREATE
@@ -182,8 +184,9 @@ impl SnowflakeWarehouse {
             .map_err(|e| WarehouseError::Connect(format!("{shown}: {e}")))?;
         Ok(SnowflakeWarehouse {
             db: Db { session, statements: 0 },
-            database: source.database,
-            schema: source.schema,
+            database: source.database.clone(),
+            schema: source.schema.clone(),
+            source,
             me: None,
             dry_run: false,
             lease: None,
@@ -393,7 +396,9 @@ impl SnowflakeWarehouse {
             let [drop_delta, clear] = <[String; 2]>::try_from(dead_sql.drop_run_state())
                 .map_err(|_| WarehouseError::sql("dropping a dead run's state", "unexpected statements"))?;
             self.db.run("dropping a dead run's delta", &drop_delta, &[]).await?;
-            self.db.run("clearing a dead run's journal", &clear, &[t(sync.as_str())]).await?;
+            self.db
+                .run("clearing a dead run's journal", &clear, &[t(sync.as_str()), t(sync.as_str()), t(&token)])
+                .await?;
         }
         // Deltas of runs that ended without a journal row (or failed before their retention).
         let prefix = format!("DELTA_{}_", sync.as_str().to_ascii_uppercase());
@@ -502,9 +507,14 @@ impl SnowflakeWarehouse {
         Ok(stats)
     }
 
-    /// Starts the lease and its heartbeat thread once the lock row is ours.
-    fn hold(&mut self, sync: &SyncName, me: &Me) -> Result<()> {
-        let session = self.db.session.detached().map_err(|e| WarehouseError::sql("starting the heartbeat", e))?;
+    /// Starts the lease and its heartbeat thread once the lock row is ours. The heartbeat has a
+    /// session of its own: Snowflake runs a session's statements concurrently, but fakesnow
+    /// refuses a second statement while one runs, and a session of its own keeps a slow
+    /// statement of the run from delaying a heartbeat anyway.
+    async fn hold(&mut self, sync: &SyncName, me: &Me) -> Result<()> {
+        let session = Session::login(&self.source, &SessionOptions::default())
+            .await
+            .map_err(|e| WarehouseError::sql("logging the heartbeat's session in", e))?;
         let spec = state_spec(sync);
         let sql = self.sql(&spec, 0, 0).heartbeat();
         let (tx, rx) = mpsc::channel::<Beat>();
@@ -519,7 +529,7 @@ impl SnowflakeWarehouse {
             answer.recv().map_err(|_| "the heartbeat's thread is gone".to_owned())?
         });
         let lease = Arc::new(Lease::new(me.lease, renew));
-        let beat = Beater { session, sql, sync: sync.as_str().to_owned(), token: me.token.clone() };
+        let beat = Beater { session: Some(session), sql, sync: sync.as_str().to_owned(), token: me.token.clone() };
         self.heartbeat = Some(Heartbeat::start(beat, lease.clone(), me.lease, tx, rx)?);
         self.lease = Some(lease);
         Ok(())
@@ -549,9 +559,9 @@ enum Beat {
     Stop,
 }
 
-/// The heartbeat's statement, on a session handle of its own.
+/// The heartbeat's statement, on a session of its own.
 struct Beater {
-    session: Session,
+    session: Option<Session>,
     sql: String,
     sync: String,
     token: String,
@@ -560,7 +570,8 @@ struct Beater {
 impl Beater {
     async fn beat(&mut self) -> Result<Renewed, String> {
         let binds = [t(&self.sync), t(&self.token)];
-        match self.session.query(&self.sql, &binds).await {
+        let Some(session) = self.session.as_mut() else { return Err("the heartbeat's session ended".into()) };
+        match session.query(&self.sql, &binds).await {
             Ok(r) if r.affected_rows() == Some(0) => Ok(Renewed::Lost(TAKEN.into())),
             Ok(_) => Ok(Renewed::Yes),
             Err(e) => Err(e.to_string()),
@@ -594,7 +605,13 @@ impl Heartbeat {
             .spawn(move || {
                 loop {
                     match rx.recv_timeout(every) {
-                        Ok(Beat::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        Ok(Beat::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            if let Some(session) = beater.session.take() {
+                                // Best effort: an unused session also expires on its own.
+                                let _ = runtime.block_on(session.logout());
+                            }
+                            break;
+                        }
                         Ok(Beat::Renew(reply)) => {
                             let _ = reply.send(runtime.block_on(beater.beat()));
                         }
@@ -657,7 +674,7 @@ impl Warehouse for SnowflakeWarehouse {
         }
         self.create_state(sync).await?;
         let locked = self.acquire(sync, me, true).await?;
-        if let Err(e) = self.hold(sync, me) {
+        if let Err(e) = self.hold(sync, me).await {
             let spec = state_spec(sync);
             let sql = self.sql(&spec, 0, 0).release_lock();
             let _ = self.db.run("releasing the lock", &sql, &[t(sync.as_str()), t(&me.token)]).await;
@@ -859,17 +876,19 @@ impl Warehouse for SnowflakeWarehouse {
     }
 
     async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()> {
-        if self.dry_run {
+        // A run that lost its lock leaves its delta and journal to the run that took it over.
+        if self.dry_run || self.lease.as_ref().is_some_and(|l| l.lost().is_some()) {
             return Ok(());
         }
         let sync = &run.sync;
+        let token = self.token();
         let spec = self.current.as_ref().map_or_else(|| state_spec(sync), |c| c.spec.clone());
         let database = self.database.clone();
         let sql = run_sql(&database, &spec, run.run_id, run.config, false);
         let [drop_delta, clear] = <[String; 2]>::try_from(sql.drop_run_state())
             .map_err(|_| WarehouseError::sql("dropping the run's state", "unexpected statements"))?;
         self.db.run("dropping the delta", &drop_delta, &[]).await?;
-        self.db.run("clearing the journal", &clear, &[t(sync.as_str())]).await?;
+        self.db.run("clearing the journal", &clear, &[t(sync.as_str()), t(sync.as_str()), t(&token)]).await?;
         let prefix = format!("SNAPSHOT_{}_", sync.as_str().to_ascii_uppercase());
         let mut runs = self.list_tables(sync, &prefix).await?;
         runs.sort_unstable_by_key(|r| std::cmp::Reverse(r.0));
