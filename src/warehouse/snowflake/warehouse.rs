@@ -15,6 +15,7 @@
 //! * **A dry run** writes no state: its snapshot and delta are `…_DRY` tables, and what it had
 //!   to create (the schema, an empty baseline) is dropped when it ends.
 
+use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -35,6 +36,12 @@ use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, RESERVED_COLUMNS, Result, RunCounts, RunInfo,
     RunRef, RunStart, RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
 };
+
+/// Delta records read per statement (at least a batch): several batches per round trip, so that
+/// a run costs about one statement per batch (its recording), while a page stays small enough for
+/// Snowflake to answer inline (a larger result comes in chunks, which is an error naming the page
+/// size). Snowflake does not document its inline limit: to be measured on a real account.
+const PAGE_ROWS: usize = 5_000;
 
 /// How often a taker looks at a lock row whose holder it watches.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -58,6 +65,8 @@ pub struct SnowflakeWarehouse {
     heartbeat: Option<Heartbeat>,
     /// The run whose delta was built, for the reads and the statements at its end.
     current: Option<Current>,
+    /// Delta rows read ahead (one page, in sequence order), not yet visited.
+    page: VecDeque<Vec<OwnedValue>>,
     /// Tables a dry run created and drops when it ends (by name), and whether it created the
     /// state schema itself.
     dry_created: Vec<String>,
@@ -192,6 +201,7 @@ impl SnowflakeWarehouse {
             lease: None,
             heartbeat: None,
             current: None,
+            page: VecDeque::new(),
             dry_created: Vec::new(),
             dry_schema: false,
         })
@@ -503,6 +513,7 @@ impl SnowflakeWarehouse {
             let binds = [t(sync.as_str()), t(&run.started_at), t(&run.started_at), t(sync.as_str()), t(&token)];
             self.db.run("logging invalid rows", &sql.log_invalid(), &binds).await?;
         }
+        self.page.clear();
         self.current = Some(Current { spec: spec.clone(), run_id: run.run_id, config: run.config, resend_all });
         Ok(stats)
     }
@@ -765,27 +776,37 @@ impl Warehouse for SnowflakeWarehouse {
         visit: &mut dyn FnMut(&DeltaRecord<'_>),
     ) -> Result<Option<i64>> {
         let current = self.current()?;
-        let (lo, hi) = (after.saturating_add(1), after.saturating_add(limit as i64).min(last));
-        if lo > hi {
+        let doing = "reading the delta";
+        let first = after.saturating_add(1);
+        if first > last {
             return Ok(None);
         }
-        let sql =
-            RunSql { resend_all: current.resend_all, ..self.sql(spec, current.run_id, current.config) }.read_page();
-        let doing = "reading the delta";
-        self.db.statements += 1;
-        let page = self
-            .db
-            .session
-            .query_page(&sql, &[Bind::Fixed(lo), Bind::Fixed(hi)], limit)
-            .await
-            .map_err(|e: SnowflakeError| WarehouseError::sql(doing, e))?;
+        // Served from the page read ahead when it holds the next record; else the next page.
+        if self.page.front().and_then(|r| r.first()).and_then(int) != Some(first) {
+            self.page.clear();
+            let rows = PAGE_ROWS.max(limit);
+            let hi = after.saturating_add(rows as i64).min(last);
+            let sql =
+                RunSql { resend_all: current.resend_all, ..self.sql(spec, current.run_id, current.config) }.read_page();
+            self.db.statements += 1;
+            let page = self
+                .db
+                .session
+                .query_page(&sql, &[Bind::Fixed(first), Bind::Fixed(hi)], rows)
+                .await
+                .map_err(|e: SnowflakeError| WarehouseError::sql(doing, e))?;
+            self.page.extend(page.rows);
+        }
         let mut read = None;
         let mut image: Vec<OwnedValue> = Vec::with_capacity(spec.columns.len());
-        for mut row in page.rows {
+        for _ in 0..limit {
+            let Some(seq) = self.page.front().and_then(|r| r.first()).and_then(int).filter(|s| *s <= last) else {
+                break;
+            };
+            let Some(mut row) = self.page.pop_front() else { break };
             if row.len() != 3 + spec.columns.len() {
                 return Err(WarehouseError::sql(doing, "a delta row without the image's columns"));
             }
-            let seq = int(&row[0]).ok_or_else(|| WarehouseError::sql(doing, "a delta row without its number"))?;
             let op = int(&row[1])
                 .and_then(Op::from_code)
                 .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
@@ -908,6 +929,7 @@ impl Warehouse for SnowflakeWarehouse {
         }
         self.heartbeat = None;
         self.current = None;
+        self.page.clear();
         let spec = state_spec(sync);
         let result = if self.dry_run {
             let mut result = Ok(());
