@@ -177,3 +177,24 @@ fn with_password(url: &str, password: &str) -> String {
     let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
     format!("{scheme}://{user}:{password}@{host}")
 }
+
+/// A Snowflake source whose server cannot be reached says why, naming the source with its
+/// password and key passphrase masked, in the summary, the log and `check`'s output.
+#[test]
+fn snowflake_connection_errors_never_show_the_password() {
+    let w = Warehouse::new(Kind::Sqlite, "snowflake_unreachable");
+    let r = Receiver::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let source = format!(
+        "snowflake://svc@acct/DB/PUBLIC?password={CANARY}&host=127.0.0.1&port={closed}&protocol=http&warehouse=WH"
+    );
+    let config = config(&w, &r, "SELECT 1 AS id", &[], &source);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 1, "{s}\n{err}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("cannot open the warehouse") && error.contains("password=***"), "{error}");
+    let check = audience(&["check", config.to_str().unwrap(), "--connect", "--format", "json"]);
+    let check = String::from_utf8_lossy(&check.stdout);
+    assert!(check.contains("cannot open the warehouse"), "{check}");
+    assert!(!error.contains(CANARY) && !err.contains(CANARY) && !check.contains(CANARY), "{error}\n{err}\n{check}");
+}
