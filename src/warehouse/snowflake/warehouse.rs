@@ -65,6 +65,8 @@ pub struct SnowflakeWarehouse {
     heartbeat: Option<Heartbeat>,
     /// The run whose delta was built, for the reads and the statements at its end.
     current: Option<Current>,
+    /// The state tables are known to exist (this run created or found them at its version).
+    has_state: bool,
     /// Delta rows read ahead (one page, in sequence order), not yet visited.
     page: VecDeque<Vec<OwnedValue>>,
     /// Tables a dry run created and drops when it ends (by name), and whether it created the
@@ -97,6 +99,7 @@ struct Db {
 impl Db {
     async fn run(&mut self, doing: &str, sql: &str, binds: &[Bind]) -> Result<QueryResult> {
         self.statements += 1;
+        tracing::trace!("Snowflake statement {}: {doing}", self.statements);
         self.session.query(sql, binds).await.map_err(|e| WarehouseError::sql(doing, e))
     }
 
@@ -202,6 +205,7 @@ impl SnowflakeWarehouse {
             heartbeat: None,
             current: None,
             page: VecDeque::new(),
+            has_state: false,
             dry_created: Vec::new(),
             dry_schema: false,
         })
@@ -250,6 +254,7 @@ impl SnowflakeWarehouse {
         if let Ok(found) = self.schema_version(sync).await
             && schema::upgrade_from(found)?.is_none()
         {
+            self.has_state = true;
             return Ok(());
         }
         let spec = state_spec(sync);
@@ -264,6 +269,7 @@ impl SnowflakeWarehouse {
                 self.db.run("recording the state tables' schema version", &sql, &[]).await?;
             }
         }
+        self.has_state = true;
         Ok(())
     }
 
@@ -725,7 +731,7 @@ impl Warehouse for SnowflakeWarehouse {
     }
 
     async fn run_info(&mut self, sync: &SyncName, run: Option<i64>) -> Result<Option<RunInfo>> {
-        if !self.table_exists(sync, "RUNS").await? {
+        if !self.has_state && !self.table_exists(sync, "RUNS").await? {
             return Ok(None);
         }
         let spec = state_spec(sync);
@@ -789,6 +795,7 @@ impl Warehouse for SnowflakeWarehouse {
             let sql =
                 RunSql { resend_all: current.resend_all, ..self.sql(spec, current.run_id, current.config) }.read_page();
             self.db.statements += 1;
+            tracing::trace!("Snowflake statement {}: {doing}", self.db.statements);
             let page = self
                 .db
                 .session
