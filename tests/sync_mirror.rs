@@ -422,3 +422,27 @@ fn config_change_is_a_full_resync(kind: Kind, name: &str) {
     assert_eq!(sync(&config, &[]).1["requests"], 0);
     assert_eq!(r.members(), w.expected_members());
 }
+
+/// Key-pair authentication end to end: a sync whose Snowflake source names the test's private
+/// key logs in with it (the JWT itself is checked in tests/snowflake_protocol.rs), and an
+/// encrypted key stops the run with an error that says how to decrypt it, never the passphrase.
+#[test]
+fn snowflake_key_pair_sources() {
+    let w = Warehouse::new(Kind::Snowflake, "key_pair");
+    let r = Receiver::start();
+    w.add_users(1..=12);
+    let config = write_config(&w, &r, &Settings::default());
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snowflake/rsa_key.p8");
+    sync_support::edit_config(&config, &[("password=any-password", &format!("private_key_file={key}"))]);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64()), (0, Some(12)), "{s}\n{err}");
+    assert_eq!(r.members(), w.expected_members());
+
+    let encrypted = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snowflake/rsa_key_encrypted.p8");
+    sync_support::edit_config(&config, &[(key, &format!("{encrypted}&private_key_passphrase=PASSPHRASE-canary"))]);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 1, "{s}\n{err}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("rsa_key_encrypted.p8") && error.contains("openssl pkcs8"), "{error}");
+    assert!(!error.contains("PASSPHRASE-canary") && !err.contains("PASSPHRASE-canary"), "{error}\n{err}");
+}
