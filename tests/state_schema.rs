@@ -186,3 +186,26 @@ fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
     now.retain(|sql| !sql.contains("_audience_snapshot_members_2"));
     assert_eq!(now, upgraded, "the upgrade adds the version table and the lock's identity, and changes nothing else");
 }
+
+/// Snowflake's state tables record their version too: a newer one is refused (nothing changed),
+/// and so is an older one, for which there is no upgrade step (its layout began at version 2).
+#[test]
+fn snowflake_refuses_versions_it_cannot_read() {
+    let (w, r, config) = first_synced(Kind::Snowflake, "schema_versions", 1..=5);
+    assert_eq!(version(&w), Some(CURRENT), "a new warehouse records the current version");
+    w.add_users([6]);
+    for (found, says) in [
+        (CURRENT + 1, format!("at schema version {}, written by a newer audience", CURRENT + 1)),
+        (1, format!("at schema version 1, and this audience has no step from it to version {CURRENT}")),
+    ] {
+        w.exec(&format!("UPDATE {} SET version = {found}", w.state("schema")));
+        r.clear_log();
+        let (code, s, err) = sync(&config, &[]);
+        assert_eq!(code, 1, "{s}\n{err}");
+        assert!(s["error"].as_str().unwrap().contains(&says), "{s}");
+        assert!(r.requests().is_empty());
+    }
+    w.exec(&format!("UPDATE {} SET version = {CURRENT}", w.state("schema")));
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64()), (0, Some(1)), "{s}\n{err}");
+}

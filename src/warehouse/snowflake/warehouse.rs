@@ -251,11 +251,8 @@ impl SnowflakeWarehouse {
     /// Creates the state tables when missing and records the schema version; refuses a newer
     /// one. A state at the current version costs one statement.
     async fn create_state(&mut self, sync: &SyncName) -> Result<()> {
-        if let Ok(found) = self.schema_version(sync).await
-            && schema::upgrade_from(found)?.is_none()
-        {
-            self.has_state = true;
-            return Ok(());
+        if let Ok(Some(found)) = self.schema_version(sync).await {
+            return self.at_version(found);
         }
         let spec = state_spec(sync);
         let statements = self.sql(&spec, 0, 0).create_state();
@@ -263,14 +260,38 @@ impl SnowflakeWarehouse {
             self.db.run("creating the state tables", &sql, &[]).await?;
         }
         self.use_model_schema().await?;
-        if schema::upgrade_from(self.schema_version(sync).await?)?.is_some() {
-            let writes = self.sql(&spec, 0, 0).write_schema(SCHEMA_VERSION);
-            for sql in writes {
-                self.db.run("recording the state tables' schema version", &sql, &[]).await?;
+        match self.schema_version(sync).await? {
+            // Another process recorded a version meanwhile.
+            Some(found) => return self.at_version(found),
+            None => {
+                let writes = self.sql(&spec, 0, 0).write_schema(SCHEMA_VERSION);
+                for sql in writes {
+                    self.db.run("recording the state tables' schema version", &sql, &[]).await?;
+                }
             }
         }
         self.has_state = true;
         Ok(())
+    }
+
+    /// State tables that record version `found`: the current one is ready; a newer one is
+    /// refused; an older one has no upgrade step yet. Snowflake's layout began at version 2 (the
+    /// `CREATE` statements of `RunSql::create_state` make the current layout): a version that
+    /// changes a state table adds its `ALTER`s here, for the states an older binary made.
+    fn at_version(&mut self, found: i64) -> Result<()> {
+        match schema::upgrade_from(Some(found))? {
+            None => {
+                self.has_state = true;
+                Ok(())
+            }
+            Some(older) => Err(WarehouseError::sql(
+                "upgrading the state tables",
+                format!(
+                    "Snowflake's state tables are at schema version {older}, and this audience has no step from \
+                     it to version {SCHEMA_VERSION} (nothing was changed)"
+                ),
+            )),
+        }
     }
 
     async fn read_lock(&mut self, sync: &SyncName) -> Result<Option<LockRow>> {
