@@ -295,8 +295,8 @@ impl Session {
         let response = match (request.send().await, again) {
             // A pooled connection the server (or a load balancer) closed as we sent on it, its
             // keep-alive having run out: sent again, once, on a new connection, with the same
-            // request id. (A server that closed mid-statement instead would run it twice: the
-            // statements are idempotent but for a journal row, which is fenced; see the design.)
+            // request id. (A server that closed mid-statement instead may run it twice: every
+            // statement is idempotent or fenced, and a journal row twice counts once.)
             (Err(e), Some(again)) if closed_while_idle(&e) => {
                 self.round_trips += 1;
                 again.send().await

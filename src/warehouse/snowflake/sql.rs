@@ -511,11 +511,15 @@ impl RunSql<'_> {
     /// The delta rows of this run's recorded batches (`D`), with their failure when they failed
     /// (`F`, null when they succeeded), while `?` (the token) holds the lock. Binds: sync, sync,
     /// token.
+    ///
+    /// A journal row recorded twice (a statement resent after its connection closed) counts
+    /// once: both sides are `DISTINCT`, so that the `MERGE` never sees a record twice.
     fn recorded(&self, select: &str) -> String {
         format!(
             "SELECT {select} FROM {delta} D \
-             JOIN {outcomes} O ON O.SYNC_NAME = ? AND O.RUN_ID = {run} AND D.\"_AUDIENCE_SEQ\" BETWEEN O.SEQ_LO AND O.SEQ_HI \
-             LEFT JOIN (SELECT O2.SYNC_NAME, F.VALUE:seq::NUMBER(19,0) AS SEQ, F.VALUE:reason::VARCHAR AS REASON, \
+             JOIN (SELECT DISTINCT SYNC_NAME, SEQ_LO, SEQ_HI, MOVE_FAILED FROM {outcomes} WHERE RUN_ID = {run}) O \
+             ON O.SYNC_NAME = ? AND D.\"_AUDIENCE_SEQ\" BETWEEN O.SEQ_LO AND O.SEQ_HI \
+             LEFT JOIN (SELECT DISTINCT O2.SYNC_NAME, F.VALUE:seq::NUMBER(19,0) AS SEQ, F.VALUE:reason::VARCHAR AS REASON, \
              F.VALUE:status::NUMBER(3,0) AS HTTP_STATUS, F.VALUE:sent::BOOLEAN AS SENT \
              FROM {outcomes} O2, LATERAL FLATTEN(INPUT => O2.FAILED) F WHERE O2.RUN_ID = {run}) X \
              ON X.SYNC_NAME = O.SYNC_NAME AND X.SEQ = D.\"_AUDIENCE_SEQ\" \
