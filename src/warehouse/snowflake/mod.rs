@@ -21,12 +21,14 @@
 //! * [`sql`]: the statements the design sends, their golden file, and the check that none uses a
 //!   construct Snowflake lacks.
 //! * [`error`]: what can go wrong, with Snowflake's code and message, never a secret.
-//! * [`warehouse`]: the [`super::Warehouse`] of Snowflake: the lock row, the journal, dry runs.
+//! * [`warehouse`]: the [`super::Warehouse`] of Snowflake: the lock row, the journal, dry runs;
+//!   `heartbeat`: the lock's heartbeat, on a thread and a session of its own.
 //!
 //! The design (state schema, statements per run, set-up) is in `docs/design/snowflake.md`.
 
 pub mod arrow;
 pub mod error;
+mod heartbeat;
 pub mod jwt;
 pub mod rowset;
 pub mod session;

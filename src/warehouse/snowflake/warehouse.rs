@@ -18,18 +18,18 @@
 use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::error::SnowflakeError;
+use super::heartbeat::{Beat, Beater, Heartbeat, TAKEN};
 use super::session::{Bind, QueryResult, Session, SessionOptions};
 use super::source::SnowflakeSource;
 use super::sql::{RunSql, STATE_SCHEMA};
 use crate::fields::OwnedValue;
-use crate::warehouse::lease::{Lease, Renewed, lost_message};
-use crate::warehouse::lock::{self, Identity, Judgement, LockHolder, Me, beat_every};
+use crate::warehouse::lease::{Lease, lost_message};
+use crate::warehouse::lock::{self, Identity, Judgement, LockHolder, Me};
 use crate::warehouse::schema::{self, SCHEMA_VERSION};
 use crate::warehouse::state::log_cutoff;
 use crate::warehouse::{
@@ -45,9 +45,6 @@ const PAGE_ROWS: usize = 5_000;
 
 /// How often a taker looks at a lock row whose holder it watches.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
-
-/// Who holds the lock when the lock row no longer names this run.
-const TAKEN: &str = "another run (the lock row no longer holds this run's token)";
 
 /// A Snowflake warehouse: one session.
 pub struct SnowflakeWarehouse {
@@ -587,97 +584,6 @@ fn snowflake_type(row: &[OwnedValue]) -> String {
         ("NUMBER" | "DECIMAL" | "NUMERIC", Some(p), Some(s)) => format!("NUMBER({p},{s})"),
         ("TEXT", _, _) => "VARCHAR".into(),
         _ => ty,
-    }
-}
-
-/// What the heartbeat's thread is asked.
-enum Beat {
-    /// Renew now (the lease asks before a request), and answer.
-    Renew(mpsc::Sender<Result<Renewed, String>>),
-    Stop,
-}
-
-/// The heartbeat's statement, on a session of its own.
-struct Beater {
-    session: Option<Session>,
-    sql: String,
-    sync: String,
-    token: String,
-}
-
-impl Beater {
-    async fn beat(&mut self) -> Result<Renewed, String> {
-        let binds = [t(&self.sync), t(&self.token)];
-        let Some(session) = self.session.as_mut() else { return Err("the heartbeat's session ended".into()) };
-        match session.query(&self.sql, &binds).await {
-            Ok(r) if r.affected_rows() == Some(0) => Ok(Renewed::Lost(TAKEN.into())),
-            Ok(_) => Ok(Renewed::Yes),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-}
-
-/// The heartbeat's thread, with a runtime of its own (the lease's renewal is asked from
-/// delivery, which must not wait on the run's own runtime): it renews the lock row when the
-/// lease asks, and on its own when no batch was recorded for half a lease. Dropping it stops it.
-struct Heartbeat {
-    tx: mpsc::Sender<Beat>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Heartbeat {
-    fn start(
-        mut beater: Beater,
-        lease: Arc<Lease>,
-        length: Duration,
-        tx: mpsc::Sender<Beat>,
-        rx: mpsc::Receiver<Beat>,
-    ) -> Result<Heartbeat> {
-        let every = beat_every(length);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| WarehouseError::sql("starting the heartbeat", e))?;
-        let thread = std::thread::Builder::new()
-            .name("audience-snowflake-heartbeat".into())
-            .spawn(move || {
-                loop {
-                    match rx.recv_timeout(every) {
-                        Ok(Beat::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                            if let Some(session) = beater.session.take() {
-                                // Best effort: an unused session also expires on its own.
-                                let _ = runtime.block_on(session.logout());
-                            }
-                            break;
-                        }
-                        Ok(Beat::Renew(reply)) => {
-                            let _ = reply.send(runtime.block_on(beater.beat()));
-                        }
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
-                            if lease.fresh() || lease.lost().is_some() {
-                                continue;
-                            }
-                            match runtime.block_on(beater.beat()) {
-                                Ok(Renewed::Yes) => lease.renewed(),
-                                Ok(Renewed::Lost(to)) => lease.lose(&to),
-                                // Tried again at the next beat; the lease says when it is too late.
-                                Err(_) => {}
-                            }
-                        }
-                    }
-                }
-            })
-            .map_err(|e| WarehouseError::sql("starting the heartbeat", e))?;
-        Ok(Heartbeat { tx, thread: Some(thread) })
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Beat::Stop);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
