@@ -1,5 +1,5 @@
 //! `audience runs`: the run history after runs of every status (succeeded, partial, stopped,
-//! failed, interrupted, abandoned, and one still running), newest first, on both engines; and
+//! failed, interrupted, abandoned, and one still running), newest first, on every engine; and
 //! every count of `sync --format json` equal to the run's row.
 
 mod sync_support;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sync_support::{Kind, Receiver, audience, edit_config, set_up, sync};
 
-macro_rules! both_engines {
+macro_rules! every_engine {
     ($scenario:ident) => {
         mod $scenario {
             #[test]
@@ -24,11 +24,15 @@ macro_rules! both_engines {
             fn postgres() {
                 super::$scenario(super::Kind::Postgres, stringify!($scenario));
             }
+            #[test]
+            fn snowflake() {
+                super::$scenario(super::Kind::Snowflake, stringify!($scenario));
+            }
         }
     };
 }
 
-both_engines!(every_status_is_in_the_history);
+every_engine!(every_status_is_in_the_history);
 
 /// `audience runs CONFIG ARGS --format json`: the runs listed.
 fn runs(config: &Path, args: &[&str]) -> Vec<Value> {
@@ -60,6 +64,8 @@ fn failing_query(kind: Kind) -> &'static str {
     match kind {
         Kind::Sqlite => "SELECT id, email, name FROM users WHERE abs(-9223372036854775807 - 1) > 0",
         Kind::Postgres => "SELECT id, email, name FROM users WHERE 1 / (id - id) = 0",
+        // A cast that fails on the first row read, at run time.
+        Kind::Snowflake => "SELECT id, email, name FROM users WHERE CAST('x' || id AS INTEGER) = 0",
     }
 }
 

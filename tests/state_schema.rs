@@ -57,6 +57,9 @@ fn version(w: &Warehouse) -> Option<i64> {
     let exists = match w.kind {
         Kind::Sqlite => "SELECT count(*) FROM sqlite_master WHERE name = '_audience_schema'",
         Kind::Postgres => "SELECT count(*) FROM pg_tables WHERE schemaname = '_audience' AND tablename = 'schema'",
+        Kind::Snowflake => {
+            "SELECT count(*) FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = '_AUDIENCE' AND TABLE_NAME = 'SCHEMA'"
+        }
     };
     (w.count(exists) > 0).then(|| w.count(&format!("SELECT max(version) FROM {}", w.state("schema"))))
 }
@@ -94,6 +97,8 @@ fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: 
                 w.exec(&format!("ALTER TABLE \"_audience\".\"locks\" DROP COLUMN {column}"));
             }
         }
+        // Snowflake's state tables began at version 3: there is no older layout to upgrade.
+        Kind::Snowflake => panic!("no layout before versions on Snowflake"),
     }
     for column in ["retries", "splits", "reasons"] {
         w.exec(&format!("ALTER TABLE {} DROP COLUMN {column}", w.state("runs")));
@@ -216,4 +221,27 @@ fn a_warehouse_written_by_the_release_before_versions_is_upgraded() {
         now, upgraded,
         "the upgrade adds the version table, the lock's identity and the run tallies, and changes nothing else"
     );
+}
+
+/// Snowflake's state tables record their version too: a newer one is refused (nothing changed),
+/// and so is an older one, for which there is no upgrade step (its layout began at version 3).
+#[test]
+fn snowflake_refuses_versions_it_cannot_read() {
+    let (w, r, config) = first_synced(Kind::Snowflake, "schema_versions", 1..=5);
+    assert_eq!(version(&w), Some(CURRENT), "a new warehouse records the current version");
+    w.add_users([6]);
+    for (found, says) in [
+        (CURRENT + 1, format!("at schema version {}, written by a newer audience", CURRENT + 1)),
+        (1, format!("at schema version 1, and this audience has no step from it to version {CURRENT}")),
+    ] {
+        w.exec(&format!("UPDATE {} SET version = {found}", w.state("schema")));
+        r.clear_log();
+        let (code, s, err) = sync(&config, &[]);
+        assert_eq!(code, 1, "{s}\n{err}");
+        assert!(s["error"].as_str().unwrap().contains(&says), "{s}");
+        assert!(r.requests().is_empty());
+    }
+    w.exec(&format!("UPDATE {} SET version = {CURRENT}", w.state("schema")));
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64()), (0, Some(1)), "{s}\n{err}");
 }

@@ -483,13 +483,22 @@ fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
     assert!(!page.contains("header-secret") && !page.contains("literal-token"), "a secret reached the page");
 }
 
-/// PostgreSQL, through the API: the model's rows as sample records, and the dry run of a sync
-/// whose model changed since its first run (adds, updates, removes, a row the pipeline fails),
-/// whole as `audience sync --dry-run --format json` gives it.
+/// PostgreSQL and Snowflake (fakesnow), through the API: the model's rows as sample records, and
+/// the dry run of a sync whose model changed since its first run (adds, updates, removes, a row
+/// the pipeline fails), whole as `audience sync --dry-run --format json` gives it.
 #[test]
 fn postgres_rows_and_dry_run_are_the_sync_s() {
-    use sync_support::{Kind, first_synced};
-    let (w, _receiver, config) = first_synced(Kind::Postgres, "studio_pg", 1..=20);
+    rows_and_dry_run_are_the_sync_s(sync_support::Kind::Postgres, "studio_pg");
+}
+
+#[test]
+fn snowflake_rows_and_dry_run_are_the_sync_s() {
+    rows_and_dry_run_are_the_sync_s(sync_support::Kind::Snowflake, "studio_sf");
+}
+
+fn rows_and_dry_run_are_the_sync_s(kind: sync_support::Kind, name: &str) {
+    use sync_support::first_synced;
+    let (w, _receiver, config) = first_synced(kind, name, 1..=20);
     w.exec("UPDATE users SET name = 'changed' WHERE id <= 3");
     w.exec("DELETE FROM users WHERE id > 18");
     w.exec("INSERT INTO users VALUES (21, 'u21@example.com', 'new'), (22, NULL, 'no email')");

@@ -1,6 +1,6 @@
-//! Mirror-mode syncs end to end, on SQLite and on PostgreSQL: the `audience` binary against a
-//! receiver on 127.0.0.1 that keeps the audience's membership, compared with the model after
-//! every run.
+//! Mirror-mode syncs end to end, on SQLite, PostgreSQL and Snowflake (fakesnow): the `audience`
+//! binary against a receiver on 127.0.0.1 that keeps the audience's membership, compared with
+//! the model after every run.
 
 mod sync_support;
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sync_support::{Kind, Receiver, Settings, Warehouse, audience, set_up, sync, write_config};
 
-/// Runs a scenario on both engines, as two tests.
+/// Runs a scenario on every engine, as one test each.
 macro_rules! both_engines {
     ($scenario:ident) => {
         mod $scenario {
@@ -20,6 +20,10 @@ macro_rules! both_engines {
             #[test]
             fn postgres() {
                 super::$scenario(super::Kind::Postgres, stringify!($scenario));
+            }
+            #[test]
+            fn snowflake() {
+                super::$scenario(super::Kind::Snowflake, stringify!($scenario));
             }
         }
     };
@@ -240,10 +244,7 @@ fn mass_removal_guard_stops_a_run(kind: Kind, name: &str) {
 }
 
 fn baseline(w: &Warehouse) -> String {
-    match w.kind {
-        Kind::Sqlite => "\"_audience_baseline_members\"".into(),
-        Kind::Postgres => "\"_audience\".\"baseline_members\"".into(),
-    }
+    w.baseline()
 }
 
 fn retention_keeps_what_it_should(kind: Kind, name: &str) {
@@ -268,7 +269,7 @@ fn retention_keeps_what_it_should(kind: Kind, name: &str) {
     // Runs 1 and 2 started long ago: their log rows are past log_retention_days.
     let old = match kind {
         Kind::Sqlite => "'2000-01-01T00:00:00.000Z'",
-        Kind::Postgres => "'2000-01-01T00:00:00Z'",
+        Kind::Postgres | Kind::Snowflake => "'2000-01-01T00:00:00Z'",
     };
     w.exec(&format!("UPDATE {} SET started_at = {old} WHERE run_id <= 2", w.state("runs")));
     w.add_users([200]);
@@ -309,7 +310,7 @@ fn dry_run_sends_and_leaves_nothing(kind: Kind, name: &str) {
     assert_eq!(w.state_tables(), tables, "no table left behind");
     assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("logs"))), logs, "no log row");
     assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("runs"))), 1, "no run row");
-    assert_eq!(w.count(&format!("SELECT count(*) FROM {} WHERE \"_audience_key\" = 1", baseline(&w))), 1);
+    assert_eq!(w.count(&format!("SELECT count(*) FROM {} WHERE {}", baseline(&w), w.baseline_key_is(1))), 1);
     // The real run then sends exactly what the dry run announced.
     let (code, s, _) = sync(&config, &[]);
     assert_eq!(
@@ -324,8 +325,21 @@ fn kill_9_loses_nothing(kind: Kind, name: &str) {
     let config = sync_support::kill_9_after_two_batches(&w, &r);
     let logs = w.state("logs");
 
-    assert_eq!(w.count(&format!("SELECT count(*) FROM {logs} WHERE status = 'succeeded'")), 20);
-    assert_eq!(w.count(&format!("SELECT count(*) FROM {}", baseline(&w))), 20, "only what the API confirmed");
+    if kind == Kind::Snowflake {
+        // Recorded as two journal rows, one statement each: the baseline and the log rows are
+        // derived from them when the run ends, or by the next run when it died.
+        let journal = w.rows(&format!(
+            "SELECT CAST(seq_lo AS TEXT), CAST(seq_hi AS TEXT) FROM {} WHERE run_id = 1 ORDER BY seq_lo",
+            w.state("outcomes")
+        ));
+        let journal: Vec<(String, String)> =
+            journal.into_iter().map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap())).collect();
+        assert_eq!(journal, [("1".to_owned(), "10".to_owned()), ("11".to_owned(), "20".to_owned())]);
+        assert_eq!(w.count(&format!("SELECT count(*) FROM {}", baseline(&w))), 0, "moved at the end of a run");
+    } else {
+        assert_eq!(w.count(&format!("SELECT count(*) FROM {logs} WHERE status = 'succeeded'")), 20);
+        assert_eq!(w.count(&format!("SELECT count(*) FROM {}", baseline(&w))), 20, "only what the API confirmed");
+    }
     assert_eq!(w.count(&format!("SELECT count(*) FROM {} WHERE status = 'running'", w.state("runs"))), 1);
 
     // The rerun recovers the dead run's lock and sends exactly what was not confirmed.
@@ -346,6 +360,9 @@ fn kill_9_loses_nothing(kind: Kind, name: &str) {
     if kind == Kind::Sqlite {
         assert!(err.contains("took over the stale lock") && err.contains("its process is gone"), "{err}");
     }
+    // The dead run's confirmed records are logged as its own, by whichever run applied them.
+    assert_eq!(w.count(&format!("SELECT count(*) FROM {logs} WHERE run_id = 1 AND status = 'succeeded'")), 20);
+    assert_eq!(w.count(&format!("SELECT count(*) FROM {logs} WHERE run_id = 2")), 30);
     let dead = w.rows(&format!("SELECT status, error FROM {} WHERE run_id = 1", w.state("runs")));
     assert_eq!(dead[0][0].as_deref(), Some("abandoned"), "a run found dead by the next: {dead:?}");
     assert!(dead[0][1].as_deref().unwrap().starts_with("abandoned"), "{dead:?}");
@@ -404,4 +421,28 @@ fn config_change_is_a_full_resync(kind: Kind, name: &str) {
     r.clear_log();
     assert_eq!(sync(&config, &[]).1["requests"], 0);
     assert_eq!(r.members(), w.expected_members());
+}
+
+/// Key-pair authentication end to end: a sync whose Snowflake source names the test's private
+/// key logs in with it (the JWT itself is checked in tests/snowflake_protocol.rs), and an
+/// encrypted key stops the run with an error that says how to decrypt it, never the passphrase.
+#[test]
+fn snowflake_key_pair_sources() {
+    let w = Warehouse::new(Kind::Snowflake, "key_pair");
+    let r = Receiver::start();
+    w.add_users(1..=12);
+    let config = write_config(&w, &r, &Settings::default());
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snowflake/rsa_key.p8");
+    sync_support::edit_config(&config, &[("password=any-password", &format!("private_key_file={key}"))]);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64()), (0, Some(12)), "{s}\n{err}");
+    assert_eq!(r.members(), w.expected_members());
+
+    let encrypted = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snowflake/rsa_key_encrypted.p8");
+    sync_support::edit_config(&config, &[(key, &format!("{encrypted}&private_key_passphrase=PASSPHRASE-canary"))]);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 1, "{s}\n{err}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("rsa_key_encrypted.p8") && error.contains("openssl pkcs8"), "{error}");
+    assert!(!error.contains("PASSPHRASE-canary") && !err.contains("PASSPHRASE-canary"), "{error}\n{err}");
 }

@@ -139,6 +139,7 @@ fn log_retention_counts_24_hour_days_back_from_the_run_start(kind: Kind, name: &
     let ago = |hours: i64| match w.kind {
         Kind::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{hours} hours')"),
         Kind::Postgres => format!("now() - interval '{hours} hours'"),
+        Kind::Snowflake => format!("DATEADD(hour, -{hours}, CURRENT_TIMESTAMP())"),
     };
     let runs = w.state("runs");
     w.exec(&format!("UPDATE {runs} SET started_at = {} WHERE run_id = 1", ago(73)));

@@ -109,6 +109,37 @@ fn postgres_values_become_json() {
     assert!(!r.members().contains_key(&2));
 }
 
+/// Snowflake's types (docs/design/snowflake.md's table, through fakesnow's Arrow answers): NUMBER
+/// exact, decimals with their scale, FLOAT, BOOLEAN, DATE, timestamps in UTC, VARIANT as its JSON
+/// value; BINARY fails its record.
+#[test]
+fn snowflake_values_become_json() {
+    let w = Warehouse::new(Kind::Snowflake, "values");
+    let r = Receiver::start();
+    w.exec(
+        "CREATE TABLE t (id NUMBER(38,0), big NUMBER(38,0), ltv NUMBER(12,2), score FLOAT, active BOOLEAN, \
+           born DATE, naive TIMESTAMP_NTZ, seen TIMESTAMP_TZ, name VARCHAR, attrs VARIANT, raw BINARY); \
+         INSERT INTO t SELECT 1, 9007199254740993, 19.99, 0.1, FALSE, '2024-02-29', '2024-05-01 12:30:00.25', \
+           '2024-05-01 14:30:00+02:00', 'Ada', PARSE_JSON('{\"city\": \"Paris\", \"n\": [1, 2]}'), NULL; \
+         INSERT INTO t SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, TO_BINARY('00ff', 'HEX')",
+    );
+    let fields = ["big", "ltv", "score", "active", "born", "naive", "seen", "name", "attrs", "raw"];
+    let config = config(&w, &r, "SELECT * FROM t", &fields, &w.source());
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 3, "the BINARY row fails: {s}\n{err}");
+    assert_eq!(
+        r.members()[&1],
+        json!({
+            "id": 1, "big": 9007199254740993i64, "ltv": 19.99, "score": 0.1, "active": false, "born": "2024-02-29",
+            "naive": "2024-05-01T12:30:00.250Z", "seen": "2024-05-01T12:30:00Z", "name": "Ada",
+            "attrs": {"city": "Paris", "n": [1, 2]}
+        })
+    );
+    assert!(!r.members().contains_key(&2));
+    let reason = w.rows(&format!("SELECT error_reason FROM {} WHERE primary_key = '2'", w.state("logs")));
+    assert!(reason[0][0].as_deref().unwrap_or_default().contains("binary"), "{reason:?}");
+}
+
 /// A connection that fails shows its reason and never the URL's password. (Each `sslmode`, and
 /// why each connection succeeds or fails, is `tests/postgres_tls.rs`'s, on a private cluster.)
 #[test]
@@ -145,4 +176,25 @@ fn with_password(url: &str, password: &str) -> String {
     let (userinfo, host) = rest.split_once('@').expect("DATABASE_URL names a user");
     let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
     format!("{scheme}://{user}:{password}@{host}")
+}
+
+/// A Snowflake source whose server cannot be reached says why, naming the source with its
+/// password and key passphrase masked, in the summary, the log and `check`'s output.
+#[test]
+fn snowflake_connection_errors_never_show_the_password() {
+    let w = Warehouse::new(Kind::Sqlite, "snowflake_unreachable");
+    let r = Receiver::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let source = format!(
+        "snowflake://svc@acct/DB/PUBLIC?password={CANARY}&host=127.0.0.1&port={closed}&protocol=http&warehouse=WH"
+    );
+    let config = config(&w, &r, "SELECT 1 AS id", &[], &source);
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 1, "{s}\n{err}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("cannot open the warehouse") && error.contains("password=***"), "{error}");
+    let check = audience(&["check", config.to_str().unwrap(), "--connect", "--format", "json"]);
+    let check = String::from_utf8_lossy(&check.stdout);
+    assert!(check.contains("cannot open the warehouse"), "{check}");
+    assert!(!error.contains(CANARY) && !err.contains(CANARY) && !check.contains(CANARY), "{error}\n{err}\n{check}");
 }

@@ -112,7 +112,7 @@ config_codes! {
     Schedule = "C0507",
     /// `schedule = { cron = "0 0 30 2 *" }` — a cron schedule that never fires.
     ScheduleNeverFires = "C0508",
-    /// `source = "mysql://..."`, `"sqlite://"` — not `sqlite://PATH` or `postgres://...`.
+    /// `source = "mysql://..."`, `"sqlite://"` — not `sqlite://PATH`, `postgres://...` or `snowflake://...`.
     Source = "C0509",
     /// (warning) Several syncs with one `audience_id`: their mirrors would remove each other's
     /// members.

@@ -259,8 +259,9 @@ pub struct SyncTable {
     /// `$$.connection.audienceId`: the list's ID on your platform.
     #[schemars(required)]
     pub audience_id: Option<String>,
-    /// `sqlite://PATH` (relative to this file; `sqlite:///abs/path`) or
-    /// `postgres://user:pass@host/db?sslmode=...`.
+    /// `sqlite://PATH` (relative to this file; `sqlite:///abs/path`),
+    /// `postgres://user:pass@host/db?sslmode=...` or
+    /// `snowflake://USER@ACCOUNT/DATABASE/SCHEMA?warehouse=WH&role=ROLE&private_key_file=PATH`.
     #[schemars(required)]
     pub source: Option<String>,
     /// The model as SQL (or `table`).

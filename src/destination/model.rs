@@ -411,6 +411,14 @@ pub enum WarehouseSource {
         /// The URL with its password masked.
         shown: String,
     },
+    /// `snowflake://...`: `url` is the whole URL (secret when it holds a password or a key's
+    /// passphrase, or came from the environment); `shown` has them masked.
+    Snowflake {
+        /// The whole source URL.
+        url: Text,
+        /// The URL with its secrets masked.
+        shown: String,
+    },
 }
 
 impl fmt::Debug for WarehouseSource {
@@ -421,6 +429,7 @@ impl fmt::Debug for WarehouseSource {
                 f.debug_struct("Sqlite").field("path", &super::secret::MASK).finish()
             }
             WarehouseSource::Postgres { shown, .. } => f.debug_struct("Postgres").field("url", shown).finish(),
+            WarehouseSource::Snowflake { shown, .. } => f.debug_struct("Snowflake").field("url", shown).finish(),
         }
     }
 }

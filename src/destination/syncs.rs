@@ -149,7 +149,8 @@ fn source(ctx: &mut Ctx<'_>, base: &str, value: Option<&String>) -> WarehouseSou
             ConfigCode::MissingKey,
             &key,
             "`source` is required",
-            "sqlite://PATH (relative to this file) or postgres://USER:PASSWORD@HOST/DATABASE",
+            "sqlite://PATH (relative to this file), postgres://USER:PASSWORD@HOST/DATABASE or \
+             snowflake://USER@ACCOUNT/DATABASE/SCHEMA?warehouse=WH&private_key_file=PATH",
         );
         return placeholder;
     };
@@ -167,7 +168,12 @@ fn source(ctx: &mut Ctx<'_>, base: &str, value: Option<&String>) -> WarehouseSou
                 ctx.secrets.push(percent_decode(&password));
                 ctx.secrets.push(password);
             }
-            if let WarehouseSource::Postgres { url, .. } = &parsed.source
+            if let Some(passphrase) = parsed.passphrase.filter(|p| !p.is_empty()) {
+                ctx.secret_keys.push(key.clone());
+                ctx.secrets.push(percent_decode(&passphrase));
+                ctx.secrets.push(passphrase);
+            }
+            if let WarehouseSource::Postgres { url, .. } | WarehouseSource::Snowflake { url, .. } = &parsed.source
                 && url.is_secret()
             {
                 ctx.secrets.push(url.as_str().to_owned());

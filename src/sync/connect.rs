@@ -21,6 +21,9 @@ pub fn source(source: &WarehouseSource) -> Source {
         WarehouseSource::Postgres { url, shown } => {
             Source::Postgres { url: url.as_str().to_owned(), shown: shown.clone() }
         }
+        WarehouseSource::Snowflake { url, shown } => {
+            Source::Snowflake { url: url.as_str().to_owned(), shown: shown.clone() }
+        }
     }
 }
 

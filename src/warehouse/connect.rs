@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use super::postgres::PgWarehouse;
+use super::snowflake::SnowflakeWarehouse;
 use super::sqlite::SqliteWarehouse;
 use super::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, Me, ModelSpec, Result, RunEnd, RunInfo, RunRef, RunRow,
@@ -35,6 +36,13 @@ pub enum Source {
         /// How errors name it.
         shown: String,
     },
+    /// A `snowflake://` URL, kept whole (it may hold a password or a key's passphrase).
+    Snowflake {
+        /// The whole URL.
+        url: String,
+        /// How errors name it.
+        shown: String,
+    },
 }
 
 impl std::fmt::Debug for Source {
@@ -43,6 +51,7 @@ impl std::fmt::Debug for Source {
         match self {
             Source::Sqlite { shown, .. } => f.debug_tuple("Sqlite").field(shown).finish(),
             Source::Postgres { shown, .. } => f.debug_tuple("Postgres").field(shown).finish(),
+            Source::Snowflake { shown, .. } => f.debug_tuple("Snowflake").field(shown).finish(),
         }
     }
 }
@@ -54,6 +63,8 @@ pub enum Connector {
     Sqlite(SqliteWarehouse),
     /// A PostgreSQL server.
     Postgres(Box<PgWarehouse>),
+    /// A Snowflake account.
+    Snowflake(Box<SnowflakeWarehouse>),
 }
 
 /// Opens the warehouse `source` names.
@@ -62,6 +73,9 @@ pub async fn open(source: &Source) -> Result<Connector> {
         Source::Sqlite { path, shown } => SqliteWarehouse::open(path, shown).map(Connector::Sqlite),
         Source::Postgres { url, shown } => {
             PgWarehouse::connect(url, shown).await.map(|w| Connector::Postgres(Box::new(w)))
+        }
+        Source::Snowflake { url, shown } => {
+            SnowflakeWarehouse::connect(url, shown).await.map(|w| Connector::Snowflake(Box::new(w)))
         }
     }
 }
@@ -72,6 +86,7 @@ macro_rules! each {
         match $self {
             Connector::Sqlite($w) => $call,
             Connector::Postgres($w) => $call,
+            Connector::Snowflake($w) => $call,
         }
     };
 }

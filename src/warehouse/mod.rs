@@ -451,16 +451,13 @@ pub trait Warehouse {
 
     /// Calls `visit` for each of the first `limit` rows of the model, as the model returns
     /// them: the primary key as text (`None` when null) and the image columns of `spec`. Takes
-    /// no lock and writes nothing (the studio's sample rows). An engine without it says so.
+    /// no lock and writes nothing (the studio's sample rows).
     async fn model_rows(
         &mut self,
         spec: &ModelSpec,
         limit: usize,
         visit: &mut dyn FnMut(Option<&str>, &dyn Row),
-    ) -> Result<()> {
-        let _ = (spec, limit, visit);
-        Err(WarehouseError::Model(format!("reading a model's first rows is not built for {} yet", self.engine())))
-    }
+    ) -> Result<()>;
 
     /// Takes the sync's lock, or fails with [`WarehouseError::Locked`] naming the holder.
     /// Creates the state tables unless `dry_run`; a dry run works inside a transaction that

@@ -4,7 +4,8 @@
 //! can kill it).
 //!
 //! PostgreSQL tests need `DATABASE_URL` (scripts/test starts the machine's PostgreSQL and sets
-//! it). Without it they fail, saying so: a skipped engine would look like a passing one.
+//! it), Snowflake tests `SNOWFLAKE_TEST_URL` (fakesnow, which scripts/test installs and starts).
+//! Without them they fail, saying so: a skipped engine would look like a passing one.
 
 #![allow(dead_code)]
 
@@ -282,10 +283,7 @@ pub fn kill_9_after_two_batches(w: &Warehouse, r: &Receiver) -> PathBuf {
         .spawn()
         .unwrap();
     r.wait_for(3, Duration::from_secs(60));
-    let logs = w.state("logs");
-    wait_until(Duration::from_secs(20), "the first two batches to be recorded", || {
-        w.count(&format!("SELECT count(*) FROM {logs}")) == 20
-    });
+    wait_until(Duration::from_secs(20), "the first two batches to be recorded", || w.recorded() == 20);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     config
@@ -313,6 +311,8 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 pub enum Kind {
     Sqlite,
     Postgres,
+    /// fakesnow: Snowflake's protocol and SQL on DuckDB.
+    Snowflake,
 }
 
 /// A warehouse with a `users` model (id, email, name) and a way to run SQL in it.
@@ -327,6 +327,42 @@ pub struct Warehouse {
     database: Option<String>,
     runtime: tokio::runtime::Runtime,
     pg: Option<tokio_postgres::Client>,
+    /// Snowflake: a session on the test's database.
+    sf: Option<Mutex<audience::warehouse::snowflake::Session>>,
+}
+
+/// `SNOWFLAKE_TEST_URL` (`http://127.0.0.1:PORT`, fakesnow) as host and port, or a failure
+/// that says how to get one.
+pub fn fakesnow_address() -> (String, String) {
+    let url = std::env::var("SNOWFLAKE_TEST_URL").unwrap_or_else(|_| {
+        panic!(
+            "SNOWFLAKE_TEST_URL is not set: the Snowflake tests need fakesnow. Run them with scripts/test, which \
+             installs and starts it, or start `fakesnow -s -p PORT` and set SNOWFLAKE_TEST_URL=http://127.0.0.1:PORT"
+        )
+    });
+    let rest = url.strip_prefix("http://").expect("SNOWFLAKE_TEST_URL is http://HOST:PORT");
+    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').expect("SNOWFLAKE_TEST_URL has a port");
+    (host.to_owned(), port.to_owned())
+}
+
+/// The source of database `database` on fakesnow (it takes any password).
+pub fn fakesnow_source(database: &str) -> String {
+    let (host, port) = fakesnow_address();
+    format!("snowflake://audience@fake/{database}/PUBLIC?password=any-password&host={host}&port={port}&protocol=http")
+}
+
+/// A Snowflake cell as text, as the other engines' tests read their rows.
+fn snowflake_text(v: &audience::fields::OwnedValue) -> Option<String> {
+    use audience::fields::OwnedValue as V;
+    match v {
+        V::Null => None,
+        V::Int(n) => Some(n.to_string()),
+        V::Float(f) => Some(f.to_string()),
+        V::Numeric(s) | V::Text(s) | V::Timestamp(s) => Some(s.clone()),
+        V::Bool(b) => Some(b.to_string()),
+        V::Json(j) => Some(j.to_string()),
+        V::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+    }
 }
 
 /// `DATABASE_URL`, or a failure that says how to get one.
@@ -390,8 +426,28 @@ impl Warehouse {
                 });
                 (url, Some(client), Some(db))
             }
+            Kind::Snowflake => {
+                let mut db = format!("AUDIENCE_T_{}_{}", std::process::id(), name.to_uppercase());
+                db.truncate(200);
+                (fakesnow_source(&db), None, Some(db))
+            }
         };
-        let w = Warehouse { kind, dir, path, url, database, runtime, pg };
+        let sf = (kind == Kind::Snowflake).then(|| {
+            use audience::warehouse::snowflake::{Session, SnowflakeSource, session::SessionOptions};
+            let source = SnowflakeSource::parse(&url).unwrap();
+            let session = runtime
+                .block_on(Session::login(&source, &SessionOptions::default()))
+                .unwrap_or_else(|e| panic!("cannot log in to fakesnow at SNOWFLAKE_TEST_URL: {e}"));
+            Mutex::new(session)
+        });
+        let w = Warehouse { kind, dir, path, url, database, runtime, pg, sf };
+        if let Some(db) = w.database().filter(|_| kind == Kind::Snowflake) {
+            // The process id keeps the databases of two runs of a suite apart (fakesnow cannot
+            // drop a database: they stay in its memory until it stops).
+            w.exec(&format!("CREATE DATABASE IF NOT EXISTS \"{db}\""));
+            w.exec(&format!("CREATE SCHEMA IF NOT EXISTS \"{db}\".\"PUBLIC\""));
+            w.exec(&format!("USE SCHEMA \"{db}\".\"PUBLIC\""));
+        }
         w.exec("CREATE TABLE users (id bigint, email text, name text)");
         w
     }
@@ -411,7 +467,15 @@ impl Warehouse {
         match self.kind {
             Kind::Sqlite => format!("sqlite://{}", self.path.display()),
             Kind::Postgres => format!("{}{}sslmode=disable", self.url, if self.url.contains('?') { "&" } else { "?" }),
+            Kind::Snowflake => self.url.clone(),
         }
+    }
+
+    /// Snowflake: runs one statement, its rows as text.
+    fn snowflake(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let mut session = self.sf.as_ref().unwrap().lock().unwrap();
+        let result = self.runtime.block_on(session.query(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        result.rows.iter().map(|r| r.iter().map(snowflake_text).collect()).collect()
     }
 
     pub fn exec(&self, sql: &str) {
@@ -424,6 +488,12 @@ impl Warehouse {
             Kind::Postgres => {
                 let client = self.pg.as_ref().unwrap();
                 self.runtime.block_on(client.batch_execute(sql)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            // One statement per request: the tests' statements hold no `;` inside a literal.
+            Kind::Snowflake => {
+                for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+                    self.snowflake(statement);
+                }
             }
         }
     }
@@ -440,6 +510,11 @@ impl Warehouse {
                 let client = self.pg.as_ref().unwrap();
                 let row = self.runtime.block_on(client.query_one(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"));
                 row.get(0)
+            }
+            Kind::Snowflake => {
+                let rows = self.snowflake(sql);
+                let cell = rows.first().and_then(|r| r.first()).cloned().flatten();
+                cell.unwrap_or_else(|| panic!("{sql}: no integer")).parse().unwrap()
             }
         }
     }
@@ -461,6 +536,7 @@ impl Warehouse {
                 let rows = self.runtime.block_on(client.query(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"));
                 rows.iter().map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect()).collect()
             }
+            Kind::Snowflake => self.snowflake(sql),
         }
     }
 
@@ -469,6 +545,36 @@ impl Warehouse {
         match self.kind {
             Kind::Sqlite => format!("\"_audience_{base}\""),
             Kind::Postgres => format!("\"_audience\".\"{base}\""),
+            Kind::Snowflake => format!("\"_AUDIENCE\".\"{}\"", base.to_uppercase()),
+        }
+    }
+
+    /// The sync `members`'s baseline table as SQL.
+    pub fn baseline(&self) -> String {
+        match self.kind {
+            Kind::Sqlite => "\"_audience_baseline_members\"".into(),
+            Kind::Postgres => "\"_audience\".\"baseline_members\"".into(),
+            Kind::Snowflake => "\"_AUDIENCE\".\"BASELINE_MEMBERS\"".into(),
+        }
+    }
+
+    /// The baseline's key column as SQL, compared with an integer key `id`.
+    pub fn baseline_key_is(&self, id: i64) -> String {
+        match self.kind {
+            Kind::Snowflake => format!("\"_AUDIENCE_KEY\" = {id}"),
+            _ => format!("\"_audience_key\" = {id}"),
+        }
+    }
+
+    /// Records whose outcome the running sync recorded: its log rows on SQLite and PostgreSQL,
+    /// which write them per batch; on Snowflake, the records of its journal rows (the log rows
+    /// are derived from the journal when the run ends).
+    pub fn recorded(&self) -> i64 {
+        match self.kind {
+            Kind::Snowflake => {
+                self.count(&format!("SELECT COALESCE(SUM(seq_hi - seq_lo + 1), 0) FROM {}", self.state("outcomes")))
+            }
+            _ => self.count(&format!("SELECT count(*) FROM {}", self.state("logs"))),
         }
     }
 
@@ -482,6 +588,11 @@ impl Warehouse {
                 "SELECT table_schema || '.' || table_name FROM information_schema.tables \
                  WHERE table_schema = '_audience' OR table_name LIKE '%audience%' ORDER BY 1"
             }
+            // Snowflake upper-cases names; the tests look for them in lower case.
+            Kind::Snowflake => {
+                "SELECT LOWER(TABLE_SCHEMA || '.' || TABLE_NAME) FROM INFORMATION_SCHEMA.TABLES \
+                 WHERE TABLE_SCHEMA = '_AUDIENCE' ORDER BY 1"
+            }
         };
         self.rows(sql).into_iter().filter_map(|r| r.into_iter().next().flatten()).collect()
     }
@@ -491,6 +602,9 @@ impl Warehouse {
         match self.kind {
             Kind::Sqlite => !self.state_tables().is_empty(),
             Kind::Postgres => self.count("SELECT count(*) FROM pg_namespace WHERE nspname = '_audience'") > 0,
+            Kind::Snowflake => {
+                self.count("SELECT COUNT(*) FROM INFORMATION_SCHEMA.SCHEMATA WHERE SCHEMA_NAME = '_AUDIENCE'") > 0
+            }
         }
     }
 
@@ -530,6 +644,9 @@ impl Warehouse {
 /// outcome stands.
 impl Drop for Warehouse {
     fn drop(&mut self) {
+        if self.kind == Kind::Snowflake {
+            return;
+        }
         let Some(db) = self.database.take() else { return };
         // Our own connection first; FORCE ends any a killed child left behind.
         self.pg = None;

@@ -1,4 +1,4 @@
-//! Snowflake: the protocol layer of a connector (not yet a [`super::Warehouse`]).
+//! Snowflake: a connector ([`SnowflakeWarehouse`]) and the protocol layer it speaks.
 //!
 //! Snowflake's own drivers speak JSON over HTTPS: a login request answered with a session
 //! token, then one query request per statement, answered with the result inline (base64 Arrow
@@ -21,17 +21,22 @@
 //! * [`sql`]: the statements the design sends, their golden file, and the check that none uses a
 //!   construct Snowflake lacks.
 //! * [`error`]: what can go wrong, with Snowflake's code and message, never a secret.
+//! * [`warehouse`]: the [`super::Warehouse`] of Snowflake: the lock row, the journal, dry runs;
+//!   `heartbeat`: the lock's heartbeat, on a thread and a session of its own.
 //!
 //! The design (state schema, statements per run, set-up) is in `docs/design/snowflake.md`.
 
 pub mod arrow;
 pub mod error;
+mod heartbeat;
 pub mod jwt;
 pub mod rowset;
 pub mod session;
 pub mod source;
 pub mod sql;
+pub mod warehouse;
 
 pub use error::SnowflakeError;
 pub use session::{Bind, QueryResult, Session};
 pub use source::{SnowflakeAuth, SnowflakeSource};
+pub use warehouse::SnowflakeWarehouse;

@@ -290,11 +290,20 @@ impl Session {
     /// still running, or the error.
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Result<Answer, SnowflakeError> {
         self.round_trips += 1;
-        let response = request
-            .header(ACCEPT, "application/snowflake")
-            .send()
-            .await
-            .map_err(|e| SnowflakeError::Transport(self.masker.mask(&describe_transport(&e)).into_owned()))?;
+        let request = request.header(ACCEPT, "application/snowflake");
+        let again = request.try_clone();
+        let response = match (request.send().await, again) {
+            // A pooled connection the server (or a load balancer) closed as we sent on it, its
+            // keep-alive having run out: sent again, once, on a new connection, with the same
+            // request id. (A server that closed mid-statement instead may run it twice: every
+            // statement is idempotent or fenced, and a journal row twice counts once.)
+            (Err(e), Some(again)) if closed_while_idle(&e) => {
+                self.round_trips += 1;
+                again.send().await
+            }
+            (result, _) => result,
+        }
+        .map_err(|e| SnowflakeError::Transport(self.masker.mask(&describe_transport(&e)).into_owned()))?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -453,6 +462,20 @@ fn request_id() -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = const_hex::encode(b);
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// Whether `e` is a pooled connection closed by the other side before any answer began: hyper's
+/// "connection closed before message completed", which an idle connection meets when the
+/// server's keep-alive ran out just as a request went out on it.
+fn closed_while_idle(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            return hyper.is_incomplete_message();
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// A transport error with its causes (reqwest's top-level text is often just "error sending
