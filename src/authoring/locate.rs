@@ -6,6 +6,7 @@
 //! the nearest table that is written).
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::destination::positions::StringPositions;
 use crate::destination::spans::KeySpans;
@@ -14,7 +15,7 @@ use crate::destination::{ActionKind, ConfigCode, Problem, ProblemCode, Report};
 /// The places of one config text's keys and inline templates, built once per check.
 #[derive(Debug)]
 pub struct ProblemPlaces {
-    spans: KeySpans,
+    spans: Arc<KeySpans>,
     inline: [Option<StringPositions>; 3],
     template_keys: [Option<String>; 3],
 }
@@ -22,9 +23,10 @@ pub struct ProblemPlaces {
 impl ProblemPlaces {
     /// Indexes `text`, the config as the author has it, for `report`, its check. The report
     /// may have checked a copy with a template file's edited text written inline (an open
-    /// buffer): its keys still name the same tables.
+    /// buffer): its keys still name the same tables. The report's own index serves when it
+    /// checked `text` itself.
     pub fn new(text: &str, report: &Report) -> ProblemPlaces {
-        let spans = KeySpans::new(text);
+        let spans = if report.text == text { Arc::clone(report.spans()) } else { Arc::new(KeySpans::new(text)) };
         let mut inline: [Option<StringPositions>; 3] = Default::default();
         let mut template_keys: [Option<String>; 3] = Default::default();
         for kind in ActionKind::ALL {

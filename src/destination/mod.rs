@@ -83,7 +83,7 @@ pub fn check_file(path: &Path, mode: EnvMode) -> Report {
         Err(e) => {
             let problem =
                 Problem { key: None, ..Problem::error(ConfigCode::Unreadable, "", format!("cannot read {name}: {e}")) };
-            Report { name, text: String::new(), checked: Validated::unchecked(problem) }
+            Report { name, text: String::new(), checked: Validated::unchecked(problem), spans: Default::default() }
         }
     }
 }
@@ -101,7 +101,7 @@ pub fn check_text(
         Ok(parsed) => validate::validate(parsed, base_dir),
         Err(problem) => Validated::unchecked(*problem),
     };
-    let report = Report { name: name.to_owned(), text: text.to_owned(), checked };
+    let report = Report { name: name.to_owned(), text: text.to_owned(), checked, spans: Default::default() };
     report.finish()
 }
 

@@ -2,6 +2,7 @@
 //! config file or the action's template) and for programs (the JSON of docs/design/interface.md).
 
 use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 use ariadne::{Config as AriadneConfig, IndexType, Label, Report as AriadneReport, ReportKind, Source};
 use serde::Serialize;
@@ -26,6 +27,9 @@ pub struct Report {
     /// Every problem (in file order, messages already redacted once the report is finished),
     /// the templates, their fields, and the config when there is no error.
     pub checked: Validated,
+    /// Where each key of `text` is, indexed on first need (a clean file is never parsed for
+    /// it): problems found by key path are placed, and rendered, through it.
+    pub(crate) spans: OnceLock<Arc<KeySpans>>,
 }
 
 impl std::fmt::Debug for Report {
@@ -78,9 +82,15 @@ impl Report {
         self.checked.problems.len() - self.errors()
     }
 
+    /// Where each key of the file is (parsed once, on first use).
+    pub fn spans(&self) -> &Arc<KeySpans> {
+        self.spans.get_or_init(|| Arc::new(KeySpans::new(&self.text)))
+    }
+
     /// Orders problems as they appear in the file, masks secrets in their text.
     pub(crate) fn finish(mut self) -> Report {
-        let spans = KeySpans::new(&self.text);
+        let (spans, text) = (&self.spans, &self.text);
+        let spans = || spans.get_or_init(|| Arc::new(KeySpans::new(text)));
         for p in &mut self.checked.problems {
             p.message = self.checked.redactor.redact(&p.message).into_owned();
             p.hint = p.hint.as_deref().map(|h| self.checked.redactor.redact(h).into_owned());
@@ -88,7 +98,7 @@ impl Report {
         let position = |p: &Problem| -> (usize, u32) {
             let at = match (&p.span, p.key.as_deref()) {
                 (Some(span), _) => span.start as usize,
-                (None, Some(key)) if !key.is_empty() => spans.key(key).map_or(usize::MAX, |(r, _)| r.start),
+                (None, Some(key)) if !key.is_empty() => spans().key(key).map_or(usize::MAX, |(r, _)| r.start),
                 _ => usize::MAX,
             };
             (at, p.template.as_ref().map_or(0, |d| d.span.start))
@@ -148,15 +158,15 @@ impl Report {
     /// told in).
     fn inline_positions(&self, action: ActionKind) -> Option<StringPositions> {
         let source = self.checked.templates[action.index()].as_ref().filter(|t| t.file.is_none())?;
-        let (span, true) = KeySpans::new(&self.text).value_span(&source.key)? else { return None };
+        let (span, true) = self.spans().value_span(&source.key)? else { return None };
         StringPositions::new(&self.text, span, &source.text)
     }
 
     /// Every problem as people read it: ariadne reports into the config file or the template
     /// (naming the action), plain lines where there is nothing to point at.
     pub fn render_human(&self, color: bool) -> String {
-        let spans = KeySpans::new(&self.text);
-        let display = self.masked_text(&spans);
+        let spans = self.spans();
+        let display = self.masked_text(spans);
         let mut out = String::new();
         for p in &self.checked.problems {
             match (&p.template, p.action) {
@@ -186,7 +196,7 @@ impl Report {
                     d.message = format!("{action} template: {}", d.message);
                     out.push_str(&template_report::render_human(&source.text, &name, &[d], color));
                 }
-                _ => out.push_str(&self.render_config_problem(p, &spans, &display, color)),
+                _ => out.push_str(&self.render_config_problem(p, spans, &display, color)),
             }
         }
         out
