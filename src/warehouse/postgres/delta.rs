@@ -38,10 +38,12 @@ pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, hints: DiffHints) -> Vec
     let (del, upd, ins) = (Op::Delete as i64, Op::Update as i64, Op::Insert as i64);
     let temp = t.delta.schema == "pg_temp";
     let mut out = vec![format!("DROP TABLE IF EXISTS {}", t.delta.qualified())];
+    // Unlogged, as the snapshot is (see `diff::create_snapshot_as`): the delta lives for one run,
+    // and a run that died is rebuilt from scratch by the next one.
     let create = if temp {
         format!("CREATE TEMP TABLE {}", quote(&t.delta.name))
     } else {
-        format!("CREATE TABLE {}", t.delta.qualified())
+        format!("CREATE UNLOGGED TABLE {}", t.delta.qualified())
     };
     out.push(format!(
         "{create} AS SELECT row_number() OVER (ORDER BY op, k) AS \"_audience_seq\", op AS \"_audience_op\", \

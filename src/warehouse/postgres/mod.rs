@@ -58,6 +58,9 @@ pub struct PgWarehouse {
     tables: Option<Tables>,
     /// The prepared delta read of this run, and how each image column is read.
     reader: Option<(Statement, Vec<PgColumn>)>,
+    /// The baseline had no members when this run's delta was built: its recordings insert
+    /// plainly and have no deletes to move (see `diff::baseline_insert_new`).
+    first_run: bool,
 }
 
 impl std::fmt::Debug for PgWarehouse {
@@ -116,6 +119,7 @@ impl PgWarehouse {
             dry_run: false,
             tables: None,
             reader: None,
+            first_run: false,
         })
     }
 
@@ -394,6 +398,7 @@ impl PgWarehouse {
             .map_err(|e| sql_error("reading the delta", &e))?;
         self.reader = Some((statement, kinds));
         self.tables = Some(t);
+        self.first_run = baseline == 0;
         Ok(stats)
     }
 
@@ -440,11 +445,16 @@ impl PgWarehouse {
                 &[&sync, &run.run_id, &run.started_at, &now, &chunk.lo, &chunk.hi],
             )
             .await?;
-            let failed = diff::log_failed(&t);
-            for f in chunk.failed {
-                let status = f.status.map(i32::from);
-                self.execute(doing, &failed, &[&sync, &run.run_id, &run.started_at, &now, &f.seq, &f.reason, &status])
-                    .await?;
+            if !chunk.failed.is_empty() {
+                let seqs: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
+                let reasons: Vec<&str> = chunk.failed.iter().map(|f| f.reason.as_str()).collect();
+                let statuses: Vec<Option<i32>> = chunk.failed.iter().map(|f| f.status.map(i32::from)).collect();
+                self.execute(
+                    doing,
+                    &diff::log_failed(&t),
+                    &[&sync, &run.run_id, &run.started_at, &now, &seqs, &reasons, &statuses],
+                )
+                .await?;
             }
         }
         let mut stay: Vec<i64> = chunk.undelivered.to_vec();
@@ -452,6 +462,12 @@ impl PgWarehouse {
             stay.extend(chunk.failed.iter().map(|f| f.seq));
         }
         stay.sort_unstable();
+        if self.first_run {
+            // Inserts only, into a baseline that had no members: no update leg, no deletes.
+            let insert = diff::baseline_insert_new(&t, spec, run.config, &stay);
+            self.execute(doing, &insert, &[&chunk.lo, &chunk.hi]).await?;
+            return Ok(());
+        }
         self.execute(doing, &diff::baseline_upsert(&t, spec, run.config, &stay), &[&chunk.lo, &chunk.hi]).await?;
         self.execute(doing, &diff::baseline_delete(&t, &stay), &[&chunk.lo, &chunk.hi]).await?;
         Ok(())
@@ -716,7 +732,15 @@ impl Warehouse for PgWarehouse {
 
     async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
         let doing = "recording outcomes";
-        let recorded = match self.begin_tx(doing).await {
+        // Not waiting for the server's disk at each commit (`synchronous_commit = off`): a
+        // recording is then as durable as SQLite's in WAL mode with `synchronous = NORMAL`. A
+        // crash of the client loses nothing committed; a crash of the server may lose the last
+        // commits (at most three `wal_writer_delay`s, 0.6 s by default), never part of one, and
+        // their records are sent again by the next run, as those in flight are
+        // (docs/design/sync.md, "Durability").
+        let begin =
+            if self.dry_run { Ok(()) } else { self.exec(doing, "BEGIN; SET LOCAL synchronous_commit = off").await };
+        let recorded = match begin {
             Ok(()) => match self.record(spec, run, chunks).await {
                 Ok(()) => self.commit(doing).await,
                 Err(e) => {
@@ -795,6 +819,7 @@ impl Warehouse for PgWarehouse {
         }
         self.tables = None;
         self.reader = None;
+        self.first_run = false;
         let result = if self.dry_run {
             // The rollback drops the temporary tables and releases the transaction's lock.
             self.exec("ending the dry run", "ROLLBACK").await
