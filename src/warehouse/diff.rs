@@ -50,6 +50,17 @@ impl Dialect {
         }
     }
 
+    /// [`Dialect::ts_param`] for a statement that writes many rows: PostgreSQL evaluates a cast
+    /// of a parameter once per row, and parsing the text twice per log row was half the cost of
+    /// inserting a batch's log rows (100,000 rows: 0.32-0.38 s against 0.15-0.18 s); a scalar
+    /// subquery is evaluated once per statement.
+    pub fn ts_param_once(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => self.ts_param(n),
+            Dialect::Postgres => format!("(SELECT {})", self.ts_param(n)),
+        }
+    }
+
     /// The row fingerprint of `columns` (quoted, with their table alias), as a 64-bit integer,
     /// for a run under configuration `config`.
     ///
@@ -511,7 +522,7 @@ pub fn log_invalid(t: &Tables) -> String {
         dt = t.dup.qualified(),
         p1 = d.param(1, "text"),
         p2 = d.param(2, "bigint"),
-        p3 = d.ts_param(3),
+        p3 = d.ts_param_once(3),
     )
 }
 
@@ -586,8 +597,8 @@ fn log_from_delta(t: &Tables, status: &str, join: &str, filter: &str, not: &[i64
         delta = t.delta.qualified(),
         p1 = d.param(1, "text"),
         p2 = d.param(2, "bigint"),
-        p3 = d.ts_param(3),
-        p4 = d.ts_param(4),
+        p3 = d.ts_param_once(3),
+        p4 = d.ts_param_once(4),
         not = except_seqs(not),
     )
 }
