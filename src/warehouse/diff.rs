@@ -265,6 +265,8 @@ pub fn more_columns(spec: &ModelSpec, alias: Option<&str>) -> String {
 ///
 /// Every row is kept, the invalid ones too: the snapshot is the model as read, for audit, and a
 /// key whose rows are invalid must still count as present when looking for deletes.
+/// (PostgreSQL's connector runs [`snapshot_table`] and indexes the snapshot itself, uniquely
+/// when it can: see its `key_index`.)
 pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> Vec<String> {
     let d = t.dialect;
     let mut out = vec![snapshot_table(t, spec, config)];

@@ -64,6 +64,20 @@ pub fn delta(t: &Tables, spec: &ModelSpec, config: i64, hints: DiffHints) -> Vec
     out
 }
 
+/// An empty dup table, for a snapshot whose unique key index was built (see the connector's
+/// `key_index`): no key is on several rows, so the statements that read it find no row, as
+/// after a check.
+pub fn no_duplicates(t: &Tables) -> Vec<String> {
+    vec![
+        format!("DROP TABLE IF EXISTS {}", t.dup.qualified()),
+        format!(
+            "CREATE TEMP TABLE {} AS SELECT \"_audience_key\", CAST(0 AS bigint) AS n FROM {} WITH NO DATA",
+            quote(&t.dup.name),
+            t.snapshot.qualified()
+        ),
+    ]
+}
+
 /// Reads delta records: `seq`, op, the key as text, then the delta's own copies of the image
 /// columns through `select` (an expression per column, see `value.rs`). Parameters: after,
 /// last, limit.

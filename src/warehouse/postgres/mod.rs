@@ -332,9 +332,11 @@ impl PgWarehouse {
             }
         }
         self.exec("dropping an old snapshot", &format!("DROP TABLE IF EXISTS {}", t.snapshot.qualified())).await?;
-        for sql in diff::snapshot(&t, spec, run.config) {
-            self.exec("taking the snapshot of the model", &sql).await?;
-        }
+        let doing = "taking the snapshot of the model";
+        self.exec(doing, &diff::snapshot_table(&t, spec, run.config)).await?;
+        let unique = self.key_index(&t).await?;
+        // Fresh statistics let the planner pick hash joins for the diff.
+        self.exec(doing, &format!("ANALYZE {}", t.snapshot.qualified())).await?;
         if has_baseline {
             self.widen_baseline(&t, spec).await?;
         } else {
@@ -346,7 +348,8 @@ impl PgWarehouse {
             self.exec("marking every member for a full resync", &diff::clear_config(&t)).await?;
         }
         let baseline: i64 = self.query_i64("counting the members", &diff::baseline_count(&t)).await?;
-        for sql in diff::duplicates(&t) {
+        let dup = if unique { delta::no_duplicates(&t) } else { diff::duplicates(&t) };
+        for sql in dup {
             self.exec("finding duplicate keys", &sql).await?;
         }
         let duplicates = self.query_i64("finding duplicate keys", &diff::has_duplicates(&t)).await?;
@@ -400,6 +403,29 @@ impl PgWarehouse {
         self.tables = Some(t);
         self.first_run = baseline == 0;
         Ok(stats)
+    }
+
+    /// Indexes the snapshot by key, with a unique index when the model's keys are unique
+    /// (whether they are is the index build's own check, tried under a savepoint): then no key
+    /// is on several rows, and the duplicate check, a `GROUP BY` of the whole snapshot (0.6-0.8 s
+    /// at a million rows), is not needed. Keys on several rows make the build fail; the
+    /// snapshot then gets a plain index and the check runs. Null keys never conflict.
+    async fn key_index(&self, t: &Tables) -> Result<bool> {
+        let doing = "indexing the snapshot";
+        let index = |unique| diff::create_index(Dialect::Postgres, &t.snapshot, "key", &["_audience_key"], unique);
+        self.exec(doing, "SAVEPOINT audience_key_index").await?;
+        match self.client.batch_execute(&index(true)).await {
+            Ok(()) => {
+                self.exec(doing, "RELEASE SAVEPOINT audience_key_index").await?;
+                Ok(true)
+            }
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                self.exec(doing, "ROLLBACK TO SAVEPOINT audience_key_index").await?;
+                self.exec(doing, &index(false)).await?;
+                Ok(false)
+            }
+            Err(e) => Err(sql_error(doing, &e)),
+        }
     }
 
     async fn query_i64(&self, doing: &str, sql: &str) -> Result<i64> {
