@@ -733,9 +733,9 @@ impl Warehouse for PgWarehouse {
         let doing = "reading the delta";
         // The delta's `seq` has no gaps (`row_number()`, see `delta`), so the next `limit` records
         // are exactly those up to `after + limit`: with that bound the range is the batch itself.
-        // Without it, in the first five executions (custom plans, before PostgreSQL settles on a generic one), a custom plan
-        // on the fresh, unanalysed delta read the whole rest of it and sorted it for each batch
-        // (0.7-0.8 s a read at a million rows).
+        // Without it, the first five executions (custom plans, before PostgreSQL settles on a
+        // generic one) read the whole rest of the fresh, unanalysed delta and sorted it, for
+        // each batch (0.7-0.8 s a read at a million rows).
         let upto = last.min(after.saturating_add(limit as i64));
         let rows =
             self.client.query(statement, &[&after, &upto, &(limit as i64)]).await.map_err(|e| sql_error(doing, &e))?;
