@@ -50,6 +50,17 @@ impl Dialect {
         }
     }
 
+    /// [`Dialect::ts_param`] for a statement that writes many rows: PostgreSQL evaluates a cast
+    /// of a parameter once per row, and parsing the text twice per log row was half the cost of
+    /// inserting a batch's log rows (100,000 rows: 0.32-0.38 s against 0.15-0.18 s); a scalar
+    /// subquery is evaluated once per statement.
+    pub fn ts_param_once(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => self.ts_param(n),
+            Dialect::Postgres => format!("(SELECT {})", self.ts_param(n)),
+        }
+    }
+
     /// The row fingerprint of `columns` (quoted, with their table alias), as a 64-bit integer,
     /// for a run under configuration `config`.
     ///
@@ -60,7 +71,11 @@ impl Dialect {
     /// PostgreSQL's diff compares the configuration column itself, and hashes a JSON array of
     /// the values: `jsonb` encodes each value with its type (`1` and `"1"` differ), null-safe and
     /// delimiter-safe, which a `concat_ws` of texts is not; SHA-256 (PostgreSQL 11+) is cut to
-    /// its first 64 bits.
+    /// its first 64 bits. `hashtextextended` of a `json_build_array` would cost a third of it
+    /// (0.57 s against 1.5 s per million narrow rows, BENCHMARKS.md), but a baseline holds the
+    /// fingerprints of what was sent: changing the function would send every member of every
+    /// existing sync once more, as an update. It waits for a state-tables version that migrates
+    /// the baseline's fingerprints in place (docs/design/sync.md, "Not yet built").
     pub fn fingerprint(self, config: i64, columns: &[String]) -> String {
         match self {
             Dialect::Sqlite => {
@@ -252,6 +267,8 @@ pub fn more_columns(spec: &ModelSpec, alias: Option<&str>) -> String {
 ///
 /// Every row is kept, the invalid ones too: the snapshot is the model as read, for audit, and a
 /// key whose rows are invalid must still count as present when looking for deletes.
+/// (PostgreSQL's connector runs [`snapshot_table`] and indexes the snapshot itself, uniquely
+/// when it can: see its `key_index`.)
 pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> Vec<String> {
     let d = t.dialect;
     let mut out = vec![snapshot_table(t, spec, config)];
@@ -275,9 +292,15 @@ pub fn snapshot_table(t: &Tables, spec: &ModelSpec, config: i64) -> String {
 }
 
 /// `CREATE TABLE` the snapshot `AS` `select`.
+///
+/// PostgreSQL's is `UNLOGGED`: written once, never updated, and rebuilt by the next run if lost,
+/// it need not go through the write-ahead log, which doubled what taking it wrote (the table,
+/// then every page of it again in the log). The price: a server crash empties the retained
+/// snapshots (docs/design/sync.md, "State kept per sync"), which nothing reads back.
 pub fn create_snapshot_as(t: &Tables, select: &str) -> String {
-    let create = match t.snapshot.schema {
-        "temp" | "pg_temp" => "CREATE TEMP TABLE",
+    let create = match (t.dialect, t.snapshot.schema) {
+        (_, "temp" | "pg_temp") => "CREATE TEMP TABLE",
+        (Dialect::Postgres, _) => "CREATE UNLOGGED TABLE",
         _ => "CREATE TABLE",
     };
     let name = match t.dialect {
@@ -511,7 +534,7 @@ pub fn log_invalid(t: &Tables) -> String {
         dt = t.dup.qualified(),
         p1 = d.param(1, "text"),
         p2 = d.param(2, "bigint"),
-        p3 = d.ts_param(3),
+        p3 = d.ts_param_once(3),
     )
 }
 
@@ -545,37 +568,49 @@ pub fn log_succeeded(t: &Tables, not: &[i64]) -> String {
     log_from_delta(
         t,
         "'succeeded', NULL, NULL",
+        "",
         &format!("BETWEEN {} AND {}", t.dialect.param(5, "bigint"), t.dialect.param(6, "bigint")),
         not,
     )
 }
 
-/// PostgreSQL's log row of one failed record. Parameters: sync name, run id, started at,
-/// finished at, seq, reason, HTTP status.
+/// PostgreSQL's log rows of a batch's failed records, in one statement whatever their number
+/// (a batch the API refused whole has 5,000): the records' `seq`, reasons and HTTP statuses are
+/// bound as three arrays of one length, in the order the rows are to be written. Parameters:
+/// sync name, run id, started at, finished at, seqs, reasons, HTTP statuses.
 pub fn log_failed(t: &Tables) -> String {
     let d = t.dialect;
     log_from_delta(
         t,
-        &format!("'failed', {}, {}", d.param(6, "text"), d.param(7, "integer")),
-        &format!("= {}", d.param(5, "bigint")),
+        "'failed', f.reason, f.http_status",
+        &format!(
+            " JOIN unnest({}, {}, {}) WITH ORDINALITY AS f(seq, reason, http_status, n) ON f.seq = d.\"_audience_seq\"",
+            d.param(5, "bigint[]"),
+            d.param(6, "text[]"),
+            d.param(7, "integer[]"),
+        ),
+        "",
         &[],
-    )
+    ) + " ORDER BY f.n"
 }
 
-fn log_from_delta(t: &Tables, status: &str, seq: &str, not: &[i64]) -> String {
+/// A log row per delta record `d` of `join` (more tables, or nothing) and `filter` (on `d`'s
+/// `seq`, or nothing), with `status` (its three columns).
+fn log_from_delta(t: &Tables, status: &str, join: &str, filter: &str, not: &[i64]) -> String {
     let d = t.dialect;
+    let filter = if filter.is_empty() { String::new() } else { format!(" WHERE d.\"_audience_seq\" {filter}") };
     format!(
         "INSERT INTO {logs} (sync_name, run_id, primary_key, operation, status, error_reason, http_status, \
          sync_started_at, sync_finished_at) \
          SELECT {p1}, {p2}, CAST(d.\"_audience_key\" AS TEXT), \
          CASE d.\"_audience_op\" WHEN 0 THEN 'delete' WHEN 1 THEN 'update' ELSE 'insert' END, {status}, {p3}, {p4} \
-         FROM {delta} AS d WHERE d.\"_audience_seq\" {seq}{not}",
+         FROM {delta} AS d{join}{filter}{not}",
         logs = t.logs.qualified(),
         delta = t.delta.qualified(),
         p1 = d.param(1, "text"),
         p2 = d.param(2, "bigint"),
-        p3 = d.ts_param(3),
-        p4 = d.ts_param(4),
+        p3 = d.ts_param_once(3),
+        p4 = d.ts_param_once(4),
         not = except_seqs(not),
     )
 }
@@ -584,7 +619,7 @@ fn log_from_delta(t: &Tables, status: &str, seq: &str, not: &[i64]) -> String {
 /// this configuration, from PostgreSQL's delta (which holds the images) or from the snapshot rows
 /// SQLite's delta table refers to. Parameters: lo, hi.
 pub fn baseline_upsert(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -> String {
-    baseline_move(t, spec, config, not, t.dialect == Dialect::Postgres, true)
+    baseline_move(t, spec, config, not, t.dialect == Dialect::Postgres, Conflict::Update)
 }
 
 /// SQLite's first run (see `first_run`): the accepted adds of `lo..=hi` inserted into a baseline
@@ -594,26 +629,50 @@ pub fn baseline_upsert(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -
 /// found there after all keeps its row rather than failing the recording, and with it every
 /// later run. Parameters: lo, hi.
 pub fn baseline_insert_first(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -> String {
-    baseline_move(t, spec, config, not, true, false)
+    baseline_move(t, spec, config, not, true, Conflict::Nothing)
+}
+
+/// PostgreSQL's first run: the accepted adds of `lo..=hi` into a baseline that had no members
+/// when the run began, a plain `INSERT` from the delta. Unlike SQLite's, PostgreSQL's
+/// `ON CONFLICT DO NOTHING` is a speculative insertion per row: a million rows took 7.4 s with it
+/// and 3.8 s without. No key can be there already (the run holds the lock, the delta has each
+/// valid key once, and a record is recorded once); were one there after all, that recording
+/// would fail and end the run, and the next run, whose baseline then has members, moves it with
+/// [`baseline_upsert`]. Parameters: lo, hi.
+pub fn baseline_insert_new(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64]) -> String {
+    baseline_move(t, spec, config, not, true, Conflict::Fail)
+}
+
+/// What a baseline move does with a key the baseline already has.
+#[derive(Clone, Copy)]
+enum Conflict {
+    /// It takes the new image.
+    Update,
+    /// It keeps its row.
+    Nothing,
+    /// The statement fails (no `ON CONFLICT`).
+    Fail,
 }
 
 /// The accepted adds and updates of `lo..=hi` into the baseline, the images read from the delta
-/// itself when `inline`, else from the snapshot rows it refers to. `upsert`: a key already there
-/// takes the new image; otherwise it keeps its row.
-fn baseline_move(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline: bool, upsert: bool) -> String {
+/// itself when `inline`, else from the snapshot rows it refers to; a key already there is
+/// handled as `conflict` says.
+fn baseline_move(t: &Tables, spec: &ModelSpec, config: i64, not: &[i64], inline: bool, conflict: Conflict) -> String {
     let d = t.dialect;
     let key = "\"_audience_key\"";
-    let conflict = if upsert {
-        let set: Vec<String> = spec
-            .columns
-            .iter()
-            .map(|c| quote(c))
-            .chain(["\"_audience_fp\"".to_owned(), "\"_audience_config\"".to_owned()])
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
-    } else {
-        format!(" ON CONFLICT ({key}) DO NOTHING")
+    let conflict = match conflict {
+        Conflict::Fail => String::new(),
+        Conflict::Nothing => format!(" ON CONFLICT ({key}) DO NOTHING"),
+        Conflict::Update => {
+            let set: Vec<String> = spec
+                .columns
+                .iter()
+                .map(|c| quote(c))
+                .chain(["\"_audience_fp\"".to_owned(), "\"_audience_config\"".to_owned()])
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            format!(" ON CONFLICT ({key}) DO UPDATE SET {}", set.join(", "))
+        }
     };
     let (from, image) = if inline {
         (format!("{} AS d", t.delta.qualified()), "d")
@@ -744,7 +803,12 @@ mod tests {
         assert_eq!(Dialect::Sqlite.fingerprint(-7, &["m.\"a\"".into()]), "audience_fingerprint(-7, m.\"a\")");
         assert_eq!(Dialect::Sqlite.fingerprint(3, &[]), "audience_fingerprint(3)");
         let pg = Dialect::Postgres.fingerprint(3, &(0..150).map(|i| format!("c{i}")).collect::<Vec<_>>());
-        assert_eq!(pg.matches("jsonb_build_array(").count(), 2);
+        assert_eq!(pg.matches("jsonb_build_array(").count(), 2, "arrays of at most 100: {pg}");
+        assert_eq!(
+            Dialect::Postgres.fingerprint(3, &["m.\"a\"".into(), "m.\"b\"".into()]),
+            "('x' || substr(encode(sha256(convert_to((jsonb_build_array(m.\"a\", m.\"b\"))::text, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint",
+            "the fingerprint of every existing baseline: changing it resends every member"
+        );
         assert!(Dialect::Postgres.fingerprint(3, &[]).contains("jsonb_build_array()"));
     }
 
@@ -759,5 +823,9 @@ mod tests {
         let first = baseline_insert_first(&t, &spec(), 1, &[5]);
         assert!(first.ends_with("ON CONFLICT (\"_audience_key\") DO NOTHING"), "{first}");
         assert!(first.contains("NOT IN (5)"), "{first}");
+        let t = Tables::new(Dialect::Postgres, &sync, 1, Place::Main, Place::Main);
+        let new = baseline_insert_new(&t, &spec(), 1, &[6]);
+        assert!(!new.contains("ON CONFLICT"), "{new}");
+        assert!(new.ends_with("NOT IN (6)"), "{new}");
     }
 }
