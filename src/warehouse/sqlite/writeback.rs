@@ -114,7 +114,8 @@ mod tests {
                     && f.get(4) == Some(&pid.as_str())
                     && f.get(5).is_some_and(|d| d.ends_with(&format!(":{inode}")))
             })
-            .map(str::to_owned)
+            // Without the line's ordinal, which moves as other processes take and drop locks.
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
             .collect()
     }
 
