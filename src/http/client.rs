@@ -31,3 +31,31 @@ pub fn build(settings: ClientSettings) -> Result<reqwest::Client, reqwest::Error
         .user_agent(concat!("audience/", env!("CARGO_PKG_VERSION")))
         .build()
 }
+
+/// The first `max` bytes of a response's body (less when it ends or fails first): what an
+/// error message quotes from an answer, read without holding more than that.
+pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < max {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(max - body.len())]),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
+/// An error and its causes on one line, without the URL (which may hold a secret).
+pub fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut parts = vec![error.to_string()];
+    let mut source = std::error::Error::source(&error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}

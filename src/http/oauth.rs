@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
 use super::auth::{AuthError, AuthHeaders, Credentials, HeaderName, HeaderValue, HeadersFuture, SecretSink};
-use super::client::ClientSettings;
+use super::client::{ClientSettings, describe, read_capped};
 use super::policy::{Answer, Jitter, Verdict, classify, next_retry, parse_retry_after};
 use super::retry::RetrySettings;
 
@@ -210,7 +210,7 @@ impl OAuth2Credentials {
                     let status = response.status().as_u16();
                     let retry_after =
                         response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                    let body = read_capped(response).await;
+                    let body = read_capped(response, MAX_TOKEN_RESPONSE_BYTES).await;
                     match classify(Answer::Status(status)) {
                         Verdict::Accepted => return token(&body, sent_at, secrets).map_err(|e| (e, false)),
                         Verdict::Retry => (Some(status), retry_after, answer_text(status, &body)),
@@ -350,32 +350,6 @@ fn answer_text(status: u16, body: &[u8]) -> String {
         }
     }
     text
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < MAX_TOKEN_RESPONSE_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_TOKEN_RESPONSE_BYTES - body.len())]),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    body
-}
-
-/// An error and its causes on one line, without the URL.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut parts = vec![error.to_string()];
-    let mut source = std::error::Error::source(&error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
 }
 
 /// The Basic credentials of the client: id and secret each form-encoded first (RFC 6749

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 
+use super::client::{describe, read_capped};
 use super::mask::{Masker, snippet};
 use super::policy::{Answer, Jitter, Verdict, classify, next_retry, parse_retry_after};
 use super::retry::RetrySettings;
@@ -36,7 +37,7 @@ pub async fn post_json(
             Ok(response) => {
                 let status = response.status().as_u16();
                 let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                let answer = read_capped(response).await;
+                let answer = read_capped(response, MAX_ANSWER_BYTES).await;
                 let text = format!("HTTP {status}: {}", snippet(&answer, &masker));
                 match classify(Answer::Status(status)) {
                     Verdict::Accepted => return Ok(attempts),
@@ -58,30 +59,4 @@ pub async fn post_json(
 fn gave_up(last: &str, attempts: u32) -> String {
     let plural = if attempts == 1 { "" } else { "s" };
     format!("{last} (after {attempts} attempt{plural})")
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < MAX_ANSWER_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER_BYTES - body.len())]),
-            Ok(None) | Err(_) => break,
-        }
-    }
-    body
-}
-
-/// An error and its causes on one line, without the URL.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut parts = vec![error.to_string()];
-    let mut source = std::error::Error::source(&error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::connect::connect;
 use crate::destination::{Config, Health, Model, Sync, keypath};
 use crate::http::auth::SecretSink;
-use crate::http::client::ClientSettings;
+use crate::http::client::{ClientSettings, describe};
 use crate::warehouse::{Warehouse, ident, model_sql};
 
 /// Something `--connect` found wrong: where (the sync, when it is one sync's) and what.
@@ -181,14 +181,7 @@ async fn health_request(config: &Config, health: &Health) -> Result<(), String> 
     if status.is_success() {
         return Ok(());
     }
-    let mut response = response;
-    let mut bytes = Vec::new();
-    while bytes.len() < 4096 {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk[..chunk.len().min(4096 - bytes.len())]),
-            Ok(None) | Err(_) => break,
-        }
-    }
+    let bytes = crate::http::client::read_capped(response, 4096).await;
     let body = String::from_utf8_lossy(&bytes);
     let body = body.trim();
     let cut = body.char_indices().nth(200).map_or(body.len(), |(i, _)| i);
@@ -202,19 +195,4 @@ async fn health_request(config: &Config, health: &Health) -> Result<(), String> 
         why.push_str(&body[..cut]);
     }
     Err(why)
-}
-
-/// An error and its causes on one line, without the URL.
-fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut parts = vec![error.to_string()];
-    let mut source = std::error::Error::source(&error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
 }
