@@ -13,26 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sync_support::{Kind, Receiver, audience, edit_config, set_up, sync};
 
-macro_rules! every_engine {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[test]
-            fn sqlite() {
-                super::$scenario(super::Kind::Sqlite, stringify!($scenario));
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Kind::Postgres, stringify!($scenario));
-            }
-            #[test]
-            fn snowflake() {
-                super::$scenario(super::Kind::Snowflake, stringify!($scenario));
-            }
-        }
-    };
-}
-
-every_engine!(every_status_is_in_the_history);
+on_engines!(every_status_is_in_the_history);
 
 /// `audience runs CONFIG ARGS --format json`: the runs listed.
 fn runs(config: &Path, args: &[&str]) -> Vec<Value> {

@@ -13,24 +13,8 @@ use std::path::{Path, PathBuf};
 
 use sync_support::{Kind, Warehouse, audience, first_synced, sync};
 
-/// Runs a scenario on both engines, as two tests.
-macro_rules! both_engines {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[test]
-            fn sqlite() {
-                super::$scenario(super::Kind::Sqlite, stringify!($scenario));
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Kind::Postgres, stringify!($scenario));
-            }
-        }
-    };
-}
-
-both_engines!(the_layout_before_versions_is_upgraded_and_goes_on_syncing);
-both_engines!(a_newer_schema_is_refused_and_left_alone);
+on_engines!(the_layout_before_versions_is_upgraded_and_goes_on_syncing: sqlite Sqlite, postgres Postgres);
+on_engines!(a_newer_schema_is_refused_and_left_alone: sqlite Sqlite, postgres Postgres);
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade");
 

@@ -15,23 +15,7 @@ use audience::warehouse::connect::{Source, open};
 use audience::warehouse::{Me, ModelSpec, RunRef, SyncName, Warehouse as _};
 use sync_support::{Kind, Receiver, Settings, Warehouse, first_synced, sync, wait_until, write_config};
 
-/// Runs a scenario on both engines, as two tests.
-macro_rules! both_engines {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[test]
-            fn sqlite() {
-                super::$scenario(super::Kind::Sqlite, stringify!($scenario));
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Kind::Postgres, stringify!($scenario));
-            }
-        }
-    };
-}
-
-both_engines!(a_paused_holder_on_this_host_is_never_taken_over);
+on_engines!(a_paused_holder_on_this_host_is_never_taken_over: sqlite Sqlite, postgres Postgres);
 
 /// Snowflake's lock is a row with a token, as SQLite's (it has no session locks).
 mod a_paused_holder_on_this_host_is_never_taken_over_snowflake {
@@ -40,7 +24,7 @@ mod a_paused_holder_on_this_host_is_never_taken_over_snowflake {
         super::a_paused_holder_on_this_host_is_never_taken_over(super::Kind::Snowflake, "paused_holder");
     }
 }
-both_engines!(a_dry_run_lets_another_connection_write);
+on_engines!(a_dry_run_lets_another_connection_write: sqlite Sqlite, postgres Postgres);
 
 /// `audience sync CONFIG --format json`, running.
 fn spawn_sync(config: &std::path::Path) -> Child {

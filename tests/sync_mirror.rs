@@ -9,36 +9,16 @@ use std::time::Duration;
 
 use sync_support::{Kind, Receiver, Settings, Warehouse, audience, set_up, sync, write_config};
 
-/// Runs a scenario on every engine, as one test each.
-macro_rules! both_engines {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[test]
-            fn sqlite() {
-                super::$scenario(super::Kind::Sqlite, stringify!($scenario));
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Kind::Postgres, stringify!($scenario));
-            }
-            #[test]
-            fn snowflake() {
-                super::$scenario(super::Kind::Snowflake, stringify!($scenario));
-            }
-        }
-    };
-}
-
-both_engines!(first_run_sends_everything_then_only_changes);
-both_engines!(failed_records_are_retried_next_run);
-both_engines!(invalid_rows_are_logged_and_never_sent);
-both_engines!(a_first_run_with_invalid_rows_sends_the_valid_ones);
-both_engines!(mass_removal_guard_stops_a_run);
-both_engines!(retention_keeps_what_it_should);
-both_engines!(dry_run_sends_and_leaves_nothing);
-both_engines!(kill_9_loses_nothing);
-both_engines!(a_held_lock_stops_a_second_run);
-both_engines!(config_change_is_a_full_resync);
+on_engines!(first_run_sends_everything_then_only_changes);
+on_engines!(failed_records_are_retried_next_run);
+on_engines!(invalid_rows_are_logged_and_never_sent);
+on_engines!(a_first_run_with_invalid_rows_sends_the_valid_ones);
+on_engines!(mass_removal_guard_stops_a_run);
+on_engines!(retention_keeps_what_it_should);
+on_engines!(dry_run_sends_and_leaves_nothing);
+on_engines!(kill_9_loses_nothing);
+on_engines!(a_held_lock_stops_a_second_run);
+on_engines!(config_change_is_a_full_resync);
 
 fn first_run_sends_everything_then_only_changes(kind: Kind, name: &str) {
     let w = Warehouse::new(kind, name);

@@ -9,28 +9,12 @@ mod sync_support;
 use audience::fields::HashAlgorithm;
 use sync_support::{Kind, Receiver, Settings, Warehouse, edit_config, first_synced, set_up, sync, write_config};
 
-/// Runs a scenario on both engines, as two tests.
-macro_rules! both_engines {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[test]
-            fn sqlite() {
-                super::$scenario(super::Kind::Sqlite, concat!("seed_", stringify!($scenario)));
-            }
-            #[test]
-            fn postgres() {
-                super::$scenario(super::Kind::Postgres, concat!("seed_", stringify!($scenario)));
-            }
-        }
-    };
-}
-
-both_engines!(use_add_sends_updates_in_batches_of_their_own);
-both_engines!(without_retain_logs_no_log_row_is_written);
-both_engines!(without_retry_failed_failures_are_not_sent_again);
-both_engines!(log_retention_counts_24_hour_days_back_from_the_run_start);
-both_engines!(hash_pii_hashes_normalised_values_and_refuses_pre_hashed_ones);
-both_engines!(a_model_without_a_mapped_column_lists_its_columns);
+on_engines!(use_add_sends_updates_in_batches_of_their_own: sqlite Sqlite, postgres Postgres);
+on_engines!(without_retain_logs_no_log_row_is_written: sqlite Sqlite, postgres Postgres);
+on_engines!(without_retry_failed_failures_are_not_sent_again: sqlite Sqlite, postgres Postgres);
+on_engines!(log_retention_counts_24_hour_days_back_from_the_run_start: sqlite Sqlite, postgres Postgres);
+on_engines!(hash_pii_hashes_normalised_values_and_refuses_pre_hashed_ones: sqlite Sqlite, postgres Postgres);
+on_engines!(a_model_without_a_mapped_column_lists_its_columns: sqlite Sqlite, postgres Postgres);
 
 fn sha256(text: &str) -> String {
     let mut hex = [0; 128];

@@ -9,6 +9,26 @@
 
 #![allow(dead_code)]
 
+/// Runs a scenario `fn NAME(kind: Kind, name: &str)` as one test per engine, in a module named
+/// after it: on every engine (`on_engines!(NAME)`), or on those listed, each as its test's name
+/// and its `Kind` (`on_engines!(NAME: sqlite Sqlite, postgres Postgres)`).
+#[macro_export]
+macro_rules! on_engines {
+    ($scenario:ident) => {
+        $crate::on_engines!($scenario: sqlite Sqlite, postgres Postgres, snowflake Snowflake);
+    };
+    ($scenario:ident: $($test:ident $kind:ident),+) => {
+        mod $scenario {
+            $(
+                #[test]
+                fn $test() {
+                    super::$scenario($crate::sync_support::Kind::$kind, stringify!($scenario));
+                }
+            )+
+        }
+    };
+}
+
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
