@@ -19,6 +19,7 @@ use super::settings::{DeliverySettings, Endpoint};
 use super::stop::StopToken;
 use crate::http::auth::{AuthHeaders, Credentials, StaticCredentials};
 use crate::http::client::ClientSettings;
+use crate::http::client::describe;
 use crate::http::response::ResponseRule;
 
 /// Response bodies are read up to this many bytes (docs/design/sync.md): enough for any error message, and
@@ -227,24 +228,6 @@ impl ClientInner {
         };
         Attempted::Response { status, retry_after, location, body, complete }
     }
-}
-
-/// An error and its causes on one line, without the URL (which may hold a secret), e.g.
-/// `error sending request: client error (Connect): tcp connect error: Connection refused`.
-fn describe(error: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    let own = error.to_string();
-    // reqwest's own message names the URL: keep only what comes before it.
-    parts.push(own.split(" for url (").next().unwrap_or(&own).to_owned());
-    while let Some(e) = source {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    parts.join(": ")
 }
 
 /// The reason a certificate failed verification, when that is why `error` happened: rustls's

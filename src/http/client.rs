@@ -45,11 +45,14 @@ pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Vec<u8>
     body
 }
 
-/// An error and its causes on one line, without the URL (which may hold a secret).
-pub fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut parts = vec![error.to_string()];
-    let mut source = std::error::Error::source(&error);
+/// An error and its causes on one line, without the URL (which may hold a secret), e.g.
+/// `error sending request: client error (Connect): tcp connect error: Connection refused`.
+pub fn describe(error: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    let own = error.to_string();
+    // reqwest's own message names the URL: keep only what comes before it.
+    parts.push(own.split(" for url (").next().unwrap_or(&own).to_owned());
     while let Some(e) = source {
         let text = e.to_string();
         if parts.last() != Some(&text) {

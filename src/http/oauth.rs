@@ -224,7 +224,7 @@ impl OAuth2Credentials {
                 Err(e) if e.is_timeout() => {
                     (None, None, format!("no response within {}s", self.settings.timeout.as_secs_f64()))
                 }
-                Err(e) => (None, None, format!("connection error: {}", describe(e))),
+                Err(e) => (None, None, format!("connection error: {}", describe(&e))),
             };
             let asked = retry_after.as_deref().and_then(|v| parse_retry_after(v, SystemTime::now()));
             let Some(wait) = next_retry(&s.retry, attempts, started.elapsed(), asked, jitter.next_unit()) else {

@@ -46,7 +46,7 @@ pub async fn post_json(
                 }
             }
             Err(e) if e.is_timeout() => (None, "no response within the timeout".to_owned()),
-            Err(e) => (None, format!("connection error: {}", masker.mask(&describe(e)))),
+            Err(e) => (None, format!("connection error: {}", masker.mask(&describe(&e)))),
         };
         let asked = retry_after.as_deref().and_then(|v| parse_retry_after(v, SystemTime::now()));
         let Some(wait) = next_retry(retry, attempts, started.elapsed(), asked, jitter.next_unit()) else {

@@ -175,7 +175,7 @@ async fn health_request(config: &Config, health: &Health) -> Result<(), String> 
     }
     let response = request.send().await.map_err(|e| {
         let kind = if e.is_timeout() { "timed out" } else { "failed" };
-        format!("the health request ({shown}) {kind}: {}", describe(e))
+        format!("the health request ({shown}) {kind}: {}", describe(&e))
     })?;
     let status = response.status();
     if status.is_success() {
