@@ -18,6 +18,9 @@ use super::problem::Problem;
 use super::spans::KeySpans;
 use super::validate::Validated;
 
+/// Each action's inline template positions in the config file, and the file's line index.
+type TemplatePlaces<'t> = ([Option<StringPositions>; 3], LineIndex<'t>);
+
 /// Everything `check` found in a config file: the file, and what the checks found in it.
 pub struct Report {
     /// The config file as given on the command line.
@@ -109,12 +112,24 @@ impl Report {
 
     /// The JSON of `check --format json`.
     pub fn to_json(&self) -> CheckJson {
-        let diagnostics = self.checked.problems.iter().map(|p| self.problem_json(p)).collect();
+        // Where inline templates sit in the file, worked out once for all their problems.
+        let places = self.template_places();
+        let diagnostics = self.checked.problems.iter().map(|p| self.problem_json(p, places.as_ref())).collect();
         let [add, update, remove] = self.checked.fields.clone();
         CheckJson { valid: self.is_valid(), diagnostics, fields: FieldsJson { add, update, remove } }
     }
 
-    fn problem_json(&self, p: &Problem) -> DiagnosticJson {
+    /// For a report with template problems: each action's inline template positions in the
+    /// file, and the file's line index (`None` without template problems: nothing to place).
+    fn template_places(&self) -> Option<TemplatePlaces<'_>> {
+        self.checked
+            .problems
+            .iter()
+            .any(|p| p.template.is_some())
+            .then(|| (ActionKind::ALL.map(|k| self.inline_positions(k)), LineIndex::new(&self.text)))
+    }
+
+    fn problem_json(&self, p: &Problem, places: Option<&TemplatePlaces<'_>>) -> DiagnosticJson {
         // Template problems are located within the template text; a TOML syntax error within
         // the config file; other config problems by their key alone.
         let located = match (&p.template, p.action, &p.span) {
@@ -131,10 +146,10 @@ impl Report {
             }
             None => (None, None, None, None),
         };
-        let in_file = match (&p.template, p.action) {
-            (Some(d), Some(action)) => self
-                .inline_positions(action)
-                .map(|positions| positions.file_line_col(&LineIndex::new(&self.text), d.span.start as usize)),
+        let in_file = match (&p.template, p.action, places) {
+            (Some(d), Some(action), Some((inline, lines))) => {
+                inline[action.index()].as_ref().map(|positions| positions.file_line_col(lines, d.span.start as usize))
+            }
             _ => None,
         };
         DiagnosticJson {
@@ -167,12 +182,13 @@ impl Report {
     pub fn render_human(&self, color: bool) -> String {
         let spans = self.spans();
         let display = self.masked_text(spans);
+        let inline = self.template_places().map(|(inline, _)| inline).unwrap_or_default();
         let mut out = String::new();
         for p in &self.checked.problems {
             match (&p.template, p.action) {
                 (Some(d), Some(action)) => {
                     let Some(source) = &self.checked.templates[action.index()] else { continue };
-                    if let Some(positions) = self.inline_positions(action) {
+                    if let Some(positions) = &inline[action.index()] {
                         // Shown in the config file, at the line and column an editor jumps to.
                         let mut d = d.clone();
                         d.message = format!("{action} template: {}", d.message);

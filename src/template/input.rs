@@ -196,8 +196,9 @@ impl<'t> Input<'t> {
             }
             Item::Obj(_) => {
                 out.push(b'{');
-                let pairs: Vec<(&str, NodeId)> = self.pairs(id).collect();
-                let order = json::js_key_order(pairs.iter().map(|(k, _)| *k));
+                // The pairs are collected only for an object whose keys JavaScript reorders
+                // (array-index keys first), which is rare: no allocation per object otherwise.
+                let order = json::js_key_order(self.pairs(id).map(|(k, _)| k));
                 let mut write_pair = |i: usize, (k, v): (&str, NodeId)| {
                     if i > 0 {
                         out.push(b',');
@@ -207,8 +208,11 @@ impl<'t> Input<'t> {
                     self.write(out, v);
                 };
                 match order {
-                    None => pairs.iter().enumerate().for_each(|(i, &p)| write_pair(i, p)),
-                    Some(order) => order.iter().enumerate().for_each(|(i, &pos)| write_pair(i, pairs[pos])),
+                    None => self.pairs(id).enumerate().for_each(|(i, p)| write_pair(i, p)),
+                    Some(order) => {
+                        let pairs: Vec<(&str, NodeId)> = self.pairs(id).collect();
+                        order.iter().enumerate().for_each(|(i, &pos)| write_pair(i, pairs[pos]));
+                    }
                 }
                 out.push(b'}');
             }
@@ -279,24 +283,12 @@ impl Parser<'_> {
             loop {
                 let v = self.value(depth)?;
                 self.scratch.push(v);
-                self.ws();
-                match self.b.get(self.i)? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b']' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
+                if self.member_end(b']')? {
+                    break;
                 }
             }
         }
-        let first = self.input.kids.len() as u32;
-        let len = (self.scratch.len() - mark) as u32;
-        self.input.kids.extend_from_slice(&self.scratch[mark..]);
-        self.scratch.truncate(mark);
+        let (first, len) = self.take_kids(mark);
         Some(self.push(Node::Arr { first, len }))
     }
 
@@ -324,26 +316,42 @@ impl Parser<'_> {
                 self.ws();
                 let v = self.value(depth)?;
                 self.scratch.extend_from_slice(&[key, v]);
-                self.ws();
-                match self.b.get(self.i)? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b'}' => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
+                if self.member_end(b'}')? {
+                    break;
                 }
             }
         }
         self.dedupe(mark);
+        let (first, len) = self.take_kids(mark);
+        Some(self.push(Node::Obj { first, len: len / 2 }))
+    }
+
+    /// After a member: `,` and white space (another member follows: `false`), or `close` (the
+    /// container ends: `true`); anything else is not JSON.
+    #[inline]
+    fn member_end(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let c = *self.b.get(self.i)?;
+        self.i += 1;
+        match c {
+            b',' => {
+                self.ws();
+                Some(false)
+            }
+            c if c == close => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Moves a container's children, gathered in `scratch` since `mark`, to the node table's
+    /// child list: where they start there, and how many entries they take.
+    #[inline]
+    fn take_kids(&mut self, mark: usize) -> (u32, u32) {
         let first = self.input.kids.len() as u32;
-        let len = ((self.scratch.len() - mark) / 2) as u32;
+        let len = (self.scratch.len() - mark) as u32;
         self.input.kids.extend_from_slice(&self.scratch[mark..]);
         self.scratch.truncate(mark);
-        Some(self.push(Node::Obj { first, len }))
+        (first, len)
     }
 
     /// `JSON.parse` on a repeated key: the last value, in the first key's position.

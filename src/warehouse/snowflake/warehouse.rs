@@ -16,13 +16,12 @@
 //!   to create (the schema, an empty baseline) is dropped when it ends.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::error::SnowflakeError;
 use super::heartbeat::{Beat, Beater, Heartbeat, TAKEN};
 use super::session::{Bind, QueryResult, Session, SessionOptions};
 use super::source::SnowflakeSource;
@@ -98,6 +97,13 @@ impl Db {
         self.statements += 1;
         tracing::trace!("Snowflake statement {}: {doing}", self.statements);
         self.session.query(sql, binds).await.map_err(|e| WarehouseError::sql(doing, e))
+    }
+
+    /// Like [`Db::run`], for a page of at most `rows` rows answered inline.
+    async fn page(&mut self, doing: &str, sql: &str, binds: &[Bind], rows: usize) -> Result<QueryResult> {
+        self.statements += 1;
+        tracing::trace!("Snowflake statement {}: {doing}", self.statements);
+        self.session.query_page(sql, binds, rows).await.map_err(|e| WarehouseError::sql(doing, e))
     }
 
     /// The first cell of the first row as an integer (`None`: null or no row).
@@ -221,8 +227,8 @@ impl SnowflakeWarehouse {
         self.me.as_ref().map_or(String::new(), |m| m.token.clone())
     }
 
-    fn current(&self) -> Result<Current> {
-        self.current.clone().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
+    fn current(&self) -> Result<&Current> {
+        self.current.as_ref().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
     }
 
     /// Makes the model's schema the session's again (after a `CREATE SCHEMA`).
@@ -553,14 +559,11 @@ impl SnowflakeWarehouse {
         let spec = state_spec(sync);
         let sql = self.sql(&spec, 0, 0).heartbeat();
         let (tx, rx) = mpsc::channel::<Beat>();
-        let requests = Mutex::new(tx.clone());
+        // The lease calls `renew` under its own lock: the sender needs none of its own.
+        let requests = tx.clone();
         let renew = Box::new(move || {
             let (reply, answer) = mpsc::channel();
-            requests
-                .lock()
-                .map_err(|_| "the heartbeat's channel is poisoned".to_owned())?
-                .send(Beat::Renew(reply))
-                .map_err(|_| "the heartbeat's thread is gone".to_owned())?;
+            requests.send(Beat::Renew(reply)).map_err(|_| "the heartbeat's thread is gone".to_owned())?;
             answer.recv().map_err(|_| "the heartbeat's thread is gone".to_owned())?
         });
         let lease = Arc::new(Lease::new(me.lease, renew));
@@ -724,7 +727,7 @@ impl Warehouse for SnowflakeWarehouse {
         limit: usize,
         visit: &mut dyn FnMut(&DeltaRecord<'_>),
     ) -> Result<Option<i64>> {
-        let current = self.current()?;
+        let &Current { run_id, config, resend_all, .. } = self.current()?;
         let doing = "reading the delta";
         let first = after.saturating_add(1);
         if first > last {
@@ -735,16 +738,8 @@ impl Warehouse for SnowflakeWarehouse {
             self.page.clear();
             let rows = PAGE_ROWS.max(limit);
             let hi = after.saturating_add(rows as i64).min(last);
-            let sql =
-                RunSql { resend_all: current.resend_all, ..self.sql(spec, current.run_id, current.config) }.read_page();
-            self.db.statements += 1;
-            tracing::trace!("Snowflake statement {}: {doing}", self.db.statements);
-            let page = self
-                .db
-                .session
-                .query_page(&sql, &[Bind::Fixed(first), Bind::Fixed(hi)], rows)
-                .await
-                .map_err(|e: SnowflakeError| WarehouseError::sql(doing, e))?;
+            let sql = RunSql { resend_all, ..self.sql(spec, run_id, config) }.read_page();
+            let page = self.db.page(doing, &sql, &[Bind::Fixed(first), Bind::Fixed(hi)], rows).await?;
             self.page.extend(page.rows);
         }
         let mut read = None;
@@ -760,7 +755,11 @@ impl Warehouse for SnowflakeWarehouse {
             let op = int(&row[1])
                 .and_then(Op::from_code)
                 .ok_or_else(|| WarehouseError::sql(doing, "an unknown operation in the delta"))?;
-            let key = text(&row[2]).unwrap_or_default();
+            // The key moved out of the row it came in, not copied.
+            let key = match std::mem::replace(&mut row[2], OwnedValue::Null) {
+                OwnedValue::Text(key) => key,
+                other => text(&other).unwrap_or_default(),
+            };
             image.clear();
             image.extend(row.drain(3..));
             visit(&DeltaRecord { seq, op, key: &key, row: &image });
@@ -771,8 +770,8 @@ impl Warehouse for SnowflakeWarehouse {
 
     async fn record_chunks(&mut self, _spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
         let current = self.current()?;
-        let token = self.token();
         let sql = self.sql(&current.spec, current.run_id, current.config).record_batch();
+        let token = self.token();
         for chunk in chunks {
             let mut failed: Vec<Value> = chunk
                 .failed
