@@ -295,8 +295,9 @@ impl Workspace {
         Ok(Applied { save, check, check_text, files, templates })
     }
 
-    fn check(&self, text: &str, lookup: Lookup<'_>) -> Report {
-        destination::check_text(text, &self.path.display().to_string(), &self.base_dir, lookup, EnvMode::Warn)
+    /// Checks `text` as the config file, with unset variables as `mode` treats them.
+    fn check(&self, text: &str, lookup: Lookup<'_>, mode: EnvMode) -> Report {
+        destination::check_text(text, &self.path.display().to_string(), &self.base_dir, lookup, mode)
     }
 
     /// Checks the config with `draft` applied and previews `request`.
@@ -308,7 +309,7 @@ impl Workspace {
     }
 
     fn analyse_applied(&self, applied: &Applied, request: &PreviewRequest, lookup: Lookup<'_>) -> Analysis {
-        let report = self.check(&applied.check_text, lookup);
+        let report = self.check(&applied.check_text, lookup, EnvMode::Warn);
         let json = report.to_json();
         let fields = [&json.fields.add, &json.fields.update, &json.fields.remove];
         let actions = ActionKind::ALL
@@ -372,13 +373,7 @@ impl Workspace {
     /// each action's template text (for the configuration fingerprint); or why there is none.
     pub fn warehouse_config(&self, draft: &Draft, lookup: Lookup<'_>) -> Result<(Config, [Option<String>; 3]), String> {
         let applied = self.apply(draft)?;
-        let report = destination::check_text(
-            &applied.check_text,
-            &self.path.display().to_string(),
-            &self.base_dir,
-            lookup,
-            EnvMode::Warehouse,
-        );
+        let report = self.check(&applied.check_text, lookup, EnvMode::Warehouse);
         let templates = report.checked.templates.clone().map(|t| t.map(|t| t.text));
         match report.checked.config {
             Some(config) => Ok((config, templates)),

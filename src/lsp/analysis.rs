@@ -43,7 +43,7 @@ fn is_config(text: &str) -> bool {
             return false;
         };
         let rest = rest.trim_start();
-        rest.starts_with([']', '.', '=']) || rest.starts_with(" ")
+        rest.starts_with([']', '.', '='])
     })
 }
 

@@ -28,4 +28,4 @@ pub mod page;
 pub mod server;
 pub mod warehouse;
 
-pub use server::{Studio, random_token};
+pub use server::Studio;

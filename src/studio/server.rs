@@ -96,11 +96,6 @@ impl Studio {
         format!("http://{}/?token={}", self.addr, self.token)
     }
 
-    /// The loopback address and port the server listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Waits until the server stops (it does not, unless its task fails).
     pub async fn wait(mut self) {
         let _ = (&mut self.accept).await;

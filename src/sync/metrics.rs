@@ -12,11 +12,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::summary::{Stop, SyncSummary};
 use crate::delivery::outcome::STATUS_CLASSES;
 
-/// The run statuses counted: how a run of this process can end.
-const STATUSES: [&str; 5] = ["succeeded", "partial", "stopped", "failed", "interrupted"];
-
-/// The operations, as the sync log spells them, in [`crate::warehouse::Op::index`] order.
-const OPERATIONS: [&str; 3] = ["delete", "update", "insert"];
+// The run statuses counted are those an alert may be sent on: how a run of this process ends.
+use crate::destination::alerts::STATUSES;
+use crate::warehouse::Op;
 
 /// Reads one gauge of a sync's tallies (`None`: no value yet).
 type Reading = fn(&Tallies) -> Option<f64>;
@@ -119,12 +117,14 @@ impl Metrics {
             "Records of the delta by operation and outcome (succeeded: the API accepted it).",
             &mut |o| {
                 for t in syncs {
-                    for (op, name) in OPERATIONS.iter().enumerate() {
+                    for op in Op::ALL {
                         for (k, outcome) in ["succeeded", "failed"].iter().enumerate() {
                             let _ = writeln!(
                                 o,
-                                "audience_records_total{{sync=\"{}\",operation=\"{name}\",outcome=\"{outcome}\"}} {}",
-                                t.name, t.records[op][k]
+                                "audience_records_total{{sync=\"{}\",operation=\"{}\",outcome=\"{outcome}\"}} {}",
+                                t.name,
+                                op.as_str(),
+                                t.records[op.index()][k]
                             );
                         }
                     }

@@ -161,10 +161,7 @@ impl StateTables {
     /// as 0 and null).
     pub fn select_runs(&self, legacy: bool) -> String {
         let d = self.dialect;
-        let ts = |c: &str| match d {
-            Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
-            Dialect::Sqlite => c.to_owned(),
-        };
+        let ts = |c: &str| utc_text(d, c);
         let tallies = match (legacy, d) {
             (false, _) => "retries, splits, reasons",
             (true, Dialect::Sqlite) => "0, 0, NULL",
@@ -210,10 +207,7 @@ impl StateTables {
     /// The lock row of a sync: host, pid, run id, acquired at, heartbeat at, token, boot id,
     /// PID namespace, start time, lease (ms). Parameter: sync.
     pub fn read_lock(&self) -> String {
-        let ts = |c: &str| match self.dialect {
-            Dialect::Sqlite => c.to_owned(),
-            Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
-        };
+        let ts = |c: &str| utc_text(self.dialect, c);
         format!(
             "SELECT host, pid, run_id, {}, {}, token, boot_id, pid_ns, start_time, lease_ms FROM {} WHERE sync_name = {}",
             ts("acquired_at"),
@@ -323,10 +317,7 @@ impl StateTables {
     /// Columns as [`super::RunInfo`] has them, timestamps as RFC 3339 text in UTC.
     pub fn select_run(&self) -> String {
         let d = self.dialect;
-        let ts = |c: &str| match d {
-            Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
-            Dialect::Sqlite => c.to_owned(),
-        };
+        let ts = |c: &str| utc_text(d, c);
         format!(
             "SELECT run_id, status, error, config_fingerprint, full_resync, {}, {}, inserted, updated, deleted, \
              failed, invalid, requests FROM {runs} WHERE sync_name = {p1} AND run_id = \
@@ -343,7 +334,7 @@ impl StateTables {
     /// are in `sqlite::log`). Parameters: sync, run id.
     pub fn select_logs(&self, failed_only: bool) -> String {
         let d = self.dialect;
-        let ts = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')");
+        let ts = |c: &str| utc_text(Dialect::Postgres, c);
         let only = if failed_only { " AND status <> 'succeeded'" } else { "" };
         // ctid order is insertion order: log rows come out as they were recorded.
         format!(
@@ -408,6 +399,15 @@ pub fn log_cutoff(started_at: &str, days: u32) -> String {
         .unwrap_or_else(|_| chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()));
     let cutoff = start - chrono::TimeDelta::hours(24 * i64::from(days));
     cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Timestamp column `c` as the state tables give it: RFC 3339 text in UTC with milliseconds
+/// (SQLite stores it so; PostgreSQL formats its `timestamptz`).
+fn utc_text(d: Dialect, c: &str) -> String {
+    match d {
+        Dialect::Postgres => format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+        Dialect::Sqlite => c.to_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -32,10 +32,9 @@ use super::super::ModelSpec;
 /// The state schema.
 pub const STATE_SCHEMA: &str = "_AUDIENCE";
 
-/// `"name"`, with `"` doubled: Snowflake's quoted identifier (case-sensitive).
-pub fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+/// `"name"`, with `"` doubled: Snowflake's quoted identifier (case-sensitive), as the other
+/// engines quote theirs.
+pub use crate::warehouse::ident::quote;
 
 /// The statements of one run of one sync, against database `database`.
 #[derive(Clone, Debug)]
