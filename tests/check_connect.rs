@@ -62,10 +62,10 @@ fn check(config: &Path) -> (i32, Vec<(Option<String>, String, String)>) {
     (out.status.code().unwrap_or(-1), problems)
 }
 
-fn everything_works(kind: Kind) {
+fn everything_works(kind: Kind, name: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api = api(&rt, 200);
-    let w = Warehouse::new(kind, "connect_ok");
+    let w = Warehouse::new(kind, name);
     w.add_users(1..=3);
     let config = config(&w, &api.url(""));
     let (code, problems) = check(&config);
@@ -79,10 +79,10 @@ fn everything_works(kind: Kind) {
     assert!(String::from_utf8_lossy(&out.stdout).contains("connected: 1 sync and the API checked, no problem"));
 }
 
-fn missing_columns_are_listed(kind: Kind) {
+fn missing_columns_are_listed(kind: Kind, name: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let api = api(&rt, 200);
-    let w = Warehouse::new(kind, "connect_missing");
+    let w = Warehouse::new(kind, name);
     let config = config(&w, &api.url(""));
     edit_config(
         &config,
@@ -115,35 +115,8 @@ fn missing_columns_are_listed(kind: Kind) {
     assert!(stderr.contains("error: sync members: syncs.members.map.email: the model has no column mail"), "{stderr}");
 }
 
-#[test]
-fn sqlite_everything_works() {
-    everything_works(Kind::Sqlite);
-}
-
-#[test]
-fn postgres_everything_works() {
-    everything_works(Kind::Postgres);
-}
-
-#[test]
-fn snowflake_everything_works() {
-    everything_works(Kind::Snowflake);
-}
-
-#[test]
-fn snowflake_missing_columns_are_listed() {
-    missing_columns_are_listed(Kind::Snowflake);
-}
-
-#[test]
-fn sqlite_missing_columns_are_listed() {
-    missing_columns_are_listed(Kind::Sqlite);
-}
-
-#[test]
-fn postgres_missing_columns_are_listed() {
-    missing_columns_are_listed(Kind::Postgres);
-}
+on_engines!(everything_works);
+on_engines!(missing_columns_are_listed);
 
 #[test]
 fn a_warehouse_that_refuses_the_connection() {

@@ -181,18 +181,7 @@ fn the_preview_body_is_audience_preview_s_body_text_for_each_action() {
     browser.type_text(&samples, &serde_json::to_string_pretty(&records).unwrap());
 
     for action in ["add", "update", "remove"] {
-        let (code, stdout, stderr) = audience(&[
-            "preview",
-            path_str(&config),
-            "--action",
-            action,
-            "--records",
-            path_str(&records_file),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(code, 0, "{stdout}{stderr}");
-        let cli: Value = serde_json::from_str(&stdout).unwrap();
+        let cli = preview_json(&config, action, &records_file);
         let body_text = cli["body_text"].as_str().expect("a body").to_owned();
         browser.click(&browser.find(&format!("[data-role=action-tab][data-action={action}]")));
         browser.wait_for(&format!("{action}'s body"), || {
@@ -397,18 +386,7 @@ fn sample_rows_come_from_the_model_and_the_dry_run_counts_are_the_cli_s() {
     let records_file = dir.join("rows.json");
     std::fs::write(&records_file, browser.value_of("[data-role=sample-records]")).expect("write the rows");
     for action in ["add", "remove"] {
-        let (code, stdout, stderr) = audience(&[
-            "preview",
-            path_str(&config),
-            "--action",
-            action,
-            "--records",
-            path_str(&records_file),
-            "--format",
-            "json",
-        ]);
-        assert_eq!(code, 0, "{stdout}{stderr}");
-        let cli: Value = serde_json::from_str(&stdout).unwrap();
+        let cli = preview_json(&config, action, &records_file);
         let body_text = cli["body_text"].as_str().expect("a body").to_owned();
         assert!(body_text.contains(if action == "add" { "\"email\"" } else { "\"id\":5" }), "{body_text}");
         browser.click(&browser.find(&format!("[data-role=action-tab][data-action={action}]")));
@@ -538,4 +516,20 @@ fn rows_and_dry_run_are_the_sync_s(kind: sync_support::Kind, name: &str) {
     let refused: Vec<(Option<&str>, Option<&str>)> =
         answer["refused"].as_array().unwrap().iter().map(|r| (r["key"].as_str(), r["action"].as_str())).collect();
     assert_eq!(refused, [(Some("22"), Some("add")), (Some("22"), Some("update")), (Some("22"), Some("remove"))]);
+}
+
+/// `audience preview CONFIG --action ACTION --records FILE --format json`.
+fn preview_json(config: &Path, action: &str, records: &Path) -> Value {
+    let (code, stdout, stderr) = audience(&[
+        "preview",
+        path_str(config),
+        "--action",
+        action,
+        "--records",
+        path_str(records),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    serde_json::from_str(&stdout).unwrap()
 }

@@ -4,7 +4,6 @@
 
 mod sync_support;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use sync_support::{Kind, Receiver, Settings, Warehouse, audience, set_up, sync, write_config};
@@ -358,12 +357,7 @@ fn a_held_lock_stops_a_second_run(kind: Kind, name: &str) {
     w.add_users(1..=5);
     let config = write_config(&w, &r, &Settings::default());
     r.hold(0);
-    let mut first = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args(["sync", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = sync_support::spawn_sync_quietly(&config);
     r.wait_for(1, Duration::from_secs(60));
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 1, "{s}\n{err}");
@@ -441,12 +435,7 @@ fn postgres_keeps_only_per_run_tables_out_of_the_log() {
     w.add_users(1..=5);
     let config = write_config(&w, &r, &Settings::default());
     r.hold(0);
-    let mut run = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args(["sync", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut run = sync_support::spawn_sync_quietly(&config);
     r.wait_for(1, Duration::from_secs(60));
     let persistence = w.rows(
         "SELECT c.relname::text, c.relpersistence::text FROM pg_class AS c JOIN pg_namespace AS n \

@@ -296,17 +296,23 @@ pub fn kill_9_after_two_batches(w: &Warehouse, r: &Receiver) -> PathBuf {
     let settings = Settings { batch_size: 10, max_concurrency: 1, ..Settings::default() };
     let config = write_config(w, r, &settings);
     r.hold(2);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_audience"))
-        .args(["sync", config.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_sync_quietly(&config);
     r.wait_for(3, Duration::from_secs(60));
     wait_until(Duration::from_secs(20), "the first two batches to be recorded", || w.recorded() == 20);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     config
+}
+
+/// `audience sync CONFIG` started and left to itself, its output discarded: a run to hold, kill
+/// or wait for.
+pub fn spawn_sync_quietly(config: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_audience"))
+        .args(["sync", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// Polls `done` until it holds, or fails the test after `within`.
