@@ -247,12 +247,12 @@ fn parse_reference(v: &Value) -> Outcome {
 
 /// Deviation 6 (§5): when two parts of one object or array constructor both fail at run time,
 /// we report the first in source order and the reference whichever of its concurrent
-/// evaluations fails first. Tolerated only when that is what happened: both sides fail with
-/// `$number` errors (T0410, D3030), and some constructor of the expression has two or more
-/// parts that each fail alone with a `$number` error, ours being the first of them in source
-/// order and the reference's another of them. Each part is tried alone by keeping it and
-/// dropping the constructor's other `$number` parts; a lone failure is ours as the
-/// reference's, which the cases without a second failure check.
+/// evaluations fails first, however deep inside the parts the failures sit. Tolerated only when
+/// that is what happened: both sides fail with `$number` errors (T0410, D3030), and two
+/// `$number` calls that each fail alone lie in different parts of one constructor, ours being
+/// the earlier call's code and the reference's the later's. A call is tried alone by replacing
+/// every other outermost `$number(…)` call with `0`, what it returns when it succeeds; a lone
+/// failure is ours as the reference's, which the cases without a second failure check.
 fn deviation_6(case: &Case, ours: &Outcome, reference: &Outcome) -> bool {
     let number_code = |o: &Outcome| match o {
         Outcome::Error(c) if c == "T0410" || c == "D3030" => Some(c.clone()),
@@ -261,33 +261,119 @@ fn deviation_6(case: &Case, ours: &Outcome, reference: &Outcome) -> bool {
     let (Some(ours), Some(theirs)) = (number_code(ours), number_code(reference)) else {
         return false;
     };
-    constructors(&case.expr).iter().any(|c| {
-        let with_number: Vec<usize> =
-            (0..c.parts.len()).filter(|&i| case.expr[c.parts[i].clone()].contains("$number")).collect();
-        if with_number.len() < 2 {
-            return false;
-        }
-        let failing: Vec<String> = with_number
-            .iter()
-            .filter_map(|&keep| {
-                let parts: Vec<&str> = (0..c.parts.len())
-                    .filter(|i| *i == keep || !with_number.contains(i))
-                    .map(|i| &case.expr[c.parts[i].clone()])
-                    .collect();
-                let expr = format!("{}{}{}", &case.expr[..c.open + 1], parts.join(","), &case.expr[c.close..]);
-                let alone = Case { expr, kind: Kind::Expression, ..case.clone() };
-                number_code(&run_ours(&alone).0)
-            })
-            .collect();
-        failing.len() >= 2 && failing[0] == ours && failing[1..].contains(&theirs)
+    let calls = number_calls(&case.expr);
+    if calls.len() < 2 {
+        return false;
+    }
+    let alone: Vec<Option<String>> = (0..calls.len())
+        .map(|keep| {
+            let mut expr = String::new();
+            let mut from = 0;
+            for (_, call) in calls.iter().enumerate().filter(|(i, _)| *i != keep) {
+                expr.push_str(&case.expr[from..call.start]);
+                expr.push('0');
+                from = call.end;
+            }
+            expr.push_str(&case.expr[from..]);
+            let alone = Case { expr, kind: Kind::Expression, ..case.clone() };
+            number_code(&run_ours(&alone).0)
+        })
+        .collect();
+    let constructors = constructors(&case.expr);
+    let part_of = |c: &Constructor, call: &std::ops::Range<usize>| {
+        c.parts.iter().position(|p| p.start <= call.start && call.end <= p.end)
+    };
+    let apart = |a: usize, b: usize| {
+        constructors.iter().any(|c| match (part_of(c, &calls[a]), part_of(c, &calls[b])) {
+            (Some(x), Some(y)) => x != y,
+            _ => false,
+        })
+    };
+    (0..calls.len()).any(|a| {
+        alone[a].as_deref() == Some(&*ours)
+            && (a + 1..calls.len()).any(|b| alone[b].as_deref() == Some(&*theirs) && apart(a, b))
     })
 }
 
-/// An array or object constructor in an expression's text: where it opens and closes (byte
-/// offsets of `[`/`{` and `]`/`}`) and its parts (an object's `key: value` pairs whole).
+/// The outermost `$number(…)` calls of `expr`, as byte ranges from `$` to the closing `)`,
+/// found outside strings, quoted names and comments. Calls nested in another's arguments are
+/// part of it: replacing the outer call removes them.
+fn number_calls(expr: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = expr.as_bytes();
+    let mut calls = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(next) = skip_literal(expr, i) {
+            i = next;
+            continue;
+        }
+        let name = "$number";
+        let is_name_char = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+        if bytes[i..].starts_with(name.as_bytes()) && !bytes.get(i + name.len()).is_some_and(|&b| is_name_char(b)) {
+            // Up to the opening parenthesis, across blanks and comments.
+            let mut j = i + name.len();
+            loop {
+                if bytes.get(j) == Some(&b'/')
+                    && let Some(next) = skip_literal(expr, j)
+                {
+                    j = next;
+                } else if bytes.get(j).is_some_and(|&b| b.is_ascii_whitespace() || b == 0x0b) {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if bytes.get(j) == Some(&b'(') {
+                let mut depth = 0usize;
+                while j < bytes.len() {
+                    if let Some(next) = skip_literal(expr, j) {
+                        j = next;
+                        continue;
+                    }
+                    match bytes[j] {
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                let end = (j + 1).min(bytes.len());
+                calls.push(i..end);
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    calls
+}
+
+/// When a string, quoted name or comment starts at byte `i` of `expr`, the offset just past it.
+fn skip_literal(expr: &str, i: usize) -> Option<usize> {
+    let bytes = expr.as_bytes();
+    match bytes[i] {
+        quote @ (b'"' | b'\'' | b'`') => {
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != quote {
+                j += if bytes[j] == b'\\' && quote != b'`' { 2 } else { 1 };
+            }
+            Some((j + 1).min(bytes.len()))
+        }
+        b'/' if bytes.get(i + 1) == Some(&b'*') => {
+            Some(expr[i + 2..].find("*/").map_or(bytes.len(), |end| i + 2 + end + 2))
+        }
+        _ => None,
+    }
+}
+
+/// An array or object constructor in an expression's text: its parts, as byte ranges (an
+/// object's `key: value` pairs whole).
 struct Constructor {
-    open: usize,
-    close: usize,
     parts: Vec<std::ops::Range<usize>>,
 }
 
@@ -297,35 +383,30 @@ struct Constructor {
 fn constructors(expr: &str) -> Vec<Constructor> {
     let bytes = expr.as_bytes();
     let mut found = Vec::new();
-    // (opening byte, its offset, where the current part starts, the parts so far)
-    let mut open: Vec<(u8, usize, usize, Vec<std::ops::Range<usize>>)> = Vec::new();
+    // (opening byte, where the current part starts, the parts so far)
+    let mut open: Vec<(u8, usize, Vec<std::ops::Range<usize>>)> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(next) = skip_literal(expr, i) {
+            i = next;
+            continue;
+        }
         match bytes[i] {
-            quote @ (b'"' | b'\'' | b'`') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    i += if bytes[i] == b'\\' && quote != b'`' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = expr[i + 2..].find("*/").map_or(bytes.len(), |end| i + 2 + end + 1);
-            }
-            b @ (b'[' | b'{' | b'(') => open.push((b, i, i + 1, Vec::new())),
+            b @ (b'[' | b'{' | b'(') => open.push((b, i + 1, Vec::new())),
             b',' => {
-                if let Some((b'[' | b'{', _, start, parts)) = open.last_mut() {
+                if let Some((b'[' | b'{', start, parts)) = open.last_mut() {
                     parts.push(*start..i);
                     *start = i + 1;
                 }
             }
             b']' | b'}' | b')' => {
-                if let Some((b, at, start, mut parts)) = open.pop()
+                if let Some((b, start, mut parts)) = open.pop()
                     && b != b'('
                 {
                     if !expr[start..i].trim().is_empty() {
                         parts.push(start..i);
                     }
-                    found.push(Constructor { open: at, close: i, parts });
+                    found.push(Constructor { parts });
                 }
             }
             _ => {}
@@ -581,6 +662,12 @@ fn deviation_6_covers_only_two_failing_parts_of_one_constructor() {
     assert!(!deviation_6(&nested, &d3030, &t0410));
     let apart = case(r#"[$number({})].{"x": $number("abc")}"#);
     assert!(!deviation_6(&apart, &t0410, &d3030));
+    // Failures deeper inside the parts: the reference's may come from any part's call.
+    let deep = case(r#"{"a": [$number({})], "b": [[$number({})], {"c": $number("abc")}]}"#);
+    assert_eq!(run_ours(&deep).0, t0410);
+    assert!(deviation_6(&deep, &t0410, &d3030));
+    let comments = case(r#"[$number /* ( */ ({}), $number(")abc")]"#);
+    assert!(deviation_6(&comments, &t0410, &d3030));
     // Errors other than `$number`'s are never tolerated.
     assert!(!deviation_6(&both, &t0410, &error("T2001")));
 }
