@@ -1,7 +1,7 @@
 //! The deliberate deviations from the reference JSONata (docs/design/template-language.md §5), one test
 //! each, named after the deviation.
 
-use audience::template::{Code, Expression, Template, check_template};
+use audience::template::{Code, Connection, Expression, RecordBatch, Template, check_template};
 use serde_json::Value;
 
 fn render(expr: &str, input: &str) -> Result<Option<String>, Code> {
@@ -100,6 +100,21 @@ fn deviation_6_the_first_error_in_source_order_is_reported() {
     assert_eq!(render(r#"[$number($$.a.b.c.d.e), $number(null)]"#, input), Err(Code::NotANumber));
     // Also when key order puts the later pair first in the output.
     assert_eq!(render(r#"{"k": $number($$.a.b.c.d.e), "0": $number(null)}"#, input), Err(Code::NotANumber));
+    // Also when the later part reads only `$$`, and is written once for all the records before
+    // the first record's parts.
+    let records = r#"{"records": [{"addr": [1, 2]}, {"addr": 3}], "name": "x"}"#;
+    let later_reads_root = r#"[$$.records.{"z": $number(addr), "y": $number($$.name)}]"#;
+    assert_eq!(render(later_reads_root, records), Err(Code::ArgumentType));
+    // The same through a template over a batch of records: both fail with D3030, and the error
+    // is the first call's.
+    let src = r#"[$$.records.{"z": $number(addr), "y": $number($$.connection.audienceName)}]"#;
+    let template = Template::compile(src).unwrap();
+    let mut batch = RecordBatch::new(template.fields().len());
+    batch.push_record();
+    batch.set_str(0, "not a number");
+    let connection = Connection { audience_id: "1".into(), audience_name: "not one either".into() };
+    let fail = template.render(&batch, &connection, &mut Vec::new()).unwrap_err();
+    assert_eq!((fail.code, fail.span.start as usize), (Code::NotANumber, src.find("$number").unwrap()));
 }
 
 /// Deviation 7's forms: (expression, input, the reference's output, ours). The reference's

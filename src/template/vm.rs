@@ -241,7 +241,7 @@ impl<'a> Run<'a> {
         };
         let block = (block != NO_BLOCK).then(|| &self.p.blocks[block as usize]);
         let fixed = match block {
-            Some(b) if items.len() > 0 => self.invariants(b)?,
+            Some(b) if items.len() > 0 => self.invariants(b),
             _ => Fixed::default(),
         };
         match (block, items) {
@@ -330,7 +330,7 @@ impl<'a> Run<'a> {
     /// a scalar. False, with nothing written, otherwise.
     #[inline(always)]
     fn direct(&self, block: &Block, item: &impl ItemFields<'a>, fixed: &Fixed, lead: bool, out: &mut Vec<u8>) -> bool {
-        if !block.direct {
+        if !block.direct || fixed.failed.is_some() {
             return false;
         }
         let Some(values) = item.values_bound(block) else { return false };
@@ -404,6 +404,11 @@ impl<'a> Run<'a> {
                     }
                 }
                 Piece::Invariant { key, index, comma: c } => {
+                    if let Some((failed, fail)) = &fixed.failed
+                        && *failed == index
+                    {
+                        return Err(fail.clone());
+                    }
                     if let Some(text) = fixed.get(index) {
                         comma(out, c);
                         out.extend_from_slice(self.p.bytes(key));
@@ -417,26 +422,37 @@ impl<'a> Run<'a> {
 
     /// Writes the values of `block`'s invariant pieces, once for a whole sequence of items (a
     /// pair's value as a pair writes it; an item as an array constructor writes it, an array
-    /// spliced into comma-separated items). Their errors are the first item's errors.
-    fn invariants(&self, block: &Block) -> Result<Fixed, Fail> {
+    /// spliced into comma-separated items). An invariant's error is the first item's error at
+    /// that piece, raised when the item reaches it: the pieces before it may fail first, and
+    /// the error reported is the first in source order (docs/design/template-language.md,
+    /// deviation 6). The invariants after a failed one are not evaluated: no item gets past it.
+    fn invariants(&self, block: &Block) -> Fixed {
         let mut fixed = Fixed::default();
-        for &(op, item) in &block.invariants {
+        for (index, &(op, item)) in block.invariants.iter().enumerate() {
             let start = fixed.bytes.len();
             // These expressions read only `$$`: the context they are given does not matter.
-            let (start, defined) = if item {
+            let written = if item {
                 // After an opening bracket, the first item takes no comma: the value starts
                 // after the bracket.
                 fixed.bytes.push(b'[');
-                self.emit_item(op as usize, &Val::Undef, &mut fixed.bytes)?;
-                (start + 1, fixed.bytes.len() > start + 1)
+                self.emit_item(op as usize, &Val::Undef, &mut fixed.bytes)
+                    .map(|()| (start + 1, fixed.bytes.len() > start + 1))
             } else {
-                (start, self.emit(op as usize, &Val::Undef, &mut fixed.bytes)?)
+                self.emit(op as usize, &Val::Undef, &mut fixed.bytes).map(|defined| (start, defined))
+            };
+            let (start, defined) = match written {
+                Ok(written) => written,
+                Err(fail) => {
+                    fixed.bytes.truncate(start);
+                    fixed.failed = Some((index as u32, fail));
+                    break;
+                }
             };
             let len = fixed.bytes.len() - start;
             fixed.len += len;
             fixed.spans.push(defined.then_some((start, len)));
         }
-        Ok(fixed)
+        fixed
     }
 
     // ---- evaluating ----
@@ -618,6 +634,8 @@ struct Fixed {
     spans: Vec<Option<(usize, usize)>>,
     /// Bytes of all the values.
     len: usize,
+    /// The invariant that failed, if one did, and its error (the later ones are not evaluated).
+    failed: Option<(u32, Fail)>,
 }
 
 impl Fixed {
