@@ -265,11 +265,25 @@ fn deviation_6(case: &Case, ours: &Outcome, reference: &Outcome) -> bool {
     if calls.len() < 2 {
         return false;
     }
+    let contains = |outer: &std::ops::Range<usize>, inner: &std::ops::Range<usize>| {
+        outer.start <= inner.start && inner.end <= outer.end
+    };
     let alone: Vec<Option<String>> = (0..calls.len())
         .map(|keep| {
+            // Every other call replaced, but those the kept one sits inside; a call inside a
+            // replaced one goes with it.
+            let replaced: Vec<&std::ops::Range<usize>> = calls
+                .iter()
+                .enumerate()
+                .filter(|&(j, c)| j != keep && !contains(c, &calls[keep]))
+                .map(|(_, c)| c)
+                .collect();
             let mut expr = String::new();
             let mut from = 0;
-            for (_, call) in calls.iter().enumerate().filter(|(i, _)| *i != keep) {
+            for call in &replaced {
+                if call.start < from {
+                    continue;
+                }
                 expr.push_str(&case.expr[from..call.start]);
                 expr.push('0');
                 from = call.end;
@@ -295,8 +309,8 @@ fn deviation_6(case: &Case, ours: &Outcome, reference: &Outcome) -> bool {
     })
 }
 
-/// The outermost `$number(…)` calls of `expr`, as byte ranges from `$` to the closing `)`.
-/// Calls nested in another's arguments are part of it: replacing the outer call removes them.
+/// The `$number(…)` calls of `expr`, as byte ranges from `$` to the closing `)`, in source
+/// order (a call nested in another's arguments after it).
 fn number_calls(expr: &str) -> Vec<std::ops::Range<usize>> {
     let tokens = tokens(expr);
     let mut calls = Vec::new();
@@ -324,10 +338,8 @@ fn number_calls(expr: &str) -> Vec<std::ops::Range<usize>> {
                 }
             }
             calls.push(range.start..tokens[close].1.end);
-            t = close + 1;
-        } else {
-            t += 1;
         }
+        t += 1;
     }
     calls
 }
@@ -703,6 +715,9 @@ fn deviation_6_covers_only_two_failing_parts_of_one_constructor() {
     assert!(deviation_6(&deep, &t0410, &d3030));
     let comments = case(r#"[$number /* ( */ ({}), $number(")abc")]"#);
     assert!(deviation_6(&comments, &t0410, &d3030));
+    // Calls inside a call's arguments: the outer call never runs.
+    let inside = case(r#"$number([$number([1]), 2, $number("abc")])"#);
+    assert!(deviation_6(&inside, &t0410, &d3030));
     // A quote inside a name is part of the name, as the reference's tokenizer reads it.
     let quote_in_name = case(r#"{"a": a'b, "b": {"c": $number({}), "d": 'x'}, "e": $number("abc")}"#);
     assert!(deviation_6(&quote_in_name, &t0410, &d3030));
