@@ -1,7 +1,10 @@
 //! The state tables' schema version: a warehouse written before versions were recorded (by the
 //! release at commit 8f61bcf) is upgraded in place by the next run and goes on syncing, sending
 //! nothing the API already accepted; state tables newer than the binary are refused, by a run,
-//! a dry run and `audience logs`, and left as they are.
+//! a dry run and `audience logs`, and left as they are. Version 4 changed PostgreSQL's row
+//! fingerprint: a baseline of version 3 (its fingerprints written here with the old SQL) is
+//! rewritten in place by the next run, which sends only what changed, and a dry run on it
+//! counts the same delta; SQLite and Snowflake step from 3 to 4 with no table changed.
 //!
 //! `tests/upgrade/` holds what that release wrote: `main-8f61bcf.db`, the SQLite warehouse after
 //! one run of `main-8f61bcf.toml` (30 users sent), and the layout of its state tables
