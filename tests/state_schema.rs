@@ -1,7 +1,10 @@
 //! The state tables' schema version: a warehouse written before versions were recorded (by the
 //! release at commit 8f61bcf) is upgraded in place by the next run and goes on syncing, sending
 //! nothing the API already accepted; state tables newer than the binary are refused, by a run,
-//! a dry run and `audience logs`, and left as they are.
+//! a dry run and `audience logs`, and left as they are. Version 4 changed PostgreSQL's row
+//! fingerprint: a baseline of version 3 (its fingerprints written here with the old SQL) is
+//! rewritten in place by the next run, which sends only what changed, and a dry run on it
+//! counts the same delta; SQLite and Snowflake step from 3 to 4 with no table changed.
 //!
 //! `tests/upgrade/` holds what that release wrote: `main-8f61bcf.db`, the SQLite warehouse after
 //! one run of `main-8f61bcf.toml` (30 users sent), and the layout of its state tables
@@ -19,7 +22,7 @@ on_engines!(a_newer_schema_is_refused_and_left_alone: sqlite Sqlite, postgres Po
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade");
 
 /// The schema version this binary writes.
-const CURRENT: i64 = 3;
+const CURRENT: i64 = 4;
 
 /// The lock row's identity columns version 2 added, as SQLite's `ADD COLUMN` appends them to
 /// the table's SQL.
@@ -46,6 +49,36 @@ fn version(w: &Warehouse) -> Option<i64> {
         }
     };
     (w.count(exists) > 0).then(|| w.count(&format!("SELECT max(version) FROM {}", w.state("schema"))))
+}
+
+/// PostgreSQL's row fingerprint before version 4 (SHA-256 of the `jsonb` text of the image
+/// columns, its first 64 bits) of the baseline's row `b`: the image columns, in the order the
+/// fingerprint takes them, are those of run `run`'s snapshot between the key and the
+/// fingerprint.
+fn sha256_fingerprint(w: &Warehouse, run: i64) -> String {
+    let image: Vec<String> = w
+        .rows(&format!(
+            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = '_audience' \
+             AND table_name = 'snapshot_members_{run}' AND column_name::text NOT IN ('_audience_key', '_audience_fp') \
+             ORDER BY ordinal_position"
+        ))
+        .into_iter()
+        .map(|r| format!("b.\"{}\"", r[0].as_deref().unwrap()))
+        .collect();
+    assert!(!image.is_empty(), "run {run}'s snapshot has image columns");
+    format!(
+        "('x' || substr(encode(sha256(convert_to((jsonb_build_array({}))::text, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint",
+        image.join(", ")
+    )
+}
+
+/// The baseline's (key, fingerprint, configuration) rows in key order, as text.
+fn baseline_rows(w: &Warehouse) -> Vec<Vec<Option<String>>> {
+    w.rows(&format!(
+        "SELECT CAST(\"_audience_key\" AS text), CAST(\"_audience_fp\" AS text), CAST(\"_audience_config\" AS text) \
+         FROM {} ORDER BY \"_audience_key\"",
+        w.baseline()
+    ))
 }
 
 /// The state tables' layout in SQLite: each object's SQL, in name order.
@@ -80,6 +113,8 @@ fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: 
             for column in ["token", "boot_id", "pid_ns", "start_time", "lease_ms"] {
                 w.exec(&format!("ALTER TABLE \"_audience\".\"locks\" DROP COLUMN {column}"));
             }
+            // And the fingerprints every version before 4 wrote.
+            w.exec(&format!("UPDATE {} AS b SET \"_audience_fp\" = {}", w.baseline(), sha256_fingerprint(&w, 1)));
         }
         // Snowflake's state tables began at version 3: there is no older layout to upgrade.
         Kind::Snowflake => panic!("no layout before versions on Snowflake"),
@@ -96,9 +131,14 @@ fn the_layout_before_versions_is_upgraded_and_goes_on_syncing(kind: Kind, name: 
     assert_eq!((before[0]["status"].as_str(), before[0]["inserted"].as_u64()), (Some("succeeded"), Some(30)));
     assert_eq!((before[0]["retries"].as_u64(), before[0]["reasons"].as_array().map(Vec::len)), (Some(0), Some(0)));
     assert_eq!(version(&w), None, "reading the history upgrades nothing");
-    // The next run upgrades in place, and sends only what changed since the API accepted 1..=30.
+    // So does a dry run, which sees only what changed since.
     w.add_users(31..=35);
     w.exec("UPDATE users SET name = 'changed' WHERE id = 7");
+    let (code, s, err) = sync(&config, &["--dry-run"]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64(), s["deleted"].as_u64()), (Some(5), Some(1), Some(0)));
+    assert_eq!(version(&w), None, "a dry run upgrades nothing");
+    // The next run upgrades in place, and sends only what changed since the API accepted 1..=30.
     r.clear_log();
     let (code, s, err) = sync(&config, &[]);
     assert_eq!(code, 0, "{s}\n{err}");
@@ -145,6 +185,65 @@ fn a_newer_schema_is_refused_and_left_alone(kind: Kind, name: &str) {
     assert_eq!(version(&w), Some(CURRENT + 1), "the version is left alone");
     assert_eq!(w.state_tables(), tables, "no table created or dropped");
     assert_eq!(w.count(&format!("SELECT count(*) FROM {}", w.state("runs"))), runs, "no run recorded");
+}
+
+/// PostgreSQL's baselines of version 3 hold SHA-256 fingerprints; version 4's are the hash of
+/// the values' binary form. The run that upgrades rewrites each fingerprint that is the old
+/// function of its member's image in place, so no member is sent again because of the change:
+/// a member that changed is still an update, one marked by an unfinished `--full-resync` (no
+/// fingerprint, no configuration) still an insert, and a fingerprint that matches nothing stays
+/// and makes an update, as before. A dry run on version 3 counts the same delta, and leaves the
+/// state as it found it.
+#[test]
+fn postgres_fingerprints_of_version_3_are_rewritten_in_place() {
+    let (w, r, config) = first_synced(Kind::Postgres, "fingerprint_v3", 1..=30);
+    // What a release of version 3 leaves: its version, and its fingerprints in the baseline.
+    w.exec(&format!("UPDATE {} SET version = 3", w.state("schema")));
+    w.exec(&format!("UPDATE {} AS b SET \"_audience_fp\" = {}", w.baseline(), sha256_fingerprint(&w, 1)));
+    w.exec(&format!(
+        "UPDATE {} SET \"_audience_fp\" = NULL, \"_audience_config\" = NULL WHERE \"_audience_key\" = 3",
+        w.baseline()
+    ));
+    w.exec(&format!("UPDATE {} SET \"_audience_fp\" = 12345 WHERE \"_audience_key\" = 9", w.baseline()));
+    w.add_users(31..=32);
+    w.exec("UPDATE users SET name = 'changed' WHERE id = 7");
+    let before = baseline_rows(&w);
+    let counts = |s: &serde_json::Value| (s["inserted"].as_u64(), s["updated"].as_u64(), s["deleted"].as_u64());
+    r.clear_log();
+    let (code, s, err) = sync(&config, &["--dry-run"]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!(counts(&s), (Some(3), Some(2), Some(0)), "new 31, 32 and marked 3; changed 7, unmatched 9: {s}");
+    assert!(r.requests().is_empty(), "a dry run sends nothing");
+    assert_eq!(version(&w), Some(3), "a dry run upgrades nothing");
+    assert_eq!(baseline_rows(&w), before, "a dry run's rewrite is rolled back");
+    // The log and the history read version 3 as it is.
+    let out = audience(&["logs", config.to_str().unwrap(), "--sync", "members", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((log["run_id"].as_i64(), log["rows"].as_array().map(Vec::len)), (Some(1), Some(30)), "{log}");
+    assert_eq!(runs(&config).len(), 1);
+    // The run upgrades and sends what changed, nothing else.
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!(code, 0, "{s}\n{err}");
+    assert_eq!(counts(&s), (Some(3), Some(2), Some(0)), "{s}");
+    let mut sent = r.ids("POST");
+    sent.sort_unstable();
+    assert_eq!(sent, vec![3, 31, 32], "no accepted member is sent again");
+    let mut updated = r.ids("PATCH");
+    updated.sort_unstable();
+    assert_eq!(updated, vec![7, 9]);
+    assert_eq!(r.members(), w.expected_members());
+    assert_eq!(version(&w), Some(CURRENT), "the run recorded the version");
+    let marked = w.count(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = '_audience' \
+         AND column_name = '_audience_fp_sha256'",
+    );
+    assert_eq!(marked, 0, "the rewritten baseline's fingerprint column has its name back");
+    // Every member's fingerprint is now the one its next snapshot computes: nothing to send.
+    r.clear_log();
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, counts(&s)), (0, (Some(0), Some(0), Some(0))), "{s}\n{err}");
+    assert!(r.requests().is_empty());
 }
 
 /// Copies the warehouse and config the release before versions left into a fresh folder.
@@ -225,7 +324,17 @@ fn snowflake_refuses_versions_it_cannot_read() {
         assert!(s["error"].as_str().unwrap().contains(&says), "{s}");
         assert!(r.requests().is_empty());
     }
-    w.exec(&format!("UPDATE {} SET version = {CURRENT}", w.state("schema")));
+    // Version 3 steps to 4 with no table changed (the fingerprint version 4 changed is
+    // PostgreSQL's).
+    let tables = w.state_tables();
+    w.exec(&format!("UPDATE {} SET version = 3", w.state("schema")));
     let (code, s, err) = sync(&config, &[]);
-    assert_eq!((code, s["inserted"].as_u64()), (0, Some(1)), "{s}\n{err}");
+    assert_eq!((code, s["inserted"].as_u64(), s["updated"].as_u64()), (0, Some(1), Some(0)), "{s}\n{err}");
+    assert_eq!(version(&w), Some(CURRENT));
+    assert_eq!(w.count(&format!("SELECT COUNT(*) FROM {}", w.state("schema"))), 1, "one version row");
+    let mut now = w.state_tables();
+    now.retain(|t| !t.contains("snapshot_members_"));
+    let mut then = tables;
+    then.retain(|t| !t.contains("snapshot_members_"));
+    assert_eq!(now, then, "no table created or dropped");
 }

@@ -68,14 +68,27 @@ impl Dialect {
     /// `sqlite::fingerprint`). Its first value is the configuration, so that a member sent under
     /// another one never has the fingerprint of its current row: the re-sync's merge then finds
     /// it among the changed rows, with no separate look for such members (see `resync`).
-    /// PostgreSQL's diff compares the configuration column itself, and hashes a JSON array of
-    /// the values: `jsonb` encodes each value with its type (`1` and `"1"` differ), null-safe and
-    /// delimiter-safe, which a `concat_ws` of texts is not; SHA-256 (PostgreSQL 11+) is cut to
-    /// its first 64 bits. `hashtextextended` of a `json_build_array` would cost a third of it
-    /// (0.57 s against 1.5 s per million narrow rows, BENCHMARKS.md), but a baseline holds the
-    /// fingerprints of what was sent: changing the function would send every member of every
-    /// existing sync once more, as an update. It waits for a state-tables version that migrates
-    /// the baseline's fingerprints in place (docs/design/sync.md, "Not yet built").
+    ///
+    /// PostgreSQL's diff compares the configuration column itself, and hashes the values' binary
+    /// form: `record_send` of a row of the columns (the format of the binary protocol and of
+    /// `COPY BINARY`, fixed across versions) holds each value's type (its OID: `1` and `'1'`
+    /// differ, and so do an `integer` and a `bigint` 1), its length (delimiter-safe) or -1 for a
+    /// null (null-safe). Unlike any text form it depends on no server setting: JSON's text of a
+    /// `timestamptz` follows `TimeZone`, of a `float8` `extra_float_digits`, of an `interval`
+    /// `IntervalStyle`, of a `bytea` `bytea_output`, each of which a role or database may set;
+    /// binary timestamps are microseconds since 2000 in UTC and floats their IEEE bits. Only
+    /// text is converted, to the session's `client_encoding`, which our client pins to UTF-8.
+    /// The bytes are hex-encoded (`encode`, fixed) and hashed by `hashtextextended` (PostgreSQL
+    /// 11+, the hash of hash partitioning, which `pg_upgrade` keeps valid; under the "C"
+    /// collation it hashes the bytes as they are). 0.75 s per million narrow rows against
+    /// SHA-256 of the `jsonb` text's 3.7 s in the same session, and 1.0 s for `hashtextextended`
+    /// of `json_build_array`'s text (BENCHMARKS.md, "PostgreSQL at scale"). What it leaves: a
+    /// user-defined type's OID (an enum, a domain) changes when the model's database is
+    /// restored from a dump, and its members are then sent once more as updates; a type with no
+    /// binary output (rare: the `cube` extension's) fails the snapshot, and the model must cast
+    /// it to text. Baselines of schema version 3 and before hold SHA-256 fingerprints:
+    /// `postgres::fingerprint` rewrites them in place (docs/design/sync.md, "State kept per
+    /// sync").
     pub fn fingerprint(self, config: i64, columns: &[String]) -> String {
         match self {
             Dialect::Sqlite => {
@@ -85,16 +98,7 @@ impl Dialect {
                 )
             }
             Dialect::Postgres => {
-                // jsonb_build_array takes at most 100 arguments; arrays concatenate with `||`.
-                let arrays: Vec<String> = if columns.is_empty() {
-                    vec!["jsonb_build_array()".into()]
-                } else {
-                    columns.chunks(100).map(|c| format!("jsonb_build_array({})", c.join(", "))).collect()
-                };
-                format!(
-                    "('x' || substr(encode(sha256(convert_to(({})::text, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint",
-                    arrays.join(" || ")
-                )
+                format!("hashtextextended(encode(record_send(ROW({})), 'hex') COLLATE \"C\", 0)", columns.join(", "))
             }
         }
     }
@@ -802,14 +806,12 @@ mod tests {
     fn fingerprints() {
         assert_eq!(Dialect::Sqlite.fingerprint(-7, &["m.\"a\"".into()]), "audience_fingerprint(-7, m.\"a\")");
         assert_eq!(Dialect::Sqlite.fingerprint(3, &[]), "audience_fingerprint(3)");
-        let pg = Dialect::Postgres.fingerprint(3, &(0..150).map(|i| format!("c{i}")).collect::<Vec<_>>());
-        assert_eq!(pg.matches("jsonb_build_array(").count(), 2, "arrays of at most 100: {pg}");
         assert_eq!(
             Dialect::Postgres.fingerprint(3, &["m.\"a\"".into(), "m.\"b\"".into()]),
-            "('x' || substr(encode(sha256(convert_to((jsonb_build_array(m.\"a\", m.\"b\"))::text, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint",
-            "the fingerprint of every existing baseline: changing it resends every member"
+            "hashtextextended(encode(record_send(ROW(m.\"a\", m.\"b\")), 'hex') COLLATE \"C\", 0)",
+            "the fingerprint of every baseline since schema version 4: changing it resends every member"
         );
-        assert!(Dialect::Postgres.fingerprint(3, &[]).contains("jsonb_build_array()"));
+        assert!(Dialect::Postgres.fingerprint(3, &[]).contains("ROW()"));
     }
 
     #[test]

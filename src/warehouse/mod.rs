@@ -108,8 +108,8 @@ pub struct ModelSpec {
 
 /// Names our own columns use in snapshot, baseline and delta tables; a model column with one of
 /// these names is refused.
-pub const RESERVED_COLUMNS: [&str; 5] =
-    ["_audience_key", "_audience_fp", "_audience_config", "_audience_seq", "_audience_op"];
+pub const RESERVED_COLUMNS: [&str; 6] =
+    ["_audience_key", "_audience_fp", "_audience_config", "_audience_seq", "_audience_op", "_audience_fp_sha256"];
 
 /// The run being recorded.
 #[derive(Clone, Debug)]

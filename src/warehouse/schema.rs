@@ -19,6 +19,12 @@
 //!   the run that takes the lock.
 //! * 3: the runs table keeps each run's tallies (docs/design/interface.md, `audience runs`):
 //!   `retries`, `splits` and `reasons` added (0, 0 and null in a row an older release wrote).
+//! * 4: PostgreSQL's row fingerprint is the hash of the values' binary form instead of SHA-256
+//!   of their `jsonb` text (see [`Dialect::fingerprint`]). The upgrade renames each baseline's
+//!   `_audience_fp` to `_audience_fp_sha256`; the sync's next run rewrites its baseline's
+//!   fingerprints in place and renames the column back (`postgres::fingerprint`), so that no
+//!   member is sent again because of the change. SQLite and Snowflake change no table: their
+//!   fingerprints are the same.
 //!
 //! A change to a state table (a column, a table, a layout) adds a version here and a step in
 //! each connector's upgrade, from the version before it.
@@ -28,7 +34,20 @@ use super::state::StateTables;
 use super::{Result, WarehouseError};
 
 /// The layout this binary writes and reads.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
+
+/// The first version whose runs table keeps the run tallies.
+pub const RUN_TALLIES: i64 = 3;
+
+/// The first version whose PostgreSQL baselines hold fingerprints of the current function (or
+/// are marked as not yet holding them).
+pub const BINARY_FINGERPRINT: i64 = 4;
+
+/// Whether state tables at version `found` (`None`: none recorded) have a runs table without
+/// the run tallies.
+pub fn before_run_tallies(found: Option<i64>) -> bool {
+    found.unwrap_or(0) < RUN_TALLIES
+}
 
 /// What a run does with the version a warehouse holds (`None`: none recorded, version 0).
 /// Refuses a version newer than [`SCHEMA_VERSION`].
@@ -74,6 +93,13 @@ mod tests {
         let newer = upgrade_from(Some(SCHEMA_VERSION + 1)).unwrap_err().to_string();
         assert!(newer.contains(&format!("schema version {}", SCHEMA_VERSION + 1)), "{newer}");
         assert!(newer.contains(&format!("reads up to version {SCHEMA_VERSION}")), "{newer}");
+        assert_eq!(upgrade_from(Some(3)).unwrap(), Some(3), "version 3 steps to 4");
+    }
+
+    #[test]
+    fn only_versions_before_3_lack_the_run_tallies() {
+        assert!(before_run_tallies(None) && before_run_tallies(Some(2)));
+        assert!(!before_run_tallies(Some(3)) && !before_run_tallies(Some(SCHEMA_VERSION)));
     }
 
     #[test]
@@ -85,6 +111,6 @@ mod tests {
         );
         let pg = StateTables::new(Dialect::Postgres);
         assert_eq!(pg.read_schema(), "SELECT max(version) FROM \"_audience\".\"schema\"");
-        assert_eq!(pg.write_schema()[1], "INSERT INTO \"_audience\".\"schema\" (version) VALUES (3)");
+        assert_eq!(pg.write_schema()[1], "INSERT INTO \"_audience\".\"schema\" (version) VALUES (4)");
     }
 }

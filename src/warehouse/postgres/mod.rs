@@ -18,6 +18,7 @@
 
 mod connect;
 mod delta;
+mod fingerprint;
 mod value;
 
 use sha2::{Digest, Sha256};
@@ -168,6 +169,17 @@ impl PgWarehouse {
                 for sql in self.state.add_run_tallies(&[]) {
                     self.exec("adding the run tallies", &sql).await?;
                 }
+                // 3 to 4: each baseline marked as holding SHA-256 fingerprints, which its
+                // sync's next run rewrites (see `fingerprint`).
+                let doing = "marking the baselines' fingerprints";
+                let rows = self
+                    .client
+                    .query(fingerprint::unmarked_baselines(), &[])
+                    .await
+                    .map_err(|e| sql_error(doing, &e))?;
+                for row in rows {
+                    self.exec(doing, &fingerprint::mark(row.get(0))).await?;
+                }
                 for sql in self.state.write_schema() {
                     self.exec("recording the state tables' schema version", &sql).await?;
                 }
@@ -278,7 +290,8 @@ impl PgWarehouse {
         self.tables.clone().ok_or_else(|| WarehouseError::sql("reading the delta", "no delta was built"))
     }
 
-    async fn widen_baseline(&self, t: &Tables, spec: &ModelSpec) -> Result<()> {
+    /// Adds the model's new image columns to the baseline; returns the columns it had.
+    async fn widen_baseline(&self, t: &Tables, spec: &ModelSpec) -> Result<Vec<String>> {
         let doing = "adding a column to the baseline";
         let rows = self
             .client
@@ -306,6 +319,19 @@ impl PgWarehouse {
                 crate::warehouse::ident::quote(column)
             );
             self.exec(doing, &sql).await?;
+        }
+        Ok(have)
+    }
+
+    /// Rewrites the baseline's SHA-256 fingerprints (schema version 3 and before) as the
+    /// current function of its image columns, in the transaction that builds the delta (the
+    /// dry run's, which it rolls back): see `fingerprint`. `have`: the baseline's columns.
+    async fn migrate_fingerprints(&self, t: &Tables, spec: &ModelSpec, have: &[String]) -> Result<()> {
+        let marked = have.iter().any(|c| c == fingerprint::SHA256_COLUMN);
+        if marked || (self.dry_run && self.schema_version().await?.unwrap_or(0) < schema::BINARY_FINGERPRINT) {
+            for sql in fingerprint::migrate(&t.baseline, &spec.columns, marked) {
+                self.exec("rewriting the baseline's fingerprints", &sql).await?;
+            }
         }
         Ok(())
     }
@@ -342,7 +368,8 @@ impl PgWarehouse {
         // Fresh statistics let the planner pick hash joins for the diff.
         self.exec(doing, &format!("ANALYZE {}", t.snapshot.qualified())).await?;
         if has_baseline {
-            self.widen_baseline(&t, spec).await?;
+            let have = self.widen_baseline(&t, spec).await?;
+            self.migrate_fingerprints(&t, spec, &have).await?;
         } else {
             for sql in diff::create_baseline(&t, spec, dry, &[]) {
                 self.exec("creating the baseline", &sql).await?;
@@ -914,7 +941,9 @@ impl Warehouse for PgWarehouse {
         if !self.table_exists(&self.state.runs.qualified()).await? {
             return Ok(Vec::new());
         }
-        let legacy = schema::upgrade_from(self.schema_version().await?)?.is_some();
+        let version = self.schema_version().await?;
+        schema::upgrade_from(version)?;
+        let legacy = schema::before_run_tallies(version);
         let limit = limit.min(i64::MAX as u64) as i64;
         let rows = self
             .client

@@ -176,6 +176,12 @@ impl RunSql<'_> {
         vec![format!("DELETE FROM {table}"), format!("INSERT INTO {table} (VERSION) VALUES ({version})")]
     }
 
+    /// Steps the recorded version from `from` to `to`, for an upgrade that changes no
+    /// Snowflake table: one statement, so that two processes stepping at once leave one row.
+    pub fn step_schema(&self, from: i64, to: i64) -> String {
+        format!("UPDATE {} SET VERSION = {to} WHERE VERSION = {from}", self.schema_table())
+    }
+
     /// Whether the state schema exists (a dry run creates nothing it cannot drop again).
     /// Binds: none.
     pub fn schema_exists(&self) -> String {
@@ -651,6 +657,7 @@ impl RunSql<'_> {
         for sql in self.write_schema(super::super::schema::SCHEMA_VERSION) {
             out.push(("write schema version (first run, upgrade)", sql));
         }
+        out.push(("upgrade from version 3 (no table changes)", self.step_schema(3, 4)));
         out.push(("back to the model's schema (after creating the state schema)", self.use_schema("MARTS")));
         out.push(("schema exists (dry run)", self.schema_exists()));
         out.push(("dry run's scratch schema", self.create_schema()));

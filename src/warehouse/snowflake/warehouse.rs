@@ -255,7 +255,7 @@ impl SnowflakeWarehouse {
     /// one. A state at the current version costs one statement.
     async fn create_state(&mut self, sync: &SyncName) -> Result<()> {
         if let Ok(Some(found)) = self.schema_version(sync).await {
-            return self.at_version(found);
+            return self.at_version(sync, found).await;
         }
         let spec = state_spec(sync);
         let statements = self.sql(&spec, 0, 0).create_state();
@@ -265,7 +265,7 @@ impl SnowflakeWarehouse {
         self.use_model_schema().await?;
         match self.schema_version(sync).await? {
             // Another process recorded a version meanwhile.
-            Some(found) => return self.at_version(found),
+            Some(found) => return self.at_version(sync, found).await,
             None => {
                 let writes = self.sql(&spec, 0, 0).write_schema(SCHEMA_VERSION);
                 for sql in writes {
@@ -278,23 +278,29 @@ impl SnowflakeWarehouse {
     }
 
     /// State tables that record version `found`: the current one is ready; a newer one is
-    /// refused; an older one has no upgrade step yet. Snowflake's layout began at version 3 (the
-    /// `CREATE` statements of `RunSql::create_state` make the current layout): a version that
-    /// changes a state table adds its `ALTER`s here, for the states an older binary made.
-    fn at_version(&mut self, found: i64) -> Result<()> {
+    /// refused; version 3 steps to 4, which changes no Snowflake table (the fingerprint that
+    /// version changed is PostgreSQL's). Snowflake's layout began at version 3 (the `CREATE`
+    /// statements of `RunSql::create_state` make the current layout): a version that changes a
+    /// state table adds its `ALTER`s here, for the states an older binary made.
+    async fn at_version(&mut self, sync: &SyncName, found: i64) -> Result<()> {
         match schema::upgrade_from(Some(found))? {
-            None => {
-                self.has_state = true;
-                Ok(())
+            None => {}
+            Some(3) => {
+                let sql = self.sql(&state_spec(sync), 0, 0).step_schema(3, SCHEMA_VERSION);
+                self.db.run("recording the state tables' schema version", &sql, &[]).await?;
             }
-            Some(older) => Err(WarehouseError::sql(
-                "upgrading the state tables",
-                format!(
-                    "Snowflake's state tables are at schema version {older}, and this audience has no step from \
-                     it to version {SCHEMA_VERSION} (nothing was changed)"
-                ),
-            )),
+            Some(older) => {
+                return Err(WarehouseError::sql(
+                    "upgrading the state tables",
+                    format!(
+                        "Snowflake's state tables are at schema version {older}, and this audience has no step from \
+                         it to version {SCHEMA_VERSION} (nothing was changed)"
+                    ),
+                ));
+            }
         }
+        self.has_state = true;
+        Ok(())
     }
 
     async fn read_lock(&mut self, sync: &SyncName) -> Result<Option<LockRow>> {

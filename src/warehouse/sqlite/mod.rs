@@ -831,7 +831,8 @@ impl Warehouse for SqliteWarehouse {
             if !self.table_exists("main", &self.state.locks.name)? {
                 return Ok(Locked { taken_over: None });
             }
-            let current = version == Some(schema::SCHEMA_VERSION);
+            // SQLite's tables are the same at versions 3 and 4 (see `schema`).
+            let current = version.is_some_and(|v| v >= schema::RUN_TALLIES);
             let locked = self.acquire(sync, me, current, !current).await?;
             if current {
                 self.hold(sync, me)?;
@@ -1184,7 +1185,9 @@ impl Warehouse for SqliteWarehouse {
         if !self.table_exists("main", &self.state.runs.name)? {
             return Ok(Vec::new());
         }
-        let legacy = schema::upgrade_from(self.schema_version()?)?.is_some();
+        let version = self.schema_version()?;
+        schema::upgrade_from(version)?;
+        let legacy = schema::before_run_tallies(version);
         let doing = "reading the runs";
         let mut stmt = self.conn.prepare(&self.state.select_runs(legacy)).map_err(|e| WarehouseError::sql(doing, e))?;
         let n = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
