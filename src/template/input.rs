@@ -107,6 +107,7 @@ impl<'t> Input<'t> {
             },
             scratch: Vec::new(),
             keys: [[NO_KEY; KEY_POSITIONS]; KEY_DEPTHS],
+            distinct: [0; KEY_DEPTHS],
         };
         p.ws();
         p.value(0)?;
@@ -238,6 +239,9 @@ struct Parser<'t> {
     /// in the previous object of its depth reuses that node. So 200,000 records of six fields
     /// hold six key nodes, not 1.2 million (BENCHMARKS.md, "The JSON input path").
     keys: [[u32; KEY_POSITIONS]; KEY_DEPTHS],
+    /// How many of the first keys remembered at each depth are known to be distinct strings:
+    /// an object whose keys are those (all of them found there) has no repeated key to look for.
+    distinct: [usize; KEY_DEPTHS],
 }
 
 /// Member positions and nesting depths whose keys [`Parser::key`] remembers (the first few of
@@ -342,7 +346,16 @@ impl Parser<'_> {
                 }
             }
         }
-        self.dedupe(mark);
+        // Every key of an object this shallow and small went through `keys`, so its key nodes
+        // are the first `n` remembered at its depth.
+        let n = (self.scratch.len() - mark) / 2;
+        let remembered = depth < KEY_DEPTHS && n <= KEY_POSITIONS;
+        if !remembered || n > self.distinct[depth] {
+            let distinct = self.dedupe(mark);
+            if remembered && distinct {
+                self.distinct[depth] = n;
+            }
+        }
         let (first, len) = self.take_kids(mark);
         Some(self.push(Node::Obj { first, len: len / 2 }))
     }
@@ -364,6 +377,7 @@ impl Parser<'_> {
         }
         let id = self.push(node);
         self.keys[depth][position] = id;
+        self.distinct[depth] = self.distinct[depth].min(position);
         id
     }
 
@@ -396,10 +410,11 @@ impl Parser<'_> {
     }
 
     /// `JSON.parse` on a repeated key: the last value, in the first key's position.
-    fn dedupe(&mut self, mark: usize) {
+    /// Whether the keys were distinct already.
+    fn dedupe(&mut self, mark: usize) -> bool {
         let n = (self.scratch.len() - mark) / 2;
         if n < 2 {
-            return;
+            return true;
         }
         let input = &self.input;
         let pairs = &mut self.scratch[mark..];
@@ -432,6 +447,7 @@ impl Parser<'_> {
             pairs[..2 * kept].copy_from_slice(&out);
         }
         self.scratch.truncate(mark + 2 * kept);
+        kept == n
     }
 
     /// A string at `self.i` (its opening quote): borrowed when it has no escapes.
@@ -754,8 +770,12 @@ mod tests {
             "[{\"a\":1,\"b\":2},{\"b\":3,\"a\":4},{\"a\":5},{\"a\":6,\"b\":7,\"c\":8},{\"\\u0061\":9,\"b\":10}]"
                 .to_string(),
             "[{\"\\u0061\\n\":1},{\"a\\n\":2},{\"a\\u000a\":3,\"\\u0062\":4},{\"a\\n\":5,\"b\":6}]".to_string(),
-            // A key repeated inside an object, the same in the next.
+            // A key repeated inside an object, the same in the next, after objects without one.
             "[{\"a\":1,\"b\":2,\"a\":3},{\"a\":4,\"b\":5,\"a\":6},{\"b\":7,\"a\":8}]".to_string(),
+            "[{\"a\":1,\"b\":2},{\"a\":3,\"b\":4,\"a\":5},{\"a\":6,\"b\":7},{\"a\":8,\"b\":9,\"a\":10},{\"a\":0}]"
+                .to_string(),
+            "[{\"a\":1,\"b\":2},{\"b\":3,\"a\":4},{\"b\":5,\"b\":6},{\"b\":7,\"a\":8},{\"a\":9,\"a\":10}]".to_string(),
+            "[{\"a\":1,\"b\":2,\"c\":3},{\"a\":4,\"b\":5,\"a\":6},{\"a\":7,\"b\":8,\"c\":9}]".to_string(),
             // Objects nested at the same depth with other keys, and a key equal to its parent's.
             "[{\"a\":{\"x\":1},\"b\":{\"y\":2}},{\"a\":{\"y\":3},\"b\":{\"a\":4}},{\"a\":{\"x\":5}}]".to_string(),
             // Positions and depths beyond those remembered.
