@@ -7,8 +7,9 @@
 //!
 //! `unsafe` is denied here and allowed, each with its reason, only in the modules that need it:
 //! the template engine's output writers (`template::cursor`, `template::vm`, `template::json`),
-//! two libc calls of the warehouse (`warehouse::lock`, `warehouse::sqlite::writeback`) and the
-//! SIGPIPE reset at the start of `cli::main`.
+//! two libc calls of the warehouse (`warehouse::lock`, `warehouse::sqlite::writeback`), the
+//! SIGPIPE reset at the start of `cli::main` and the mapping of `render`'s input file
+//! (`cli::input_file`).
 //!
 //! Every public item carries a doc comment: `missing_docs` warns, and CI denies warnings.
 #![deny(unsafe_code)]

@@ -58,6 +58,63 @@ fn render_reads_a_template_file_and_an_input_file() {
     assert_eq!(stdout(&o), "{\"n\":31}\n");
 }
 
+/// An input file is mapped into memory rather than read: whatever it holds renders, or fails,
+/// exactly as the same bytes on stdin do, and what cannot be mapped is read as before.
+#[test]
+fn render_reads_an_input_file_as_it_reads_stdin() {
+    let records: Vec<String> =
+        (0..300).map(|i| format!("{{\"email\":\"e{i}@x.com\",\"n\":{i},\"k\\u0065y\":\"\\u00e9{i}\"}}")).collect();
+    let doc =
+        |records: &[String]| format!("{{\"records\":[{}],\"connection\":{{\"id\":\"7\"}}}}\n", records.join(",\n"));
+    let mut broken = records.clone();
+    broken[250] = "{\"email\": tru}".to_string();
+    // A file whose last byte ends a page: the reader must stop at the end of the mapping.
+    let page = format!("[\"{}\"]", "a".repeat(4096 - 4));
+    assert_eq!(page.len(), 4096);
+    let template = "[$$.records.{\"e\": email, \"n\": n, \"key\": key, \"c\": $$.connection.id}]";
+    for (name, input) in [
+        ("records.json", doc(&records)),
+        ("broken.json", doc(&broken)),
+        ("page.json", page),
+        ("empty.json", String::new()),
+        ("blank.json", " \n".to_string()),
+    ] {
+        let path = temp_file(name, &input);
+        for format in ["human", "json"] {
+            let args = ["render", "-e", template, "--format", format];
+            let from_stdin = audience(&args, &input);
+            let from_file = audience(&[&args[..], &["--input", path.to_str().unwrap()]].concat(), "");
+            assert_eq!(from_file.status.code(), from_stdin.status.code(), "{name}");
+            assert_eq!(stdout(&from_file), stdout(&from_stdin), "{name}");
+            assert_eq!(from_file.stderr, from_stdin.stderr, "{name}");
+        }
+    }
+    let o =
+        audience(&["render", "-e", "$$", "--input", temp_file("records.json", &doc(&records)).to_str().unwrap()], "");
+    assert!(stdout(&o).starts_with("{\"records\":[{\"email\":\"e0@x.com\",\"n\":0,\"key\":\"é0\"}"), "{}", stdout(&o));
+    let o =
+        audience(&["render", "-e", template, "--input", temp_file("broken.json", &doc(&broken)).to_str().unwrap()], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: the input is not JSON: expected ident at line 251 column 14\n"
+    );
+    // Not UTF-8, a directory, a missing file: read, and refused, as before.
+    let latin1 = temp_file("latin1.json", "");
+    std::fs::write(&latin1, b"[\"caf\xe9\"]").unwrap();
+    let dir = latin1.parent().unwrap().to_path_buf();
+    let missing = dir.join("missing.json");
+    for (path, why) in [
+        (&latin1, "stream did not contain valid UTF-8"),
+        (&dir, "Is a directory (os error 21)"),
+        (&missing, "No such file or directory (os error 2)"),
+    ] {
+        let o = audience(&["render", "-e", "$$", "--input", path.to_str().unwrap()], "");
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), format!("error: cannot read {}: {why}\n", path.display()));
+    }
+}
+
 #[test]
 fn render_runtime_error_in_json_has_a_position() {
     let o = audience(&["render", "-e", "{\n  \"n\": $number($$.s)\n}", "--format", "json"], r#"{"s": "abc"}"#);

@@ -5,6 +5,7 @@
 mod check;
 mod demo;
 mod fields;
+mod input_file;
 mod listen;
 mod log;
 mod logs;

@@ -1,10 +1,11 @@
 //! `audience render`: evaluates an expression of the subset over a JSON input.
 
+use super::input_file::read_input;
 use super::{Format, exit, print_json, stderr_color};
 use crate::template::diagnostic::DiagnosticJson;
 use crate::template::input::Input;
 use crate::template::{Expression, report};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Evaluate an expression of the template language over a JSON input.
@@ -135,19 +136,6 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     match text.rfind(" at line ") {
         Some(i) => text[..i].to_string(),
         None => text,
-    }
-}
-
-fn read_input(path: Option<&std::path::Path>) -> Result<String, String> {
-    match path {
-        Some(p) if p.as_os_str() != "-" => {
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-        }
-        _ => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read stdin: {e}"))?;
-            Ok(text)
-        }
     }
 }
 

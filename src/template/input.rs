@@ -106,6 +106,8 @@ impl<'t> Input<'t> {
                 kids: Vec::with_capacity(text.len() / 20 + 1),
             },
             scratch: Vec::new(),
+            keys: [[NO_KEY; KEY_POSITIONS]; KEY_DEPTHS],
+            distinct: [0; KEY_DEPTHS],
         };
         p.ws();
         p.value(0)?;
@@ -140,7 +142,13 @@ impl<'t> Input<'t> {
     /// The string of a string node.
     #[inline]
     fn str(&self, id: NodeId) -> &str {
-        match self.nodes[id as usize] {
+        self.node_str(self.nodes[id as usize])
+    }
+
+    /// The string of `node` (empty for a node that is not a string).
+    #[inline]
+    fn node_str(&self, node: Node) -> &str {
+        match node {
             Node::Str { start, len } => &self.text[start as usize..(start + len) as usize],
             Node::Esc { start, len } => &self.unescaped[start as usize..(start + len) as usize],
             _ => "",
@@ -226,7 +234,22 @@ struct Parser<'t> {
     input: Input<'t>,
     /// Children of the containers being read, innermost last.
     scratch: Vec<u32>,
+    /// The key node last read at each member position of an object, by depth: the records of a
+    /// document repeat their keys in the same order, and a key equal to the one at its position
+    /// in the previous object of its depth reuses that node. So 200,000 records of six fields
+    /// hold six key nodes, not 1.2 million (BENCHMARKS.md, "The JSON input path").
+    keys: [[u32; KEY_POSITIONS]; KEY_DEPTHS],
+    /// How many of the first keys remembered at each depth are known to be distinct strings:
+    /// an object whose keys are those (all of them found there) has no repeated key to look for.
+    distinct: [usize; KEY_DEPTHS],
 }
+
+/// Member positions and nesting depths whose keys [`Parser::key`] remembers (the first few of
+/// each object, in the outer few levels: a record's fields).
+const KEY_POSITIONS: usize = 16;
+const KEY_DEPTHS: usize = 8;
+/// No key remembered at a position yet.
+const NO_KEY: u32 = u32::MAX;
 
 impl Parser<'_> {
     #[inline]
@@ -302,12 +325,14 @@ impl Parser<'_> {
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
         } else {
+            let mut position = 0;
             loop {
                 if self.b.get(self.i) != Some(&b'"') {
                     return None;
                 }
                 let key = self.string()?;
-                let key = self.push(key);
+                let key = self.key(depth, position, key);
+                position += 1;
                 self.ws();
                 if self.b.get(self.i) != Some(&b':') {
                     return None;
@@ -321,9 +346,39 @@ impl Parser<'_> {
                 }
             }
         }
-        self.dedupe(mark);
+        // Every key of an object this shallow and small went through `keys`, so its key nodes
+        // are the first `n` remembered at its depth.
+        let n = (self.scratch.len() - mark) / 2;
+        let remembered = depth < KEY_DEPTHS && n <= KEY_POSITIONS;
+        if !remembered || n > self.distinct[depth] {
+            let distinct = self.dedupe(mark);
+            if remembered && distinct {
+                self.distinct[depth] = n;
+            }
+        }
         let (first, len) = self.take_kids(mark);
         Some(self.push(Node::Obj { first, len: len / 2 }))
+    }
+
+    /// The node of key `node`, read at member `position` of an object at `depth`: the node of
+    /// the key remembered there when it is the same string (the new one is dropped), else `node`
+    /// pushed and remembered.
+    #[inline]
+    fn key(&mut self, depth: usize, position: usize, node: Node) -> u32 {
+        let Some(slot) = self.keys.get(depth).and_then(|keys| keys.get(position)).copied() else {
+            return self.push(node);
+        };
+        if slot != NO_KEY && self.input.str(slot) == self.input.node_str(node) {
+            if let Node::Esc { start, .. } = node {
+                // Its unescaped text was the last thing appended: take it back.
+                self.input.unescaped.truncate(start as usize);
+            }
+            return slot;
+        }
+        let id = self.push(node);
+        self.keys[depth][position] = id;
+        self.distinct[depth] = self.distinct[depth].min(position);
+        id
     }
 
     /// After a member: `,` and white space (another member follows: `false`), or `close` (the
@@ -355,10 +410,11 @@ impl Parser<'_> {
     }
 
     /// `JSON.parse` on a repeated key: the last value, in the first key's position.
-    fn dedupe(&mut self, mark: usize) {
+    /// Whether the keys were distinct already.
+    fn dedupe(&mut self, mark: usize) -> bool {
         let n = (self.scratch.len() - mark) / 2;
         if n < 2 {
-            return;
+            return true;
         }
         let input = &self.input;
         let pairs = &mut self.scratch[mark..];
@@ -391,6 +447,7 @@ impl Parser<'_> {
             pairs[..2 * kept].copy_from_slice(&out);
         }
         self.scratch.truncate(mark + 2 * kept);
+        kept == n
     }
 
     /// A string at `self.i` (its opening quote): borrowed when it has no escapes.
@@ -686,6 +743,48 @@ mod tests {
         assert!(written(&deep(MAX_NESTING)).is_some());
         assert_eq!(written(&deep(MAX_NESTING + 1)), None);
         assert!(through_serde(&deep(MAX_NESTING + 1)).is_some());
+    }
+
+    #[test]
+    fn records_repeating_their_keys_share_the_key_nodes() {
+        let records: Vec<String> =
+            (0..100).map(|i| format!("{{\"id\":{i},\"name\":\"n{i}\",\"email\":\"e{i}\"}}")).collect();
+        let text = format!("{{\"records\":[{}],\"connection\":{{\"id\":\"x\"}}}}", records.join(","));
+        let input = Input::parse(&text).unwrap();
+        // Three key nodes for the records, 300 values, 100 objects, the array; "records",
+        // "connection", its "id" (a key at another depth), "x", that object and the root.
+        assert_eq!(input.nodes.len(), 3 + 300 + 100 + 1 + 6);
+        assert_eq!(written(&text), through_serde(&text));
+        let records = input.field(input.root(), "records").unwrap();
+        let last = input.item(records, 99);
+        let pairs: Vec<(&str, Item<'_>)> = input.pairs(last).map(|(k, v)| (k, input.get(v))).collect();
+        assert_eq!(pairs, [("id", Item::Int(99)), ("name", Item::Str("n99")), ("email", Item::Str("e99"))]);
+    }
+
+    #[test]
+    fn keys_that_change_from_object_to_object_read_as_the_serde_json_path_does() {
+        let wide: String = (0..20).map(|i| format!("\"k{i}\":{i},")).collect();
+        let deep = |key: &str| format!("{}{{\"{key}\":1}}{}", "{\"a\":".repeat(10), "}".repeat(10));
+        for text in [
+            // Reordered, missing, added, and escaped spellings of the same key.
+            "[{\"a\":1,\"b\":2},{\"b\":3,\"a\":4},{\"a\":5},{\"a\":6,\"b\":7,\"c\":8},{\"\\u0061\":9,\"b\":10}]"
+                .to_string(),
+            "[{\"\\u0061\\n\":1},{\"a\\n\":2},{\"a\\u000a\":3,\"\\u0062\":4},{\"a\\n\":5,\"b\":6}]".to_string(),
+            // A key repeated inside an object, the same in the next, after objects without one.
+            "[{\"a\":1,\"b\":2,\"a\":3},{\"a\":4,\"b\":5,\"a\":6},{\"b\":7,\"a\":8}]".to_string(),
+            "[{\"a\":1,\"b\":2},{\"a\":3,\"b\":4,\"a\":5},{\"a\":6,\"b\":7},{\"a\":8,\"b\":9,\"a\":10},{\"a\":0}]"
+                .to_string(),
+            "[{\"a\":1,\"b\":2},{\"b\":3,\"a\":4},{\"b\":5,\"b\":6},{\"b\":7,\"a\":8},{\"a\":9,\"a\":10}]".to_string(),
+            "[{\"a\":1,\"b\":2,\"c\":3},{\"a\":4,\"b\":5,\"a\":6},{\"a\":7,\"b\":8,\"c\":9}]".to_string(),
+            // Objects nested at the same depth with other keys, and a key equal to its parent's.
+            "[{\"a\":{\"x\":1},\"b\":{\"y\":2}},{\"a\":{\"y\":3},\"b\":{\"a\":4}},{\"a\":{\"x\":5}}]".to_string(),
+            // Positions and depths beyond those remembered.
+            format!("[{{{wide}\"z\":0}},{{{wide}\"z\":1}},{{\"z\":2,{wide}\"y\":3}}]"),
+            format!("[{},{},{}]", deep("p"), deep("q"), deep("p")),
+        ] {
+            assert_eq!(written(&text), through_serde(&text), "{text}");
+            assert!(written(&text).is_some(), "{text}");
+        }
     }
 
     #[test]
