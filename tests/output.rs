@@ -662,7 +662,18 @@ fn log_lines_have_one_shape_and_each_event_comes_once() {
     let r = Receiver::start();
     let settings = Settings { max_concurrency: 4, batch_size: 2, ..Settings::default() };
     let (_w, config) = set_up("out-log-lines", 1..=40, &r, &settings);
-    let api = Scripted::start(|_| (401, "{}"));
+    // Every answer waits until a second request has arrived (10 s at most), so that the refusal
+    // comes with several requests in flight however loaded the machine is.
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let seen = arrived.clone();
+    let api = Scripted::start(move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while seen.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (401, "{}")
+    });
     point_at(&config, &r, &api.base_url());
     let shown = piped(&["sync", &config], &[("AUDIENCE_LOG", "debug")], &[]);
     assert_eq!(shown.code, 1, "{}", shown.text);
