@@ -785,16 +785,20 @@ impl Warehouse for PgWarehouse {
             Ok(()) => (end.status, end.error.map(str::to_owned)),
             Err(e) => (RunStatus::Failed, Some(e.to_string())),
         };
-        recorder::update_counts(&self.client, &self.state, run, end.counts).await?;
         let reasons = serde_json::to_string(end.reasons).unwrap_or_else(|_| "[]".to_owned());
         let (retries, splits) = (end.retries as i64, end.splits as i64);
-        self.execute(
-            "finishing the run",
-            &self.state.finish_run(),
-            &[&run.sync.as_str(), &run.run_id, &now_utc(), &status.as_str(), &error, &retries, &splits, &reasons],
-        )
-        .await?;
-        recorded
+        let written = async {
+            recorder::update_counts(&self.client, &self.state, run, end.counts).await?;
+            self.execute(
+                "finishing the run",
+                &self.state.finish_run(),
+                &[&run.sync.as_str(), &run.run_id, &now_utc(), &status.as_str(), &error, &retries, &splits, &reasons],
+            )
+            .await
+        }
+        .await;
+        // A recording's error says why first (a session that ended fails both).
+        recorded.and(written.map(|_| ()))
     }
 
     async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()> {

@@ -165,7 +165,10 @@ pub async fn write_chunks(
 ) -> Result<()> {
     let doing = "recording outcomes";
     let steps = steps(r, chunks);
-    if prepared.len() + steps.len() > PREPARED_MAX {
+    let mut new: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).filter(|sql| !prepared.contains_key(*sql)).collect();
+    new.sort_unstable();
+    new.dedup();
+    if prepared.len() + new.len() > PREPARED_MAX {
         prepared.clear();
     }
     for step in &steps {
