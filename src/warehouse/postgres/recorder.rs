@@ -3,7 +3,7 @@
 //! runner reads on.
 //!
 //! Why a task: a recording (a batch's 5,000 log rows and baseline rows) is server work of
-//! 10-25 ms, and reading, processing and sending the next batch is a read and a few ms of the
+//! 15-35 ms, and reading, processing and sending the next batch is a read and a few ms of the
 //! client's own work. Recorded in place, the two took turns: the server waited for the
 //! runner's next read, the runner for the server's commit (BENCHMARKS.md, "PostgreSQL at
 //! scale", has the breakdown). The task sends its statements on the run's own session, so that
