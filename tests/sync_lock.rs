@@ -245,6 +245,40 @@ fn a_run_whose_session_ended_stops() {
     assert_eq!((code, s["requests"].as_u64()), (0, Some(0)), "{s}\n{err}");
 }
 
+/// PostgreSQL: each recording ends with the fence, the lock row's heartbeat naming the run's
+/// token. Recordings run on a task of their own while the runner reads on, so a fence that
+/// fails is heard of by a later hand-over or at the run's end: either way the run stops with
+/// "lost the lock", its run row says so, and nothing past the fence is recorded.
+#[test]
+fn a_run_whose_lock_row_is_no_longer_its_own_stops() {
+    let w = Warehouse::new(Kind::Postgres, "lock_fence");
+    let r = Receiver::start();
+    w.add_users(1..=30);
+    let config = write_config(&w, &r, &settings("10m"));
+    r.hold(1);
+    let first = spawn_sync(&config);
+    r.wait_for(2, Duration::from_secs(60));
+    wait_until(Duration::from_secs(20), "the first batch to be recorded", || w.recorded() == 10);
+    w.exec(&format!("UPDATE {} SET token = 'another run', host = 'elsewhere'", w.state("locks")));
+    r.release();
+    let (code, s, err) = finished(first);
+    assert_eq!(code, 1, "{s}\n{err}");
+    assert_eq!(s["status"], "failed", "{s}");
+    let error = s["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("lost the lock to ") && error.contains("elsewhere"), "{error}");
+    let logs = format!("SELECT count(*) FROM {} WHERE run_id = 1", w.state("logs"));
+    assert_eq!(w.count(&logs), 10, "nothing recorded past the fence");
+    let runs = w.rows(&format!("SELECT status, error FROM {} WHERE run_id = 1", w.state("runs")));
+    assert_eq!(runs[0][0].as_deref(), Some("failed"), "{runs:?}");
+    assert!(runs[0][1].as_deref().unwrap_or_default().starts_with("lost the lock to "), "{runs:?}");
+    assert!((2..=3).contains(&r.received()), "{} requests", r.received());
+    // The next run finds a lock row without its session, takes it, and sends what was not
+    // recorded: nothing is lost.
+    let (code, s, err) = sync(&config, &[]);
+    assert_eq!((code, s["inserted"].as_u64()), (0, Some(20)), "{s}\n{err}");
+    assert_eq!(r.members(), w.expected_members(), "nothing lost");
+}
+
 /// A dry run takes the lock, but holds no transaction open while it works: another connection
 /// writes to the database between its steps, and the dry run leaves nothing behind.
 fn a_dry_run_lets_another_connection_write(kind: Kind, name: &str) {

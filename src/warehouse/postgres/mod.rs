@@ -12,6 +12,9 @@
 //!   handshake is never retried in plaintext; `sslrootcert` may name a self-signed server
 //!   certificate; an unverified connection to another machine is logged as a warning; connecting
 //!   is bounded by `connect_timeout` (module `connect`).
+//! * **Recording** runs on a task of its own, on this session, while the runner reads on: each
+//!   hand-over of completed batches one transaction, its statements sent as one pipeline
+//!   (module `recorder`).
 //! * **A dry run** works in one transaction, with an advisory lock held for the transaction,
 //!   temporary tables, and a rollback at the end.
 //! * **Values** are decoded from the binary protocol by module `value`.
@@ -19,6 +22,7 @@
 mod connect;
 mod delta;
 mod fingerprint;
+mod recorder;
 mod value;
 
 use sha2::{Digest, Sha256};
@@ -27,16 +31,17 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
 use crate::warehouse::diff::{self, Dialect, DiffHints, Place, Tables};
+use recorder::{Recorder, Recording};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::warehouse::lease::{Lease, Renewed, lost_message};
+use crate::warehouse::lease::{Lease, Renewed};
 use crate::warehouse::lock::{Identity, LockHolder, Me};
 use crate::warehouse::schema;
 use crate::warehouse::state::{StateTables, log_cutoff};
 use crate::warehouse::{
     ChunkOutcome, DeltaRecord, DeltaStats, Locked, LogRow, ModelSpec, Op, Result, RunCounts, RunEnd, RunInfo, RunRef,
-    RunRow, RunStart, SyncName, Warehouse, WarehouseError, now_utc,
+    RunRow, RunStart, RunStatus, SyncName, Warehouse, WarehouseError, now_utc,
 };
 pub use connect::{ConnectionString, Session, TlsMode, open_session, parse_connection_string};
 use value::{PgCell, PgColumn, numeric_cell};
@@ -45,7 +50,8 @@ use crate::fields::OwnedValue;
 
 /// A PostgreSQL warehouse, one session.
 pub struct PgWarehouse {
-    client: Client,
+    /// The session; shared with the recording task, which writes through it too.
+    client: Arc<Client>,
     connection: JoinHandle<()>,
     /// Set when the connection task ends: the session, and its advisory lock, are gone.
     ended: Arc<AtomicBool>,
@@ -62,6 +68,9 @@ pub struct PgWarehouse {
     /// The baseline had no members when this run's delta was built: its recordings insert
     /// plainly and have no deletes to move (see `diff::baseline_insert_new`).
     first_run: bool,
+    /// The task recording the run's outcomes (module `recorder`), from the first hand-over to
+    /// [`PgWarehouse::stop_recorder`].
+    recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for PgWarehouse {
@@ -110,7 +119,7 @@ impl PgWarehouse {
             flag.store(true, Ordering::SeqCst);
         });
         Ok(PgWarehouse {
-            client,
+            client: Arc::new(client),
             connection,
             ended,
             lease: None,
@@ -121,6 +130,7 @@ impl PgWarehouse {
             tables: None,
             reader: None,
             first_run: false,
+            recorder: None,
         })
     }
 
@@ -138,12 +148,7 @@ impl PgWarehouse {
     }
 
     async fn table_exists(&self, qualified: &str) -> Result<bool> {
-        let row = self
-            .client
-            .query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&qualified])
-            .await
-            .map_err(|e| sql_error("looking for a table", &e))?;
-        Ok(row.get(0))
+        table_exists(&self.client, qualified).await
     }
 
     /// Creates the state tables that are missing and brings an older layout up to the current
@@ -212,28 +217,7 @@ impl PgWarehouse {
     }
 
     async fn read_lock(&self, sync: &SyncName) -> Result<Option<LockHolder>> {
-        if !self.table_exists(&self.state.locks.qualified()).await? {
-            return Ok(None);
-        }
-        let row = self
-            .client
-            .query_opt(&self.state.read_lock(), &[&sync.as_str()])
-            .await
-            .map_err(|e| sql_error("reading the lock", &e))?;
-        Ok(row.map(|r| LockHolder {
-            identity: Identity {
-                host: r.get(0),
-                pid: r.get::<_, i64>(1).try_into().unwrap_or(0),
-                boot_id: r.get(6),
-                pid_ns: r.get::<_, Option<i64>>(7).map(|v| v as u64),
-                start_time: r.get::<_, Option<i64>>(8).map(|v| v as u64),
-            },
-            token: r.get(5),
-            lease: r.get::<_, Option<i64>>(9).map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)),
-            run_id: r.get(2),
-            since: r.get(3),
-            heartbeat: r.get(4),
-        }))
+        read_lock(&self.client, &self.state, sync).await
     }
 
     /// Calls `function` (`pg_try_advisory_lock`, or its transaction-scoped twin for a dry run)
@@ -464,90 +448,24 @@ impl PgWarehouse {
         Ok(row.get(0))
     }
 
-    async fn record(&self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
-        for chunk in chunks {
-            self.record_one(spec, run, chunk).await?;
-        }
-        if let Some(last) = chunks.last() {
-            self.update_counts(run, &last.counts).await?;
-        }
-        if !self.dry_run
-            && let Some(me) = &self.me
-        {
-            // The fence: a row no longer ours rolls the recording back.
-            let updated = self
-                .execute("recording outcomes", &self.state.heartbeat(), &[&spec.sync.as_str(), &me.token, &now_utc()])
-                .await?;
-            if updated == 0 {
-                let to = self.read_lock(&spec.sync).await.ok().flatten();
-                let to = to.map_or("nobody (the lock row is gone)".to_owned(), |h| h.to_string());
-                return Err(WarehouseError::LostLock(lost_message(&to)));
-            }
-        }
-        Ok(())
+    /// What recording the current run's outcomes needs.
+    fn recording(&self, spec: &ModelSpec, run: &RunRef) -> Result<Recording> {
+        Ok(Recording {
+            tables: self.tables()?,
+            spec: spec.clone(),
+            run: run.clone(),
+            state: self.state.clone(),
+            token: if self.dry_run { None } else { self.me.as_ref().map(|m| m.token.clone()) },
+            first_run: self.first_run,
+        })
     }
 
-    async fn record_one(&self, spec: &ModelSpec, run: &RunRef, chunk: &ChunkOutcome<'_>) -> Result<()> {
-        let t = self.tables()?;
-        let doing = "recording outcomes";
-        let now = now_utc();
-        let sync = spec.sync.as_str();
-        if run.write_logs {
-            let mut not_succeeded: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
-            not_succeeded.extend_from_slice(chunk.undelivered);
-            not_succeeded.sort_unstable();
-            self.execute(
-                doing,
-                &diff::log_succeeded(&t, &not_succeeded),
-                &[&sync, &run.run_id, &run.started_at, &now, &chunk.lo, &chunk.hi],
-            )
-            .await?;
-            if !chunk.failed.is_empty() {
-                let seqs: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
-                let reasons: Vec<&str> = chunk.failed.iter().map(|f| f.reason.as_str()).collect();
-                let statuses: Vec<Option<i32>> = chunk.failed.iter().map(|f| f.status.map(i32::from)).collect();
-                self.execute(
-                    doing,
-                    &diff::log_failed(&t),
-                    &[&sync, &run.run_id, &run.started_at, &now, &seqs, &reasons, &statuses],
-                )
-                .await?;
-            }
+    /// Waits for the recording task to record everything handed over, and stops it.
+    async fn stop_recorder(&mut self) -> Result<()> {
+        match self.recorder.take() {
+            Some(recorder) => recorder.finish().await,
+            None => Ok(()),
         }
-        let mut stay: Vec<i64> = chunk.undelivered.to_vec();
-        if !chunk.move_failed {
-            stay.extend(chunk.failed.iter().map(|f| f.seq));
-        }
-        stay.sort_unstable();
-        if self.first_run {
-            // Inserts only, into a baseline that had no members: no update leg, no deletes.
-            let insert = diff::baseline_insert_new(&t, spec, run.config, &stay);
-            self.execute(doing, &insert, &[&chunk.lo, &chunk.hi]).await?;
-            return Ok(());
-        }
-        self.execute(doing, &diff::baseline_upsert(&t, spec, run.config, &stay), &[&chunk.lo, &chunk.hi]).await?;
-        self.execute(doing, &diff::baseline_delete(&t, &stay), &[&chunk.lo, &chunk.hi]).await?;
-        Ok(())
-    }
-
-    async fn update_counts(&self, run: &RunRef, c: &RunCounts) -> Result<()> {
-        let n = |v: u64| v as i64;
-        self.execute(
-            "recording the run's counts",
-            &self.state.update_counts(),
-            &[
-                &run.sync.as_str(),
-                &run.run_id,
-                &n(c.inserted),
-                &n(c.updated),
-                &n(c.deleted),
-                &n(c.failed),
-                &n(c.invalid),
-                &n(c.requests),
-            ],
-        )
-        .await
-        .map(|_| ())
     }
 }
 
@@ -556,6 +474,38 @@ impl Drop for PgWarehouse {
         // The session ends with the connection task: its advisory locks go with it.
         self.connection.abort();
     }
+}
+
+/// Whether the table `qualified` exists.
+async fn table_exists(client: &Client, qualified: &str) -> Result<bool> {
+    let row = client
+        .query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&qualified])
+        .await
+        .map_err(|e| sql_error("looking for a table", &e))?;
+    Ok(row.get(0))
+}
+
+/// Who the sync's lock row names, if it has one.
+async fn read_lock(client: &Client, state: &StateTables, sync: &SyncName) -> Result<Option<LockHolder>> {
+    if !table_exists(client, &state.locks.qualified()).await? {
+        return Ok(None);
+    }
+    let row =
+        client.query_opt(&state.read_lock(), &[&sync.as_str()]).await.map_err(|e| sql_error("reading the lock", &e))?;
+    Ok(row.map(|r| LockHolder {
+        identity: Identity {
+            host: r.get(0),
+            pid: r.get::<_, i64>(1).try_into().unwrap_or(0),
+            boot_id: r.get(6),
+            pid_ns: r.get::<_, Option<i64>>(7).map(|v| v as u64),
+            start_time: r.get::<_, Option<i64>>(8).map(|v| v as u64),
+        },
+        token: r.get(5),
+        lease: r.get::<_, Option<i64>>(9).map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)),
+        run_id: r.get(2),
+        since: r.get(3),
+        heartbeat: r.get(4),
+    }))
 }
 
 /// A tokio-postgres error on one line: the server's message and SQLSTATE, or the client's
@@ -788,7 +738,7 @@ impl Warehouse for PgWarehouse {
         limit: usize,
         visit: &mut dyn FnMut(&DeltaRecord<'_>),
     ) -> Result<Option<i64>> {
-        let Some((statement, kinds)) = &self.reader else {
+        let Some((statement, _)) = &self.reader else {
             return Err(WarehouseError::sql("reading the delta", "no delta was built"));
         };
         let doing = "reading the delta";
@@ -798,8 +748,20 @@ impl Warehouse for PgWarehouse {
         // generic one) read the whole rest of the fresh, unanalysed delta and sorted it, for
         // each batch (0.7-0.8 s a read at a million rows).
         let upto = last.min(after.saturating_add(limit as i64));
-        let rows =
-            self.client.query(statement, &[&after, &upto, &(limit as i64)]).await.map_err(|e| sql_error(doing, &e))?;
+        let read = self.client.query(statement, &[&after, &upto, &(limit as i64)]).await;
+        let rows = match read {
+            Ok(rows) => rows,
+            Err(e) => {
+                // A read takes its turn between the recording task's statements: a recording
+                // that failed makes it fail too, and the recording's error is the one that
+                // says why.
+                self.stop_recorder().await?;
+                return Err(sql_error(doing, &e));
+            }
+        };
+        let Some((_, kinds)) = &self.reader else {
+            return Err(WarehouseError::sql(doing, "no delta was built"));
+        };
         let mut read = None;
         let mut image: Vec<OwnedValue> = Vec::with_capacity(spec.columns.len());
         for row in &rows {
@@ -824,61 +786,53 @@ impl Warehouse for PgWarehouse {
     }
 
     async fn record_chunks(&mut self, spec: &ModelSpec, run: &RunRef, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
-        let doing = "recording outcomes";
-        // Not waiting for the server's disk at each commit (`synchronous_commit = off`): a
-        // recording is then as durable as SQLite's in WAL mode with `synchronous = NORMAL`. A
-        // crash of the client loses nothing committed; a crash of the server may lose the last
-        // commits (at most three `wal_writer_delay`s, 0.6 s by default), never part of one, and
-        // their records are sent again by the next run, as those in flight are
-        // (docs/design/sync.md, "Durability").
-        let begin =
-            if self.dry_run { Ok(()) } else { self.exec(doing, "BEGIN; SET LOCAL synchronous_commit = off").await };
-        let recorded = match begin {
-            Ok(()) => match self.record(spec, run, chunks).await {
-                Ok(()) => self.commit(doing).await,
-                Err(e) => {
-                    self.rollback().await;
-                    Err(e)
-                }
-            },
-            Err(e) => Err(e),
-        };
-        if recorded.is_err() && self.client.is_closed() {
-            // The session is gone, and its advisory lock with it: another run may hold it now.
-            return Err(WarehouseError::LostLock(lost_message(SESSION_ENDED)));
+        if self.dry_run {
+            // Inside the dry run's one transaction, which its end rolls back.
+            let recording = self.recording(spec, run)?;
+            return recorder::write_chunks(&self.client, &recording, chunks, &mut recorder::Prepared::new(), None)
+                .await;
         }
-        recorded
+        // Recorded by a task on this session while the runner reads on (module `recorder`).
+        if self.recorder.is_none() {
+            self.recorder = Some(Recorder::start(self.client.clone(), self.recording(spec, run)?));
+        }
+        match &mut self.recorder {
+            Some(recorder) => recorder.record(chunks).await,
+            None => Ok(()),
+        }
     }
 
     async fn finish_run(&mut self, run: &RunRef, end: &RunEnd<'_>) -> Result<()> {
         if self.dry_run {
             return Ok(());
         }
-        self.update_counts(run, end.counts).await?;
+        // Everything handed over is recorded first; should that fail, the run row says so.
+        let recorded = self.stop_recorder().await;
+        let (status, error) = match &recorded {
+            Ok(()) => (end.status, end.error.map(str::to_owned)),
+            Err(e) => (RunStatus::Failed, Some(e.to_string())),
+        };
         let reasons = serde_json::to_string(end.reasons).unwrap_or_else(|_| "[]".to_owned());
         let (retries, splits) = (end.retries as i64, end.splits as i64);
-        self.execute(
-            "finishing the run",
-            &self.state.finish_run(),
-            &[
-                &run.sync.as_str(),
-                &run.run_id,
-                &now_utc(),
-                &end.status.as_str(),
-                &end.error,
-                &retries,
-                &splits,
-                &reasons,
-            ],
-        )
-        .await
-        .map(|_| ())
+        let written = async {
+            recorder::update_counts(&self.client, &self.state, run, end.counts).await?;
+            self.execute(
+                "finishing the run",
+                &self.state.finish_run(),
+                &[&run.sync.as_str(), &run.run_id, &now_utc(), &status.as_str(), &error, &retries, &splits, &reasons],
+            )
+            .await
+        }
+        .await;
+        // A recording's error says why first (a session that ended fails both).
+        recorded.and(written.map(|_| ()))
     }
 
     async fn retention(&mut self, run: &RunRef, snapshots: u32, log_days: u32) -> Result<()> {
         if self.dry_run {
             return Ok(());
         }
+        self.stop_recorder().await?;
         let sync = &run.sync;
         let prefix = diff::table_name(Dialect::Postgres, &format!("snapshot_{sync}_"));
         let rows = self
@@ -912,6 +866,9 @@ impl Warehouse for PgWarehouse {
     }
 
     async fn end(&mut self, sync: &SyncName) -> Result<()> {
+        // Whatever was handed over is recorded (or failed, which the run already heard of)
+        // before the lock is released.
+        let _ = self.stop_recorder().await;
         if let Some(lease) = self.lease.take() {
             lease.close();
         }
