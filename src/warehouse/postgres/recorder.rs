@@ -36,7 +36,7 @@ use super::{SESSION_ENDED, sql_error};
 use crate::warehouse::diff::{self, Tables};
 use crate::warehouse::lease::lost_message;
 use crate::warehouse::state::StateTables;
-use crate::warehouse::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_utc};
+use crate::warehouse::{ChunkOutcome, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_utc};
 
 /// Hand-overs that may wait for the task before the runner waits in turn (SQLite's number).
 const QUEUE: usize = 2;
@@ -281,19 +281,9 @@ pub async fn transaction(
     recorded
 }
 
-/// A completed batch, owned, on its way to the task.
-struct Owned {
-    lo: i64,
-    hi: i64,
-    failed: Vec<Failure>,
-    undelivered: Vec<i64>,
-    move_failed: bool,
-    counts: RunCounts,
-}
-
 /// The recording task of a run (see the module's doc).
 pub struct Recorder {
-    jobs: Option<mpsc::Sender<Vec<Owned>>>,
+    jobs: Option<mpsc::Sender<Vec<OwnedChunk>>>,
     task: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<WarehouseError>>>,
 }
@@ -301,7 +291,7 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the task, recording on `client` (the run's session).
     pub fn start(client: Arc<Client>, recording: Recording) -> Recorder {
-        let (jobs, rx) = mpsc::channel::<Vec<Owned>>(QUEUE);
+        let (jobs, rx) = mpsc::channel::<Vec<OwnedChunk>>(QUEUE);
         let error = Arc::new(Mutex::new(None));
         let failed = error.clone();
         let task = tokio::spawn(async move { record_all(&client, &recording, rx, &failed).await });
@@ -312,17 +302,7 @@ impl Recorder {
     /// returns an error the task met, if any.
     pub async fn record(&mut self, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
         self.check()?;
-        let owned = chunks
-            .iter()
-            .map(|c| Owned {
-                lo: c.lo,
-                hi: c.hi,
-                failed: c.failed.to_vec(),
-                undelivered: c.undelivered.to_vec(),
-                move_failed: c.move_failed,
-                counts: c.counts,
-            })
-            .collect();
+        let owned = chunks.iter().map(OwnedChunk::new).collect();
         if let Some(jobs) = &self.jobs
             && jobs.send(owned).await.is_err()
         {
@@ -367,7 +347,7 @@ impl Recorder {
 async fn record_all(
     client: &Client,
     r: &Recording,
-    mut rx: mpsc::Receiver<Vec<Owned>>,
+    mut rx: mpsc::Receiver<Vec<OwnedChunk>>,
     error: &Mutex<Option<WarehouseError>>,
 ) {
     let mut stopped = false;
@@ -381,17 +361,7 @@ async fn record_all(
             // Left unrecorded after an error: the next run sends these records again.
             continue;
         }
-        let chunks: Vec<ChunkOutcome<'_>> = job
-            .iter()
-            .map(|o| ChunkOutcome {
-                lo: o.lo,
-                hi: o.hi,
-                failed: &o.failed,
-                undelivered: &o.undelivered,
-                move_failed: o.move_failed,
-                counts: o.counts,
-            })
-            .collect();
+        let chunks: Vec<ChunkOutcome<'_>> = job.iter().map(OwnedChunk::outcome).collect();
         if let Err(e) = transaction(client, r, &chunks, &mut prepared).await {
             stopped = true;
             if let Ok(mut slot) = error.lock() {

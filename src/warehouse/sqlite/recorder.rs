@@ -23,7 +23,7 @@ use rusqlite::{Connection, params};
 
 use super::super::diff::{self, Tables};
 use super::super::state::StateTables;
-use super::super::{ChunkOutcome, Failure, ModelSpec, Result, RunCounts, RunRef, WarehouseError, now_millis};
+use super::super::{ChunkOutcome, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_millis};
 use super::heartbeat::Nudge;
 use super::log;
 
@@ -125,19 +125,9 @@ pub fn update_counts(conn: &Connection, state: &StateTables, run: &RunRef, c: &R
     .map_err(|e| WarehouseError::sql("recording the run's counts", e))
 }
 
-/// A completed batch, owned, on its way to the thread.
-struct Owned {
-    lo: i64,
-    hi: i64,
-    failed: Vec<Failure>,
-    undelivered: Vec<i64>,
-    move_failed: bool,
-    counts: RunCounts,
-}
-
 /// The recording thread of a run (see the module's doc).
 pub struct Recorder {
-    jobs: Option<SyncSender<Vec<Owned>>>,
+    jobs: Option<SyncSender<Vec<OwnedChunk>>>,
     thread: Option<JoinHandle<()>>,
     error: Arc<Mutex<Option<WarehouseError>>>,
 }
@@ -145,7 +135,7 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the thread with `conn` (a connection to the same database, in WAL mode).
     pub fn start(conn: Connection, recording: Recording) -> Option<Recorder> {
-        let (jobs, rx) = sync_channel::<Vec<Owned>>(QUEUE);
+        let (jobs, rx) = sync_channel::<Vec<OwnedChunk>>(QUEUE);
         let error = Arc::new(Mutex::new(None));
         let failed = error.clone();
         let thread = std::thread::Builder::new()
@@ -159,17 +149,7 @@ impl Recorder {
     /// returns an error the thread met, if any.
     pub fn record(&mut self, chunks: &[ChunkOutcome<'_>]) -> Result<()> {
         self.check()?;
-        let owned = chunks
-            .iter()
-            .map(|c| Owned {
-                lo: c.lo,
-                hi: c.hi,
-                failed: c.failed.to_vec(),
-                undelivered: c.undelivered.to_vec(),
-                move_failed: c.move_failed,
-                counts: c.counts,
-            })
-            .collect();
+        let owned = chunks.iter().map(OwnedChunk::new).collect();
         if let Some(jobs) = &self.jobs
             && jobs.send(owned).is_err()
         {
@@ -216,7 +196,7 @@ impl Drop for Recorder {
     }
 }
 
-fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<Owned>>, error: &Mutex<Option<WarehouseError>>) {
+fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<OwnedChunk>>, error: &Mutex<Option<WarehouseError>>) {
     let mut stopped = false;
     while let Ok(mut job) = rx.recv() {
         // Hand-overs that waited meanwhile go in the same transaction: when recording is what
@@ -229,17 +209,7 @@ fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<Owned>>, error
             // Left unrecorded after an error: the next run sends these records again.
             continue;
         }
-        let chunks: Vec<ChunkOutcome<'_>> = job
-            .iter()
-            .map(|o| ChunkOutcome {
-                lo: o.lo,
-                hi: o.hi,
-                failed: &o.failed,
-                undelivered: &o.undelivered,
-                move_failed: o.move_failed,
-                counts: o.counts,
-            })
-            .collect();
+        let chunks: Vec<ChunkOutcome<'_>> = job.iter().map(OwnedChunk::outcome).collect();
         if let Err(e) = transaction(conn, r, &chunks) {
             stopped = true;
             if let Ok(mut slot) = error.lock() {
