@@ -315,11 +315,17 @@ pub fn create_snapshot_as(t: &Tables, select: &str) -> String {
     format!("{create} {name} AS {select}")
 }
 
+/// The model's image columns as select expressions on the model aliased `"_audience_model"`,
+/// as the snapshot and [`model_rows`] read them.
+pub fn model_image(spec: &ModelSpec) -> Vec<String> {
+    spec.columns.iter().map(|c| format!("\"_audience_model\".{}", quote(c))).collect()
+}
+
 /// The snapshot's rows: the key as `_audience_key`, the image columns, the fingerprint (under
 /// configuration `config`).
 pub fn snapshot_select(t: &Tables, spec: &ModelSpec, config: i64) -> String {
     let m = "\"_audience_model\"";
-    let image: Vec<String> = spec.columns.iter().map(|c| format!("{m}.{}", quote(c))).collect();
+    let image = model_image(spec);
     format!(
         "SELECT {m}.{} AS \"_audience_key\"{}, {} AS \"_audience_fp\" FROM ({}\n) AS {m}",
         quote(&spec.primary_key),

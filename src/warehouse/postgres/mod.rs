@@ -547,8 +547,7 @@ impl Warehouse for PgWarehouse {
         visit: &mut dyn FnMut(Option<&str>, &dyn crate::fields::Row),
     ) -> Result<()> {
         let doing = "reading the model's first rows";
-        let quoted: Vec<String> =
-            spec.columns.iter().map(|c| format!("\"_audience_model\".{}", crate::warehouse::ident::quote(c))).collect();
+        let quoted = diff::model_image(spec);
         // The columns read by type, as the delta's are (see `value`).
         let types = self.client.prepare(&diff::model_rows(spec, &quoted, 0)).await.map_err(|e| sql_error(doing, &e))?;
         let kinds: Vec<PgColumn> = types.columns()[1..].iter().map(|c| PgColumn::for_type(c.type_())).collect();

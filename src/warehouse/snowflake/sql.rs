@@ -219,9 +219,8 @@ impl RunSql<'_> {
     /// The model's first `limit` rows (the studio's sample rows): the key as text, then the
     /// mapped columns, as the other engines read them.
     pub fn model_rows(&self, limit: usize) -> String {
-        let quoted: Vec<String> =
-            self.spec.columns.iter().map(|c| format!("\"_audience_model\".{}", quote(c))).collect();
-        crate::warehouse::diff::model_rows(self.spec, &quoted, limit)
+        use crate::warehouse::diff;
+        diff::model_rows(self.spec, &diff::model_image(self.spec), limit)
     }
 
     /// Makes `schema` of the database the session's again: `CREATE SCHEMA` switches the

@@ -801,8 +801,7 @@ impl Warehouse for SqliteWarehouse {
         limit: usize,
         visit: &mut dyn FnMut(Option<&str>, &dyn crate::fields::Row),
     ) -> Result<()> {
-        let image: Vec<String> =
-            spec.columns.iter().map(|c| format!("\"_audience_model\".{}", crate::warehouse::ident::quote(c))).collect();
+        let image = diff::model_image(spec);
         let doing = "reading the model's first rows";
         let mut stmt =
             self.conn.prepare(&diff::model_rows(spec, &image, limit)).map_err(|e| WarehouseError::sql(doing, e))?;
