@@ -128,6 +128,18 @@ fn int(v: &OwnedValue) -> Option<i64> {
     }
 }
 
+/// Column `i` of a result row as a count; missing or negative reads as 0.
+fn count(r: &[OwnedValue], i: usize) -> u64 {
+    r.get(i).and_then(int).unwrap_or(0).max(0) as u64
+}
+
+/// The six counts of a runs-table row, read from column `at` on (inserted, updated, deleted,
+/// failed, invalid, requests).
+fn run_counts(r: &[OwnedValue], at: usize) -> RunCounts {
+    let n = |i: usize| count(r, at + i);
+    RunCounts { inserted: n(0), updated: n(1), deleted: n(2), failed: n(3), invalid: n(4), requests: n(5) }
+}
+
 fn text(v: &OwnedValue) -> Option<String> {
     match v {
         OwnedValue::Text(s) | OwnedValue::Numeric(s) => Some(s.clone()),
@@ -534,7 +546,7 @@ impl SnowflakeWarehouse {
         self.db.run("building the delta", &sql.delta_table(), &[]).await?;
         let counted = self.db.run("counting the snapshot", &sql.snapshot_stats(), &[]).await?;
         let row = counted.rows.first().cloned().unwrap_or_default();
-        let n = |i: usize| row.get(i).and_then(int).unwrap_or(0).max(0) as u64;
+        let n = |i: usize| count(&row, i);
         let mut stats = DeltaStats { snapshot_rows: n(0), invalid: n(1), baseline: n(2), ..DeltaStats::default() };
         let ranges = self.db.run("counting the delta", &sql.delta_stats(), &[]).await?;
         for row in &ranges.rows {
@@ -692,7 +704,6 @@ impl Warehouse for SnowflakeWarehouse {
         let result =
             self.db.run("reading the run", &sql, &[t(sync.as_str()), t(sync.as_str()), id.clone(), id]).await?;
         let Some(r) = result.rows.first() else { return Ok(None) };
-        let n = |i: usize| r.get(i).and_then(int).unwrap_or(0).max(0) as u64;
         Ok(Some(RunInfo {
             run_id: r.first().and_then(int).unwrap_or(0),
             status: r.get(1).and_then(text).unwrap_or_default(),
@@ -701,14 +712,7 @@ impl Warehouse for SnowflakeWarehouse {
             full_resync: matches!(r.get(4), Some(OwnedValue::Bool(true))),
             started_at: r.get(5).and_then(text).unwrap_or_default(),
             finished_at: r.get(6).and_then(text),
-            counts: RunCounts {
-                inserted: n(7),
-                updated: n(8),
-                deleted: n(9),
-                failed: n(10),
-                invalid: n(11),
-                requests: n(12),
-            },
+            counts: run_counts(r, 7),
         }))
     }
 
@@ -917,27 +921,17 @@ impl Warehouse for SnowflakeWarehouse {
         let rows = self.db.run("reading the runs", &sql, &[t(sync.as_str())]).await?.rows;
         Ok(rows
             .iter()
-            .map(|r| {
-                let n = |i: usize| r.get(i).and_then(int).unwrap_or(0).max(0) as u64;
-                RunRow {
-                    sync: sync.as_str().to_owned(),
-                    run_id: r.first().and_then(int).unwrap_or(0),
-                    status: r.get(1).and_then(text).unwrap_or_default(),
-                    started_at: r.get(2).and_then(text).unwrap_or_default(),
-                    finished_at: r.get(3).and_then(text),
-                    counts: RunCounts {
-                        inserted: n(4),
-                        updated: n(5),
-                        deleted: n(6),
-                        failed: n(7),
-                        invalid: n(8),
-                        requests: n(9),
-                    },
-                    retries: n(10),
-                    splits: n(11),
-                    reasons: crate::warehouse::state::parse_reasons(r.get(12).and_then(text).as_deref()),
-                    error: r.get(13).and_then(text),
-                }
+            .map(|r| RunRow {
+                sync: sync.as_str().to_owned(),
+                run_id: r.first().and_then(int).unwrap_or(0),
+                status: r.get(1).and_then(text).unwrap_or_default(),
+                started_at: r.get(2).and_then(text).unwrap_or_default(),
+                finished_at: r.get(3).and_then(text),
+                counts: run_counts(r, 4),
+                retries: count(r, 10),
+                splits: count(r, 11),
+                reasons: crate::warehouse::state::parse_reasons(r.get(12).and_then(text).as_deref()),
+                error: r.get(13).and_then(text),
             })
             .collect())
     }
