@@ -24,6 +24,7 @@
 mod support;
 
 use audience::template::input::Input;
+use audience::template::lexer::{self, TokenKind};
 use audience::template::{Diagnostic, Expression, Severity, Template};
 use serde_json::{Value, json};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -310,117 +311,39 @@ fn deviation_6(case: &Case, ours: &Outcome, reference: &Outcome) -> bool {
 }
 
 /// The `$number(…)` calls of `expr`, as byte ranges from `$` to the closing `)`, in source
-/// order (a call nested in another's arguments after it).
+/// order (a call nested in another's arguments after it), found over the engine's own tokens
+/// (`lexer::tokenize`, which reads names, strings and comments as the reference does).
 fn number_calls(expr: &str) -> Vec<std::ops::Range<usize>> {
-    let tokens = tokens(expr);
+    let (tokens, _) = lexer::tokenize(expr);
+    let op = |t: &lexer::Token| match t.kind {
+        TokenKind::Op(op) => Some(op),
+        _ => None,
+    };
     let mut calls = Vec::new();
-    let mut t = 0;
-    while t < tokens.len() {
-        let (kind, range) = &tokens[t];
-        let open = tokens[t + 1..].iter().position(|(k, _)| *k != Token::Comment).map(|n| t + 1 + n);
-        if *kind == Token::Name
-            && &expr[range.clone()] == "$number"
-            && let Some(open) = open.filter(|&o| tokens[o].0 == Token::Punct(b'('))
+    for (t, token) in tokens.iter().enumerate() {
+        if token.kind != TokenKind::Variable("number".into())
+            || tokens.get(t + 1).and_then(op) != Some(lexer::Op::LParen)
         {
-            let mut depth = 0usize;
-            let mut close = open;
-            for (c, (kind, _)) in tokens.iter().enumerate().skip(open) {
-                close = c;
-                match kind {
-                    Token::Punct(b'(') => depth += 1,
-                    Token::Punct(b')') => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            calls.push(range.start..tokens[close].1.end);
+            continue;
         }
-        t += 1;
+        let mut depth = 0usize;
+        let mut close = t + 1;
+        for (c, token) in tokens.iter().enumerate().skip(t + 1) {
+            close = c;
+            match op(token) {
+                Some(lexer::Op::LParen) => depth += 1,
+                Some(lexer::Op::RParen) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        calls.push(token.span.start as usize..tokens[close].span.end as usize);
     }
     calls
-}
-
-/// What a piece of an expression's text is, as the reference's tokenizer splits it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Token {
-    /// One of the characters that end a name (an operator's first character, a bracket).
-    Punct(u8),
-    /// A name or a variable (`a'b` is one name: a quote starts a string only at a token's start).
-    Name,
-    /// A string or a quoted name.
-    Quoted,
-    /// A number literal.
-    Number,
-    /// A `/* … */` comment.
-    Comment,
-}
-
-/// `expr` split into tokens, with their byte ranges (whitespace dropped), by the rules of the
-/// reference's tokenizer that matter for finding calls and constructors: a name runs to the next
-/// blank (` \t\n\r\v`) or operator character, whatever it holds.
-fn tokens(expr: &str) -> Vec<(Token, std::ops::Range<usize>)> {
-    const STOP: &[u8] = b".[]{}(),@#;:?+-*/%|=<>^&!~";
-    const BLANK: &[u8] = b" \t\n\r\x0b";
-    let bytes = expr.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let start = i;
-        let kind = match bytes[i] {
-            b if BLANK.contains(&b) => {
-                i += 1;
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = expr[i + 2..].find("*/").map_or(bytes.len(), |end| i + 2 + end + 2);
-                Token::Comment
-            }
-            quote @ (b'"' | b'\'' | b'`') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    i += if bytes[i] == b'\\' && quote != b'`' { 2 } else { 1 };
-                }
-                i = (i + 1).min(bytes.len());
-                Token::Quoted
-            }
-            b if STOP.contains(&b) => {
-                i += 1;
-                Token::Punct(b)
-            }
-            b'0'..=b'9' => {
-                let digits = |i: &mut usize| {
-                    while *i < bytes.len() && bytes[*i].is_ascii_digit() {
-                        *i += 1;
-                    }
-                };
-                digits(&mut i);
-                if bytes.get(i) == Some(&b'.') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                    digits(&mut i);
-                }
-                if matches!(bytes.get(i), Some(b'e' | b'E')) {
-                    let sign = usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
-                    if bytes.get(i + 1 + sign).is_some_and(u8::is_ascii_digit) {
-                        i += 1 + sign;
-                        digits(&mut i);
-                    }
-                }
-                Token::Number
-            }
-            _ => {
-                while i < bytes.len() && !BLANK.contains(&bytes[i]) && !STOP.contains(&bytes[i]) {
-                    i += 1;
-                }
-                Token::Name
-            }
-        };
-        tokens.push((kind, start..i));
-    }
-    tokens
 }
 
 /// An array or object constructor in an expression's text: its parts, as byte ranges (an
@@ -433,23 +356,24 @@ struct Constructor {
 /// `[` and `{` opens a constructor (predicates and grouping are rejected), so this needs no
 /// parser; unbalanced text yields what closed.
 fn constructors(expr: &str) -> Vec<Constructor> {
+    use lexer::Op;
     let mut found = Vec::new();
-    // (opening byte, where the current part starts, the parts so far)
-    let mut open: Vec<(u8, usize, Vec<std::ops::Range<usize>>)> = Vec::new();
-    for (kind, range) in tokens(expr) {
-        let Token::Punct(b) = kind else { continue };
-        let i = range.start;
-        match b {
-            b'[' | b'{' | b'(' => open.push((b, i + 1, Vec::new())),
-            b',' => {
-                if let Some((b'[' | b'{', start, parts)) = open.last_mut() {
+    // (opening token, where the current part starts, the parts so far)
+    let mut open: Vec<(Op, usize, Vec<std::ops::Range<usize>>)> = Vec::new();
+    for token in lexer::tokenize(expr).0 {
+        let TokenKind::Op(op) = token.kind else { continue };
+        let i = token.span.start as usize;
+        match op {
+            Op::LBracket | Op::LBrace | Op::LParen => open.push((op, i + 1, Vec::new())),
+            Op::Comma => {
+                if let Some((Op::LBracket | Op::LBrace, start, parts)) = open.last_mut() {
                     parts.push(*start..i);
                     *start = i + 1;
                 }
             }
-            b']' | b'}' | b')' => {
-                if let Some((b, start, mut parts)) = open.pop()
-                    && b != b'('
+            Op::RBracket | Op::RBrace | Op::RParen => {
+                if let Some((op, start, mut parts)) = open.pop()
+                    && op != Op::LParen
                 {
                     if !expr[start..i].trim().is_empty() {
                         parts.push(start..i);
