@@ -283,10 +283,6 @@ pub fn snapshot(t: &Tables, spec: &ModelSpec, config: i64) -> Vec<String> {
         Dialect::Postgres => &["_audience_key"],
     };
     out.push(create_index(d, &t.snapshot, "key", indexed, false));
-    if d == Dialect::Postgres {
-        // Fresh statistics let the planner pick hash joins for the diff.
-        out.push(format!("ANALYZE {}", t.snapshot.qualified()));
-    }
     out
 }
 
@@ -507,12 +503,16 @@ pub fn snapshot_rows(t: &Tables) -> String {
     }
 }
 
-/// Rows of the snapshot, and its invalid rows (null key, or a key in `dup`).
+/// Rows of the snapshot, and its invalid rows (see [`invalid_rows`]).
 pub fn snapshot_stats(t: &Tables) -> String {
+    format!("SELECT {}, {}", snapshot_rows(t), invalid_rows(t))
+}
+
+/// The number of the snapshot's invalid rows (a null key, or a key in `dup`), as an expression:
+/// the null keys are found through the snapshot's key index.
+pub fn invalid_rows(t: &Tables) -> String {
     format!(
-        "SELECT {rows}, \
-         (SELECT count(*) FROM {s} WHERE \"_audience_key\" IS NULL) + CAST((SELECT coalesce(sum(n), 0) FROM {d}) AS bigint)",
-        rows = snapshot_rows(t),
+        "(SELECT count(*) FROM {s} WHERE \"_audience_key\" IS NULL) + CAST((SELECT coalesce(sum(n), 0) FROM {d}) AS bigint)",
         s = t.snapshot.qualified(),
         d = t.dup.qualified()
     )
