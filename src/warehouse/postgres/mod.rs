@@ -374,7 +374,8 @@ impl PgWarehouse {
         for sql in delta::delta(&t, spec, run.config, DiffHints { duplicates: duplicates > 0, ..DiffHints::ALL }) {
             self.exec("computing the delta", &sql).await?;
         }
-        let invalid = self.query_i64("counting the invalid rows", &format!("SELECT {}", diff::invalid_rows(&t))).await?;
+        let invalid =
+            self.query_i64("counting the invalid rows", &format!("SELECT {}", diff::invalid_rows(&t))).await?;
         let mut stats = DeltaStats {
             baseline: baseline as u64,
             snapshot_rows: rows,
