@@ -350,10 +350,15 @@ impl PgWarehouse {
         // The statement's own count of the rows it wrote (its command tag): counting them again
         // would read the whole snapshot.
         let rows = self.execute(doing, &diff::snapshot_table(&t, spec, run.config), &[]).await?;
-        // No `ANALYZE` of the snapshot: a table never analysed is planned from its size on disk,
-        // which is exact here, and the diff's full join is a hash join either way (0.1 s of a
-        // 1% re-sync at a million rows, for the same plan: BENCHMARKS.md).
         let unique = self.key_index(&t).await?;
+        // Statistics only when keys repeat: the duplicate check's `GROUP BY` then reads the key
+        // index in order (0.27 s at a million rows) where, planned blind, it hashes and spills
+        // (0.92 s). With unique keys there is no such check, and the diff's full join is the
+        // same hash join with statistics or without: `ANALYZE` would cost 0.1 s of every run
+        // for nothing (BENCHMARKS.md, "Where each target stands").
+        if !unique {
+            self.exec(doing, &format!("ANALYZE {}", t.snapshot.qualified())).await?;
+        }
         if has_baseline {
             let have = self.widen_baseline(&t, spec).await?;
             self.migrate_fingerprints(&t, spec, &have).await?;
