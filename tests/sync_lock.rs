@@ -36,16 +36,22 @@ fn spawn_sync(config: &std::path::Path) -> Child {
         .unwrap()
 }
 
-/// A run of 30 users with a 2 s lease, paused (SIGSTOP) once its first batch of 10 is recorded
-/// and its second request is held by the receiver: the receiver, the config and the run.
-fn paused_after_its_first_batch(w: &Warehouse) -> (Receiver, std::path::PathBuf, Child) {
+/// A run of 30 users with lease `lease`, once its first batch of 10 is recorded and its second
+/// request is held by the receiver: the receiver, the config and the run.
+fn after_its_first_batch(w: &Warehouse, lease: &str) -> (Receiver, std::path::PathBuf, Child) {
     let r = Receiver::start();
     w.add_users(1..=30);
-    let config = write_config(w, &r, &settings("2s"));
+    let config = write_config(w, &r, &settings(lease));
     r.hold(1);
     let first = spawn_sync(&config);
     r.wait_for(2, Duration::from_secs(60));
     wait_until(Duration::from_secs(20), "the first batch to be recorded", || w.recorded() == 10);
+    (r, config, first)
+}
+
+/// [`after_its_first_batch`] with a 2 s lease, the run then paused (SIGSTOP).
+fn paused_after_its_first_batch(w: &Warehouse) -> (Receiver, std::path::PathBuf, Child) {
+    let (r, config, first) = after_its_first_batch(w, "2s");
     signal(&first, libc::SIGSTOP);
     (r, config, first)
 }
@@ -252,13 +258,7 @@ fn a_run_whose_session_ended_stops() {
 #[test]
 fn a_run_whose_lock_row_is_no_longer_its_own_stops() {
     let w = Warehouse::new(Kind::Postgres, "lock_fence");
-    let r = Receiver::start();
-    w.add_users(1..=30);
-    let config = write_config(&w, &r, &settings("10m"));
-    r.hold(1);
-    let first = spawn_sync(&config);
-    r.wait_for(2, Duration::from_secs(60));
-    wait_until(Duration::from_secs(20), "the first batch to be recorded", || w.recorded() == 10);
+    let (r, config, first) = after_its_first_batch(&w, "10m");
     w.exec(&format!("UPDATE {} SET token = 'another run', host = 'elsewhere'", w.state("locks")));
     r.release();
     let (code, s, err) = finished(first);

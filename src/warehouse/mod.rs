@@ -40,6 +40,7 @@
 
 pub mod connect;
 pub mod diff;
+pub mod handover;
 pub mod ident;
 pub mod lease;
 pub mod lock;
@@ -53,6 +54,7 @@ use std::fmt;
 
 use crate::fields::Row;
 
+pub use handover::{FirstError, OwnedChunk};
 pub use ident::SyncName;
 pub use lock::{LockHolder, Me};
 
@@ -284,44 +286,6 @@ pub struct ChunkOutcome<'a> {
     pub move_failed: bool,
     /// The run's totals after this batch, stored in its run row in the same transaction.
     pub counts: RunCounts,
-}
-
-/// A [`ChunkOutcome`] that owns its lists: what a recorder's queue carries from the runner to the
-/// thread or task that records it (`sqlite::recorder`, `postgres::recorder`).
-#[derive(Clone, Debug)]
-pub struct OwnedChunk {
-    lo: i64,
-    hi: i64,
-    failed: Vec<Failure>,
-    undelivered: Vec<i64>,
-    move_failed: bool,
-    counts: RunCounts,
-}
-
-impl OwnedChunk {
-    /// An owned copy of `c`.
-    pub fn new(c: &ChunkOutcome<'_>) -> OwnedChunk {
-        OwnedChunk {
-            lo: c.lo,
-            hi: c.hi,
-            failed: c.failed.to_vec(),
-            undelivered: c.undelivered.to_vec(),
-            move_failed: c.move_failed,
-            counts: c.counts,
-        }
-    }
-
-    /// The outcome, borrowing the lists.
-    pub fn outcome(&self) -> ChunkOutcome<'_> {
-        ChunkOutcome {
-            lo: self.lo,
-            hi: self.hi,
-            failed: &self.failed,
-            undelivered: &self.undelivered,
-            move_failed: self.move_failed,
-            counts: self.counts,
-        }
-    }
 }
 
 /// How a run ended, as its run row says (docs/design/interface.md, `audience runs`). A run that died is

@@ -741,10 +741,10 @@ impl Warehouse for PgWarehouse {
         limit: usize,
         visit: &mut dyn FnMut(&DeltaRecord<'_>),
     ) -> Result<Option<i64>> {
-        let Some((statement, _)) = &self.reader else {
-            return Err(WarehouseError::sql("reading the delta", "no delta was built"));
-        };
         let doing = "reading the delta";
+        let Some((statement, kinds)) = &self.reader else {
+            return Err(WarehouseError::sql(doing, "no delta was built"));
+        };
         // The delta's `seq` has no gaps (`row_number()`, see `delta`), so the next `limit` records
         // are exactly those up to `after + limit`: with that bound the range is the batch itself.
         // Without it, the first five executions (custom plans, before PostgreSQL settles on a
@@ -761,9 +761,6 @@ impl Warehouse for PgWarehouse {
                 self.stop_recorder().await?;
                 return Err(sql_error(doing, &e));
             }
-        };
-        let Some((_, kinds)) = &self.reader else {
-            return Err(WarehouseError::sql(doing, "no delta was built"));
         };
         let mut read = None;
         let mut image: Vec<OwnedValue> = Vec::with_capacity(spec.columns.len());

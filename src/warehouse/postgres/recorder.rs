@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Poll;
 
 use tokio::sync::mpsc;
@@ -36,7 +36,9 @@ use super::{SESSION_ENDED, sql_error};
 use crate::warehouse::diff::{self, Tables};
 use crate::warehouse::lease::lost_message;
 use crate::warehouse::state::StateTables;
-use crate::warehouse::{ChunkOutcome, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_utc};
+use crate::warehouse::{
+    ChunkOutcome, FirstError, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_utc,
+};
 
 /// Hand-overs that may wait for the task before the runner waits in turn (SQLite's number).
 const QUEUE: usize = 2;
@@ -74,12 +76,34 @@ fn param<T: ToSql + Sync + Send + 'static>(value: T) -> Box<dyn ToSql + Sync + S
     Box::new(value)
 }
 
+/// Boxed parameters as the references a statement is executed with.
+fn refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect()
+}
+
+/// The parameters of `StateTables::update_counts`: the run, then its counts.
+fn count_params(run: &RunRef, c: &RunCounts) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    let n = |v: u64| param(v as i64);
+    vec![
+        param(run.sync.as_str().to_owned()),
+        param(run.run_id),
+        n(c.inserted),
+        n(c.updated),
+        n(c.deleted),
+        n(c.failed),
+        n(c.invalid),
+        n(c.requests),
+    ]
+}
+
 /// The statements of a hand-over: log rows, baseline moves (only to what the API accepted, and
 /// past failures when `move_failed`), the run's counts (the last batch's), then the fence.
 fn steps(r: &Recording, chunks: &[ChunkOutcome<'_>]) -> Vec<Step> {
     let (t, spec, run): (&Tables, &ModelSpec, &RunRef) = (&r.tables, &r.spec, &r.run);
     let now = now_utc();
     let sync = || param(spec.sync.as_str().to_owned());
+    // The parameters every log statement starts with.
+    let log_head = || vec![sync(), param(run.run_id), param(run.started_at.clone()), param(now.clone())];
     let mut out = Vec::new();
     for chunk in chunks {
         let (lo, hi) = (chunk.lo, chunk.hi);
@@ -87,33 +111,16 @@ fn steps(r: &Recording, chunks: &[ChunkOutcome<'_>]) -> Vec<Step> {
             let mut not_succeeded: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
             not_succeeded.extend_from_slice(chunk.undelivered);
             not_succeeded.sort_unstable();
-            out.push(Step {
-                sql: diff::log_succeeded(t, &not_succeeded),
-                params: vec![
-                    sync(),
-                    param(run.run_id),
-                    param(run.started_at.clone()),
-                    param(now.clone()),
-                    param(lo),
-                    param(hi),
-                ],
-            });
+            let mut params = log_head();
+            params.extend([param(lo), param(hi)]);
+            out.push(Step { sql: diff::log_succeeded(t, &not_succeeded), params });
             if !chunk.failed.is_empty() {
                 let seqs: Vec<i64> = chunk.failed.iter().map(|f| f.seq).collect();
                 let reasons: Vec<String> = chunk.failed.iter().map(|f| f.reason.clone()).collect();
                 let statuses: Vec<Option<i32>> = chunk.failed.iter().map(|f| f.status.map(i32::from)).collect();
-                out.push(Step {
-                    sql: diff::log_failed(t),
-                    params: vec![
-                        sync(),
-                        param(run.run_id),
-                        param(run.started_at.clone()),
-                        param(now.clone()),
-                        param(seqs),
-                        param(reasons),
-                        param(statuses),
-                    ],
-                });
+                let mut params = log_head();
+                params.extend([param(seqs), param(reasons), param(statuses)]);
+                out.push(Step { sql: diff::log_failed(t), params });
             }
         }
         let mut stay: Vec<i64> = chunk.undelivered.to_vec();
@@ -131,21 +138,7 @@ fn steps(r: &Recording, chunks: &[ChunkOutcome<'_>]) -> Vec<Step> {
         }
     }
     if let Some(last) = chunks.last() {
-        let c = &last.counts;
-        let n = |v: u64| param(v as i64);
-        out.push(Step {
-            sql: r.state.update_counts(),
-            params: vec![
-                sync(),
-                param(run.run_id),
-                n(c.inserted),
-                n(c.updated),
-                n(c.deleted),
-                n(c.failed),
-                n(c.invalid),
-                n(c.requests),
-            ],
-        });
+        out.push(Step { sql: r.state.update_counts(), params: count_params(run, &last.counts) });
     }
     if let Some(token) = &r.token {
         out.push(Step { sql: r.state.heartbeat(), params: vec![sync(), param(token.clone()), param(now)] });
@@ -187,10 +180,7 @@ pub async fn write_chunks(
         let Some(statement) = prepared.get(&step.sql).cloned() else {
             return Err(WarehouseError::sql(doing, "a statement was not prepared"));
         };
-        futures.push(Box::pin(async move {
-            let params: Vec<&(dyn ToSql + Sync)> = step.params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-            client.execute(&statement, &params).await
-        }));
+        futures.push(Box::pin(async move { client.execute(&statement, &refs(&step.params)).await }));
     }
     let counts = pipelined(futures).await.map_err(|e| sql_error(doing, &e))?;
     if r.token.is_some() && counts.last() == Some(&0) {
@@ -231,21 +221,8 @@ async fn pipelined(mut futures: Vec<Pending<'_>>) -> Result<Vec<u64>, tokio_post
 
 /// Stores a run's counts in its run row.
 pub async fn update_counts(client: &Client, state: &StateTables, run: &RunRef, c: &RunCounts) -> Result<()> {
-    let n = |v: u64| v as i64;
     client
-        .execute(
-            &state.update_counts(),
-            &[
-                &run.sync.as_str(),
-                &run.run_id,
-                &n(c.inserted),
-                &n(c.updated),
-                &n(c.deleted),
-                &n(c.failed),
-                &n(c.invalid),
-                &n(c.requests),
-            ],
-        )
+        .execute(&state.update_counts(), &refs(&count_params(run, c)))
         .await
         .map(|_| ())
         .map_err(|e| sql_error("recording the run's counts", &e))
@@ -285,14 +262,14 @@ pub async fn transaction(
 pub struct Recorder {
     jobs: Option<mpsc::Sender<Vec<OwnedChunk>>>,
     task: Option<JoinHandle<()>>,
-    error: Arc<Mutex<Option<WarehouseError>>>,
+    error: FirstError,
 }
 
 impl Recorder {
     /// Starts the task, recording on `client` (the run's session).
     pub fn start(client: Arc<Client>, recording: Recording) -> Recorder {
         let (jobs, rx) = mpsc::channel::<Vec<OwnedChunk>>(QUEUE);
-        let error = Arc::new(Mutex::new(None));
+        let error = FirstError::default();
         let failed = error.clone();
         let task = tokio::spawn(async move { record_all(&client, &recording, rx, &failed).await });
         Recorder { jobs: Some(jobs), task: Some(task), error }
@@ -326,30 +303,16 @@ impl Recorder {
         if let Some(task) = self.task.take()
             && task.await.is_err()
         {
-            self.fail(WarehouseError::sql("recording outcomes", "the recording task panicked"));
+            self.error.set(WarehouseError::sql("recording outcomes", "the recording task panicked"));
         }
     }
 
     fn check(&self) -> Result<()> {
-        match self.error.lock().map(|mut e| e.take()) {
-            Ok(Some(e)) => Err(e),
-            _ => Ok(()),
-        }
-    }
-
-    fn fail(&self, e: WarehouseError) {
-        if let Ok(mut slot) = self.error.lock() {
-            slot.get_or_insert(e);
-        }
+        self.error.take()
     }
 }
 
-async fn record_all(
-    client: &Client,
-    r: &Recording,
-    mut rx: mpsc::Receiver<Vec<OwnedChunk>>,
-    error: &Mutex<Option<WarehouseError>>,
-) {
+async fn record_all(client: &Client, r: &Recording, mut rx: mpsc::Receiver<Vec<OwnedChunk>>, error: &FirstError) {
     let mut stopped = false;
     let mut prepared = Prepared::new();
     while let Some(mut job) = rx.recv().await {
@@ -364,9 +327,7 @@ async fn record_all(
         let chunks: Vec<ChunkOutcome<'_>> = job.iter().map(OwnedChunk::outcome).collect();
         if let Err(e) = transaction(client, r, &chunks, &mut prepared).await {
             stopped = true;
-            if let Ok(mut slot) = error.lock() {
-                slot.get_or_insert(e);
-            }
+            error.set(e);
         }
     }
 }

@@ -831,7 +831,7 @@ impl Warehouse for SqliteWarehouse {
                 return Ok(Locked { taken_over: None });
             }
             // SQLite's tables are the same at versions 3 and 4 (see `schema`).
-            let current = version.is_some_and(|v| v >= schema::RUN_TALLIES);
+            let current = !schema::before_run_tallies(version);
             let locked = self.acquire(sync, me, current, !current).await?;
             if current {
                 self.hold(sync, me)?;

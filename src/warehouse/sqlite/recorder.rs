@@ -16,14 +16,15 @@
 //! and the error is returned by the next hand-over or by [`Recorder::finish`].
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, params};
 
 use super::super::diff::{self, Tables};
 use super::super::state::StateTables;
-use super::super::{ChunkOutcome, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_millis};
+use super::super::{
+    ChunkOutcome, FirstError, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_millis,
+};
 use super::heartbeat::Nudge;
 use super::log;
 
@@ -129,14 +130,14 @@ pub fn update_counts(conn: &Connection, state: &StateTables, run: &RunRef, c: &R
 pub struct Recorder {
     jobs: Option<SyncSender<Vec<OwnedChunk>>>,
     thread: Option<JoinHandle<()>>,
-    error: Arc<Mutex<Option<WarehouseError>>>,
+    error: FirstError,
 }
 
 impl Recorder {
     /// Starts the thread with `conn` (a connection to the same database, in WAL mode).
     pub fn start(conn: Connection, recording: Recording) -> Option<Recorder> {
         let (jobs, rx) = sync_channel::<Vec<OwnedChunk>>(QUEUE);
-        let error = Arc::new(Mutex::new(None));
+        let error = FirstError::default();
         let failed = error.clone();
         let thread = std::thread::Builder::new()
             .name("audience-recorder".into())
@@ -172,21 +173,12 @@ impl Recorder {
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
-            self.fail(WarehouseError::sql("recording outcomes", "the recording thread panicked"));
+            self.error.set(WarehouseError::sql("recording outcomes", "the recording thread panicked"));
         }
     }
 
     fn check(&self) -> Result<()> {
-        match self.error.lock().map(|mut e| e.take()) {
-            Ok(Some(e)) => Err(e),
-            _ => Ok(()),
-        }
-    }
-
-    fn fail(&self, e: WarehouseError) {
-        if let Ok(mut slot) = self.error.lock() {
-            slot.get_or_insert(e);
-        }
+        self.error.take()
     }
 }
 
@@ -196,7 +188,7 @@ impl Drop for Recorder {
     }
 }
 
-fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<OwnedChunk>>, error: &Mutex<Option<WarehouseError>>) {
+fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<OwnedChunk>>, error: &FirstError) {
     let mut stopped = false;
     while let Ok(mut job) = rx.recv() {
         // Hand-overs that waited meanwhile go in the same transaction: when recording is what
@@ -212,9 +204,7 @@ fn record_all(conn: &Connection, r: &Recording, rx: &Receiver<Vec<OwnedChunk>>, 
         let chunks: Vec<ChunkOutcome<'_>> = job.iter().map(OwnedChunk::outcome).collect();
         if let Err(e) = transaction(conn, r, &chunks) {
             stopped = true;
-            if let Ok(mut slot) = error.lock() {
-                slot.get_or_insert(e);
-            }
+            error.set(e);
         }
     }
 }
