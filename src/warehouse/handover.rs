@@ -6,6 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use super::{ChunkOutcome, Failure, Result, RunCounts, WarehouseError};
 
+/// Hand-overs that may wait for a recorder before the runner waits in turn: what bounds the
+/// completed-but-unrecorded batches a crash leaves, which the next run sends again
+/// (docs/design/sync.md, "Durability").
+pub const QUEUE: usize = 2;
+
 /// A [`ChunkOutcome`] that owns its lists: what a recorder's queue carries from the runner to the
 /// thread or task that records it (`sqlite::recorder`, `postgres::recorder`).
 #[derive(Clone, Debug)]

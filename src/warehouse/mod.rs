@@ -54,7 +54,7 @@ use std::fmt;
 
 use crate::fields::Row;
 
-pub use handover::{FirstError, OwnedChunk};
+pub use handover::{FirstError, OwnedChunk, QUEUE};
 pub use ident::SyncName;
 pub use lock::{LockHolder, Me};
 

@@ -37,11 +37,8 @@ use crate::warehouse::diff::{self, Tables};
 use crate::warehouse::lease::lost_message;
 use crate::warehouse::state::StateTables;
 use crate::warehouse::{
-    ChunkOutcome, FirstError, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_utc,
+    ChunkOutcome, FirstError, ModelSpec, OwnedChunk, QUEUE, Result, RunCounts, RunRef, WarehouseError, now_utc,
 };
-
-/// Hand-overs that may wait for the task before the runner waits in turn (SQLite's number).
-const QUEUE: usize = 2;
 
 /// What the statements of a run's recording need to know.
 #[derive(Clone, Debug)]

@@ -23,13 +23,10 @@ use rusqlite::{Connection, params};
 use super::super::diff::{self, Tables};
 use super::super::state::StateTables;
 use super::super::{
-    ChunkOutcome, FirstError, ModelSpec, OwnedChunk, Result, RunCounts, RunRef, WarehouseError, now_millis,
+    ChunkOutcome, FirstError, ModelSpec, OwnedChunk, QUEUE, Result, RunCounts, RunRef, WarehouseError, now_millis,
 };
 use super::heartbeat::Nudge;
 use super::log;
-
-/// Hand-overs that may wait for the thread before the runner waits in turn.
-const QUEUE: usize = 2;
 
 /// What the statements of a run's recording need to know.
 #[derive(Clone, Debug)]
